@@ -1,0 +1,31 @@
+# make run   - set up .venv if needed, run the whole pipeline, print the report path
+# make test  - set up .venv if needed, run the test suite
+# make bench - timings (windowing, epoch, full run, ONNX latency); not part of the tests
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.bwkit-installed
+
+.PHONY: run test bench lab clean-runs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	# The kernel papermill and JupyterLab use: registered inside the venv, not in $$HOME.
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (bwkit)" >/dev/null
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/bwkit run $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean-runs:
+	rm -rf runs/*/ runs/index.html

@@ -1,0 +1,51 @@
+"""bwkit command line: a thin layer that converts strings and calls the Python API.
+
+    bwkit run [--run-id ID] [--set key=value ...]   the whole pipeline into runs/<id>/
+    bwkit params                                    every parameter, its default and meaning
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import params as P
+
+
+def _run(args) -> int:
+    from .pipeline import MANAGED, RunError, run
+
+    try:
+        known = {k: v for k, v in P.pipeline_parameters().items() if k not in MANAGED}
+        overrides = P.parse_overrides(args.set, known)
+        index = run(overrides, run_id=args.run_id)
+    except P.ParameterError as exc:
+        print(f"bwkit: {exc}", file=sys.stderr)
+        return 2
+    except RunError as exc:
+        print(f"bwkit: run failed: {exc}", file=sys.stderr)
+        return 1
+    print(index)
+    return 0
+
+
+def _params(args) -> int:
+    for name, p in P.pipeline_parameters().items():
+        print(f"{name:16s} {p.type.__name__:6s} {p.default!r:32}  {p.help}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="bwkit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="run the four notebooks into runs/<run_id>/ and print its index.html")
+    run_p.add_argument("--run-id", help="folder name under runs/ (default: UTC time); never overwritten")
+    run_p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a notebook parameter (repeatable); see `bwkit params`")
+    run_p.set_defaults(func=_run)
+    sub.add_parser("params", help="list every parameter with its default").set_defaults(func=_params)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

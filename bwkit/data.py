@@ -1,0 +1,205 @@
+"""Load and validate a telemetry CSV into arrays the rest of the kit trusts.
+
+Every refusal is a `DataError` whose message names the file, the column and the
+row (1-based data row; the file line is one more because of the header), and
+what would fix it.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_FEATURES = ("throughput_mbps", "rtt_ms", "packet_loss", "jitter_ms", "time_of_day",
+                    "day_of_week", "congestion_window", "queue_depth", "retransmits")
+DEFAULT_TARGETS = ("throughput_mbps", "rtt_ms", "packet_loss", "jitter_ms")
+# The original guide's 22-column CSVs name two metrics differently.
+ALIASES = {"bandwidth_mbps": "throughput_mbps", "latency_ms": "rtt_ms"}
+ORACLE_PREFIX = "oracle_next_"  # generator's prediction of the next row; never a feature
+NAN_POLICIES = ("error", "fill_flag", "drop")
+
+
+class DataError(ValueError):
+    """Input data the kit refuses; the message names file, column and row."""
+
+
+@dataclass
+class Telemetry:
+    path: Path
+    sha256: str
+    timestamps: np.ndarray          # int64 unix seconds, one per row
+    segment: np.ndarray             # int, one id per contiguous trace (all 0 without trace_id)
+    features: list[str]
+    targets: list[str]
+    X: np.ndarray                   # float64 [rows, features]
+    Y: np.ndarray                   # float64 [rows, targets]
+    oracle: np.ndarray | None = None  # [rows, targets]: row i's prediction of row i+1
+    fresh: np.ndarray | None = None   # bool [rows, targets]: a new measurement arrived on that row
+    notes: list[str] = field(default_factory=list)  # what loading did (fills, drops), for the report
+
+    @property
+    def rows(self) -> int:
+        return len(self.timestamps)
+
+
+def split_names(names) -> list[str]:
+    """"a, b" or ["a", "b"] -> ["a", "b"]."""
+    if isinstance(names, str):
+        names = names.split(",")
+    return [n.strip() for n in names if n.strip()]
+
+
+def sha256_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _where(path, column, row=None) -> str:
+    place = f"{path}, column '{column}'"
+    return place if row is None else f"{place}, row {row + 1} (line {row + 2})"
+
+
+def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{_where(path, column, row)}: {raw.iloc[row]!r} is not a number")
+    return values.to_numpy(dtype=np.float64)
+
+
+def _timestamps(frame: pd.DataFrame, path) -> np.ndarray:
+    if "timestamp" not in frame:
+        raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); columns: {list(frame.columns)}")
+    raw = frame["timestamp"]
+    if pd.api.types.is_numeric_dtype(raw):
+        seconds = raw.to_numpy(dtype=np.float64)
+    else:
+        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+        seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    bad = ~np.isfinite(seconds)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{_where(path, 'timestamp', row)}: {raw.iloc[row]!r} is not an ISO 8601 time or unix seconds")
+    return seconds.astype(np.int64)
+
+
+def _segments(frame: pd.DataFrame, path) -> np.ndarray:
+    if "trace_id" not in frame:
+        return np.zeros(len(frame), dtype=np.int64)
+    ids = frame["trace_id"].astype(str).to_numpy()
+    change = np.r_[False, ids[1:] != ids[:-1]]
+    segment = np.cumsum(change)
+    starts = ids[np.r_[True, change[1:]]]
+    if len(set(starts)) != len(starts):
+        seen, row = set(), 0
+        for row, (trace, new) in enumerate(zip(ids, np.r_[True, change[1:]])):
+            if new and trace in seen:
+                break
+            seen.add(trace)
+        raise DataError(f"{_where(path, 'trace_id', row)}: trace {ids[row]!r} appears again after another "
+                        "trace; keep each trace's rows together")
+    return segment
+
+
+def _handle_missing(frame, columns, targets, policy, path, notes) -> list[str]:
+    """Apply the NaN policy to feature-only columns (in place); targets must always be complete."""
+    kept = []
+    for column in columns:
+        values = frame[column]
+        missing = ~np.isfinite(values.to_numpy(dtype=np.float64))
+        if not missing.any():
+            kept.append(column)
+            continue
+        row = int(np.flatnonzero(missing)[0])
+        if column in targets or policy == "error":
+            raise DataError(f"{_where(path, column, row)}: {values.iloc[row]} (NaN or inf); "
+                            + ("targets must be complete" if column in targets else
+                               "clean the file, or pass nan_policy='fill_flag' or 'drop'"))
+        share = f"{missing.mean():.1%} of rows"
+        if policy == "drop":
+            notes.append(f"feature '{column}' dropped: NaN/inf on {share}")
+            continue
+        frame[column] = values.where(~missing).ffill().bfill().fillna(0.0)
+        frame[f"{column}_missing"] = missing.astype(np.float64)
+        kept += [column, f"{column}_missing"]
+        notes.append(f"feature '{column}': NaN/inf on {share} filled with the last valid value "
+                     f"(first rows: next valid) and flagged in '{column}_missing'")
+    return kept
+
+
+def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan_policy: str = "error",
+                   fresh_column: str = "", fresh_targets="") -> Telemetry:
+    """Read `path`, map legacy aliases, check every used column, return arrays.
+
+    fresh_column / fresh_targets: for targets that are held between measurements
+    (a ping test every ~14 s), the rows where `fresh_column == 0` are the rows where a
+    new measurement arrived; evaluation scores those targets there only.
+    """
+    path = Path(path)
+    features, targets = split_names(features), split_names(targets)
+    if nan_policy not in NAN_POLICIES:
+        raise DataError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if not features or not targets:
+        raise DataError(f"{path}: need at least one feature and one target")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({exc})") from None
+    if frame.empty:
+        raise DataError(f"{path}: no data rows")
+    for alias, canonical in ALIASES.items():
+        if canonical not in frame and alias in frame:
+            frame[canonical] = frame[alias]
+    used = list(dict.fromkeys(features + targets))
+    for column in used + ([fresh_column] if fresh_column else []):
+        if column not in frame:
+            raise DataError(f"{_where(path, column)}: not found; columns are {list(frame.columns)}")
+        if column.startswith(ORACLE_PREFIX):
+            raise DataError(f"{_where(path, column)}: oracle columns are the generator's answers, not inputs")
+
+    timestamps = _timestamps(frame, path)
+    segment = _segments(frame, path)
+    same_trace = segment[1:] == segment[:-1]
+    backwards = np.flatnonzero(same_trace & (np.diff(timestamps) <= 0))
+    if backwards.size:
+        row = int(backwards[0]) + 1
+        raise DataError(f"{_where(path, 'timestamp', row)}: {frame['timestamp'].iloc[row]!r} does not come after "
+                        f"the previous row's {frame['timestamp'].iloc[row - 1]!r}; sort the file by time")
+
+    for column in used:
+        frame[column] = _numeric(frame, column, path)
+    notes: list[str] = []
+    feature_columns = _handle_missing(frame, features, targets, nan_policy, path, notes)
+    for column in targets:
+        if column not in features:
+            _handle_missing(frame, [column], targets, "error", path, notes)
+    if not feature_columns:
+        raise DataError(f"{path}: every feature was dropped by nan_policy='drop'")
+    X = frame[feature_columns].to_numpy(np.float64)
+    Y = frame[targets].to_numpy(np.float64)
+
+    oracle_columns = [ORACLE_PREFIX + t for t in targets]
+    oracle = None
+    if all(c in frame for c in oracle_columns):
+        oracle = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+                                  for c in oracle_columns])
+    fresh = None
+    if fresh_column:
+        held = set(split_names(fresh_targets))
+        unknown = held - set(targets)
+        if unknown:
+            raise DataError(f"fresh_targets names {sorted(unknown)}, which are not targets {targets}")
+        is_fresh = _numeric(frame, fresh_column, path) == 0
+        fresh = np.column_stack([is_fresh if t in held else np.ones(len(frame), bool) for t in targets])
+    return Telemetry(path=path, sha256=sha256_file(path), timestamps=timestamps, segment=segment,
+                     features=feature_columns, targets=targets, X=X, Y=Y, oracle=oracle, fresh=fresh, notes=notes)

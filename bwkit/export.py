@@ -1,0 +1,106 @@
+"""Export the trained model: one self-contained ONNX file, TorchScript, metadata.
+
+The ONNX graph takes `input` float32 [batch, window, features] in original units
+and returns `output` float32 [batch, targets] in original units (the scalers are
+inside the graph); the batch axis is dynamic. Export fails loudly when
+onnxruntime and PyTorch disagree on the test windows by more than the tolerance.
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .env import versions
+from .evaluate import predict_model
+
+PARITY_TOLERANCE = 1e-4   # max |onnx - torch| relative to each target's training std
+
+
+class ExportError(RuntimeError):
+    """The exported model does not reproduce PyTorch's answers."""
+
+
+def export_onnx(model, window: int, n_features: int, path) -> Path:
+    """Write a single-file ONNX model with a dynamic batch axis."""
+    path = Path(path)
+    example = torch.zeros(2, window, n_features)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter warns it is legacy; it is the one that
+        torch.onnx.export(               # handles LSTMs with a dynamic batch in well under a second
+            model.eval(), (example,), str(path), input_names=["input"], output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17, dynamo=False)
+    import onnx
+
+    onnx.checker.check_model(str(path), full_check=True)
+    return path
+
+
+def onnx_session(path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def parity(model, onnx_path, X: np.ndarray, tolerance: float = PARITY_TOLERANCE) -> dict:
+    """Compare onnxruntime and PyTorch on X; raise ExportError beyond tolerance."""
+    session = onnx_session(onnx_path)
+    ours = session.run(None, {"input": X.astype(np.float32)})[0].astype(np.float64)
+    theirs = predict_model(model, X)
+    scale = model.y_std.numpy().astype(np.float64)
+    worst = np.abs(ours - theirs) / scale
+    result = {"windows": int(len(X)), "tolerance_in_std_units": tolerance,
+              "max_abs_difference": float(np.abs(ours - theirs).max()),
+              "max_difference_in_std_units": float(worst.max()), "passed": bool(worst.max() <= tolerance)}
+    if not result["passed"]:
+        raise ExportError(f"ONNX output differs from PyTorch by {worst.max():.3g} training-std units "
+                          f"(tolerance {tolerance:g}) on {len(X)} test windows")
+    return result
+
+
+def latency_ms(onnx_path, window: int, n_features: int, repeats: int = 2000) -> dict:
+    """Single-window onnxruntime latency on one CPU thread: p50 and p99 in ms."""
+    session = onnx_session(onnx_path)
+    x = np.random.default_rng(0).standard_normal((1, window, n_features)).astype(np.float32)
+    for _ in range(50):
+        session.run(None, {"input": x})
+    times = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        session.run(None, {"input": x})
+        times[i] = time.perf_counter() - start
+    return {"p50_ms": float(np.percentile(times, 50) * 1e3), "p99_ms": float(np.percentile(times, 99) * 1e3)}
+
+
+def export_torchscript(model, window: int, n_features: int, path) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model.eval(), torch.zeros(1, window, n_features))
+    traced.save(str(path))
+    return Path(path)
+
+
+def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result: dict, onnx_name: str) -> Path:
+    """Everything a consumer of the ONNX file needs to feed it and to trust it."""
+    model_state = saved["state_dict"]
+    meta = {
+        "onnx_file": onnx_name,
+        "input": {"name": "input", "shape": ["batch", window, len(saved["features"])], "dtype": "float32",
+                  "units": "original units; rows oldest first; scaling happens inside the graph"},
+        "output": {"name": "output", "shape": ["batch", len(saved["targets"])], "dtype": "float32",
+                   "meaning": "the targets of the row after the window, original units"},
+        "features": saved["features"], "targets": saved["targets"], "window_size": window,
+        "scalers": {"features": {"mean": model_state["x_mean"].tolist(), "std": model_state["x_std"].tolist()},
+                    "targets": {"mean": model_state["y_mean"].tolist(), "std": model_state["y_std"].tolist()}},
+        "config": saved["config"], "model": saved["model"], "best_epoch": saved["best_epoch"],
+        "metrics": metrics, "parity": parity_result, "data": saved["data"],
+        "versions": versions(), "trained_with": saved["versions"], "hardware": saved["hardware"],
+    }
+    Path(path).write_text(json.dumps(meta, indent=2))
+    return Path(path)

@@ -1,0 +1,52 @@
+"""Error metrics in original units, and the original guide's acceptance rule.
+
+MAPE divides by the actual value, so it explodes where actuals are near zero
+(packet loss usually is, a stalled 5G download has throughput 0). bwkit divides by
+max(|actual|, floor) with floor = MAPE_FLOOR_FRACTION x mean(|actual|) over the
+evaluated rows, and always shows WAPE (sum|error| / sum|actual|) beside it, which
+needs no floor.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MAPE_FLOOR_FRACTION = 0.1
+VERDICT_CORRELATION = 0.98   # the guide: average Pearson correlation >= 0.98 ...
+VERDICT_MAPE = 5.0           # ... and average MAPE <= 5 %
+METRICS = ("mae", "rmse", "mape", "wape", "r2", "correlation")
+
+
+def target_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, MAPE (floored, %), WAPE (%), R² and Pearson r for one target."""
+    actual, predicted = np.asarray(actual, np.float64), np.asarray(predicted, np.float64)
+    error = predicted - actual
+    scale = np.abs(actual).mean()
+    floor = max(MAPE_FLOOR_FRACTION * scale, 1e-12)
+    total = ((actual - actual.mean()) ** 2).sum()
+    spread = actual.std() * predicted.std()
+    return {
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt((error ** 2).mean())),
+        "mape": float(100 * (np.abs(error) / np.maximum(np.abs(actual), floor)).mean()),
+        "wape": float(100 * np.abs(error).sum() / max(np.abs(actual).sum(), 1e-12)),
+        "r2": float(1 - (error ** 2).sum() / total) if total > 0 else float("nan"),
+        "correlation": float(np.corrcoef(actual, predicted)[0, 1]) if spread > 0 else float("nan"),
+        "mse": float((error ** 2).mean()),
+        "mape_floor": float(floor),
+        "n": int(len(actual)),
+    }
+
+
+def average(per_target: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric over the targets (NaN where any target's is undefined)."""
+    return {m: float(np.mean([v[m] for v in per_target.values()])) for m in METRICS}
+
+
+def verdict(avg: dict[str, float]) -> bool:
+    """The original guide's rule: average correlation >= 0.98 and average MAPE <= 5 %."""
+    return bool(avg["correlation"] >= VERDICT_CORRELATION and avg["mape"] <= VERDICT_MAPE)
+
+
+def skill(mse: float, mse_persistence: float) -> float:
+    """1 - MSE / MSE(persistence): 0 = as good as repeating the last value, 1 = perfect."""
+    return float(1 - mse / mse_persistence) if mse_persistence > 0 else float("nan")

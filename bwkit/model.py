@@ -1,0 +1,46 @@
+"""The forecaster: a stacked LSTM and a small head, scaling inside the graph.
+
+Inputs and outputs are in original units, so the exported ONNX file needs no
+side-car arithmetic: the training-set means and standard deviations are buffers.
+With `residual=True` the head predicts the change from the last observed value
+of each target, so an untrained model already starts at persistence.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LSTMForecaster(nn.Module):
+    def __init__(self, n_features: int, n_targets: int, hidden_size: int = 64, num_layers: int = 1,
+                 dropout: float = 0.0, target_columns: list[int] | None = None):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden_size, num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.head = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_targets))
+        nn.init.zeros_(self.head[-1].weight)  # start as "no change" (persistence when residual)
+        nn.init.zeros_(self.head[-1].bias)
+        self.register_buffer("x_mean", torch.zeros(n_features))
+        self.register_buffer("x_std", torch.ones(n_features))
+        self.register_buffer("y_mean", torch.zeros(n_targets))
+        self.register_buffer("y_std", torch.ones(n_targets))
+        self.residual = target_columns is not None
+        self.register_buffer("target_columns", torch.tensor(target_columns or [], dtype=torch.long))
+
+    def set_scalers(self, x_scaler, y_scaler) -> None:
+        for name, value in (("x_mean", x_scaler.mean), ("x_std", x_scaler.std),
+                            ("y_mean", y_scaler.mean), ("y_std", y_scaler.std)):
+            getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32))
+
+    def forward_scaled(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw window [batch, window, features] -> standardised targets [batch, targets]."""
+        out, _ = self.lstm((x - self.x_mean) / self.x_std)
+        z = self.head(out[:, -1])
+        if self.residual:
+            last = x[:, -1].index_select(1, self.target_columns)
+            z = z + (last - self.y_mean) / self.y_std
+        return z
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw window -> targets of the next row, in original units."""
+        return self.forward_scaled(x) * self.y_std + self.y_mean

@@ -1,0 +1,133 @@
+"""Notebook parameters: read from each notebook's `parameters` cell, checked everywhere.
+
+The parameters cell is the one place a default lives. papermill only warns on an
+unknown name and never checks a type, so the kit does both: the CLI before anything
+runs (`coerce`), and every notebook in its first cell (`check_notebook`).
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import NOTEBOOKS, STAGES
+
+TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+class ParameterError(ValueError):
+    """A parameter name that no notebook declares, or a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: object
+    type: type
+    help: str
+
+
+def parse_parameters_cell(source: str) -> dict[str, Parameter]:
+    """`name: type = literal  # help` lines of a parameters cell, in order."""
+    lines = source.splitlines()
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name, kind = node.target.id, TYPES.get(ast.unparse(node.annotation))
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name, kind = node.targets[0].id, None
+        else:
+            continue
+        default = ast.literal_eval(node.value)
+        comment = lines[node.lineno - 1].partition("#")[2].strip()
+        found[name] = Parameter(name, default, kind or type(default), comment)
+    return found
+
+
+def notebook_parameters(stage: str) -> dict[str, Parameter]:
+    """The declared parameters of notebooks/<stage>.ipynb."""
+    path = NOTEBOOKS / f"{stage}.ipynb"
+    cells = json.loads(Path(path).read_text())["cells"]
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return parse_parameters_cell("".join(cell["source"]))
+    raise ParameterError(f"{path}: no cell tagged 'parameters'")
+
+
+def pipeline_parameters() -> dict[str, Parameter]:
+    """Union of every stage's parameters (a name shared by stages has one default)."""
+    merged: dict[str, Parameter] = {}
+    for stage in STAGES:
+        for name, param in notebook_parameters(stage).items():
+            merged.setdefault(name, param)
+    return merged
+
+
+def _unknown(name: str, known) -> ParameterError:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return ParameterError(f"unknown parameter '{name}' (known: {', '.join(sorted(known))}).{hint}")
+
+
+def check_value(param: Parameter, value):
+    """Return `value` as the parameter's type, or raise naming the parameter."""
+    if param.type is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, param.type) and not (param.type is int and isinstance(value, bool)):
+        return value
+    raise ParameterError(
+        f"parameter '{param.name}' expects {param.type.__name__} (default {param.default!r}), "
+        f"got {type(value).__name__} {value!r}"
+        + (" (pass strings to papermill with -r name value)" if param.type is str else "")
+    )
+
+
+def coerce(param: Parameter, text: str):
+    """Convert a command-line string to the parameter's type."""
+    try:
+        if param.type is bool:
+            lowered = text.strip().lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError
+            return lowered in {"true", "1", "yes"}
+        return param.type(text)
+    except ValueError:
+        raise ParameterError(
+            f"parameter '{param.name}' expects {param.type.__name__} (default {param.default!r}), got {text!r}"
+        ) from None
+
+
+def parse_overrides(pairs: list[str], known: dict[str, Parameter]) -> dict[str, object]:
+    """`["epochs=150", ...]` -> {"epochs": 150}; refuses unknown names and bad values."""
+    values = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ParameterError(f"--set expects key=value, got {pair!r}")
+        if name not in known:
+            raise _unknown(name, known)
+        values[name] = coerce(known[name], text)
+    return values
+
+
+def check_notebook(namespace: dict, stage: str) -> dict[str, object]:
+    """First cell of every notebook: refuse unknown or mistyped parameters.
+
+    Everything papermill injected is a plain literal in `namespace` (the notebook's
+    globals()); a literal that the parameters cell does not declare is unknown.
+    Checked values are written back (an int given for a float becomes a float) and
+    returned as the stage's resolved configuration.
+    """
+    declared = notebook_parameters(stage)
+    for name, value in namespace.items():
+        if name.startswith("_") or name in declared or name in IPYTHON_NAMES:
+            continue
+        if isinstance(value, (int, float, str, bool, list, dict, type(None))):
+            raise _unknown(name, declared)
+    config = {name: check_value(param, namespace[name]) for name, param in declared.items()}
+    namespace.update(config)
+    return config

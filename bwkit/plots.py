@@ -1,0 +1,115 @@
+"""Figures for the reports. Each function saves a PNG when given a path and returns
+the figure (closed, so a notebook shows it once, as the cell's value)."""
+from __future__ import annotations
+
+import matplotlib
+
+if matplotlib.get_backend().lower() not in {"agg", "module://matplotlib_inline.backend_inline"}:
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+COLORS = {"oracle": "#2ca02c", "LSTM": "#1f77b4", "ridge": "#9467bd", "seasonal": "#8c564b", "persistence": "#ff7f0e"}
+
+
+def _finish(fig, path):
+    fig.tight_layout()
+    if path:
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return fig
+
+
+def _grid(n: int, width: float = 4.2, height: float = 3.4):
+    cols = min(n, 2)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def series(frame, columns, days: float = 3.0, path=None):
+    """The first `days` of each column against time."""
+    import pandas as pd
+
+    time = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601") if frame["timestamp"].dtype == object \
+        else pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+    keep = time < time.iloc[0] + pd.Timedelta(days=days)
+    fig, axes = plt.subplots(len(columns), 1, figsize=(10, 1.8 * len(columns)), sharex=True, squeeze=False)
+    for ax, column in zip(axes[:, 0], columns):
+        ax.plot(time[keep], frame.loc[keep, column], lw=0.7)
+        ax.set_ylabel(column, fontsize=8)
+    axes[-1, 0].set_xlabel("time (UTC)")
+    return _finish(fig, path)
+
+
+def training_history(history: dict, best_epoch: int, path=None):
+    """Training and validation loss (standardised MSE) and the learning rate per epoch."""
+    fig, (loss_ax, lr_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    loss_ax.plot(history["epoch"], history["train_loss"], label="train")
+    loss_ax.plot(history["epoch"], history["val_loss"], label="validation")
+    loss_ax.axvline(best_epoch, color="grey", ls="--", lw=0.8, label=f"best epoch {best_epoch}")
+    loss_ax.set(xlabel="epoch", ylabel="MSE (standardised targets)", yscale="log", title="loss")
+    loss_ax.legend()
+    lr_ax.plot(history["epoch"], history["learning_rate"])
+    lr_ax.set(xlabel="epoch", ylabel="learning rate", yscale="log", title="learning rate")
+    return _finish(fig, path)
+
+
+def predictions_scatter(actual, predicted, targets, scored=None, path=None):
+    """Predicted vs actual per target on the test split, with the identity line."""
+    fig, axes = _grid(len(targets))
+    for j, (ax, target) in enumerate(zip(axes, targets)):
+        keep = scored[:, j] if scored is not None else slice(None)
+        a, p = actual[keep, j], predicted[keep, j]
+        ax.scatter(a, p, s=3, alpha=0.35)
+        lo, hi = float(min(a.min(), p.min())), float(max(a.max(), p.max()))
+        ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
+        ax.set(title=target, xlabel="actual", ylabel="predicted")
+    return _finish(fig, path)
+
+
+def skill_bars(evaluation, path=None):
+    """Skill (1 - MSE / MSE persistence) per target for every method."""
+    methods = [m for m in evaluation.methods if m != "persistence"]
+    x = np.arange(len(evaluation.targets))
+    width = 0.8 / max(len(methods), 1)
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    for k, method in enumerate(methods):
+        values = [evaluation.metrics[method][t]["skill"] for t in evaluation.targets]
+        ax.bar(x + k * width, values, width, label=method, color=COLORS.get(method))
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x + width * (len(methods) - 1) / 2, evaluation.targets)
+    ax.set(ylabel="skill vs persistence", title="skill per target (0 = persistence, 1 = perfect)")
+    ax.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def overlay(evaluation, steps: int = 300, methods=("LSTM", "persistence"), path=None):
+    """Actual vs model vs persistence over the first `steps` test rows."""
+    fig, axes = plt.subplots(len(evaluation.targets), 1, figsize=(10, 2.0 * len(evaluation.targets)),
+                             sharex=True, squeeze=False)
+    t = np.arange(min(steps, len(evaluation.rows)))
+    for j, (ax, target) in enumerate(zip(axes[:, 0], evaluation.targets)):
+        ax.plot(t, evaluation.actual[t, j], color="black", lw=1.0, label="actual")
+        for method in methods:
+            ax.plot(t, evaluation.predictions[method][t, j], lw=0.8, color=COLORS.get(method), label=method)
+        ax.set_ylabel(target, fontsize=8)
+    axes[0, 0].legend(fontsize=8, ncol=3)
+    axes[-1, 0].set_xlabel("test row")
+    return _finish(fig, path)
+
+
+def residuals(evaluation, methods=("LSTM", "ridge", "persistence"), path=None):
+    """Distribution of prediction - actual per target on the scored test rows."""
+    fig, axes = _grid(len(evaluation.targets))
+    for j, (ax, target) in enumerate(zip(axes, evaluation.targets)):
+        keep = evaluation.scored[:, j]
+        errors = {m: evaluation.predictions[m][keep, j] - evaluation.actual[keep, j] for m in methods}
+        lo, hi = np.percentile(np.concatenate(list(errors.values())), [0.5, 99.5])
+        for method, error in errors.items():
+            ax.hist(error, bins=np.linspace(lo, hi, 60), histtype="step", label=method, color=COLORS.get(method))
+        ax.set(title=target, xlabel="prediction - actual")
+    axes[0].legend(fontsize=8)
+    return _finish(fig, path)

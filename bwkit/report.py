@@ -1,0 +1,117 @@
+"""HTML that opens offline: executed notebooks, the run's one-page summary, the runs index."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from .paths import TEMPLATES
+
+TEMPLATE = "bwkit_offline"
+PLOTS = ("training_history.png", "predictions_scatter.png", "skill_per_target.png", "overlay.png", "residuals.png")
+STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child,td:nth-child(2){text-align:left}.ok{color:#137333;font-weight:600}
+.bad{color:#b3261e;font-weight:600}img{max-width:100%;border:1px solid #eee;margin:.5rem 0}code{background:#f5f5f5;padding:0 .2rem}"""
+
+
+def notebook_to_html(ipynb, html_path=None) -> Path:
+    """Executed notebook -> self-contained HTML (images inline, no script or remote link)."""
+    from nbconvert import HTMLExporter
+    import nbformat
+
+    ipynb = Path(ipynb)
+    html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
+    exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4))
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{body}</body></html>")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "nan" if value != value else f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"<h3>{html.escape(path.stem.replace('_', ' '))}</h3><img alt='{path.name}' src='data:image/png;base64,{data}'>"
+
+
+def metrics_table_html(report: dict) -> str:
+    """The comparison table of a report JSON: one row per (method, target)."""
+    columns = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
+    head = "".join(f"<th>{c}</th>" for c in ("method", "target") + columns)
+    rows = []
+    for method, block in report["comparison"].items():
+        for target, values in {**block["per_target"], "average": block["average"]}.items():
+            cells = "".join(f"<td>{_fmt(values.get(c, float('nan')))}</td>" for c in columns)
+            weight = " style='font-weight:600'" if target == "average" else ""
+            rows.append(f"<tr{weight}><td>{html.escape(method)}</td><td>{html.escape(target)}</td>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def write_run_index(run_dir) -> Path:
+    """runs/<id>/index.html: status, verdict, metrics table, plots, links to the four reports."""
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    status = run["status"]
+    parts = [f"<h1>bwkit run <code>{html.escape(run['run_id'])}</code></h1>",
+             f"<p>Status: <span class='{'ok' if status == 'succeeded' else 'bad'}'>{html.escape(status)}</span>"
+             f" &middot; started {html.escape(run.get('started', ''))} &middot; {run.get('wall_seconds', 0):.1f} s</p>"]
+    if run.get("error"):
+        parts.append(f"<pre class='bad'>{html.escape(run['error'])}</pre>")
+    report_path = run_dir / "bandwidth_predictor_report.json"
+    if report_path.exists():
+        report = json.loads(report_path.read_text())
+        achieved = report["achieved_metrics"]
+        parts.append(f"<h2>Verdict: <span class='{'ok' if report['success'] else 'bad'}'>"
+                     f"{'meets' if report['success'] else 'does not meet'}</span> the original guide's rule</h2>"
+                     f"<p>average correlation {achieved['correlation']:.4f} (needs &ge; "
+                     f"{report['target_metrics']['correlation']}), average MAPE {achieved['mape']:.2f} % (needs &le; "
+                     f"{report['target_metrics']['mape']} %).</p><p>{html.escape(report.get('summary', ''))}</p>")
+        parts.append("<h2>Test-split metrics, model beside baselines</h2>" + metrics_table_html(report))
+    links = [f"<li><a href='{p.name}'>{p.stem}</a></li>" for p in sorted(run_dir.glob("0[1-4]_*.html"))]
+    parts.append("<h2>Notebook reports</h2><ul>" + "".join(links) + "</ul>")
+    stages = run.get("stages", {})
+    if stages:
+        parts.append("<h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>seconds</th></tr>" + "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(v['status'])}</td><td>{v.get('seconds', 0):.1f}</td></tr>"
+            for k, v in stages.items()) + "</table>")
+    parts += [_img(run_dir / name) for name in PLOTS if (run_dir / name).exists()]
+    parts.append("<h2>Parameters</h2><table>" + "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in run["parameters"].items()) + "</table>")
+    path = run_dir / "index.html"
+    path.write_text(_page(f"bwkit run {run['run_id']}", "".join(parts)), encoding="utf-8")
+    return path
+
+
+SUMMARY_PARAMS = ("profile", "data_path", "epochs", "batch_size", "learning_rate", "window_size", "hidden_size")
+
+
+def write_runs_index(runs_root) -> Path:
+    """runs/index.html: one row per run, newest first."""
+    runs_root = Path(runs_root)
+    rows = []
+    for run_json in sorted(runs_root.glob("*/run.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        run = json.loads(run_json.read_text())
+        report_path = run_json.parent / "bandwidth_predictor_report.json"
+        achieved = json.loads(report_path.read_text())["achieved_metrics"] if report_path.exists() else {}
+        params = ", ".join(f"{k}={run['parameters'][k]}" for k in SUMMARY_PARAMS if k in run["parameters"])
+        rows.append(
+            f"<tr><td><a href='{html.escape(run_json.parent.name)}/index.html'>{html.escape(run['run_id'])}</a></td>"
+            f"<td>{html.escape(run.get('started', ''))}</td><td>{html.escape(params)}</td>"
+            f"<td>{_fmt(achieved.get('correlation', ''))}</td><td>{_fmt(achieved.get('mape', ''))}</td>"
+            f"<td class='{'ok' if run['status'] == 'succeeded' else 'bad'}'>{html.escape(run['status'])}</td></tr>")
+    table = ("<table><tr><th>run</th><th>started (UTC)</th><th>key parameters</th><th>avg correlation</th>"
+             "<th>avg MAPE %</th><th>status</th></tr>" + "".join(rows) + "</table>")
+    path = runs_root / "index.html"
+    path.write_text(_page("bwkit runs", "<h1>bwkit runs</h1>" + table), encoding="utf-8")
+    return path

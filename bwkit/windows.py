@@ -1,0 +1,105 @@
+"""Sliding windows, the chronological split and the scaler fit on training rows only."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+CALENDAR_FEATURES = ("next_hour_sin", "next_hour_cos", "next_weekday_sin", "next_weekday_cos")
+
+
+@dataclass
+class Windows:
+    X: np.ndarray        # float32 [n, window, features]: rows i .. i+window-1
+    Y: np.ndarray        # float32 [n, targets]: row i+window, the one predicted
+    row: np.ndarray      # int64 [n]: index of the predicted row in the CSV
+
+    def __len__(self):
+        return len(self.row)
+
+    def take(self, part: slice) -> "Windows":
+        return Windows(self.X[part], self.Y[part], self.row[part])
+
+
+def valid_starts(rows: int, window: int, segment: np.ndarray | None = None) -> np.ndarray:
+    """Start rows whose window and predicted row all lie in one trace."""
+    starts = np.arange(max(rows - window, 0))
+    if segment is not None and starts.size:
+        starts = starts[segment[starts] == segment[starts + window]]
+    return starts
+
+
+def make_windows(X: np.ndarray, Y: np.ndarray, window: int, segment: np.ndarray | None = None) -> Windows:
+    """Window `window` rows of X to predict the next row of Y, vectorised (no Python loop)."""
+    if window < 1:
+        raise ValueError(f"window_size must be >= 1, got {window}")
+    starts = valid_starts(len(X), window, segment)
+    view = np.lib.stride_tricks.sliding_window_view(X.astype(np.float32, copy=False), window, axis=0)
+    # sliding_window_view puts the window axis last: [rows-window+1, features, window]
+    Xw = np.ascontiguousarray(view[starts].transpose(0, 2, 1))
+    return Windows(Xw, Y[starts + window].astype(np.float32), (starts + window).astype(np.int64))
+
+
+def split_slices(n: int, fractions=SPLIT_FRACTIONS) -> dict[str, slice]:
+    """Chronological train/val/test slices over n windows (no shuffling, no overlap of targets)."""
+    n_train = int(round(n * fractions[0]))
+    n_val = int(round(n * fractions[1]))
+    return {"train": slice(0, n_train), "val": slice(n_train, n_train + n_val), "test": slice(n_train + n_val, n)}
+
+
+def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
+    """Hour-of-day and weekday (sin, cos) of the *next* row, known before it is measured.
+
+    Row r carries the calendar of row r+1, so the last step of a window carries the
+    predicted row's. The last row repeats its own step forward (no window uses it).
+    """
+    step = np.diff(timestamps, append=timestamps[-1] + (timestamps[-1] - timestamps[-2] if len(timestamps) > 1 else 60))
+    nxt = (timestamps + step).astype(np.float64)
+    hour = (nxt % 86400) / 3600.0
+    weekday = ((nxt // 86400) + 3) % 7  # 1970-01-01 was a Thursday (Mon=0)
+    return np.column_stack([np.sin(2 * np.pi * hour / 24), np.cos(2 * np.pi * hour / 24),
+                            np.sin(2 * np.pi * weekday / 7), np.cos(2 * np.pi * weekday / 7)])
+
+
+@dataclass
+class Scaler:
+    """Standardisation fit on training rows only: x -> (x - mean) / std."""
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> "Scaler":
+        flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
+        std = flat.std(axis=0)
+        return cls(flat.mean(axis=0), np.where(std > 1e-12, std, 1.0))
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+@dataclass
+class Prepared:
+    """Windows of one CSV, split chronologically, with the feature names they carry."""
+    features: list[str]
+    targets: list[str]
+    splits: dict[str, Windows]
+
+
+def prepare(telemetry, window_size: int, known_future: bool = False) -> Prepared:
+    """Window the telemetry (adding next-row calendar channels when asked) and split it."""
+    from .data import DataError
+
+    X, features = telemetry.X, list(telemetry.features)
+    if known_future:
+        X = np.column_stack([X, calendar_of_next_row(telemetry.timestamps)])
+        features += list(CALENDAR_FEATURES)
+    windows = make_windows(X, telemetry.Y, window_size, telemetry.segment)
+    slices = split_slices(len(windows))
+    splits = {name: windows.take(part) for name, part in slices.items()}
+    if min(len(w) for w in splits.values()) < 1:
+        raise DataError(
+            f"{telemetry.path}: {telemetry.rows} rows give {len(windows)} windows of {window_size} rows; "
+            f"a 70/15/15 split needs at least {window_size + 7} rows in one trace (use more data or a "
+            "smaller window_size)")
+    return Prepared(features, list(telemetry.targets), splits)
