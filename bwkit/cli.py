@@ -1,22 +1,23 @@
 """bwkit command line: a thin layer that converts strings and calls the Python API.
 
-    bwkit run [--run-id ID] [--set key=value ...]   the whole pipeline into runs/<id>/
+    bwkit run [--run-id ID] [-f params.yml] [--set key=value ...]   the whole pipeline into runs/<id>/
     bwkit params                                    every parameter, its default and meaning
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import params as P
 
 
 def _run(args) -> int:
-    from .pipeline import MANAGED, RunError, run
+    from .pipeline import RunError, run
 
     try:
-        known = {k: v for k, v in P.pipeline_parameters().items() if k not in MANAGED}
-        overrides = P.parse_overrides(args.set, known)
+        known = P.pipeline_parameters()   # run() refuses the names it manages itself, with the reason
+        overrides = {**read_parameters_file(args.parameters_file), **P.parse_overrides(args.set, known)}
         index = run(overrides, run_id=args.run_id)
     except P.ParameterError as exc:
         print(f"bwkit: {exc}", file=sys.stderr)
@@ -26,6 +27,23 @@ def _run(args) -> int:
         return 1
     print(index)
     return 0
+
+
+def read_parameters_file(path) -> dict:
+    """YAML `name: value` pairs (like papermill -f); a relative data_path is relative to the file."""
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        values = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise P.ParameterError(f"parameters file {path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise P.ParameterError(f"parameters file {path}: expected 'name: value' lines")
+    if values.get("data_path") and not Path(values["data_path"]).expanduser().is_absolute():
+        values["data_path"] = str(Path(path).resolve().parent / values["data_path"])
+    return values
 
 
 def _params(args) -> int:
@@ -39,6 +57,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="run the four notebooks into runs/<run_id>/ and print its index.html")
     run_p.add_argument("--run-id", help="folder name under runs/ (default: UTC time); never overwritten")
+    run_p.add_argument("-f", "--parameters-file", metavar="YAML",
+                       help="parameters as 'name: value' lines; --set overrides them")
     run_p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a notebook parameter (repeatable); see `bwkit params`")
     run_p.set_defaults(func=_run)

@@ -109,7 +109,7 @@ def _segments(frame: pd.DataFrame, path) -> np.ndarray:
     return segment
 
 
-def _handle_missing(frame, columns, targets, policy, path, notes) -> list[str]:
+def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> list[str]:
     """Apply the NaN policy to feature-only columns (in place); targets must always be complete."""
     kept = []
     for column in columns:
@@ -127,11 +127,12 @@ def _handle_missing(frame, columns, targets, policy, path, notes) -> list[str]:
         if policy == "drop":
             notes.append(f"feature '{column}' dropped: NaN/inf on {share}")
             continue
-        frame[column] = values.where(~missing).ffill().bfill().fillna(0.0)
+        # within each trace: carry the last valid value forward, back-fill a trace's first rows
+        frame[column] = values.where(~missing).groupby(segment).transform(lambda v: v.ffill().bfill()).fillna(0.0)
         frame[f"{column}_missing"] = missing.astype(np.float64)
         kept += [column, f"{column}_missing"]
         notes.append(f"feature '{column}': NaN/inf on {share} filled with the last valid value "
-                     f"(first rows: next valid) and flagged in '{column}_missing'")
+                     f"(a trace's first rows: its first valid value; a trace with none: 0) and flagged in '{column}_missing'")
     return kept
 
 
@@ -179,10 +180,10 @@ def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan
     for column in used:
         frame[column] = _numeric(frame, column, path)
     notes: list[str] = []
-    feature_columns = _handle_missing(frame, features, targets, nan_policy, path, notes)
+    feature_columns = _handle_missing(frame, features, targets, nan_policy, path, notes, segment)
     for column in targets:
         if column not in features:
-            _handle_missing(frame, [column], targets, "error", path, notes)
+            _handle_missing(frame, [column], targets, "error", path, notes, segment)
     if not feature_columns:
         raise DataError(f"{path}: every feature was dropped by nan_policy='drop'")
     X = frame[feature_columns].to_numpy(np.float64)

@@ -42,7 +42,7 @@ def parse_parameters_cell(source: str) -> dict[str, Parameter]:
         else:
             continue
         default = ast.literal_eval(node.value)
-        comment = lines[node.lineno - 1].partition("#")[2].strip()
+        comment = lines[node.end_lineno - 1][node.end_col_offset:].partition("#")[2].strip()
         found[name] = Parameter(name, default, kind or type(default), comment)
     return found
 

@@ -1,10 +1,11 @@
 """Every path the kit uses derives from the repository root, so notebooks run
 from JupyterLab (cwd = notebooks/) and papermill (cwd = wherever) agree."""
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-RUNS = ROOT / "runs"
+RUNS = Path(os.environ.get("BWKIT_RUNS", ROOT / "runs"))  # BWKIT_RUNS moves every run elsewhere
 SCRATCH_RUN = RUNS / "scratch"            # where notebooks run by hand write, when run_dir is ""
 GENERATED_DATA = ROOT / "data" / "generated"
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -200,7 +200,8 @@ def _dwcp(n: int, seed: int, start: pd.Timestamp) -> pd.DataFrame:
         "queue_depth": np.round(q * _lognormal(rng, NOISE_SD["queue"], n), 1),
         "retransmits": (lost + rng.poisson(1e-5 * sent)).astype(np.int64),
     })
-    for col, values in zip(ORACLE_COLUMNS, _dwcp_oracle(trans, regime, ar, bulk, q, demand, phase)):
+    oracle = _dwcp_oracle(trans, regime, ar, bulk, q, demand, phase)
+    for col, values in zip(ORACLE_COLUMNS, oracle):
         df[col] = values
     return df
 
@@ -243,10 +244,12 @@ def _legacy(n: int, seed: int, start: pd.Timestamp) -> pd.DataFrame:
     hour, dow = ts.hour.to_numpy(np.int64), ts.dayofweek.to_numpy(np.int64)
     weekend = dow >= 5
     thr, rtt, loss, jitter, congestion = _legacy_targets(rng, hour, weekend, n)
-    region = np.array(["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"])[rng.integers(0, 4, n)]
+    regions = np.array(["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"])
+    region = regions[rng.integers(0, 4, n)]
     bytes_tx = (thr * 1024 * 1024 / 8 * 60 * rng.uniform(0.8, 1.2, n)).astype(np.int64)
+    unix = (ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     cols = {
-        "timestamp": ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(np.int64),
+        "timestamp": unix.to_numpy(np.int64),
         "region": region,
         "az": np.char.add(region, np.array(["a", "b", "c"])[rng.integers(0, 3, n)]),
         "link_type": rng.choice(["dc", "metro", "wan"], n, p=[0.4, 0.4, 0.2]),

@@ -59,11 +59,14 @@ def _loss(model, X, Y, batch_size=4096) -> float:
 
 
 def train_model(prepared: Prepared, run_dir, *, epochs=100, batch_size=64, learning_rate=1e-3, hidden_size=64,
-                num_layers=1, dropout=0.0, patience=15, seed=42, device="auto", residual=True, clip_norm=1.0,
+                num_layers=1, dropout=0.0, patience=15, seed=42, device="auto", residual=True, num_threads=1,
+                clip_norm=1.0,
                 config: dict | None = None, data_info: dict | None = None, progress=True) -> TrainResult:
     """Fit on the train split, select on validation, write the checkpoint and the log."""
     run_dir = Path(run_dir)
     device = pick_device(device)
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)  # a small LSTM gains nothing from more threads on CPU (bench/bench.py)
     seed_everything(seed)
     model = build_model(prepared, hidden_size, num_layers, dropout, residual).to(device)
     as_tensor = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
@@ -73,7 +76,7 @@ def train_model(prepared: Prepared, run_dir, *, epochs=100, batch_size=64, learn
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(patience // 3, 1))
     shuffle = torch.Generator().manual_seed(seed)
 
-    history = {"epoch": [], "train_loss": [], "val_loss": [], "learning_rate": []}
+    history = {"epoch": [], "train_loss": [], "val_loss": [], "learning_rate": [], "seconds": []}
     best_val, best_epoch, best_state, epoch = float("inf"), 0, None, 0
     start = time.perf_counter()
     log = open(run_dir / LOG, "w")
@@ -81,6 +84,7 @@ def train_model(prepared: Prepared, run_dir, *, epochs=100, batch_size=64, learn
               f"hidden={hidden_size} layers={num_layers} batch={batch_size} lr={learning_rate}\n")
     bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress)
     for epoch in bar:
+        epoch_start = time.perf_counter()
         model.train()
         order = torch.randperm(len(Xtr), generator=shuffle).to(device)
         running = 0.0
@@ -92,11 +96,11 @@ def train_model(prepared: Prepared, run_dir, *, epochs=100, batch_size=64, learn
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
             optimizer.step()
-            running += float(loss) * len(idx)
+            running += float(loss.detach()) * len(idx)
         train_loss, val_loss = running / len(Xtr), _loss(model, Xva, Yva)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step(val_loss)
-        for key, value in zip(history, (epoch, train_loss, val_loss, lr)):
+        for key, value in zip(history, (epoch, train_loss, val_loss, lr, time.perf_counter() - epoch_start)):
             history[key].append(value)
         improved = val_loss < best_val
         if improved:

@@ -35,6 +35,9 @@ def make_windows(X: np.ndarray, Y: np.ndarray, window: int, segment: np.ndarray 
     if window < 1:
         raise ValueError(f"window_size must be >= 1, got {window}")
     starts = valid_starts(len(X), window, segment)
+    if not starts.size:
+        return Windows(np.empty((0, window, X.shape[1]), np.float32), np.empty((0, Y.shape[1]), np.float32),
+                       np.empty(0, np.int64))
     view = np.lib.stride_tricks.sliding_window_view(X.astype(np.float32, copy=False), window, axis=0)
     # sliding_window_view puts the window axis last: [rows-window+1, features, window]
     Xw = np.ascontiguousarray(view[starts].transpose(0, 2, 1))
@@ -98,8 +101,9 @@ def prepare(telemetry, window_size: int, known_future: bool = False) -> Prepared
     slices = split_slices(len(windows))
     splits = {name: windows.take(part) for name, part in slices.items()}
     if min(len(w) for w in splits.values()) < 1:
+        fewest = next(n for n in range(3, 100) if all(s.stop > s.start for s in split_slices(n).values()))
         raise DataError(
             f"{telemetry.path}: {telemetry.rows} rows give {len(windows)} windows of {window_size} rows; "
-            f"a 70/15/15 split needs at least {window_size + 7} rows in one trace (use more data or a "
+            f"a 70/15/15 split needs at least {window_size + fewest} rows in one trace (use more data or a "
             "smaller window_size)")
     return Prepared(features, list(telemetry.targets), splits)

@@ -1,0 +1,327 @@
+"""bwkit.data.load_telemetry: good input loads, bad input gets one clear DataError."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bwkit.data import DEFAULT_FEATURES, DEFAULT_TARGETS, DataError, load_telemetry
+
+MONDAY = int(pd.Timestamp("2025-11-03T00:00:00Z").timestamp())
+
+
+def assert_names(exc: pytest.ExceptionInfo, path, column, row=None):
+    """The message names the file, the column and (1-based data) row."""
+    message = str(exc.value)
+    assert str(path) in message, message
+    assert f"'{column}'" in message, message
+    if row is not None:
+        assert re.search(rf"\brow {row}\b", message), message
+
+
+# --------------------------------------------------------------------------- good input
+
+def test_default_schema_loads(telemetry_csv):
+    path, frame = telemetry_csv
+    tel = load_telemetry(path)
+    assert tel.rows == len(frame) == 300
+    assert tel.features == list(DEFAULT_FEATURES)
+    assert tel.targets == list(DEFAULT_TARGETS)
+    assert tel.X.shape == (300, 9) and tel.Y.shape == (300, 4)
+    np.testing.assert_allclose(tel.X, frame[list(DEFAULT_FEATURES)].to_numpy(float))
+    np.testing.assert_allclose(tel.Y, frame[list(DEFAULT_TARGETS)].to_numpy(float))
+    np.testing.assert_array_equal(np.diff(tel.timestamps), 60)
+    assert tel.timestamps[0] == MONDAY
+    np.testing.assert_array_equal(tel.segment, 0)
+    assert tel.oracle is None and tel.fresh is None and tel.notes == []
+    assert len(tel.sha256) == 64
+
+
+def test_features_and_targets_as_comma_string(telemetry_csv):
+    path, frame = telemetry_csv
+    tel = load_telemetry(path, features=" rtt_ms, queue_depth ", targets="rtt_ms")
+    assert tel.features == ["rtt_ms", "queue_depth"] and tel.targets == ["rtt_ms"]
+    np.testing.assert_allclose(tel.Y[:, 0], frame["rtt_ms"])
+
+
+def test_unix_and_iso_timestamps_agree(make_frame, write_csv):
+    frame = make_frame(rows=50)
+    iso = load_telemetry(write_csv(frame, "iso.csv"))
+    unix = frame.copy()
+    unix["timestamp"] = MONDAY + 60 * np.arange(50)
+    unix = load_telemetry(write_csv(unix, "unix.csv"))
+    assert unix.timestamps.dtype == np.int64 and iso.timestamps.dtype == np.int64
+    np.testing.assert_array_equal(iso.timestamps, MONDAY + 60 * np.arange(50))
+    np.testing.assert_array_equal(unix.timestamps, iso.timestamps)
+
+
+def test_iso_timestamps_with_offset_are_utc(make_frame, write_csv):
+    frame = make_frame(rows=10)
+    frame["timestamp"] = [f"2025-11-03T01:{m:02d}:00+01:00" for m in range(10)]
+    tel = load_telemetry(write_csv(frame))
+    np.testing.assert_array_equal(tel.timestamps, MONDAY + 60 * np.arange(10))
+
+
+def test_trace_ids_give_segments_and_may_restart_time(make_frame, write_csv):
+    frame = pd.concat([make_frame(rows=20), make_frame(rows=30, seed=1)], ignore_index=True)
+    frame.insert(1, "trace_id", ["a"] * 20 + ["b"] * 30)   # time restarts in trace b: allowed
+    tel = load_telemetry(write_csv(frame))
+    np.testing.assert_array_equal(tel.segment, [0] * 20 + [1] * 30)
+
+
+# --------------------------------------------------------------------------- bad input
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.csv"
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert str(path) in str(exc.value)
+
+
+def test_missing_column(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    path = write_csv(frame.drop(columns="jitter_ms"), "nojitter.csv")
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert_names(exc, path, "jitter_ms")
+    # ... and the kit trains on whatever the parameters name:
+    tel = load_telemetry(path, features=[f for f in DEFAULT_FEATURES if f != "jitter_ms"],
+                         targets=["throughput_mbps", "rtt_ms"])
+    assert "jitter_ms" not in tel.features
+
+
+def test_missing_timestamp_column(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    path = write_csv(frame.drop(columns="timestamp"))
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert_names(exc, path, "timestamp")
+
+
+def test_unparseable_timestamp(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    frame.loc[7, "timestamp"] = "yesterday"
+    path = write_csv(frame)
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert_names(exc, path, "timestamp", row=8)
+
+
+def test_non_numeric_value(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    frame["rtt_ms"] = frame["rtt_ms"].astype(object)
+    frame.loc[10, "rtt_ms"] = "abc"
+    path = write_csv(frame)
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert_names(exc, path, "rtt_ms", row=11)
+    assert "abc" in str(exc.value)
+
+
+@pytest.mark.parametrize("column", ["queue_depth", "rtt_ms"])   # a feature only, a feature + target
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_refused(telemetry_csv, write_csv, column, bad):
+    _, frame = telemetry_csv
+    frame[column] = frame[column].astype(float)
+    frame.loc[42, column] = bad
+    path = write_csv(frame)
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert_names(exc, path, column, row=43)
+
+
+def test_unused_column_may_have_nan(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    frame["signal_dbm"] = ["n/a" if i == 3 else "" for i in range(len(frame))]
+    load_telemetry(write_csv(frame))   # not named by features or targets: not checked
+
+
+@pytest.mark.parametrize("how", ["equal", "backwards"])
+def test_timestamps_not_increasing(telemetry_csv, write_csv, how):
+    _, frame = telemetry_csv
+    frame.loc[50, "timestamp"] = frame.loc[49 if how == "equal" else 10, "timestamp"]
+    path = write_csv(frame)
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert_names(exc, path, "timestamp", row=51)
+
+
+def test_non_increasing_unix_timestamps(make_frame, write_csv):
+    frame = make_frame(rows=20)
+    frame["timestamp"] = MONDAY + 60 * np.arange(20)
+    frame.loc[5, "timestamp"] = MONDAY
+    path = write_csv(frame)
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert_names(exc, path, "timestamp", row=6)
+
+
+def test_trace_that_reappears(make_frame, write_csv):
+    frame = make_frame(rows=10)
+    frame.insert(1, "trace_id", ["a", "a", "a", "b", "b", "b", "c", "a", "a", "a"])
+    frame["timestamp"] = MONDAY + 60 * np.arange(10)
+    path = write_csv(frame)
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path)
+    assert_names(exc, path, "trace_id", row=8)
+    assert "'a'" in str(exc.value)
+
+
+def test_bad_nan_policy(telemetry_csv):
+    path, _ = telemetry_csv
+    with pytest.raises(DataError, match="nan_policy"):
+        load_telemetry(path, nan_policy="ignore")
+
+
+# --------------------------------------------------------------------------- legacy 22-column CSV
+
+LEGACY_COLUMNS = ["timestamp", "region", "az", "link_type", "node_id", "peer_id", "rtt_ms", "jitter_ms",
+                  "throughput_mbps", "bytes_tx", "bytes_rx", "packet_loss", "retransmits", "congestion_window",
+                  "queue_depth", "dwcp_mode", "network_tier", "transport_type", "time_of_day", "day_of_week",
+                  "bandwidth_mbps", "latency_ms"]
+
+
+def legacy_frame(rows: int = 200, seed: int = 0) -> pd.DataFrame:
+    """The original guide's generator, as DESIGN.md describes it (unix-second timestamps)."""
+    rng = np.random.default_rng(seed)
+    ts = MONDAY + 60 * np.arange(rows)
+    hour = (ts % 86400) // 3600
+    weekday = ((ts // 86400) + 3) % 7
+    tput = (500 + 200 * np.sin(2 * np.pi * hour / 24)) * np.where((hour >= 9) & (hour <= 17), 1.5, 1.0)
+    tput = np.clip(tput * np.where(weekday >= 5, 0.7, 1.0) + rng.normal(0, 50, rows), 10, 1000)
+    rtt = np.clip(50 - (tput - 500) / 20 + rng.normal(0, 5, rows), 5, 150)
+    jitter = np.clip(0.1 * rtt + rng.exponential(2, rows), 0.1, 20)
+    congestion = (1000 - tput) / 1000
+    loss = np.clip(0.05 * congestion + rng.exponential(0.001, rows), 0, 0.1)
+    pick = lambda *options: rng.choice(options, rows)  # noqa: E731
+    columns = {
+        "timestamp": ts, "region": pick("us-east-1", "eu-west-1"), "az": pick("a", "b", "c"),
+        "link_type": pick("fiber", "wan"), "node_id": [f"node-{i % 7}" for i in range(rows)],
+        "peer_id": [f"peer-{i % 5}" for i in range(rows)], "rtt_ms": rtt, "jitter_ms": jitter,
+        "throughput_mbps": tput, "bytes_tx": rng.integers(0, 10**9, rows), "bytes_rx": rng.integers(0, 10**9, rows),
+        "packet_loss": loss, "retransmits": (1000 * loss + rng.poisson(5, rows)).astype(int),
+        "congestion_window": np.clip(2 * tput + rng.normal(0, 100, rows), 100, 2000).astype(int),
+        "queue_depth": np.clip(100 * congestion + rng.exponential(10, rows), 0, 200).astype(int),
+        "dwcp_mode": pick("sync", "async"), "network_tier": pick("premium", "standard"),
+        "transport_type": pick("tcp", "quic"), "time_of_day": hour, "day_of_week": weekday,
+        "bandwidth_mbps": tput, "latency_ms": rtt,
+    }
+    frame = pd.DataFrame(columns)
+    assert list(frame.columns) == LEGACY_COLUMNS and len(LEGACY_COLUMNS) == 22
+    return frame
+
+
+def test_legacy_22_column_csv_loads_as_is(write_csv):
+    frame = legacy_frame()
+    tel = load_telemetry(write_csv(frame, "legacy.csv"))
+    assert tel.features == list(DEFAULT_FEATURES) and tel.targets == list(DEFAULT_TARGETS)
+    np.testing.assert_allclose(tel.X, frame[list(DEFAULT_FEATURES)].to_numpy(float))
+    np.testing.assert_allclose(tel.Y, frame[list(DEFAULT_TARGETS)].to_numpy(float))
+    np.testing.assert_array_equal(tel.timestamps, frame["timestamp"])
+    assert tel.X.dtype == np.float64 and np.isfinite(tel.X).all()
+
+
+def test_legacy_csv_with_aliases_only(write_csv):
+    frame = legacy_frame().drop(columns=["throughput_mbps", "rtt_ms"])
+    assert len(frame.columns) == 20
+    tel = load_telemetry(write_csv(frame, "legacy_alias.csv"))
+    assert tel.features == list(DEFAULT_FEATURES) and tel.targets == list(DEFAULT_TARGETS)
+    np.testing.assert_allclose(tel.Y[:, 0], frame["bandwidth_mbps"])
+    np.testing.assert_allclose(tel.Y[:, 1], frame["latency_ms"])
+    np.testing.assert_allclose(tel.X[:, 0], frame["bandwidth_mbps"])
+    np.testing.assert_allclose(tel.X[:, 1], frame["latency_ms"])
+
+
+def test_categorical_column_refused_only_when_named(write_csv):
+    path = write_csv(legacy_frame(rows=20), "legacy.csv")
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path, features=["rtt_ms", "region"])
+    assert_names(exc, path, "region", row=1)
+
+
+# --------------------------------------------------------------------------- NaN policies
+
+def _with_gaps(frame):
+    frame["queue_depth"] = frame["queue_depth"].astype(float)
+    frame.loc[[0, 20, 21], "queue_depth"] = [np.nan, np.nan, np.inf]
+    return frame
+
+
+def test_fill_flag_fills_and_flags(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    original = frame["queue_depth"].astype(float).to_numpy()
+    tel = load_telemetry(write_csv(_with_gaps(frame)), nan_policy="fill_flag")
+    i = tel.features.index("queue_depth")
+    assert tel.features[i + 1] == "queue_depth_missing"
+    assert len(tel.features) == 10 and tel.X.shape == (300, 10)
+    filled, flag = tel.X[:, i], tel.X[:, i + 1]
+    assert np.isfinite(tel.X).all()
+    np.testing.assert_array_equal(np.flatnonzero(flag), [0, 20, 21])
+    assert filled[0] == original[1]                    # first row: next valid value
+    assert filled[20] == filled[21] == original[19]    # later rows: last valid value
+    keep = np.setdiff1d(np.arange(300), [0, 20, 21])
+    np.testing.assert_array_equal(filled[keep], original[keep])
+    assert any("queue_depth" in note for note in tel.notes)
+
+
+def test_drop_removes_the_feature(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    tel = load_telemetry(write_csv(_with_gaps(frame)), nan_policy="drop")
+    assert tel.features == [f for f in DEFAULT_FEATURES if f != "queue_depth"]
+    assert tel.X.shape == (300, 8) and tel.rows == 300
+    assert any("queue_depth" in note for note in tel.notes)
+
+
+@pytest.mark.parametrize("policy", ["error", "fill_flag", "drop"])
+@pytest.mark.parametrize("features", [DEFAULT_FEATURES, ("time_of_day", "queue_depth")])
+def test_nan_in_target_always_an_error(telemetry_csv, write_csv, policy, features):
+    _, frame = telemetry_csv
+    frame.loc[99, "jitter_ms"] = np.nan
+    path = write_csv(frame)
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path, features=features, nan_policy=policy)
+    assert_names(exc, path, "jitter_ms", row=100)
+
+
+# --------------------------------------------------------------------------- oracle and fresh columns
+
+def test_oracle_columns_loaded_but_refused_as_features(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    for t in DEFAULT_TARGETS:
+        frame[f"oracle_next_{t}"] = frame[t].shift(-1).fillna(0.0)
+    path = write_csv(frame)
+    tel = load_telemetry(path)
+    assert not any(f.startswith("oracle") for f in tel.features)
+    assert tel.oracle.shape == (300, 4)
+    np.testing.assert_allclose(tel.oracle[:-1], frame[list(DEFAULT_TARGETS)].to_numpy()[1:])
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path, features=list(DEFAULT_FEATURES) + ["oracle_next_rtt_ms"])
+    assert_names(exc, path, "oracle_next_rtt_ms")
+
+
+def test_fresh_mask(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    age = np.arange(300) % 14
+    frame["ping_age_s"] = age
+    tel = load_telemetry(write_csv(frame), fresh_column="ping_age_s", fresh_targets="rtt_ms, jitter_ms")
+    assert tel.fresh.shape == (300, 4) and tel.fresh.dtype == bool
+    held = [tel.targets.index("rtt_ms"), tel.targets.index("jitter_ms")]
+    others = [tel.targets.index("throughput_mbps"), tel.targets.index("packet_loss")]
+    for j in held:
+        np.testing.assert_array_equal(tel.fresh[:, j], age == 0)
+    assert tel.fresh[:, others].all()
+    assert "ping_age_s" not in tel.features
+
+
+def test_fresh_column_errors(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    path = write_csv(frame)
+    with pytest.raises(DataError) as exc:
+        load_telemetry(path, fresh_column="ping_age_s", fresh_targets="rtt_ms")
+    assert_names(exc, path, "ping_age_s")
+    frame["ping_age_s"] = 0
+    path = write_csv(frame, "with_age.csv")
+    with pytest.raises(DataError, match="signal_dbm"):
+        load_telemetry(path, fresh_column="ping_age_s", fresh_targets="signal_dbm")

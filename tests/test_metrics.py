@@ -1,0 +1,104 @@
+"""bwkit.metrics on hand-computed examples."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bwkit import baselines, metrics
+
+ACTUAL = np.array([1.0, 2.0, 3.0, 4.0])
+PREDICTED = np.array([2.0, 2.0, 2.0, 6.0])   # errors +1, 0, -1, +2
+
+
+def test_target_metrics_by_hand():
+    m = metrics.target_metrics(ACTUAL, PREDICTED)
+    assert m["mae"] == pytest.approx(1.0)
+    assert m["mse"] == pytest.approx(1.5)
+    assert m["rmse"] == pytest.approx(math.sqrt(1.5))
+    assert m["wape"] == pytest.approx(40.0)                       # 100 x 4 / 10
+    assert m["r2"] == pytest.approx(1 - 6 / 5)                     # SSE 6, SST 5
+    assert m["correlation"] == pytest.approx(6 / math.sqrt(5 * 12))
+    assert m["mape_floor"] == pytest.approx(0.25)                  # 0.1 x mean|actual|
+    assert m["mape"] == pytest.approx(100 * (1 + 0 + 1 / 3 + 2 / 4) / 4)
+    assert m["n"] == 4
+
+
+def test_mape_uses_the_floor_where_actuals_are_zero():
+    actual = np.array([0.0, 0.0, 2.0, 2.0])
+    predicted = np.array([0.1, 0.0, 2.0, 3.0])
+    m = metrics.target_metrics(actual, predicted)
+    assert m["mape_floor"] == pytest.approx(0.1)                   # 0.1 x mean|actual| = 0.1 x 1
+    assert m["mape"] == pytest.approx(100 * (0.1 / 0.1 + 0 + 0 + 1 / 2) / 4)
+    assert math.isfinite(m["mape"])
+    assert m["wape"] == pytest.approx(100 * 1.1 / 4)
+
+
+def test_mape_floor_only_applies_below_it():
+    actual = np.array([0.05, 10.0, 10.0, 10.0])      # floor = 0.1 x 7.5125 = 0.75125
+    predicted = actual + np.array([0.05, 1.0, 0.0, 0.0])
+    m = metrics.target_metrics(actual, predicted)
+    floor = 0.1 * actual.mean()
+    assert m["mape"] == pytest.approx(100 * (0.05 / floor + 1 / 10) / 4)
+
+
+def test_perfect_prediction():
+    m = metrics.target_metrics(ACTUAL, ACTUAL.copy())
+    assert m["mae"] == m["rmse"] == m["mape"] == m["wape"] == 0.0
+    assert m["r2"] == pytest.approx(1.0) and m["correlation"] == pytest.approx(1.0)
+
+
+def test_negative_actuals_use_absolute_values():
+    m = metrics.target_metrics(-ACTUAL, -PREDICTED)
+    assert m["wape"] == pytest.approx(40.0)
+    assert m["mape"] == pytest.approx(100 * (1 + 0 + 1 / 3 + 2 / 4) / 4)
+
+
+def test_constant_series_has_undefined_r2_and_correlation():
+    m = metrics.target_metrics(np.full(5, 3.0), np.arange(5.0))
+    assert math.isnan(m["r2"]) and math.isnan(m["correlation"])
+    m = metrics.target_metrics(np.arange(5.0), np.full(5, 3.0))
+    assert math.isnan(m["correlation"]) and math.isfinite(m["r2"])
+
+
+def test_average_over_targets():
+    a = metrics.target_metrics(ACTUAL, PREDICTED)
+    b = metrics.target_metrics(ACTUAL, ACTUAL)
+    avg = metrics.average({"x": a, "y": b})
+    assert set(avg) == set(metrics.METRICS)
+    assert avg["mae"] == pytest.approx(0.5)
+    assert avg["correlation"] == pytest.approx((a["correlation"] + 1) / 2)
+    c = metrics.target_metrics(np.full(4, 1.0), ACTUAL)
+    assert math.isnan(metrics.average({"x": a, "c": c})["correlation"])
+
+
+def test_skill_formula():
+    assert metrics.skill(1.0, 4.0) == pytest.approx(0.75)
+    assert metrics.skill(0.0, 4.0) == 1.0
+    assert metrics.skill(4.0, 4.0) == 0.0
+    assert metrics.skill(8.0, 4.0) == pytest.approx(-1.0)
+    assert math.isnan(metrics.skill(1.0, 0.0))
+
+
+def test_skill_of_persistence_is_zero_and_of_truth_is_one():
+    rng = np.random.default_rng(0)
+    Y = np.cumsum(rng.standard_normal((200, 1)), axis=0)
+    rows = np.arange(1, 200)
+    actual = Y[rows, 0]
+    mse_p = metrics.target_metrics(actual, baselines.persistence(Y, rows)[:, 0])["mse"]
+    assert metrics.skill(mse_p, mse_p) == 0.0
+    assert metrics.skill(metrics.target_metrics(actual, actual)["mse"], mse_p) == 1.0
+
+
+@pytest.mark.parametrize("correlation, mape, expected", [
+    (0.98, 5.0, True),                  # exactly at both thresholds: passes
+    (0.99, 1.0, True),
+    (np.nextafter(0.98, 0), 5.0, False),
+    (0.98, np.nextafter(5.0, 6), False),
+    (0.5, 1.0, False),
+    (0.99, 50.0, False),
+    (float("nan"), 1.0, False),
+])
+def test_verdict_thresholds(correlation, mape, expected):
+    assert metrics.verdict({"correlation": correlation, "mape": mape}) is expected

@@ -1,0 +1,204 @@
+"""bwkit.params: the parameters cell is the one place a default lives, and it is checked."""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import papermill
+import pytest
+
+from bwkit import params
+from bwkit.params import Parameter, ParameterError
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+CELL = '''\
+data_path: str = ""            # CSV to train on; empty: the default
+window_size: int = 20          # rows of history per prediction
+learning_rate: float = 0.001   # Adam's initial learning rate
+residual: bool = True          # predict the change from the last value
+tags = ["a", "b"]              # an unannotated list
+ratio = 0.5
+# a comment line on its own is not a parameter
+'''
+
+
+def test_parse_parameters_cell_types_defaults_help():
+    found = params.parse_parameters_cell(CELL)
+    assert list(found) == ["data_path", "window_size", "learning_rate", "residual", "tags", "ratio"]
+    assert found["data_path"] == Parameter("data_path", "", str, "CSV to train on; empty: the default")
+    assert found["window_size"] == Parameter("window_size", 20, int, "rows of history per prediction")
+    assert found["learning_rate"] == Parameter("learning_rate", 0.001, float, "Adam's initial learning rate")
+    assert found["residual"] == Parameter("residual", True, bool, "predict the change from the last value")
+    assert found["tags"] == Parameter("tags", ["a", "b"], list, "an unannotated list")
+    assert found["ratio"] == Parameter("ratio", 0.5, float, "")
+
+
+def test_annotation_wins_over_literal_type():
+    found = params.parse_parameters_cell("rate: float = 1  # an int literal for a float\n")
+    assert found["rate"].type is float and found["rate"].default == 1
+
+
+def test_help_after_a_string_default_containing_hash():
+    found = params.parse_parameters_cell('color: str = "#ff0000"   # line colour of the plots\n')
+    assert found["color"].default == "#ff0000"
+    assert found["color"].help == "line colour of the plots"
+
+
+# --------------------------------------------------------------------------- check_value and coerce
+
+INT = Parameter("epochs", 100, int, "")
+FLOAT = Parameter("learning_rate", 0.001, float, "")
+BOOL = Parameter("residual", True, bool, "")
+STR = Parameter("device", "auto", str, "")
+
+
+def test_check_value_accepts_and_converts():
+    assert params.check_value(INT, 5) == 5
+    value = params.check_value(FLOAT, 1)
+    assert value == 1.0 and type(value) is float
+    assert params.check_value(FLOAT, 0.5) == 0.5
+    assert params.check_value(BOOL, False) is False
+    assert params.check_value(STR, "cpu") == "cpu"
+
+
+@pytest.mark.parametrize("param, value", [
+    (INT, True), (INT, "5"), (INT, 5.0), (FLOAT, True), (FLOAT, "0.1"), (BOOL, 1), (BOOL, "true"), (STR, 3),
+])
+def test_check_value_refuses_wrong_types_naming_the_parameter(param, value):
+    with pytest.raises(ParameterError) as exc:
+        params.check_value(param, value)
+    message = str(exc.value)
+    assert f"'{param.name}'" in message and param.type.__name__ in message and repr(value) in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("true", True), ("True", True), (" TRUE ", True), ("1", True), ("yes", True), ("Yes", True),
+    ("false", False), ("False", False), ("0", False), ("no", False), ("NO", False),
+])
+def test_coerce_bool_spellings(text, expected):
+    assert params.coerce(BOOL, text) is expected
+
+
+@pytest.mark.parametrize("param, text", [(BOOL, "maybe"), (BOOL, ""), (INT, "1.5"), (INT, "ten"),
+                                         (FLOAT, "fast")])
+def test_coerce_refuses(param, text):
+    with pytest.raises(ParameterError, match=f"'{param.name}'"):
+        params.coerce(param, text)
+
+
+def test_coerce_numbers_and_strings():
+    assert params.coerce(INT, "150") == 150 and type(params.coerce(INT, "150")) is int
+    assert params.coerce(FLOAT, "1e-3") == 0.001
+    assert params.coerce(FLOAT, "2") == 2.0 and type(params.coerce(FLOAT, "2")) is float
+    assert params.coerce(STR, "cuda") == "cuda"
+
+
+# --------------------------------------------------------------------------- parse_overrides
+
+KNOWN = {p.name: p for p in (INT, FLOAT, BOOL, STR, Parameter("data_path", "", str, ""))}
+
+
+def test_parse_overrides():
+    values = params.parse_overrides(["epochs=150", "learning_rate=5e-4", "residual=no",
+                                     "data_path=dir/a=b.csv"], KNOWN)
+    assert values == {"epochs": 150, "learning_rate": 5e-4, "residual": False, "data_path": "dir/a=b.csv"}
+
+
+def test_parse_overrides_unknown_name_with_hint():
+    with pytest.raises(ParameterError) as exc:
+        params.parse_overrides(["epoch=150"], KNOWN)
+    message = str(exc.value)
+    assert "'epoch'" in message and "Did you mean 'epochs'?" in message
+
+
+def test_parse_overrides_unknown_name_without_close_match():
+    with pytest.raises(ParameterError) as exc:
+        params.parse_overrides(["zzzzzz=1"], KNOWN)
+    assert "zzzzzz" in str(exc.value) and "Did you mean" not in str(exc.value)
+
+
+@pytest.mark.parametrize("pair", ["epochs", "epochs=many"])
+def test_parse_overrides_bad_pairs(pair):
+    with pytest.raises(ParameterError, match="epochs"):
+        params.parse_overrides([pair], KNOWN)
+
+
+# --------------------------------------------------------------------------- check_notebook
+
+def _namespace(stage):
+    declared = params.notebook_parameters(stage)
+    namespace = {name: p.default for name, p in declared.items()}
+    namespace.update({"__name__": "__main__", "_": None, "In": [], "Out": {}, "json": json, "ast": ast,
+                      "helper": lambda: None, "Thing": type("Thing", (), {})})
+    return declared, namespace
+
+
+def test_check_notebook_accepts_defaults_and_ignores_modules():
+    declared, namespace = _namespace("04_export")
+    config = params.check_notebook(namespace, "04_export")
+    assert config == {name: p.default for name, p in declared.items()}
+    assert namespace["json"] is json
+
+
+def test_check_notebook_writes_int_as_float_back():
+    declared, namespace = _namespace("04_export")
+    name = next(n for n, p in declared.items() if p.type is float)
+    namespace[name] = 1
+    config = params.check_notebook(namespace, "04_export")
+    assert type(config[name]) is float and type(namespace[name]) is float and namespace[name] == 1.0
+
+
+def test_check_notebook_refuses_unknown_injected_literal():
+    declared, namespace = _namespace("04_export")
+    name = next(iter(declared))
+    namespace[name + "x"] = "oops"      # a typo of a declared name, injected by papermill
+    with pytest.raises(ParameterError) as exc:
+        params.check_notebook(namespace, "04_export")
+    assert f"'{name}x'" in str(exc.value) and f"Did you mean '{name}'?" in str(exc.value)
+
+
+def test_check_notebook_refuses_wrong_type():
+    declared, namespace = _namespace("02_train")
+    namespace["window_size"] = "20"
+    with pytest.raises(ParameterError, match="'window_size'"):
+        params.check_notebook(namespace, "02_train")
+
+
+# --------------------------------------------------------------------------- the notebooks themselves
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_parameters_agree_with_papermill(path):
+    ours = params.notebook_parameters(path.stem)
+    theirs = papermill.inspect_notebook(str(path))
+    assert list(ours) == list(theirs)
+    for name, param in ours.items():
+        assert param.type.__name__ == theirs[name]["inferred_type_name"], name
+        assert param.default == ast.literal_eval(theirs[name]["default"]), name
+        assert param.help == theirs[name]["help"], name
+        assert param.help, f"{path.name}: parameter '{name}' has no help comment"
+
+
+def test_shared_parameters_have_one_default_and_type():
+    assert NOTEBOOKS, "no notebooks found"
+    seen: dict[str, tuple[str, Parameter]] = {}
+    for path in NOTEBOOKS:
+        for name, param in params.notebook_parameters(path.stem).items():
+            if name in seen:
+                first_stage, first = seen[name]
+                assert (param.default, param.type) == (first.default, first.type), \
+                    f"'{name}': {first_stage} and {path.stem} disagree"
+            else:
+                seen[name] = (path.stem, param)
+
+
+def test_every_stage_has_a_notebook():
+    from bwkit.paths import STAGES
+    assert sorted(STAGES) == [p.stem for p in NOTEBOOKS]
+
+
+def test_pipeline_parameters_is_the_union():
+    merged = params.pipeline_parameters()
+    for path in NOTEBOOKS:
+        assert set(params.notebook_parameters(path.stem)) <= set(merged)
