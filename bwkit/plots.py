@@ -80,6 +80,10 @@ def skill_bars(evaluation, path=None):
         values = [evaluation.metrics[method][t]["skill"] for t in evaluation.targets]
         ax.bar(x + k * width, values, width, label=method, color=COLORS.get(method))
     ax.axhline(0, color="black", lw=0.8)
+    lowest = min(evaluation.metrics[m][t]["skill"] for m in methods for t in evaluation.targets)
+    if lowest < -1:  # a far-off baseline would squash the others; its exact value is in the table
+        ax.set_ylim(bottom=-1, top=1.05)
+        ax.text(0.99, 0.02, "axis cut at -1; see the table", transform=ax.transAxes, ha="right", fontsize=7)
     ax.set_xticks(x + width * (len(methods) - 1) / 2, evaluation.targets)
     ax.set(ylabel="skill vs persistence", title="skill per target (0 = persistence, 1 = perfect)")
     ax.legend(fontsize=8)

@@ -11,7 +11,7 @@ from . import synth
 from .data import DataError, load_telemetry, sha256_file
 from .metrics import VERDICT_CORRELATION, VERDICT_MAPE
 from .paths import NOTEBOOKS, default_data_path
-from .train import CHECKPOINT, load_checkpoint
+from .train import CHECKPOINT, WINDOW_ONLY_CHECKPOINT, load_checkpoint
 from .windows import prepare
 
 REPORT = "bandwidth_predictor_report.json"
@@ -64,6 +64,15 @@ def load_run(run_dir: Path, fresh_column: str = "", fresh_targets: str = "", log
         raise DataError(f"{telemetry.path} changed since training (sha256 {telemetry.sha256[:12]} != "
                         f"{saved['data']['sha256'][:12]}); retrain or restore the file")
     return model, saved, telemetry, prepare(telemetry, config["window_size"], config["known_future"])
+
+
+def load_window_only(run_dir: Path, telemetry):
+    """(model, prepared) of the window-only twin trained beside a known_future model, or None."""
+    path = Path(run_dir) / WINDOW_ONLY_CHECKPOINT
+    if not path.exists():
+        return None
+    model, saved = load_checkpoint(path)
+    return model, prepare(telemetry, saved["config"]["window_size"], known_future=False)
 
 
 def write_report(run_dir: Path, evaluation, saved: dict, summary: str, extra: dict | None = None) -> Path:

@@ -21,6 +21,9 @@ from .windows import Prepared, Scaler
 
 CHECKPOINT = "best_model.pth"
 LOG = "training_output.log"
+# With known_future, the window-only twin trained for the report's comparison:
+WINDOW_ONLY_CHECKPOINT = "window_only_model.pth"
+WINDOW_ONLY_LOG = "training_output_window_only.log"
 
 
 @dataclass
@@ -60,7 +63,7 @@ def _loss(model, X, Y, batch_size=4096) -> float:
 
 def train_model(prepared: Prepared, run_dir, *, epochs=100, batch_size=64, learning_rate=1e-3, hidden_size=64,
                 num_layers=1, dropout=0.0, patience=15, seed=42, device="auto", residual=True, num_threads=1,
-                clip_norm=1.0,
+                clip_norm=1.0, checkpoint_name=CHECKPOINT, log_name=LOG,
                 config: dict | None = None, data_info: dict | None = None, progress=True) -> TrainResult:
     """Fit on the train split, select on validation, write the checkpoint and the log."""
     run_dir = Path(run_dir)
@@ -79,7 +82,7 @@ def train_model(prepared: Prepared, run_dir, *, epochs=100, batch_size=64, learn
     history = {"epoch": [], "train_loss": [], "val_loss": [], "learning_rate": [], "seconds": []}
     best_val, best_epoch, best_state, epoch = float("inf"), 0, None, 0
     start = time.perf_counter()
-    log = open(run_dir / LOG, "w")
+    log = open(run_dir / log_name, "w")
     log.write(f"# training {len(Xtr)} windows, validating on {len(Xva)}; device={device}; "
               f"hidden={hidden_size} layers={num_layers} batch={batch_size} lr={learning_rate}\n")
     bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress)
@@ -119,7 +122,7 @@ def train_model(prepared: Prepared, run_dir, *, epochs=100, batch_size=64, learn
 
     model.load_state_dict(best_state)
     model = model.cpu().eval()
-    checkpoint = run_dir / CHECKPOINT
+    checkpoint = run_dir / checkpoint_name
     torch.save({
         "state_dict": model.state_dict(),
         "model": {"n_features": len(prepared.features), "n_targets": len(prepared.targets),

@@ -23,11 +23,11 @@ def execute(stage, tmp_path, **parameters):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """01 -> 02 -> 03 -> 04 on 600 synthetic rows, in one folder."""
+    """01 -> 02 -> 03 -> 04 on 600 synthetic rows, in one folder, with the known-future calendar inputs."""
     run = tmp_path_factory.mktemp("run")
     csv = run / "data.csv"
     execute("01_generate_data", run, output=str(csv), samples=600)
-    execute("02_train", run, data_path=str(csv), run_dir=str(run), **TINY_TRAIN)
+    execute("02_train", run, data_path=str(csv), run_dir=str(run), known_future=True, **TINY_TRAIN)
     execute("03_evaluate", run, run_dir=str(run))
     execute("04_export", run, run_dir=str(run))
     return run
@@ -42,6 +42,9 @@ def test_generate_notebook_writes_the_same_bytes_as_the_package(tiny_run, tmp_pa
 def test_train_notebook_writes_a_data_only_checkpoint_log_and_plot(tiny_run):
     saved = torch.load(tiny_run / "best_model.pth", weights_only=True)
     assert saved["config"]["epochs"] == 2 and saved["config"]["window_size"] == 8
+    assert saved["features"][-4:] == ["next_hour_sin", "next_hour_cos", "next_weekday_sin", "next_weekday_cos"]
+    twin = torch.load(tiny_run / "window_only_model.pth", weights_only=True)
+    assert twin["config"]["known_future"] is False and len(twin["features"]) == len(saved["features"]) - 4
     assert saved["data"]["sha256"] and len(saved["history"]["val_loss"]) >= 1
     log = (tiny_run / "training_output.log").read_text()
     assert "epoch    1" in log and "best epoch" in log
@@ -53,7 +56,8 @@ def test_evaluate_notebook_reports_the_guide_fields_and_every_method(tiny_run):
     for key in ("model", "success", "achieved_metrics", "target_metrics", "training_time_seconds", "model_size_mb"):
         assert key in report
     assert set(report["achieved_metrics"]) == {"correlation", "mape", "accuracy_percent"}
-    assert list(report["comparison"]) == ["oracle", "LSTM", "ridge", "seasonal", "persistence"]
+    assert list(report["comparison"]) == ["oracle", "LSTM", "LSTM (window only)", "ridge", "seasonal", "persistence"]
+    assert "hour and weekday" in report["summary"]
     for method in report["comparison"].values():
         assert set(method["per_target"]) == set(synth.TARGETS)
     assert report["comparison"]["persistence"]["average"]["skill"] == pytest.approx(0.0)
