@@ -42,7 +42,7 @@ def read_parameters_file(path) -> dict:
     if not isinstance(values, dict):
         raise P.ParameterError(f"parameters file {path}: expected 'name: value' lines")
     if values.get("data_path") and not Path(values["data_path"]).expanduser().is_absolute():
-        values["data_path"] = str(Path(path).resolve().parent / values["data_path"])
+        values["data_path"] = str((Path(path).resolve().parent / values["data_path"]).resolve())
     return values
 
 

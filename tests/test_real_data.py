@@ -1,0 +1,66 @@
+"""The shipped slice of real 5G telemetry: traces, gaps, held targets, no oracle."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bwkit import cli, pipeline
+from bwkit.data import load_telemetry
+from bwkit.paths import ROOT
+from bwkit.windows import prepare
+
+PRESET = ROOT / "presets" / "irish5g.yml"
+
+
+@pytest.fixture(scope="module")
+def real_slice(tmp_path_factory):
+    """The first 250 rows of three traces, with the radio gaps the full file has."""
+    frame = pd.read_csv(ROOT / "data" / "irish5g" / "irish5g_download.csv.gz")
+    traces = frame["trace_id"].unique()[:3]
+    part = pd.concat([frame[frame["trace_id"] == t].head(250) for t in traces])
+    path = tmp_path_factory.mktemp("real") / "irish5g_slice.csv"
+    part.to_csv(path, index=False)
+    return path
+
+
+def preset(**changes):
+    values = cli.read_parameters_file(PRESET)
+    return {**values, **changes}
+
+
+def test_preset_resolves_its_data_path_next_to_itself():
+    assert preset()["data_path"] == str((ROOT / "data" / "irish5g" / "irish5g_download.csv.gz").resolve())
+
+
+def test_no_window_and_no_persistence_pair_crosses_a_trace(real_slice):
+    p = preset()
+    telemetry = load_telemetry(real_slice, p["features"], p["targets"], p["nan_policy"], p["fresh_column"],
+                               p["fresh_targets"])
+    assert telemetry.segment.max() == 2
+    prepared = prepare(telemetry, 20)
+    rows = np.concatenate([w.row for w in prepared.splits.values()])
+    assert len(rows) == 3 * (250 - 20)              # 20 rows of each trace only start windows
+    assert (telemetry.segment[rows] == telemetry.segment[rows - 20]).all()
+    assert (telemetry.segment[rows] == telemetry.segment[rows - 1]).all()   # persistence's pair
+
+
+def test_tiny_end_to_end_run_on_real_data(real_slice, tmp_path):
+    settings = preset(data_path=str(real_slice), epochs=2, hidden_size=8, window_size=10)
+    pipeline.run(settings, run_id="real", runs_root=tmp_path, log=lambda *_: None)
+    run = tmp_path / "real"
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "succeeded" and "01_generate_data" not in record["stages"]
+    report = json.loads((run / "bandwidth_predictor_report.json").read_text())
+    assert "oracle" not in report["comparison"]                     # no ceiling for real data
+    assert list(report["comparison"]) == ["LSTM", "ridge", "seasonal", "persistence"]
+    assert any("filled" in note and "_missing" in note for note in report["data"]["notes"])
+    assert "rtt_ms is held between measurements: scored on the" in report["summary"]
+    scored = report["per_target"]["rtt_ms"]["n"]
+    assert 0 < scored < report["per_target"]["throughput_mbps"]["n"] == report["test_rows"]
+
+
+def test_parameters_file_with_an_unknown_name_is_refused(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("epoch: 3\n")
+    assert cli.main(["run", "-f", str(bad)]) == 2
