@@ -92,7 +92,7 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
     for j, target in enumerate(prepared.targets):
         if not scored[:, j].all():
             notes.append(f"{target} is held between measurements: scored on the {int(scored[:, j].sum())} of "
-                         f"{len(rows)} test rows where a fresh measurement arrives")
+                         f"{len(rows)} test rows where a fresh measurement arrives.")
     metrics, averages = {}, {}
     for method, predicted in predictions.items():
         metrics[method] = {t: target_metrics(actual[scored[:, j], j], predicted[scored[:, j], j])

@@ -23,14 +23,16 @@ def target_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float
     scale = np.abs(actual).mean()
     floor = max(MAPE_FLOOR_FRACTION * scale, 1e-12)
     total = ((actual - actual.mean()) ** 2).sum()
-    spread = actual.std() * predicted.std()
+    # a constant series (or prediction) has no correlation; float noise must not fake a tiny one
+    constant = lambda v: v.std() <= 1e-9 * max(np.abs(v).mean(), 1e-12)  # noqa: E731
     return {
         "mae": float(np.abs(error).mean()),
         "rmse": float(np.sqrt((error ** 2).mean())),
         "mape": float(100 * (np.abs(error) / np.maximum(np.abs(actual), floor)).mean()),
         "wape": float(100 * np.abs(error).sum() / max(np.abs(actual).sum(), 1e-12)),
         "r2": float(1 - (error ** 2).sum() / total) if total > 0 else float("nan"),
-        "correlation": float(np.corrcoef(actual, predicted)[0, 1]) if spread > 0 else float("nan"),
+        "correlation": float("nan") if constant(actual) or constant(predicted) else
+                       float(np.corrcoef(actual, predicted)[0, 1]),
         "mse": float((error ** 2).mean()),
         "mape_floor": float(floor),
         "n": int(len(actual)),

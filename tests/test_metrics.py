@@ -102,3 +102,12 @@ def test_skill_of_persistence_is_zero_and_of_truth_is_one():
 ])
 def test_verdict_thresholds(correlation, mape, expected):
     assert metrics.verdict({"correlation": correlation, "mape": mape}) is expected
+
+
+def test_a_constant_prediction_has_no_correlation_not_a_tiny_one():
+    import numpy as np
+    from bwkit.metrics import target_metrics
+
+    actual = np.array([1.0, 2.0, 3.0, 4.0])
+    assert np.isnan(target_metrics(actual, np.full(4, 0.1) + np.array([0, 1e-17, 0, 0]))["correlation"])
+    assert np.isnan(target_metrics(np.full(4, 2.0), actual)["correlation"])
