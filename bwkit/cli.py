@@ -2,6 +2,7 @@
 
     bwkit run [--run-id ID] [-f params.yml] [--set key=value ...]   the whole pipeline into runs/<id>/
     bwkit params                                    every parameter, its default and meaning
+    bwkit table RUN_DIR                             a run's comparison table in Markdown
 """
 from __future__ import annotations
 
@@ -52,6 +53,23 @@ def _params(args) -> int:
     return 0
 
 
+def _table(args) -> int:
+    import json
+
+    from .report import markdown_table
+    from .stages import REPORT
+
+    path = Path(args.run_dir) / REPORT
+    if not path.exists():
+        print(f"bwkit: {path} not found (did the run's 03_evaluate stage succeed?)", file=sys.stderr)
+        return 1
+    report = json.loads(path.read_text())
+    print(markdown_table(report))
+    print()
+    print(report["summary"])
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bwkit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +81,9 @@ def main(argv=None) -> int:
                        help="override a notebook parameter (repeatable); see `bwkit params`")
     run_p.set_defaults(func=_run)
     sub.add_parser("params", help="list every parameter with its default").set_defaults(func=_params)
+    table_p = sub.add_parser("table", help="print a run's comparison table (Markdown) and summary")
+    table_p.add_argument("run_dir")
+    table_p.set_defaults(func=_table)
     args = parser.parse_args(argv)
     return args.func(args)
 

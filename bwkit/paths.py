@@ -13,7 +13,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 STAGES = ("01_generate_data", "02_train", "03_evaluate", "04_export")
 
 
-def default_data_path(profile: str = "dwcp", samples: int = 15000, seed: int = 42) -> Path:
+def default_data_path(profile: str, samples: int, seed: int) -> Path:
     """Where generated data goes when no path is given (git-ignored)."""
     return GENERATED_DATA / f"{profile}_{samples}_seed{seed}.csv"
 

@@ -58,6 +58,16 @@ def metrics_table_html(report: dict) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def markdown_table(report: dict, columns=("rmse", "mape", "wape", "r2", "correlation", "skill")) -> str:
+    """The comparison of a report JSON as a Markdown table (what README quotes)."""
+    lines = ["| method | target | rows | " + " | ".join(columns) + " |", "|---|---|---:|" + "---:|" * len(columns)]
+    for method, block in report["comparison"].items():
+        for target, values in {**block["per_target"], "average": block["average"]}.items():
+            cells = " | ".join(_fmt(values.get(c, float("nan"))) for c in columns)
+            lines.append(f"| {method} | {target} | {values.get('n', '')} | {cells} |")
+    return "\n".join(lines)
+
+
 def write_run_index(run_dir) -> Path:
     """runs/<id>/index.html: status, verdict, metrics table, plots, links to the four reports."""
     run_dir = Path(run_dir)

@@ -10,6 +10,7 @@ from pathlib import Path
 from . import synth
 from .data import DataError, load_telemetry, sha256_file
 from .metrics import VERDICT_CORRELATION, VERDICT_MAPE
+from .params import notebook_parameters
 from .paths import NOTEBOOKS, default_data_path
 from .train import CHECKPOINT, WINDOW_ONLY_CHECKPOINT, load_checkpoint
 from .windows import prepare
@@ -26,14 +27,15 @@ def generate(output: str, samples: int, seed: int, profile: str, start: str) -> 
 
 
 def ensure_data(data_path: str, log=print) -> Path:
-    """data_path, or the default synthetic CSV, generated first if missing (and said so)."""
+    """data_path, or 01_generate_data's default CSV, generated first if missing (and said so)."""
     if data_path:
         return Path(data_path)
-    path = default_data_path()
+    defaults = {name: p.default for name, p in notebook_parameters("01_generate_data").items()}
+    path = default_data_path(defaults["profile"], defaults["samples"], defaults["seed"])
     if not path.exists():
-        log(f"data_path is empty and {path} does not exist yet: generating the default dwcp data "
-            "(15,000 rows, seed 42) first.")
-        generate(str(path), 15000, 42, "dwcp", "2025-11-03T00:00:00Z")
+        log(f"data_path is empty and {path} does not exist yet: generating the default {defaults['profile']} data "
+            f"({defaults['samples']:,} rows, seed {defaults['seed']}) first.")
+        generate(str(path), defaults["samples"], defaults["seed"], defaults["profile"], defaults["start"])
     return path
 
 
