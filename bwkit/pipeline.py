@@ -74,18 +74,15 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS
     resolved = resolve_parameters(overrides or {})
     runs_root = Path(runs_root)
     external = bool(resolved.get("data_path"))
-    if external:
-        data = Path(resolved["data_path"]).expanduser().resolve()
-        if not data.is_file():
-            raise RunError(f"data_path {resolved['data_path']!r}: file not found")
-        resolved["data_path"] = str(data)
+    if external:  # a missing or bad file fails in 02_train, with the loader's message, and marks the run failed
+        resolved["data_path"] = str(Path(resolved["data_path"]).expanduser().resolve())
     run_dir = new_run_dir(runs_root, run_id)
     if not external:
         (run_dir / "data").mkdir()
         resolved["data_path"] = str(run_dir / "data" / "telemetry.csv")
     record = {"run_id": run_dir.name, "status": "running", "started": _now(), "parameters": resolved,
               "data": {"path": resolved["data_path"], "generated": not external,
-                       **({"sha256": sha256_file(resolved["data_path"])} if external else {})},
+                       **({"sha256": sha256_file(resolved["data_path"])} if Path(resolved["data_path"]).is_file() else {})},
               "stages": {}, "versions": versions(), "command": sys.argv}
     _write(run_dir, record)
     start = time.perf_counter()

@@ -116,3 +116,12 @@ def test_bad_data_fails_the_run_with_one_message_and_a_nonzero_exit(tmp_path):
     assert record["status"] == "failed" and "rtt_ms" in record["error"]
     assert record["stages"]["02_train"]["status"] == "failed"
     assert (runs / "bad" / "02_train.html").exists() and not (runs / "bad" / "best_model.pth").exists()
+
+
+def test_a_missing_data_file_marks_the_run_failed_with_the_path(tmp_path):
+    with pytest.raises(pipeline.RunError, match="nowhere.csv: file not found"):
+        pipeline.run({"data_path": str(tmp_path / "nowhere.csv")}, run_id="gone", runs_root=tmp_path,
+                     log=lambda *_: None)
+    record = json.loads((tmp_path / "gone" / "run.json").read_text())
+    assert record["status"] == "failed" and "file not found" in record["error"]
+    assert "failed" in (tmp_path / "gone" / "index.html").read_text()
