@@ -1,12 +1,13 @@
 # make run   - set up .venv if needed, run the whole pipeline, print the report path
 # make test  - set up .venv if needed, run the test suite
+# make test-slow - real-size checks (a few minutes)
 # make bench - timings (windowing, epoch, full run, ONNX latency); not part of the tests
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bwkit-installed
 
-.PHONY: run test bench lab clean-runs
+.PHONY: run test test-slow bench lab clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Real-size checks: the default run's numbers against issue 3's rules, notebooks alone from their defaults.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py

@@ -19,7 +19,7 @@ def _run(args) -> int:
     try:
         known = P.pipeline_parameters()   # run() refuses the names it manages itself, with the reason
         overrides = {**read_parameters_file(args.parameters_file), **P.parse_overrides(args.set, known)}
-        index = run(overrides, run_id=args.run_id)
+        index = run(overrides, run_id=args.run_id, progress=True)
     except P.ParameterError as exc:
         print(f"bwkit: {exc}", file=sys.stderr)
         return 2

@@ -88,7 +88,7 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
         predictions[WINDOW_ONLY] = predict_model(twin, twin_prepared.splits["test"].X)
     actual = telemetry.Y[rows]
     scored = telemetry.fresh[rows] if telemetry.fresh is not None else np.ones_like(actual, dtype=bool)
-    notes = []
+    notes = list(telemetry.notes)  # fills and drops of gappy columns, stated where the verdict is read
     for j, target in enumerate(prepared.targets):
         if not scored[:, j].all():
             notes.append(f"{target} is held between measurements: scored on the {int(scored[:, j].sum())} of "
@@ -130,4 +130,4 @@ def summary(ev: Evaluation) -> str:
               if ev.metrics[m][t]["mse"] <= model[t]["mse"]]
     parts.append("The model beats every baseline on every target (lower MSE)." if not losses else
                  "The model does not beat every baseline: it is matched or beaten by " + ", ".join(losses) + ".")
-    return " ".join(parts + ev.notes)
+    return " ".join(parts + [note if note.endswith(".") else note + "." for note in ev.notes])

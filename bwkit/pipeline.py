@@ -16,6 +16,8 @@ from .report import notebook_to_html, write_run_index, write_runs_index
 
 MANAGED = {"run_dir": "is the run folder (use --run-id)", "output": "is the run's data/telemetry.csv"}
 KERNEL = "python3"
+# ipykernel warns on every start that its local TCP sockets are unencrypted; it is noise here.
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
 
 class RunError(RuntimeError):
@@ -63,12 +65,24 @@ def resolve_parameters(overrides: dict) -> dict:
     return resolved
 
 
+def execute(stage: str, out: Path, parameters: dict, progress: bool = False) -> None:
+    """Run notebooks/<stage>.ipynb with papermill into `out` (raises PapermillExecutionError)."""
+    import papermill as pm
+
+    pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(out), parameters=parameters, kernel_name=KERNEL,
+                        cwd=str(ROOT), progress_bar=progress, extra_arguments=KERNEL_ARGS)
+
+
 def _write(run_dir: Path, record: dict) -> None:
     (run_dir / "run.json").write_text(json.dumps(record, indent=2))
 
 
-def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS, log=print) -> Path:
-    """Execute the pipeline; return the run's index.html. Raises RunError if a stage fails."""
+def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS, log=print,
+        progress: bool = False) -> Path:
+    """Execute the pipeline; return the run's index.html. Raises RunError if a stage fails.
+
+    progress: papermill's per-cell progress bar for each stage (the CLI shows it).
+    """
     import papermill as pm
 
     resolved = resolve_parameters(overrides or {})
@@ -80,10 +94,12 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS
     if not external:
         (run_dir / "data").mkdir()
         resolved["data_path"] = str(run_dir / "data" / "telemetry.csv")
+    data_file = Path(resolved["data_path"])
     record = {"run_id": run_dir.name, "status": "running", "started": _now(), "parameters": resolved,
-              "data": {"path": resolved["data_path"], "generated": not external,
-                       **({"sha256": sha256_file(resolved["data_path"])} if Path(resolved["data_path"]).is_file() else {})},
-              "stages": {}, "versions": versions(), "command": sys.argv}
+              "data": {"path": str(data_file), "generated": not external}, "stages": {}, "versions": versions(),
+              "command": sys.argv}
+    if data_file.is_file():  # an external file: hash what this run reads, before it runs
+        record["data"]["sha256"] = sha256_file(data_file)
     _write(run_dir, record)
     start = time.perf_counter()
     stages = [s for s in STAGES if not (external and s == "01_generate_data")]
@@ -101,10 +117,9 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS
             _write(run_dir, record)
             out = run_dir / f"{stage}.ipynb"
             try:
-                pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(out), parameters=values,
-                                    kernel_name=KERNEL, cwd=str(ROOT), progress_bar=False)
+                execute(stage, out, values, progress)
             except pm.PapermillExecutionError as exc:
-                record["stages"][stage] = {"status": "failed", "seconds": time.perf_counter() - t0}
+                record["stages"][stage] = {"status": "failed", "seconds": round(time.perf_counter() - t0, 2)}
                 record["error"] = f"{stage}: {exc.ename}: {exc.evalue}"
                 raise RunError(record["error"]) from None
             finally:
@@ -113,7 +128,7 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS
             record["stages"][stage] = {"status": "succeeded", "seconds": round(time.perf_counter() - t0, 2)}
             log(f"[{i}/{len(stages)}] {stage} done in {record['stages'][stage]['seconds']:.1f} s")
         if not external:
-            record["data"]["sha256"] = sha256_file(resolved["data_path"])
+            record["data"]["sha256"] = sha256_file(data_file)
         record["status"] = "succeeded"
     except BaseException as exc:
         record["status"] = "failed"

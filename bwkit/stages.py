@@ -11,7 +11,7 @@ from . import synth
 from .data import DataError, load_telemetry, sha256_file
 from .metrics import VERDICT_CORRELATION, VERDICT_MAPE
 from .params import notebook_parameters
-from .paths import NOTEBOOKS, default_data_path
+from .paths import default_data_path
 from .train import CHECKPOINT, WINDOW_ONLY_CHECKPOINT, load_checkpoint
 from .windows import prepare
 
@@ -49,11 +49,10 @@ def ensure_checkpoint(run_dir: Path, log=print) -> Path:
     """The run's checkpoint; when missing, execute 02_train with its defaults into run_dir (and say so)."""
     checkpoint = Path(run_dir) / CHECKPOINT
     if not checkpoint.exists():
-        import papermill as pm
+        from .pipeline import execute
 
         log(f"No {CHECKPOINT} in {run_dir}: running notebooks/02_train.ipynb with its defaults there first.")
-        pm.execute_notebook(str(NOTEBOOKS / "02_train.ipynb"), str(Path(run_dir) / "02_train.ipynb"),
-                            parameters={"run_dir": str(run_dir)}, kernel_name="python3", progress_bar=False)
+        execute("02_train", Path(run_dir) / "02_train.ipynb", {"run_dir": str(run_dir)})
     return checkpoint
 
 
@@ -112,6 +111,3 @@ def data_info(telemetry) -> dict:
     return {"path": str(telemetry.path.resolve()), "sha256": telemetry.sha256, "rows": telemetry.rows,
             "traces": int(telemetry.segment.max()) + 1, "notes": telemetry.notes}
 
-
-__all__ = ["generate", "ensure_data", "load_data", "ensure_checkpoint", "load_run", "write_report", "data_info",
-           "sha256_file"]

@@ -2,7 +2,7 @@
 
 Sections:
   * Telemetry CSV fixtures (unit tests of bwkit)
-  * Notebook fixtures (added later)
+  * Pipeline fixtures (one tiny `bwkit run`, shared by the pipeline and browser tests)
 """
 from __future__ import annotations
 
@@ -61,5 +61,17 @@ def telemetry_csv(write_csv):
 
 
 # ---------------------------------------------------------------------------
-# Notebook fixtures
+# Pipeline fixtures
 # ---------------------------------------------------------------------------
+
+TINY_RUN = {"samples": 500, "epochs": 2, "window_size": 8, "hidden_size": 8, "batch_size": 64}
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """(runs root, index.html) of one tiny end-to-end run with id 'tiny'."""
+    from bwkit import pipeline
+
+    root = tmp_path_factory.mktemp("runs")
+    index = pipeline.run(TINY_RUN, run_id="tiny", runs_root=root, log=lambda *_: None)
+    return root, index

@@ -10,20 +10,14 @@ import pytest
 from bwkit import pipeline, synth
 from bwkit.paths import ROOT
 
-TINY = {"samples": 500, "epochs": 2, "window_size": 8, "hidden_size": 8, "batch_size": 64}
+from conftest import TINY_RUN as TINY
+
 CHECK_RUN = ROOT.parent / "shared" / "tools" / "check_run.py"
 
 
 def bwkit(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "bwkit.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=600)
-
-
-@pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    index = pipeline.run(TINY, run_id="tiny", runs_root=root, log=lambda *_: None)
-    return root, index
 
 
 def test_run_writes_the_contract_folder(tiny_runs):

@@ -1,0 +1,66 @@
+"""The reports in a real browser, offline: headless Debian Chromium driven by Playwright.
+
+Skipped where /usr/bin/chromium is missing (.ci/run installs it; never download a browser).
+"""
+import shutil
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def open_offline(browser, path):
+    """Load a file with every non-file request blocked and recorded; return (page, blocked urls)."""
+    page = browser.new_page()
+    blocked = []
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(("file:", "data:")):
+            return request_route.continue_()
+        blocked.append(url)
+        return request_route.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, blocked
+
+
+def test_every_report_renders_offline_with_its_images_and_tables(browser, tiny_runs):
+    root, _ = tiny_runs
+    pages = sorted((root / "tiny").glob("*.html"))
+    assert len(pages) == 5
+    for path in pages:
+        page, blocked = open_offline(browser, path)
+        assert blocked == [], (path.name, blocked)
+        images = page.eval_on_selector_all("img", "els => els.map(e => e.complete && e.naturalWidth > 0)")
+        assert all(images), path.name
+        if path.name in {"index.html", "03_evaluate.html", "02_train.html"}:
+            assert images, f"{path.name} shows no plot"
+        page.close()
+    page, _ = open_offline(browser, root / "tiny" / "03_evaluate.html")
+    assert "persistence" in page.inner_text("table") and "oracle" in page.inner_text("table")
+    page.close()
+
+
+def test_the_runs_index_links_to_the_run_page(browser, tiny_runs):
+    root, _ = tiny_runs
+    page, blocked = open_offline(browser, root / "index.html")
+    assert not blocked
+    page.click("text=tiny")
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/tiny/index.html") and "Verdict" in page.inner_text("body")
+    page.close()

@@ -1,0 +1,50 @@
+"""Real-size checks (`make test-slow`): the numbers the issues ask for, within tolerances.
+
+Each runs the pipeline at full size (one to two minutes on 2 cores), so they are
+not part of `make test`.
+"""
+import json
+
+import pytest
+
+from bwkit import cli, pipeline
+from bwkit.paths import NOTEBOOKS, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def run_report(tmp_path, settings):
+    pipeline.run(settings, run_id="slow", runs_root=tmp_path, log=lambda *_: None)
+    return json.loads((tmp_path / "slow" / "bandwidth_predictor_report.json").read_text())
+
+
+def test_default_run_meets_the_rules_of_a_meaningful_synthetic_default(tmp_path):
+    report = run_report(tmp_path, {})
+    verdicts, comparison = report["verdicts"], report["comparison"]
+    assert not verdicts["persistence"] and verdicts["oracle"] and verdicts["LSTM"] and report["success"]
+    assert all(v["skill"] > 0 for v in comparison["LSTM"]["per_target"].values())
+    assert comparison["LSTM"]["average"]["correlation"] > comparison["ridge"]["average"]["correlation"]
+
+
+def test_legacy_preset_lands_within_0005_of_the_ceiling(tmp_path):
+    report = run_report(tmp_path, cli.read_parameters_file(ROOT / "presets" / "legacy.yml"))
+    ceiling = report["comparison"]["oracle"]["average"]["correlation"]
+    model = report["comparison"]["LSTM"]["average"]["correlation"]
+    assert model >= 0.77 and ceiling - model <= 0.005
+
+
+def test_real_data_throughput_rmse_is_at_least_5_percent_below_persistence(tmp_path):
+    report = run_report(tmp_path, cli.read_parameters_file(ROOT / "presets" / "irish5g.yml"))
+    model = report["comparison"]["LSTM"]["per_target"]["throughput_mbps"]["rmse"]
+    persistence = report["comparison"]["persistence"]["per_target"]["throughput_mbps"]["rmse"]
+    assert model <= 0.95 * persistence
+
+
+def test_evaluate_alone_on_an_empty_folder_trains_first_and_says_so(tmp_path):
+    import papermill
+
+    out = tmp_path / "eval.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / "03_evaluate.ipynb"), str(out), kernel_name="python3",
+                               parameters={"run_dir": str(tmp_path)}, progress_bar=False)
+    text = out.read_text()
+    assert "No best_model.pth in" in text and (tmp_path / "bandwidth_predictor_report.json").exists()
