@@ -15,7 +15,6 @@ from pathlib import Path
 from .paths import NOTEBOOKS, STAGES
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool}
-IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
 
 class ParameterError(ValueError):
@@ -114,20 +113,29 @@ def parse_overrides(pairs: list[str], known: dict[str, Parameter]) -> dict[str, 
     return values
 
 
+def injected_names(namespace: dict) -> set[str]:
+    """Names papermill injected into this kernel, read from its input history.
+
+    papermill's injected cell starts with "# Parameters"; IPython keeps every
+    executed cell's source in `In`. Reading the history (not the globals) means a
+    notebook re-run by hand in JupyterLab, whose globals hold its own later
+    variables, is never mistaken for one given unknown parameters.
+    """
+    for source in reversed(namespace.get("In") or []):
+        if source.lstrip().startswith("# Parameters"):
+            return set(parse_parameters_cell(source))
+    return set()
+
+
 def check_notebook(namespace: dict, stage: str) -> dict[str, object]:
     """First cell of every notebook: refuse unknown or mistyped parameters.
 
-    Everything papermill injected is a plain literal in `namespace` (the notebook's
-    globals()); a literal that the parameters cell does not declare is unknown.
-    Checked values are written back (an int given for a float becomes a float) and
-    returned as the stage's resolved configuration.
+    `namespace` is the notebook's globals(). Checked values are written back (an
+    int given for a float becomes a float) and returned as the stage's config.
     """
     declared = notebook_parameters(stage)
-    for name, value in namespace.items():
-        if name.startswith("_") or name in declared or name in IPYTHON_NAMES:
-            continue
-        if isinstance(value, (int, float, str, bool, list, dict, type(None))):
-            raise _unknown(name, declared)
+    for name in sorted(injected_names(namespace) - set(declared)):
+        raise _unknown(name, declared)
     config = {name: check_value(param, namespace[name]) for name, param in declared.items()}
     namespace.update(config)
     return config

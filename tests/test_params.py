@@ -153,7 +153,8 @@ def test_check_notebook_writes_int_as_float_back():
 def test_check_notebook_refuses_unknown_injected_literal():
     declared, namespace = _namespace("04_export")
     name = next(iter(declared))
-    namespace[name + "x"] = "oops"      # a typo of a declared name, injected by papermill
+    namespace[name + "x"] = "oops"      # a typo of a declared name, injected by papermill ...
+    namespace["In"] = ["", f'# Parameters\n{name}x = "oops"\n']  # ... in a cell the kernel's history keeps
     with pytest.raises(ParameterError) as exc:
         params.check_notebook(namespace, "04_export")
     assert f"'{name}x'" in str(exc.value) and f"Did you mean '{name}'?" in str(exc.value)
@@ -202,3 +203,17 @@ def test_pipeline_parameters_is_the_union():
     merged = params.pipeline_parameters()
     for path in NOTEBOOKS:
         assert set(params.notebook_parameters(path.stem)) <= set(merged)
+
+
+def test_check_notebook_rerun_by_hand_ignores_the_notebooks_own_variables():
+    """In JupyterLab, re-running the first cell after later ones must not see their globals as parameters."""
+    declared, namespace = _namespace("04_export")
+    namespace.update({"window": 20, "config": {"a": 1}, "metrics": {}})       # made by later cells
+    namespace["In"] = ["", "from bwkit import export", "window = 20"]        # no papermill cell
+    assert params.check_notebook(namespace, "04_export") == {n: p.default for n, p in declared.items()}
+
+
+def test_injected_names_reads_the_last_papermill_cell():
+    namespace = {"In": ["", "# Parameters\nepochs = 3\n", "x = 1", "# Parameters\nepochs = 4\nseed = 1\n"]}
+    assert params.injected_names(namespace) == {"epochs", "seed"}
+    assert params.injected_names({}) == set()
