@@ -83,7 +83,7 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS
 
     progress: papermill's per-cell progress bar for each stage (the CLI shows it).
     """
-    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
 
     resolved = resolve_parameters(overrides or {})
     runs_root = Path(runs_root)
@@ -118,7 +118,7 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS
             out = run_dir / f"{stage}.ipynb"
             try:
                 execute(stage, out, values, progress)
-            except pm.PapermillExecutionError as exc:
+            except PapermillExecutionError as exc:
                 record["stages"][stage] = {"status": "failed", "seconds": round(time.perf_counter() - t0, 2)}
                 record["error"] = f"{stage}: {exc.ename}: {exc.evalue}"
                 raise RunError(record["error"]) from None

@@ -45,26 +45,30 @@ def _img(path: Path) -> str:
     return f"<h3>{html.escape(path.stem.replace('_', ' '))}</h3><img alt='{path.name}' src='data:image/png;base64,{data}'>"
 
 
-def metrics_table_html(report: dict) -> str:
-    """The comparison table of a report JSON: one row per (method, target)."""
-    columns = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
-    head = "".join(f"<th>{c}</th>" for c in ("method", "target") + columns)
-    rows = []
+TABLE_COLUMNS = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
+
+
+def comparison_rows(report: dict, columns=TABLE_COLUMNS):
+    """(method, target, rows scored, formatted cells) for every method and target, 'average' last."""
     for method, block in report["comparison"].items():
         for target, values in {**block["per_target"], "average": block["average"]}.items():
-            cells = "".join(f"<td>{_fmt(values.get(c, float('nan')))}</td>" for c in columns)
-            weight = " style='font-weight:600'" if target == "average" else ""
-            rows.append(f"<tr{weight}><td>{html.escape(method)}</td><td>{html.escape(target)}</td>{cells}</tr>")
+            yield method, target, values.get("n", ""), [_fmt(values.get(c, float("nan"))) for c in columns]
+
+
+def metrics_table_html(report: dict) -> str:
+    """The comparison table of a report JSON: one row per (method, target)."""
+    head = "".join(f"<th>{c}</th>" for c in ("method", "target") + TABLE_COLUMNS)
+    rows = [f"<tr{' style=font-weight:600' if target == 'average' else ''}><td>{html.escape(method)}</td>"
+            f"<td>{html.escape(target)}</td>{''.join(f'<td>{c}</td>' for c in cells)}</tr>"
+            for method, target, _, cells in comparison_rows(report)]
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def markdown_table(report: dict, columns=("rmse", "mape", "wape", "r2", "correlation", "skill")) -> str:
+def markdown_table(report: dict) -> str:
     """The comparison of a report JSON as a Markdown table (what README quotes)."""
-    lines = ["| method | target | rows | " + " | ".join(columns) + " |", "|---|---|---:|" + "---:|" * len(columns)]
-    for method, block in report["comparison"].items():
-        for target, values in {**block["per_target"], "average": block["average"]}.items():
-            cells = " | ".join(_fmt(values.get(c, float("nan"))) for c in columns)
-            lines.append(f"| {method} | {target} | {values.get('n', '')} | {cells} |")
+    lines = ["| method | target | rows | " + " | ".join(TABLE_COLUMNS) + " |",
+             "|---|---|---:|" + "---:|" * len(TABLE_COLUMNS)]
+    lines += [f"| {method} | {target} | {n} | {' | '.join(cells)} |" for method, target, n, cells in comparison_rows(report)]
     return "\n".join(lines)
 
 
