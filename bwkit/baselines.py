@@ -68,7 +68,8 @@ class WindowRidge:
         return (X.reshape(len(X), -1) - self.x_scaler.mean) / self.x_scaler.std
 
     def _predict(self, fit, X):
-        return fit.predict(self._inputs(X)) * self.y_scaler.std + self.y_scaler.mean
+        scaled = fit.predict(self._inputs(X)).reshape(len(X), -1)  # sklearn drops the axis of a single target
+        return scaled * self.y_scaler.std + self.y_scaler.mean
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self._predict(self.fit, X)

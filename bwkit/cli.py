@@ -30,18 +30,35 @@ def _run(args) -> int:
     return 0
 
 
+def _from_yaml(param, value):
+    """YAML's own types to the parameter's: lists joined by commas, dates as ISO text, `1e-3` as a number."""
+    import datetime as dt
+
+    if param is None:
+        return value  # unknown: refused, with the name, when the run resolves its parameters
+    if param.type is str and isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if param.type is str and isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat().replace("+00:00", "Z")
+    if param.type is not str and isinstance(value, str):
+        return P.coerce(param, value)
+    return value
+
+
 def read_parameters_file(path) -> dict:
     """YAML `name: value` pairs (like papermill -f); a relative data_path is relative to the file."""
     if not path:
         return {}
     import yaml
 
+    known = P.pipeline_parameters()
     try:
         values = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise P.ParameterError(f"parameters file {path}: {exc}") from None
     if not isinstance(values, dict):
         raise P.ParameterError(f"parameters file {path}: expected 'name: value' lines")
+    values = {name: _from_yaml(known.get(name), value) for name, value in values.items()}
     if values.get("data_path") and not Path(values["data_path"]).expanduser().is_absolute():
         values["data_path"] = str((Path(path).resolve().parent / values["data_path"]).resolve())
     return values

@@ -30,7 +30,7 @@ class DataError(ValueError):
 class Telemetry:
     path: Path
     sha256: str
-    timestamps: np.ndarray          # int64 unix seconds, one per row
+    timestamps: np.ndarray          # float64 unix seconds, one per row
     segment: np.ndarray             # int, one id per contiguous trace (all 0 without trace_id)
     features: list[str]
     targets: list[str]
@@ -75,12 +75,19 @@ def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
     return values.to_numpy(dtype=np.float64)
 
 
-def _timestamps(frame: pd.DataFrame, path) -> np.ndarray:
+UNIX_MS_ABOVE = 1e11  # unix seconds reach 1e11 in the year 5138; larger numbers are milliseconds
+
+
+def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
+    """Float unix seconds (sub-second cadences keep their fractions)."""
     if "timestamp" not in frame:
         raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); columns: {list(frame.columns)}")
     raw = frame["timestamp"]
     if pd.api.types.is_numeric_dtype(raw):
         seconds = raw.to_numpy(dtype=np.float64)
+        if np.nanmedian(np.abs(seconds)) > UNIX_MS_ABOVE:
+            seconds = seconds / 1000.0
+            notes.append("timestamps read as unix milliseconds (values above 1e11) and converted to seconds")
     else:
         parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
         seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
@@ -88,12 +95,16 @@ def _timestamps(frame: pd.DataFrame, path) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"{_where(path, 'timestamp', row)}: {raw.iloc[row]!r} is not an ISO 8601 time or unix seconds")
-    return seconds.astype(np.int64)
+    return seconds
 
 
 def _segments(frame: pd.DataFrame, path) -> np.ndarray:
     if "trace_id" not in frame:
         return np.zeros(len(frame), dtype=np.int64)
+    empty = frame["trace_id"].isna().to_numpy()
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise DataError(f"{_where(path, 'trace_id', row)}: empty; give every row its trace")
     ids = frame["trace_id"].astype(str).to_numpy()
     change = np.r_[False, ids[1:] != ids[:-1]]
     segment = np.cumsum(change)
@@ -129,6 +140,9 @@ def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> li
             continue
         # within each trace: carry the last valid value forward, back-fill a trace's first rows
         frame[column] = values.where(~missing).groupby(segment).transform(lambda v: v.ffill().bfill()).fillna(0.0)
+        if f"{column}_missing" in frame:
+            raise DataError(f"{_where(path, column + '_missing')}: already in the file, so nan_policy='fill_flag' "
+                            f"cannot add its flag for '{column}'; rename that column")
         frame[f"{column}_missing"] = missing.astype(np.float64)
         kept += [column, f"{column}_missing"]
         notes.append(f"feature '{column}': NaN/inf on {share} filled with the last valid value "
@@ -154,6 +168,8 @@ def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan
         raise DataError(f"{path}: file not found")
     try:
         frame = pd.read_csv(path, low_memory=False)
+        if frame.shape[1] == 1 and frame.columns[0].count(";") > 0:  # a European-style CSV
+            frame = pd.read_csv(path, sep=";", low_memory=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a readable CSV ({exc})") from None
     if frame.empty:
@@ -168,18 +184,20 @@ def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan
         if column.startswith(ORACLE_PREFIX):
             raise DataError(f"{_where(path, column)}: oracle columns are the generator's answers, not inputs")
 
-    timestamps = _timestamps(frame, path)
+    notes: list[str] = []
+    timestamps = _timestamps(frame, path, notes)
     segment = _segments(frame, path)
     same_trace = segment[1:] == segment[:-1]
     backwards = np.flatnonzero(same_trace & (np.diff(timestamps) <= 0))
     if backwards.size:
         row = int(backwards[0]) + 1
-        raise DataError(f"{_where(path, 'timestamp', row)}: {frame['timestamp'].iloc[row]!r} does not come after "
-                        f"the previous row's {frame['timestamp'].iloc[row - 1]!r}; sort the file by time")
+        now, before = frame["timestamp"].iloc[row], frame["timestamp"].iloc[row - 1]
+        what = "repeats" if timestamps[row] == timestamps[row - 1] else "comes before"
+        raise DataError(f"{_where(path, 'timestamp', row)}: {now} {what} the previous row's {before}; rows must be "
+                        "sorted by time with one row per time step (within each trace)")
 
     for column in used:
         frame[column] = _numeric(frame, column, path)
-    notes: list[str] = []
     feature_columns = _handle_missing(frame, features, targets, nan_policy, path, notes, segment)
     for column in targets:
         if column not in features:
@@ -195,6 +213,8 @@ def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan
         oracle = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
                                   for c in oracle_columns])
     fresh = None
+    if split_names(fresh_targets) and not fresh_column:
+        raise DataError(f"fresh_targets={fresh_targets!r} needs fresh_column: the column that is 0 on fresh rows")
     if fresh_column:
         held = set(split_names(fresh_targets))
         unknown = held - set(targets)

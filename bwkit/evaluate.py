@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from . import baselines
+from .data import DataError
 from .metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
 
 MODEL = "LSTM"
@@ -90,6 +91,10 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
     scored = telemetry.fresh[rows] if telemetry.fresh is not None else np.ones_like(actual, dtype=bool)
     notes = list(telemetry.notes)  # fills and drops of gappy columns, stated where the verdict is read
     for j, target in enumerate(prepared.targets):
+        if scored[:, j].sum() < 2:
+            raise DataError(f"{telemetry.path}: {target} has {int(scored[:, j].sum())} fresh rows in the test split "
+                            f"(fresh_column == 0); at least 2 are needed to score it. Use more data, or leave "
+                            f"{target} out of fresh_targets")
         if not scored[:, j].all():
             notes.append(f"{target} is held between measurements: scored on the {int(scored[:, j].sum())} of "
                          f"{len(rows)} test rows where a fresh measurement arrives.")

@@ -9,12 +9,31 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .paths import NOTEBOOKS, STAGES
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _at_least(low):
+    return (lambda v: v >= low), f"at least {low}"
+
+
+# What a value must be beyond its type; checked wherever the type is (CLI and notebooks).
+RULES = {
+    **{name: _at_least(1) for name in ("samples", "epochs", "batch_size", "window_size", "hidden_size",
+                                       "num_layers", "patience")},
+    "num_threads": _at_least(0),
+    "learning_rate": ((lambda v: v > 0), "above 0"),
+    "parity_tolerance": ((lambda v: v > 0), "above 0"),
+    "dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
+    "profile": ((lambda v: v in ("dwcp", "legacy")), "'dwcp' or 'legacy'"),
+    "nan_policy": ((lambda v: v in ("error", "fill_flag", "drop")), "'error', 'fill_flag' or 'drop'"),
+    "device": ((lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+}
 
 
 class ParameterError(ValueError):
@@ -74,29 +93,29 @@ def _unknown(name: str, known) -> ParameterError:
 def check_value(param: Parameter, value):
     """Return `value` as the parameter's type, or raise naming the parameter."""
     if param.type is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, param.type) and not (param.type is int and isinstance(value, bool)):
-        return value
-    raise ParameterError(
-        f"parameter '{param.name}' expects {param.type.__name__} (default {param.default!r}), "
-        f"got {type(value).__name__} {value!r}"
-        + (" (pass strings to papermill with -r name value)" if param.type is str else "")
-    )
+        value = float(value)
+    if not isinstance(value, param.type) or (param.type is int and isinstance(value, bool)):
+        hint = {str: " (pass strings to papermill with -r name value)", bool: " (use True or False)"}
+        raise ParameterError(f"parameter '{param.name}' expects {param.type.__name__} (default {param.default!r}), "
+                             f"got {type(value).__name__} {value!r}" + hint.get(param.type, ""))
+    rule = RULES.get(param.name)
+    if rule and not rule[0](value):
+        raise ParameterError(f"parameter '{param.name}' must be {rule[1]}, got {value!r}")
+    return value
 
 
 def coerce(param: Parameter, text: str):
-    """Convert a command-line string to the parameter's type."""
+    """Convert a command-line string to the parameter's type, then check it."""
+    lowered = text.strip().lower()
     try:
-        if param.type is bool:
-            lowered = text.strip().lower()
-            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
-                raise ValueError
-            return lowered in {"true", "1", "yes"}
-        return param.type(text)
+        if param.type is bool and lowered not in {"true", "false", "1", "0", "yes", "no"}:
+            raise ValueError
+        value = lowered in {"true", "1", "yes"} if param.type is bool else param.type(text)
     except ValueError:
         raise ParameterError(
             f"parameter '{param.name}' expects {param.type.__name__} (default {param.default!r}), got {text!r}"
         ) from None
+    return check_value(param, value)
 
 
 def parse_overrides(pairs: list[str], known: dict[str, Parameter]) -> dict[str, object]:

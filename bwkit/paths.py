@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-RUNS = Path(os.environ.get("BWKIT_RUNS", ROOT / "runs"))  # BWKIT_RUNS moves every run elsewhere
+RUNS = Path(os.environ.get("BWKIT_RUNS", ROOT / "runs")).resolve()  # BWKIT_RUNS moves every run elsewhere
 SCRATCH_RUN = RUNS / "scratch"            # where notebooks run by hand write, when run_dir is ""
 GENERATED_DATA = ROOT / "data" / "generated"
 TEMPLATES = Path(__file__).resolve().parent / "templates"

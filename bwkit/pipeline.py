@@ -86,10 +86,13 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS
     from papermill.exceptions import PapermillExecutionError
 
     resolved = resolve_parameters(overrides or {})
-    runs_root = Path(runs_root)
+    runs_root = Path(runs_root).resolve()  # the notebooks run with cwd=ROOT: hand them absolute paths
     external = bool(resolved.get("data_path"))
     if external:  # a missing or bad file fails in 02_train, with the loader's message, and marks the run failed
         resolved["data_path"] = str(Path(resolved["data_path"]).expanduser().resolve())
+        for name in set(P.notebook_parameters("01_generate_data")) - {
+                n for stage in STAGES[1:] for n in P.notebook_parameters(stage)}:
+            resolved.pop(name, None)  # generation does not run: its parameters would only mislead
     run_dir = new_run_dir(runs_root, run_id)
     if not external:
         (run_dir / "data").mkdir()

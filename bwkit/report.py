@@ -24,7 +24,8 @@ def notebook_to_html(ipynb, html_path=None) -> Path:
     ipynb = Path(ipynb)
     html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
     exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4))
+    body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4),
+                                          resources={"metadata": {"name": ipynb.stem}})
     html_path.write_text(body, encoding="utf-8")
     return html_path
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def seed_everything(seed: int) -> None:
 
 def build_model(prepared: Prepared, hidden_size: int, num_layers: int, dropout: float, residual: bool) -> LSTMForecaster:
     targets_in_features = all(t in prepared.features for t in prepared.targets)
+    if residual and not targets_in_features:
+        missing = [t for t in prepared.targets if t not in prepared.features]
+        warnings.warn(f"residual=True needs every target among the features ({missing} are not): "
+                      "the model predicts the targets directly")
     columns = [prepared.features.index(t) for t in prepared.targets] if residual and targets_in_features else None
     model = LSTMForecaster(len(prepared.features), len(prepared.targets), hidden_size, num_layers, dropout, columns)
     train = prepared.splits["train"]

@@ -52,7 +52,7 @@ def test_unix_and_iso_timestamps_agree(make_frame, write_csv):
     unix = frame.copy()
     unix["timestamp"] = MONDAY + 60 * np.arange(50)
     unix = load_telemetry(write_csv(unix, "unix.csv"))
-    assert unix.timestamps.dtype == np.int64 and iso.timestamps.dtype == np.int64
+    assert unix.timestamps.dtype == iso.timestamps.dtype == np.float64  # seconds keep sub-second fractions
     np.testing.assert_array_equal(iso.timestamps, MONDAY + 60 * np.arange(50))
     np.testing.assert_array_equal(unix.timestamps, iso.timestamps)
 

@@ -119,3 +119,12 @@ def test_a_missing_data_file_marks_the_run_failed_with_the_path(tmp_path):
     record = json.loads((tmp_path / "gone" / "run.json").read_text())
     assert record["status"] == "failed" and "file not found" in record["error"]
     assert "failed" in (tmp_path / "gone" / "index.html").read_text()
+
+
+def test_a_relative_runs_folder_keeps_the_whole_run_in_one_place(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pipeline.run(TINY, run_id="rel", runs_root="relruns", log=lambda *_: None)
+    run = tmp_path / "relruns" / "rel"
+    assert (run / "best_model.pth").exists() and (run / "data" / "telemetry.csv").exists()
+    assert json.loads((run / "run.json").read_text())["status"] == "succeeded"
+    assert not (ROOT / "relruns").exists()

@@ -64,3 +64,10 @@ def test_parameters_file_with_an_unknown_name_is_refused(tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text("epoch: 3\n")
     assert cli.main(["run", "-f", str(bad)]) == 2
+
+
+def test_parameters_file_values_take_the_parameters_types(tmp_path):
+    path = tmp_path / "p.yml"
+    path.write_text("learning_rate: 1e-3\nstart: 2025-11-03T00:00:00Z\nfeatures: [a, b]\nresidual: no\n")
+    assert cli.read_parameters_file(path) == {"learning_rate": 0.001, "start": "2025-11-03T00:00:00Z",
+                                              "features": "a,b", "residual": False}
