@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .data import NAN_POLICIES
 from .paths import NOTEBOOKS, STAGES
+from .synth import PROFILES
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
@@ -30,8 +32,8 @@ RULES = {
     "learning_rate": ((lambda v: v > 0), "above 0"),
     "parity_tolerance": ((lambda v: v > 0), "above 0"),
     "dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
-    "profile": ((lambda v: v in ("dwcp", "legacy")), "'dwcp' or 'legacy'"),
-    "nan_policy": ((lambda v: v in ("error", "fill_flag", "drop")), "'error', 'fill_flag' or 'drop'"),
+    "profile": ((lambda v: v in PROFILES), "one of " + ", ".join(map(repr, PROFILES))),
+    "nan_policy": ((lambda v: v in NAN_POLICIES), "one of " + ", ".join(map(repr, NAN_POLICIES))),
     "device": ((lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
 }
 

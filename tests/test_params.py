@@ -221,7 +221,7 @@ def test_injected_names_reads_the_last_papermill_cell():
 
 @pytest.mark.parametrize("pair, message", [
     ("epochs=0", "must be at least 1"), ("batch_size=0", "must be at least 1"), ("device=gpu", "'cuda:N'"),
-    ("nan_policy=zero", "'fill_flag'"), ("profile=nope", "'dwcp' or 'legacy'"), ("learning_rate=0", "above 0"),
+    ("nan_policy=zero", "'fill_flag'"), ("profile=nope", "one of 'dwcp', 'legacy'"), ("learning_rate=0", "above 0"),
 ])
 def test_values_out_of_range_are_refused_before_anything_runs(pair, message):
     with pytest.raises(ParameterError, match=message):
