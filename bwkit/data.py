@@ -107,17 +107,13 @@ def _segments(frame: pd.DataFrame, path) -> np.ndarray:
         raise DataError(f"{_where(path, 'trace_id', row)}: empty; give every row its trace")
     ids = frame["trace_id"].astype(str).to_numpy()
     change = np.r_[False, ids[1:] != ids[:-1]]
-    segment = np.cumsum(change)
-    starts = ids[np.r_[True, change[1:]]]
-    if len(set(starts)) != len(starts):
-        seen, row = set(), 0
-        for row, (trace, new) in enumerate(zip(ids, np.r_[True, change[1:]])):
-            if new and trace in seen:
-                break
-            seen.add(trace)
-        raise DataError(f"{_where(path, 'trace_id', row)}: trace {ids[row]!r} appears again after another "
-                        "trace; keep each trace's rows together")
-    return segment
+    seen = set()
+    for row in np.flatnonzero(np.r_[True, change[1:]]):  # the first row of each contiguous trace
+        if ids[row] in seen:
+            raise DataError(f"{_where(path, 'trace_id', int(row))}: trace {ids[row]!r} appears again after another "
+                            "trace; keep each trace's rows together")
+        seen.add(ids[row])
+    return np.cumsum(change)
 
 
 def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> list[str]:
@@ -138,11 +134,11 @@ def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> li
         if policy == "drop":
             notes.append(f"feature '{column}' dropped: NaN/inf on {share}")
             continue
-        # within each trace: carry the last valid value forward, back-fill a trace's first rows
-        frame[column] = values.where(~missing).groupby(segment).transform(lambda v: v.ffill().bfill()).fillna(0.0)
         if f"{column}_missing" in frame:
             raise DataError(f"{_where(path, column + '_missing')}: already in the file, so nan_policy='fill_flag' "
                             f"cannot add its flag for '{column}'; rename that column")
+        # within each trace: carry the last valid value forward, back-fill a trace's first rows
+        frame[column] = values.where(~missing).groupby(segment).transform(lambda v: v.ffill().bfill()).fillna(0.0)
         frame[f"{column}_missing"] = missing.astype(np.float64)
         kept += [column, f"{column}_missing"]
         notes.append(f"feature '{column}': NaN/inf on {share} filled with the last valid value "
@@ -199,9 +195,7 @@ def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan
     for column in used:
         frame[column] = _numeric(frame, column, path)
     feature_columns = _handle_missing(frame, features, targets, nan_policy, path, notes, segment)
-    for column in targets:
-        if column not in features:
-            _handle_missing(frame, [column], targets, "error", path, notes, segment)
+    _handle_missing(frame, [t for t in targets if t not in features], targets, "error", path, notes, segment)
     if not feature_columns:
         raise DataError(f"{path}: every feature was dropped by nan_policy='drop'")
     X = frame[feature_columns].to_numpy(np.float64)
