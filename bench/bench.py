@@ -2,7 +2,8 @@
 
 Prints one table: windowing 15,000 rows, seconds per training epoch at the default
 parameters, the full default `bwkit run` (wall time and stages) and single-window
-ONNX latency on one CPU thread. The run it makes lands in a temporary folder.
+ONNX latency on one CPU thread (as 04_export measured it). The run it makes
+lands in a temporary folder.
 """
 from __future__ import annotations
 
@@ -30,11 +31,14 @@ def machine() -> str:
 
 def bench_windowing(repeats: int = 20) -> float:
     from bwkit import synth
-    from bwkit.data import DEFAULT_FEATURES, DEFAULT_TARGETS
+    from bwkit.data import split_names
+    from bwkit.params import configure
     from bwkit.windows import make_windows
 
-    frame = synth.generate(samples=15000)
-    X, Y = frame[list(DEFAULT_FEATURES)].to_numpy(float), frame[list(DEFAULT_TARGETS)].to_numpy(float)
+    config = configure()
+    frame = synth.generate(config["samples"], config["seed"], config["profile"], config["start"])
+    X = frame[split_names(config["features"])].to_numpy(float)
+    Y = frame[split_names(config["targets"])].to_numpy(float)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -45,20 +49,23 @@ def bench_windowing(repeats: int = 20) -> float:
 
 def main() -> None:
     from bwkit import pipeline
-    from bwkit.export import latency_ms
+    from bwkit.artifacts import RunFolder
+    from bwkit.params import configure
 
     rows = [("machine", machine())]
     rows.append(("windowing 15,000 rows x 9 features, window 20 (median of 20)", f"{bench_windowing():.2f} ms"))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        pipeline.run({}, run_id="bench", runs_root=Path(tmp), log=lambda *_: None)
+        config = configure()
+        pipeline.run(config, run_id="bench", runs_root=Path(tmp), log=lambda *_: None)
         wall = time.perf_counter() - start
-        run = Path(tmp) / "bench"
-        record = json.loads((run / "run.json").read_text())
-        report = json.loads((run / "bandwidth_predictor_report.json").read_text())
+        files = RunFolder(Path(tmp) / "bench")
+        record = json.loads(files.run_json.read_text())
+        report = json.loads(files.report.read_text())
+        metadata = json.loads(files.metadata(config["model_version"]).read_text())
         import torch
 
-        saved = torch.load(run / "best_model.pth", weights_only=True)
+        saved = torch.load(files.checkpoint, weights_only=True)
         epochs = saved["history"]["seconds"]
         rows.append(("training epoch at defaults (mean, epochs 2..)", f"{np.mean(epochs[1:]):.2f} s"
                      f" ({len(epochs)} epochs, best {saved['best_epoch']})"))
@@ -66,7 +73,7 @@ def main() -> None:
         rows.append(("full default bwkit run, wall", f"{wall:.1f} s"))
         for stage, info in record["stages"].items():
             rows.append((f"  stage {stage} (papermill + HTML)", f"{info['seconds']:.1f} s"))
-        lat = latency_ms(next(run.glob("bandwidth_lstm_*.onnx")), 20, len(saved["features"]))
+        lat = metadata["metrics"]["onnx_latency"]   # measured by 04_export (bwkit/export.py, latency_ms)
         rows.append(("ONNX single-window latency, 1 thread", f"p50 {lat['p50_ms']:.3f} ms, p99 {lat['p99_ms']:.3f} ms"))
         avg = report["comparison"]["LSTM"]["average"]
         rows.append(("default run: LSTM avg correlation / MAPE", f"{avg['correlation']:.4f} / {avg['mape']:.2f} %"))

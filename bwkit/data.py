@@ -13,17 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DEFAULT_FEATURES = ("throughput_mbps", "rtt_ms", "packet_loss", "jitter_ms", "time_of_day",
-                    "day_of_week", "congestion_window", "queue_depth", "retransmits")
-DEFAULT_TARGETS = ("throughput_mbps", "rtt_ms", "packet_loss", "jitter_ms")
-# The original guide's 22-column CSVs name two metrics differently.
-ALIASES = {"bandwidth_mbps": "throughput_mbps", "latency_ms": "rtt_ms"}
-ORACLE_PREFIX = "oracle_next_"  # generator's prediction of the next row; never a feature
+from .errors import DataError  # re-exported: callers import it as bwkit.data.DataError
+from .schema import ALIASES, ORACLE_PREFIX, oracle_column
+
 NAN_POLICIES = ("error", "fill_flag", "drop")
-
-
-class DataError(ValueError):
-    """Input data the kit refuses; the message names file, column and row."""
 
 
 @dataclass
@@ -43,6 +36,11 @@ class Telemetry:
     @property
     def rows(self) -> int:
         return len(self.timestamps)
+
+    def info(self) -> dict:
+        """Where the data came from and what loading did, for the run's record."""
+        return {"path": str(self.path.resolve()), "sha256": self.sha256, "rows": self.rows,
+                "traces": int(self.segment.max()) + 1, "notes": self.notes}
 
 
 def split_names(names) -> list[str]:
@@ -146,20 +144,15 @@ def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> li
     return kept
 
 
-def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan_policy: str = "error",
-                   fresh_column: str = "", fresh_targets="") -> Telemetry:
-    """Read `path`, map legacy aliases, check every used column, return arrays.
-
-    fresh_column / fresh_targets: for targets that are held between measurements
-    (a ping test every ~14 s), the rows where `fresh_column == 0` are the rows where a
-    new measurement arrived; evaluation scores those targets there only.
-    """
-    path = Path(path)
-    features, targets = split_names(features), split_names(targets)
+def _check_arguments(path: Path, features: list[str], targets: list[str], nan_policy: str) -> None:
     if nan_policy not in NAN_POLICIES:
         raise DataError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
     if not features or not targets:
         raise DataError(f"{path}: need at least one feature and one target")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """The file's rows; a one-column read with semicolons in its header is re-read as a European-style CSV."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
@@ -170,6 +163,11 @@ def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan
         raise DataError(f"{path}: not a readable CSV ({exc})") from None
     if frame.empty:
         raise DataError(f"{path}: no data rows")
+    return frame
+
+
+def _resolve_columns(frame: pd.DataFrame, features, targets, fresh_column: str, path) -> list[str]:
+    """Map legacy aliases (in place), check every named column exists and is no oracle; the used columns."""
     for alias, canonical in ALIASES.items():
         if canonical not in frame and alias in frame:
             frame[canonical] = frame[alias]
@@ -179,10 +177,11 @@ def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan
             raise DataError(f"{_where(path, column)}: not found; columns are {list(frame.columns)}")
         if column.startswith(ORACLE_PREFIX):
             raise DataError(f"{_where(path, column)}: oracle columns are the generator's answers, not inputs")
+    return used
 
-    notes: list[str] = []
-    timestamps = _timestamps(frame, path, notes)
-    segment = _segments(frame, path)
+
+def _check_order(frame: pd.DataFrame, timestamps: np.ndarray, segment: np.ndarray, path) -> None:
+    """Within each trace, every row's time is after the previous row's."""
     same_trace = segment[1:] == segment[:-1]
     backwards = np.flatnonzero(same_trace & (np.diff(timestamps) <= 0))
     if backwards.size:
@@ -192,29 +191,65 @@ def load_telemetry(path, features=DEFAULT_FEATURES, targets=DEFAULT_TARGETS, nan
         raise DataError(f"{_where(path, 'timestamp', row)}: {now} {what} the previous row's {before}; rows must be "
                         "sorted by time with one row per time step (within each trace)")
 
+
+def _numeric_columns(frame, used, features, targets, nan_policy, path, notes, segment) -> list[str]:
+    """Convert the used columns to float (in place), apply the NaN policy; the feature columns kept."""
     for column in used:
         frame[column] = _numeric(frame, column, path)
     feature_columns = _handle_missing(frame, features, targets, nan_policy, path, notes, segment)
     _handle_missing(frame, [t for t in targets if t not in features], targets, "error", path, notes, segment)
     if not feature_columns:
         raise DataError(f"{path}: every feature was dropped by nan_policy='drop'")
-    X = frame[feature_columns].to_numpy(np.float64)
-    Y = frame[targets].to_numpy(np.float64)
+    return feature_columns
 
-    oracle_columns = [ORACLE_PREFIX + t for t in targets]
-    oracle = None
-    if all(c in frame for c in oracle_columns):
-        oracle = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
-                                  for c in oracle_columns])
-    fresh = None
+
+def _oracle(frame: pd.DataFrame, targets: list[str]) -> np.ndarray | None:
+    """[rows, targets] of the generator's next-row predictions, when the file has one per target."""
+    oracle_columns = [oracle_column(t) for t in targets]
+    if not all(c in frame for c in oracle_columns):
+        return None
+    return np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+                            for c in oracle_columns])
+
+
+def _fresh_mask(frame: pd.DataFrame, targets: list[str], fresh_column: str, fresh_targets, path) -> np.ndarray | None:
+    """bool [rows, targets]: True where a target's value is a new measurement (always, for targets not held)."""
     if split_names(fresh_targets) and not fresh_column:
         raise DataError(f"fresh_targets={fresh_targets!r} needs fresh_column: the column that is 0 on fresh rows")
-    if fresh_column:
-        held = set(split_names(fresh_targets))
-        unknown = held - set(targets)
-        if unknown:
-            raise DataError(f"fresh_targets names {sorted(unknown)}, which are not targets {targets}")
-        is_fresh = _numeric(frame, fresh_column, path) == 0
-        fresh = np.column_stack([is_fresh if t in held else np.ones(len(frame), bool) for t in targets])
+    if not fresh_column:
+        return None
+    held = set(split_names(fresh_targets))
+    unknown = held - set(targets)
+    if unknown:
+        raise DataError(f"fresh_targets names {sorted(unknown)}, which are not targets {targets}")
+    is_fresh = _numeric(frame, fresh_column, path) == 0
+    return np.column_stack([is_fresh if t in held else np.ones(len(frame), bool) for t in targets])
+
+
+def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str = "",
+                   fresh_targets="") -> Telemetry:
+    """Read `path`, map legacy aliases, check every used column, return arrays.
+
+    features, targets: names (a list or "a, b"); nan_policy: one of NAN_POLICIES. Their
+    defaults live in one place, 02_train's parameters cell (`bwkit.params.configure`).
+    fresh_column / fresh_targets: for targets that are held between measurements
+    (a ping test every ~14 s), the rows where `fresh_column == 0` are the rows where a
+    new measurement arrived; evaluation scores those targets there only. "" means none.
+    """
+    path = Path(path)
+    features, targets = split_names(features), split_names(targets)
+    _check_arguments(path, features, targets, nan_policy)
+    frame = _read_csv(path)
+    used = _resolve_columns(frame, features, targets, fresh_column, path)
+
+    notes: list[str] = []
+    timestamps = _timestamps(frame, path, notes)
+    segment = _segments(frame, path)
+    _check_order(frame, timestamps, segment, path)
+    feature_columns = _numeric_columns(frame, used, features, targets, nan_policy, path, notes, segment)
+    X = frame[feature_columns].to_numpy(np.float64)
+    Y = frame[targets].to_numpy(np.float64)
+    oracle = _oracle(frame, targets)
+    fresh = _fresh_mask(frame, targets, fresh_column, fresh_targets, path)
     return Telemetry(path=path, sha256=sha256_file(path), timestamps=timestamps, segment=segment,
                      features=feature_columns, targets=targets, X=X, Y=Y, oracle=oracle, fresh=fresh, notes=notes)

@@ -4,17 +4,19 @@ from __future__ import annotations
 import os
 import platform
 
+from .errors import ParameterError
 
-def pick_device(device: str = "auto") -> str:
+
+def pick_device(device: str) -> str:
     """"auto" -> "cuda" when available, else "cpu"; anything else is checked and returned."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available here; use 'auto' or 'cpu'")
+        raise ParameterError(f"device={device!r} but CUDA is not available here; use 'auto' or 'cpu'")
     if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+        raise ParameterError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
     return device
 
 

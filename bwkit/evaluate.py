@@ -1,25 +1,23 @@
 """Score the model beside the baselines and the ceiling, on the same test rows.
 
-Every method is a row block of one table: per target MAE, RMSE, MAPE (floored),
-WAPE, R², Pearson r and skill against persistence, plus the averages and the
-original guide's verdict. A target held between measurements (`fresh` mask) is
-scored only on the rows where a new measurement arrived.
+Every registered method (`bwkit.methods`) is a row block of one table: per target
+MAE, RMSE, MAPE (floored), WAPE, R², Pearson r and skill against persistence, plus
+the averages and the original guide's verdict. A target held between measurements
+(`fresh` mask) is scored only on the rows where a new measurement arrived.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from . import baselines
-from .data import DataError
+from . import methods
+from .errors import DataError
+from .methods import MODEL, REFERENCE
 from .metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
-
-MODEL = "LSTM"
-WINDOW_ONLY = "LSTM (window only)"
-ORDER = ("oracle", MODEL, WINDOW_ONLY, "ridge", "seasonal", "persistence")
 
 
 @dataclass
@@ -27,7 +25,7 @@ class Evaluation:
     targets: list[str]
     rows: np.ndarray                    # CSV rows predicted (test split)
     actual: np.ndarray                  # [rows, targets]
-    predictions: dict[str, np.ndarray]  # method -> [rows, targets]
+    predictions: dict[str, np.ndarray]  # method -> [rows, targets], in the registry's order
     scored: np.ndarray                  # bool [rows, targets]: rows each target is scored on
     metrics: dict[str, dict[str, dict[str, float]]]   # method -> target -> metric
     averages: dict[str, dict[str, float]]             # method -> metric
@@ -35,7 +33,11 @@ class Evaluation:
 
     @property
     def methods(self) -> list[str]:
-        return [m for m in ORDER if m in self.predictions]
+        return list(self.predictions)
+
+    @property
+    def ceiling(self) -> str | None:
+        return next((m for m in methods.names("ceiling") if m in self.predictions), None)
 
     def table(self) -> pd.DataFrame:
         """Long table: one row per (method, target), 'average' last within each method."""
@@ -51,46 +53,22 @@ class Evaluation:
         return {m: verdict(self.averages[m]) for m in self.methods}
 
     def gap_closed(self) -> dict[str, float]:
-        """Share of persistence's excess MSE over the oracle that the model removes, per target."""
-        if "oracle" not in self.metrics:
+        """Share of persistence's excess MSE over the ceiling that the model removes, per target."""
+        if self.ceiling is None:
             return {}
         out = {}
         for t in self.targets:
-            p, o, m = (self.metrics[k][t]["mse"] for k in ("persistence", "oracle", MODEL))
+            p, o, m = (self.metrics[k][t]["mse"] for k in (REFERENCE, self.ceiling, MODEL))
             out[t] = float((p - m) / (p - o)) if p > o else float("nan")
         return out
 
 
-def predict_model(model, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    with torch.no_grad():
-        return np.concatenate([model(torch.as_tensor(X[i:i + batch_size])).numpy()
-                               for i in range(0, len(X), batch_size)]).astype(np.float64)
-
-
-def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
-    """All methods on the test windows of `prepared` (built from `telemetry`).
-
-    window_only: optional (model, prepared) of the twin trained without the
-    known-future calendar inputs; it joins the table on the same rows.
-    """
-    train, val, test = (prepared.splits[k] for k in ("train", "val", "test"))
-    rows = test.row
-    predictions = {
-        MODEL: predict_model(model, test.X),
-        "ridge": baselines.WindowRidge(train, val).predict(test.X),
-        "seasonal": baselines.SeasonalMean(telemetry.timestamps, telemetry.Y, train.row).predict(telemetry.timestamps, rows),
-        "persistence": baselines.persistence(telemetry.Y, rows),
-    }
-    if telemetry.oracle is not None:
-        predictions["oracle"] = baselines.oracle(telemetry.oracle, rows)
-    if window_only is not None:
-        twin, twin_prepared = window_only
-        assert np.array_equal(twin_prepared.splits["test"].row, rows), "window-only twin predicts other rows"
-        predictions[WINDOW_ONLY] = predict_model(twin, twin_prepared.splits["test"].X)
+def _scored_rows(telemetry, targets, rows) -> tuple[np.ndarray, list[str]]:
+    """Which test rows each target is scored on, and the notes that say so."""
     actual = telemetry.Y[rows]
     scored = telemetry.fresh[rows] if telemetry.fresh is not None else np.ones_like(actual, dtype=bool)
     notes = list(telemetry.notes)  # fills and drops of gappy columns, stated where the verdict is read
-    for j, target in enumerate(prepared.targets):
+    for j, target in enumerate(targets):
         if scored[:, j].sum() < 2:
             raise DataError(f"{telemetry.path}: {target} has {int(scored[:, j].sum())} fresh rows in the test split "
                             f"(fresh_column == 0); at least 2 are needed to score it. Use more data, or leave "
@@ -98,41 +76,87 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
         if not scored[:, j].all():
             notes.append(f"{target} is held between measurements: scored on the {int(scored[:, j].sum())} of "
                          f"{len(rows)} test rows where a fresh measurement arrives.")
+    return scored, notes
+
+
+def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
+    """Every registered method on the test windows of `prepared` (built from `telemetry`).
+
+    window_only: optional (model, prepared) of the twin trained without the
+    known-future calendar inputs; it joins the table on the same rows.
+    """
+    inputs = methods.Inputs(model, prepared, telemetry, window_only)
+    rows, targets = inputs.rows, list(prepared.targets)
+    predictions = {m.name: p for m in methods.REGISTRY if (p := m.predict(inputs)) is not None}
+    actual = telemetry.Y[rows]
+    scored, notes = _scored_rows(telemetry, targets, rows)
     metrics, averages = {}, {}
     for method, predicted in predictions.items():
         metrics[method] = {t: target_metrics(actual[scored[:, j], j], predicted[scored[:, j], j])
-                           for j, t in enumerate(prepared.targets)}
+                           for j, t in enumerate(targets)}
     for method in predictions:
-        for t in prepared.targets:
-            metrics[method][t]["skill"] = skill(metrics[method][t]["mse"], metrics["persistence"][t]["mse"])
+        for t in targets:
+            metrics[method][t]["skill"] = skill(metrics[method][t]["mse"], metrics[REFERENCE][t]["mse"])
         averages[method] = average(metrics[method])
-        averages[method]["skill"] = float(np.mean([metrics[method][t]["skill"] for t in prepared.targets]))
-    return Evaluation(list(prepared.targets), rows, actual, predictions, scored, metrics, averages, notes)
+        averages[method]["skill"] = float(np.mean([metrics[method][t]["skill"] for t in targets]))
+    return Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes)
+
+
+RULE = f"average correlation >= {VERDICT_CORRELATION} and average MAPE <= {VERDICT_MAPE:g} %"
+
+
+def _meets(avg) -> str:
+    return "meets" if verdict(avg) else "does not meet"
 
 
 def summary(ev: Evaluation) -> str:
     """A short paragraph that states the verdict, the ceiling and the comparison to every baseline."""
     model, avg = ev.metrics[MODEL], ev.averages[MODEL]
-    rule = f"average correlation >= {VERDICT_CORRELATION} and average MAPE <= {VERDICT_MAPE:g} %"
     parts = [f"The LSTM reaches average correlation {avg['correlation']:.4f} and average MAPE {avg['mape']:.2f} % "
-             f"on {len(ev.rows)} test rows, so it {'meets' if verdict(avg) else 'does not meet'} the guide's rule ({rule})."]
-    if "oracle" in ev.averages:
-        o = ev.averages["oracle"]
-        gap = ev.gap_closed()
-        parts.append(f"The ceiling (the generator's oracle) reaches {o['correlation']:.4f} and {o['mape']:.2f} %, so the rule "
-                     f"{'is' if verdict(o) else 'is not'} attainable on this data; the model closes "
-                     + ", ".join(f"{100 * g:.0f} % ({t})" for t, g in gap.items())
+             f"on {len(ev.rows)} test rows, so it {_meets(avg)} the guide's rule ({RULE})."]
+    if ev.ceiling:
+        o = ev.averages[ev.ceiling]
+        parts.append(f"The ceiling (the generator's {ev.ceiling}) reaches {o['correlation']:.4f} and {o['mape']:.2f} %, "
+                     f"so the rule {'is' if verdict(o) else 'is not'} attainable on this data; the model closes "
+                     + ", ".join(f"{100 * g:.0f} % ({t})" for t, g in ev.gap_closed().items())
                      + " of the MSE gap between persistence and the ceiling.")
-    if WINDOW_ONLY in ev.averages:
-        w = ev.averages[WINDOW_ONLY]
+    if methods.WINDOW_ONLY in ev.averages:
+        w = ev.averages[methods.WINDOW_ONLY]
         parts.append(f"Feeding the predicted row's hour and weekday (known before it is measured) moves the average "
                      f"correlation from {w['correlation']:.4f} (window only) to {avg['correlation']:.4f} and the average "
                      f"MAPE from {w['mape']:.2f} % to {avg['mape']:.2f} %.")
-    p = ev.averages["persistence"]
-    parts.append(f"Persistence alone reaches {p['correlation']:.4f} and {p['mape']:.2f} % "
-                 f"({'meets' if verdict(p) else 'does not meet'} the rule).")
-    losses = [f"{m} on {t}" for m in ("ridge", "seasonal", "persistence") for t in ev.targets
+    p = ev.averages[REFERENCE]
+    parts.append(f"Persistence alone reaches {p['correlation']:.4f} and {p['mape']:.2f} % ({_meets(p)} the rule).")
+    losses = [f"{m} on {t}" for m in methods.names("baseline") if m in ev.metrics for t in ev.targets
               if ev.metrics[m][t]["mse"] <= model[t]["mse"]]
     parts.append("The model beats every baseline on every target (lower MSE)." if not losses else
                  "The model does not beat every baseline: it is matched or beaten by " + ", ".join(losses) + ".")
     return " ".join(parts + [note if note.endswith(".") else note + "." for note in ev.notes])
+
+
+def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, model_size_mb: float,
+                 extra: dict | None = None) -> Path:
+    """The report JSON: the original guide's fields first, then the full comparison."""
+    avg = evaluation.averages[MODEL]
+    report = {
+        "model": f"LSTM (hidden {saved['model']['hidden_size']} x {saved['model']['num_layers']} layer(s), "
+                 f"window {saved['config']['window_size']})",
+        "success": evaluation.verdicts()[MODEL],
+        "achieved_metrics": {"correlation": avg["correlation"], "mape": avg["mape"],
+                             "accuracy_percent": 100.0 - avg["mape"]},
+        "target_metrics": {"correlation": VERDICT_CORRELATION, "mape": VERDICT_MAPE},
+        "training_time_seconds": saved["training_time_seconds"],
+        "model_size_mb": model_size_mb,
+        "accuracy_percent_definition": "100 - average MAPE (floored MAPE, see mape_floor)",
+        "per_target": evaluation.metrics[MODEL],
+        "comparison": {m: {"per_target": evaluation.metrics[m], "average": evaluation.averages[m]}
+                       for m in evaluation.methods},
+        "verdicts": evaluation.verdicts(),
+        "gap_closed": evaluation.gap_closed(),
+        "summary": summary_text,
+        "test_rows": len(evaluation.rows),
+        "data": saved["data"], "config": saved["config"], "best_epoch": saved["best_epoch"],
+        **(extra or {}),
+    }
+    Path(path).write_text(json.dumps(report, indent=2))
+    return Path(path)

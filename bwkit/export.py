@@ -16,13 +16,10 @@ import numpy as np
 import torch
 
 from .env import versions
-from .evaluate import predict_model
+from .errors import ExportError
+from .model import predict
 
-PARITY_TOLERANCE = 1e-4   # max |onnx - torch| relative to each target's training std
-
-
-class ExportError(RuntimeError):
-    """The exported model does not reproduce PyTorch's answers."""
+LATENCY_REPEATS = 500   # timed single-window calls (after 50 warm-up calls)
 
 
 def export_onnx(model, window: int, n_features: int, path) -> Path:
@@ -48,11 +45,11 @@ def onnx_session(path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def parity(model, onnx_path, X: np.ndarray, tolerance: float = PARITY_TOLERANCE) -> dict:
-    """Compare onnxruntime and PyTorch on X; raise ExportError beyond tolerance."""
+def parity(model, onnx_path, X: np.ndarray, tolerance: float) -> dict:
+    """Compare onnxruntime and PyTorch on X; raise ExportError beyond `tolerance` (training-std units)."""
     session = onnx_session(onnx_path)
     ours = session.run(None, {"input": X.astype(np.float32)})[0].astype(np.float64)
-    theirs = predict_model(model, X)
+    theirs = predict(model, X)
     scale = model.y_std.numpy().astype(np.float64)
     worst = np.abs(ours - theirs) / scale
     result = {"windows": int(len(X)), "tolerance_in_std_units": tolerance,
@@ -64,7 +61,7 @@ def parity(model, onnx_path, X: np.ndarray, tolerance: float = PARITY_TOLERANCE)
     return result
 
 
-def latency_ms(onnx_path, window: int, n_features: int, repeats: int = 2000) -> dict:
+def latency_ms(onnx_path, window: int, n_features: int, repeats: int = LATENCY_REPEATS) -> dict:
     """Single-window onnxruntime latency on one CPU thread: p50 and p99 in ms."""
     session = onnx_session(onnx_path)
     x = np.random.default_rng(0).standard_normal((1, window, n_features)).astype(np.float32)

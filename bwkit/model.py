@@ -7,13 +7,16 @@ of each target, so an untrained model already starts at persistence.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+PREDICT_BATCH = 4096   # windows per forward pass when scoring (memory, not accuracy)
+
 
 class LSTMForecaster(nn.Module):
-    def __init__(self, n_features: int, n_targets: int, hidden_size: int = 64, num_layers: int = 1,
-                 dropout: float = 0.0, target_columns: list[int] | None = None):
+    def __init__(self, n_features: int, n_targets: int, hidden_size: int, num_layers: int, dropout: float,
+                 target_columns: list[int] | None):
         super().__init__()
         self.lstm = nn.LSTM(n_features, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
@@ -44,3 +47,18 @@ class LSTMForecaster(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw window -> targets of the next row, in original units."""
         return self.forward_scaled(x) * self.y_std + self.y_mean
+
+
+def predict(model: LSTMForecaster, X: np.ndarray) -> np.ndarray:
+    """Targets of the row after each window, float64 [windows, targets], in batches."""
+    with torch.no_grad():
+        return np.concatenate([model(torch.as_tensor(X[i:i + PREDICT_BATCH])).numpy()
+                               for i in range(0, len(X), PREDICT_BATCH)]).astype(np.float64)
+
+
+def load_checkpoint(path) -> tuple[LSTMForecaster, dict]:
+    """Rebuild the model from a checkpoint (`weights_only`: a checkpoint is data, never code)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = LSTMForecaster(**saved["model"])
+    model.load_state_dict(saved["state_dict"])
+    return model.eval(), saved

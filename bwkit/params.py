@@ -1,8 +1,10 @@
-"""Notebook parameters: read from each notebook's `parameters` cell, checked everywhere.
+"""Notebook parameters: read from each notebook's `parameters` cell, checked, resolved.
 
-The parameters cell is the one place a default lives. papermill only warns on an
-unknown name and never checks a type, so the kit does both: the CLI before anything
-runs (`coerce`), and every notebook in its first cell (`check_notebook`).
+The parameters cell is the one place a default lives. `configure` is the one path
+from what a user says (a parameters file, Python values, `--set name=value`
+strings) to a checked configuration: the CLI, `pipeline.run`, every notebook's
+first cell (`check_notebook`), the tests and the benchmark all call it. papermill
+only warns on an unknown name and never checks a type, so the kit does both.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data import NAN_POLICIES
+from .errors import ParameterError
 from .paths import NOTEBOOKS, STAGES
 from .synth import PROFILES
 
@@ -36,10 +39,6 @@ RULES = {
     "nan_policy": ((lambda v: v in NAN_POLICIES), "one of " + ", ".join(map(repr, NAN_POLICIES))),
     "device": ((lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
 }
-
-
-class ParameterError(ValueError):
-    """A parameter name that no notebook declares, or a value of the wrong type."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +66,15 @@ def parse_parameters_cell(source: str) -> dict[str, Parameter]:
     return found
 
 
+def notebook_path(stage: str) -> Path:
+    """A stage name ("02_train") means notebooks/<stage>.ipynb; a path ending in .ipynb is itself."""
+    return Path(stage) if str(stage).endswith(".ipynb") else NOTEBOOKS / f"{stage}.ipynb"
+
+
 def notebook_parameters(stage: str) -> dict[str, Parameter]:
-    """The declared parameters of notebooks/<stage>.ipynb."""
-    path = NOTEBOOKS / f"{stage}.ipynb"
-    cells = json.loads(Path(path).read_text())["cells"]
-    for cell in cells:
+    """The declared parameters of a stage's notebook (or of any notebook, by path)."""
+    path = notebook_path(stage)
+    for cell in json.loads(path.read_text())["cells"]:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             return parse_parameters_cell("".join(cell["source"]))
     raise ParameterError(f"{path}: no cell tagged 'parameters'")
@@ -120,8 +123,8 @@ def coerce(param: Parameter, text: str):
     return check_value(param, value)
 
 
-def parse_overrides(pairs: list[str], known: dict[str, Parameter]) -> dict[str, object]:
-    """`["epochs=150", ...]` -> {"epochs": 150}; refuses unknown names and bad values."""
+def _parse_sets(pairs, known: dict[str, Parameter]) -> dict[str, object]:
+    """`["epochs=150", ...]` -> {"epochs": 150}."""
     values = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
@@ -132,6 +135,55 @@ def parse_overrides(pairs: list[str], known: dict[str, Parameter]) -> dict[str, 
             raise _unknown(name, known)
         values[name] = coerce(known[name], text)
     return values
+
+
+def _from_yaml(param: Parameter | None, value):
+    """YAML's own types to the parameter's: lists joined by commas, dates as ISO text, `1e-3` as a number."""
+    import datetime as dt
+
+    if param is None:
+        return value  # unknown: refused, with the name, by configure
+    if param.type is str and isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if param.type is str and isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat().replace("+00:00", "Z")
+    if param.type is not str and isinstance(value, str):
+        return coerce(param, value)
+    return value
+
+
+def _read_parameters_file(path, known: dict[str, Parameter]) -> dict:
+    """YAML `name: value` pairs (like papermill -f); a relative data_path is relative to the file."""
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        values = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError(f"parameters file {path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise ParameterError(f"parameters file {path}: expected 'name: value' lines")
+    values = {name: _from_yaml(known.get(name), value) for name, value in values.items()}
+    if values.get("data_path") and not Path(values["data_path"]).expanduser().is_absolute():
+        values["data_path"] = str((Path(path).resolve().parent / values["data_path"]).resolve())
+    return values
+
+
+def configure(values: dict | None = None, *, parameters_file=None, sets=(), stage: str | None = None) -> dict:
+    """Defaults, then a YAML parameters file, then `values`, then `--set` strings: one checked configuration.
+
+    stage: one notebook's parameters (a stage name or a notebook path); default: every stage's.
+    Unknown names are refused with a "did you mean"; every value is checked for type and range.
+    """
+    known = notebook_parameters(stage) if stage else pipeline_parameters()
+    config = {name: p.default for name, p in known.items()}
+    given = {**_read_parameters_file(parameters_file, known), **(values or {}), **_parse_sets(sets, known)}
+    for name, value in given.items():
+        if name not in known:
+            raise _unknown(name, known)
+        config[name] = check_value(known[name], value)
+    return config
 
 
 def injected_names(namespace: dict) -> set[str]:
@@ -155,8 +207,7 @@ def check_notebook(namespace: dict, stage: str) -> dict[str, object]:
     int given for a float becomes a float) and returned as the stage's config.
     """
     declared = notebook_parameters(stage)
-    for name in sorted(injected_names(namespace) - set(declared)):
-        raise _unknown(name, declared)
-    config = {name: check_value(param, namespace[name]) for name, param in declared.items()}
+    injected = {name: namespace[name] for name in injected_names(namespace) if name in namespace}
+    config = configure({**injected, **{name: namespace[name] for name in declared}}, stage=stage)  # unknown first
     namespace.update(config)
     return config

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from . import params as P
+from .artifacts import RunFolder
 from .data import sha256_file
 from .env import versions
-from .paths import NOTEBOOKS, ROOT, RUNS, STAGES
+from .errors import ParameterError, RunError
+from .paths import ROOT, STAGES, runs_root as default_runs_root
 from .report import notebook_to_html, write_run_index, write_runs_index
 
 MANAGED = {"run_dir": "is the run folder (use --run-id)", "output": "is the run's data/telemetry.csv"}
 KERNEL = "python3"
 # ipykernel warns on every start that its local TCP sockets are unencrypted; it is noise here.
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
-
-
-class RunError(RuntimeError):
-    """A run that could not start (bad id, bad parameter) or a stage that failed."""
 
 
 def _now() -> str:
@@ -50,97 +49,118 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
     raise RunError(f"could not find a free run id under {runs_root}")
 
 
-def resolve_parameters(overrides: dict) -> dict:
-    """Defaults of every notebook, updated with checked overrides."""
-    known = P.pipeline_parameters()
-    resolved = {name: p.default for name, p in known.items()}
-    for name, value in overrides.items():
-        if name in MANAGED:
-            raise P.ParameterError(f"parameter '{name}' is set by bwkit run: it {MANAGED[name]}")
-        if name not in known:
-            raise P._unknown(name, known)
-        resolved[name] = P.check_value(known[name], value)
-    for name in MANAGED:
-        resolved.pop(name, None)
-    return resolved
+class RunRecord:
+    """run.json: rewritten atomically (a new file renamed over the old) at every change."""
+
+    def __init__(self, files: RunFolder, **fields):
+        self.files, self.data = files, {"run_id": files.root.name, "status": "running", "started": _now(), **fields,
+                                        "stages": {}}
+        self.save()
+
+    def save(self) -> None:
+        partial = self.files.run_json.with_name(f".{self.files.RUN_JSON}.partial")
+        partial.write_text(json.dumps(self.data, indent=2))
+        os.replace(partial, self.files.run_json)
+
+    def stage(self, stage: str, status: str, seconds: float | None = None) -> None:
+        self.data["stages"][stage] = {"status": status, **({} if seconds is None else {"seconds": round(seconds, 2)})}
+        self.save()
 
 
-def execute(stage: str, out: Path, parameters: dict, progress: bool = False) -> None:
-    """Run notebooks/<stage>.ipynb with papermill into `out` (raises PapermillExecutionError)."""
+def execute(notebook, out: Path, parameters: dict, progress: bool = False) -> None:
+    """Run a notebook with papermill into `out` (raises PapermillExecutionError)."""
     import papermill as pm
 
-    pm.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(out), parameters=parameters, kernel_name=KERNEL,
-                        cwd=str(ROOT), progress_bar=progress, extra_arguments=KERNEL_ARGS)
+    pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
+                        progress_bar=progress, extra_arguments=KERNEL_ARGS)
 
 
-def _write(run_dir: Path, record: dict) -> None:
-    (run_dir / "run.json").write_text(json.dumps(record, indent=2))
+def describe_failure(stage: str, exc) -> dict:
+    """Where a notebook failed: the stage, the cell's number (In [n]) and first line, the exception."""
+    first = next((line.strip() for line in exc.source.splitlines() if line.strip()), "")
+    return {"stage": stage, "cell": exc.exec_count, "cell_index": exc.cell_index, "line": first,
+            "exception": exc.ename, "message": exc.evalue}
 
 
-def run(overrides: dict | None = None, run_id: str | None = None, runs_root=RUNS, log=print,
+def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: bool = False) -> float:
+    """Execute one notebook into the run folder and render its HTML (failing or not); return seconds."""
+    from papermill.exceptions import PapermillExecutionError
+
+    out, t0 = record.files.notebook(stage), time.perf_counter()
+    record.stage(stage, "running")
+    try:
+        execute(notebook, out, values, progress)
+    except PapermillExecutionError as exc:
+        failure = record.data["failure"] = describe_failure(stage, exc)
+        record.data["error"] = (f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: "
+                                f"{exc.ename}: {exc.evalue}")
+        record.stage(stage, "failed", time.perf_counter() - t0)
+        raise RunError(record.data["error"]) from None
+    finally:
+        if out.exists():
+            notebook_to_html(out, record.files.html(stage))
+    seconds = time.perf_counter() - t0
+    record.stage(stage, "succeeded", seconds)
+    return seconds
+
+
+def _checked(overrides: dict) -> tuple[dict, bool]:
+    """The run's configuration and whether it reads an external CSV (then generation does not run)."""
+    config = P.configure(overrides)
+    defaults = {name: p.default for name, p in P.pipeline_parameters().items()}
+    for name, why in MANAGED.items():
+        if name in config and config.pop(name) != defaults[name]:
+            raise ParameterError(f"parameter '{name}' is set by bwkit run: it {why}")
+    external = bool(config.get("data_path"))
+    if external:  # a missing or bad file fails in 02_train, with the loader's message, and marks the run failed
+        config["data_path"] = str(Path(config["data_path"]).expanduser().resolve())
+        later = {n for stage in STAGES[1:] for n in P.notebook_parameters(stage)}
+        for name in set(P.notebook_parameters(STAGES[0])) - later:
+            config.pop(name, None)  # generation does not run: its parameters would only mislead
+    return config, external
+
+
+def _stage_values(stage: str, config: dict, files: RunFolder) -> dict:
+    declared = P.notebook_parameters(stage)
+    values = {k: config[k] for k in declared if k in config}
+    values.update({k: v for k, v in (("run_dir", str(files.root)), ("output", config["data_path"])) if k in declared})
+    return values
+
+
+def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None, log=print,
         progress: bool = False) -> Path:
     """Execute the pipeline; return the run's index.html. Raises RunError if a stage fails.
 
-    progress: papermill's per-cell progress bar for each stage (the CLI shows it).
+    overrides: parameter values (checked by `params.configure`; a full configuration is fine too).
+    runs_root: default runs/ (or $BWKIT_RUNS). progress: papermill's per-cell bar for each stage.
     """
-    from papermill.exceptions import PapermillExecutionError
-
-    resolved = resolve_parameters(overrides or {})
-    runs_root = Path(runs_root).resolve()  # the notebooks run with cwd=ROOT: hand them absolute paths
-    external = bool(resolved.get("data_path"))
-    if external:  # a missing or bad file fails in 02_train, with the loader's message, and marks the run failed
-        resolved["data_path"] = str(Path(resolved["data_path"]).expanduser().resolve())
-        for name in set(P.notebook_parameters("01_generate_data")) - {
-                n for stage in STAGES[1:] for n in P.notebook_parameters(stage)}:
-            resolved.pop(name, None)  # generation does not run: its parameters would only mislead
-    run_dir = new_run_dir(runs_root, run_id)
+    config, external = _checked(overrides or {})
+    runs_root = Path(runs_root or default_runs_root()).resolve()  # the notebooks run with cwd=ROOT: absolute paths
+    files = RunFolder(new_run_dir(runs_root, run_id))
     if not external:
-        (run_dir / "data").mkdir()
-        resolved["data_path"] = str(run_dir / "data" / "telemetry.csv")
-    data_file = Path(resolved["data_path"])
-    record = {"run_id": run_dir.name, "status": "running", "started": _now(), "parameters": resolved,
-              "data": {"path": str(data_file), "generated": not external}, "stages": {}, "versions": versions(),
-              "command": sys.argv}
-    if data_file.is_file():  # an external file: hash what this run reads, before it runs
-        record["data"]["sha256"] = sha256_file(data_file)
-    _write(run_dir, record)
+        files.data.parent.mkdir()
+        config["data_path"] = str(files.data)
+    data = {"path": config["data_path"], "generated": not external}
+    if external and Path(data["path"]).is_file():  # hash what this run reads, before it runs
+        data["sha256"] = sha256_file(data["path"])
+    record = RunRecord(files, parameters=config, data=data, versions=versions(), command=sys.argv)
+    stages = STAGES[1:] if external else STAGES
     start = time.perf_counter()
-    stages = [s for s in STAGES if not (external and s == "01_generate_data")]
     try:
         for i, stage in enumerate(stages, 1):
-            declared = P.notebook_parameters(stage)
-            values = {k: resolved[k] for k in declared if k in resolved}
-            if "run_dir" in declared:
-                values["run_dir"] = str(run_dir)
-            if "output" in declared:
-                values["output"] = resolved["data_path"]
             log(f"[{i}/{len(stages)}] {stage} ...")
-            t0 = time.perf_counter()
-            record["stages"][stage] = {"status": "running"}
-            _write(run_dir, record)
-            out = run_dir / f"{stage}.ipynb"
-            try:
-                execute(stage, out, values, progress)
-            except PapermillExecutionError as exc:
-                record["stages"][stage] = {"status": "failed", "seconds": round(time.perf_counter() - t0, 2)}
-                record["error"] = f"{stage}: {exc.ename}: {exc.evalue}"
-                raise RunError(record["error"]) from None
-            finally:
-                if out.exists():
-                    notebook_to_html(out)
-            record["stages"][stage] = {"status": "succeeded", "seconds": round(time.perf_counter() - t0, 2)}
-            log(f"[{i}/{len(stages)}] {stage} done in {record['stages'][stage]['seconds']:.1f} s")
+            seconds = run_stage(P.notebook_path(stage), stage, record, _stage_values(stage, config, files), progress)
+            log(f"[{i}/{len(stages)}] {stage} done in {seconds:.1f} s")
         if not external:
-            record["data"]["sha256"] = sha256_file(data_file)
-        record["status"] = "succeeded"
+            data["sha256"] = sha256_file(files.data)
+        record.data["status"] = "succeeded"
     except BaseException as exc:
-        record["status"] = "failed"
-        record.setdefault("error", f"{type(exc).__name__}: {exc}")
+        record.data["status"] = "failed"
+        record.data.setdefault("error", f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        record["finished"] = _now()
-        record["wall_seconds"] = round(time.perf_counter() - start, 2)
-        _write(run_dir, record)
-        write_run_index(run_dir)
+        record.data.update(finished=_now(), wall_seconds=round(time.perf_counter() - start, 2))
+        record.save()
+        write_run_index(files.root)
         write_runs_index(runs_root)
-    return run_dir / "index.html"
+    return files.index

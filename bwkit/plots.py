@@ -9,7 +9,7 @@ if matplotlib.get_backend().lower() not in {"agg", "module://matplotlib_inline.b
 import matplotlib.pyplot as plt
 import numpy as np
 
-COLORS = {"oracle": "#2ca02c", "LSTM": "#1f77b4", "ridge": "#9467bd", "seasonal": "#8c564b", "persistence": "#ff7f0e"}
+from . import methods as registry
 
 
 def _finish(fig, path):
@@ -72,13 +72,13 @@ def predictions_scatter(actual, predicted, targets, scored=None, path=None):
 
 def skill_bars(evaluation, path=None):
     """Skill (1 - MSE / MSE persistence) per target for every method."""
-    methods = [m for m in evaluation.methods if m != "persistence"]
+    methods = [m for m in evaluation.methods if m != registry.REFERENCE]
     x = np.arange(len(evaluation.targets))
     width = 0.8 / max(len(methods), 1)
     fig, ax = plt.subplots(figsize=(9, 3.6))
     for k, method in enumerate(methods):
         values = [evaluation.metrics[method][t]["skill"] for t in evaluation.targets]
-        ax.bar(x + k * width, values, width, label=method, color=COLORS.get(method))
+        ax.bar(x + k * width, values, width, label=method, color=registry.color(method))
     ax.axhline(0, color="black", lw=0.8)
     lowest = min(evaluation.metrics[m][t]["skill"] for m in methods for t in evaluation.targets)
     if lowest < -1:  # a far-off baseline would squash the others; its exact value is in the table
@@ -90,30 +90,32 @@ def skill_bars(evaluation, path=None):
     return _finish(fig, path)
 
 
-def overlay(evaluation, steps: int = 300, methods=("LSTM", "persistence"), path=None):
-    """Actual vs model vs persistence over the first `steps` test rows."""
+def overlay(evaluation, steps: int = 300, path=None):
+    """Actual vs the registry's overlay methods (the model, persistence) over the first `steps` test rows."""
+    methods = [m for m in registry.names(plot="overlay") if m in evaluation.predictions]
     fig, axes = plt.subplots(len(evaluation.targets), 1, figsize=(10, 2.0 * len(evaluation.targets)),
                              sharex=True, squeeze=False)
     t = np.arange(min(steps, len(evaluation.rows)))
     for j, (ax, target) in enumerate(zip(axes[:, 0], evaluation.targets)):
         ax.plot(t, evaluation.actual[t, j], color="black", lw=1.0, label="actual")
         for method in methods:
-            ax.plot(t, evaluation.predictions[method][t, j], lw=0.8, color=COLORS.get(method), label=method)
+            ax.plot(t, evaluation.predictions[method][t, j], lw=0.8, color=registry.color(method), label=method)
         ax.set_ylabel(target, fontsize=8)
     axes[0, 0].legend(fontsize=8, ncol=3)
     axes[-1, 0].set_xlabel("test row")
     return _finish(fig, path)
 
 
-def residuals(evaluation, methods=("LSTM", "ridge", "persistence"), path=None):
-    """Distribution of prediction - actual per target on the scored test rows."""
+def residuals(evaluation, path=None):
+    """Distribution of prediction - actual per target on the scored test rows (the registry's residual methods)."""
+    methods = [m for m in registry.names(plot="residuals") if m in evaluation.predictions]
     fig, axes = _grid(len(evaluation.targets))
     for j, (ax, target) in enumerate(zip(axes, evaluation.targets)):
         keep = evaluation.scored[:, j]
         errors = {m: evaluation.predictions[m][keep, j] - evaluation.actual[keep, j] for m in methods}
         lo, hi = np.percentile(np.concatenate(list(errors.values())), [0.5, 99.5])
         for method, error in errors.items():
-            ax.hist(error, bins=np.linspace(lo, hi, 60), histtype="step", label=method, color=COLORS.get(method))
+            ax.hist(error, bins=np.linspace(lo, hi, 60), histtype="step", label=method, color=registry.color(method))
         ax.set(title=target, xlabel="prediction - actual")
     axes[0].legend(fontsize=8)
     return _finish(fig, path)

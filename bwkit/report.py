@@ -6,10 +6,10 @@ import html
 import json
 from pathlib import Path
 
-from .paths import TEMPLATES
+from .artifacts import RUNS_INDEX, RunFolder
+from .paths import STAGES, TEMPLATES
 
 TEMPLATE = "bwkit_offline"
-PLOTS = ("training_history.png", "predictions_scatter.png", "skill_per_target.png", "overlay.png", "residuals.png")
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child,td:nth-child(2){text-align:left}.ok{color:#137333;font-weight:600}
@@ -75,17 +75,16 @@ def markdown_table(report: dict) -> str:
 
 def write_run_index(run_dir) -> Path:
     """runs/<id>/index.html: status, verdict, metrics table, plots, links to the four reports."""
-    run_dir = Path(run_dir)
-    run = json.loads((run_dir / "run.json").read_text())
+    files = RunFolder(run_dir)
+    run = json.loads(files.run_json.read_text())
     status = run["status"]
     parts = [f"<h1>bwkit run <code>{html.escape(run['run_id'])}</code></h1>",
              f"<p>Status: <span class='{'ok' if status == 'succeeded' else 'bad'}'>{html.escape(status)}</span>"
              f" &middot; started {html.escape(run.get('started', ''))} &middot; {run.get('wall_seconds', 0):.1f} s</p>"]
     if run.get("error"):
         parts.append(f"<pre class='bad'>{html.escape(run['error'])}</pre>")
-    report_path = run_dir / "bandwidth_predictor_report.json"
-    if report_path.exists():
-        report = json.loads(report_path.read_text())
+    if files.report.exists():
+        report = json.loads(files.report.read_text())
         achieved = report["achieved_metrics"]
         parts.append(f"<h2>Verdict: <span class='{'ok' if report['success'] else 'bad'}'>"
                      f"{'meets' if report['success'] else 'does not meet'}</span> the original guide's rule</h2>"
@@ -93,19 +92,18 @@ def write_run_index(run_dir) -> Path:
                      f"{report['target_metrics']['correlation']}), average MAPE {achieved['mape']:.2f} % (needs &le; "
                      f"{report['target_metrics']['mape']} %).</p><p>{html.escape(report.get('summary', ''))}</p>")
         parts.append("<h2>Test-split metrics, model beside baselines</h2>" + metrics_table_html(report))
-    links = [f"<li><a href='{p.name}'>{p.stem}</a></li>" for p in sorted(run_dir.glob("0[1-4]_*.html"))]
+    links = [f"<li><a href='{p.name}'>{p.stem}</a></li>" for p in map(files.html, STAGES) if p.exists()]
     parts.append("<h2>Notebook reports</h2><ul>" + "".join(links) + "</ul>")
     stages = run.get("stages", {})
     if stages:
         parts.append("<h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>seconds</th></tr>" + "".join(
             f"<tr><td>{html.escape(k)}</td><td>{html.escape(v['status'])}</td><td>{v.get('seconds', 0):.1f}</td></tr>"
             for k, v in stages.items()) + "</table>")
-    parts += [_img(run_dir / name) for name in PLOTS if (run_dir / name).exists()]
+    parts += [_img(path) for path in files.plots() if path.exists()]
     parts.append("<h2>Parameters</h2><table>" + "".join(
         f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in run["parameters"].items()) + "</table>")
-    path = run_dir / "index.html"
-    path.write_text(_page(f"bwkit run {run['run_id']}", "".join(parts)), encoding="utf-8")
-    return path
+    files.index.write_text(_page(f"bwkit run {run['run_id']}", "".join(parts)), encoding="utf-8")
+    return files.index
 
 
 SUMMARY_PARAMS = ("profile", "data_path", "epochs", "batch_size", "learning_rate", "window_size", "hidden_size")
@@ -115,18 +113,17 @@ def write_runs_index(runs_root) -> Path:
     """runs/index.html: one row per run, newest first."""
     runs_root = Path(runs_root)
     rows = []
-    for run_json in sorted(runs_root.glob("*/run.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        run = json.loads(run_json.read_text())
-        report_path = run_json.parent / "bandwidth_predictor_report.json"
-        achieved = json.loads(report_path.read_text())["achieved_metrics"] if report_path.exists() else {}
+    for run_json in sorted(runs_root.glob(f"*/{RunFolder.RUN_JSON}"), key=lambda p: p.stat().st_mtime, reverse=True):
+        run, files = json.loads(run_json.read_text()), RunFolder(run_json.parent)
+        achieved = json.loads(files.report.read_text())["achieved_metrics"] if files.report.exists() else {}
         params = ", ".join(f"{k}={run['parameters'][k]}" for k in SUMMARY_PARAMS if k in run["parameters"])
         rows.append(
-            f"<tr><td><a href='{html.escape(run_json.parent.name)}/index.html'>{html.escape(run['run_id'])}</a></td>"
+            f"<tr><td><a href='{html.escape(files.root.name)}/{RunFolder.INDEX}'>{html.escape(run['run_id'])}</a></td>"
             f"<td>{html.escape(run.get('started', ''))}</td><td>{html.escape(params)}</td>"
             f"<td>{_fmt(achieved.get('correlation', ''))}</td><td>{_fmt(achieved.get('mape', ''))}</td>"
             f"<td class='{'ok' if run['status'] == 'succeeded' else 'bad'}'>{html.escape(run['status'])}</td></tr>")
     table = ("<table><tr><th>run</th><th>started (UTC)</th><th>key parameters</th><th>avg correlation</th>"
              "<th>avg MAPE %</th><th>status</th></tr>" + "".join(rows) + "</table>")
-    path = runs_root / "index.html"
+    path = runs_root / RUNS_INDEX
     path.write_text(_page("bwkit runs", "<h1>bwkit runs</h1>" + table), encoding="utf-8")
     return path

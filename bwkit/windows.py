@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import DataError, ParameterError
+
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 CALENDAR_FEATURES = ("next_hour_sin", "next_hour_cos", "next_weekday_sin", "next_weekday_cos")
 
@@ -33,7 +35,7 @@ def valid_starts(rows: int, window: int, segment: np.ndarray | None = None) -> n
 def make_windows(X: np.ndarray, Y: np.ndarray, window: int, segment: np.ndarray | None = None) -> Windows:
     """Window `window` rows of X to predict the next row of Y, vectorised (no Python loop)."""
     if window < 1:
-        raise ValueError(f"window_size must be >= 1, got {window}")
+        raise ParameterError(f"window_size must be >= 1, got {window}")
     starts = valid_starts(len(X), window, segment)
     if not starts.size:
         return Windows(np.empty((0, window, X.shape[1]), np.float32), np.empty((0, Y.shape[1]), np.float32),
@@ -89,10 +91,8 @@ class Prepared:
     splits: dict[str, Windows]
 
 
-def prepare(telemetry, window_size: int, known_future: bool = False) -> Prepared:
+def prepare(telemetry, window_size: int, known_future: bool) -> Prepared:
     """Window the telemetry (adding next-row calendar channels when asked) and split it."""
-    from .data import DataError
-
     X, features = telemetry.X, list(telemetry.features)
     if known_future:
         X = np.column_stack([X, calendar_of_next_row(telemetry.timestamps)])

@@ -1,8 +1,9 @@
 """Shared pytest fixtures for the bwkit test suite.
 
 Sections:
+  * Defaults, read through the one configuration path (`params.configure`)
   * Telemetry CSV fixtures (unit tests of bwkit)
-  * Pipeline fixtures (one tiny `bwkit run`, shared by the pipeline and browser tests)
+  * The tiny run: one `bwkit run` shared by every test that needs a run folder
 """
 from __future__ import annotations
 
@@ -10,7 +11,34 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit.data import DEFAULT_FEATURES, DEFAULT_TARGETS
+from bwkit import pipeline, synth
+from bwkit.artifacts import RunFolder
+from bwkit.data import split_names
+from bwkit.params import configure
+
+# ---------------------------------------------------------------------------
+# Defaults
+# ---------------------------------------------------------------------------
+
+TRAIN_DEFAULTS = configure(stage="02_train")
+FEATURES, TARGETS = split_names(TRAIN_DEFAULTS["features"]), split_names(TRAIN_DEFAULTS["targets"])
+
+
+def generate(**changes) -> pd.DataFrame:
+    """Synthetic telemetry with 01_generate_data's defaults, changed where asked."""
+    g = configure(changes, stage="01_generate_data")
+    return synth.generate(g["samples"], g["seed"], g["profile"], g["start"])
+
+
+def write_synthetic(path, **changes):
+    synth.write_csv(generate(**changes), path)
+    return path
+
+
+def train_config(**changes) -> dict:
+    """02_train's checked configuration, changed where asked (quiet and small by default in tests)."""
+    return configure(changes, stage="02_train")
+
 
 # ---------------------------------------------------------------------------
 # Telemetry CSV fixtures
@@ -33,7 +61,6 @@ def telemetry_frame(rows: int = 300, seed: int = 0, start=START) -> pd.DataFrame
     frame["congestion_window"] = rng.integers(100, 2000, rows)
     frame["queue_depth"] = rng.integers(0, 200, rows)
     frame["retransmits"] = rng.integers(0, 20, rows)
-    assert list(frame.columns[1:]) == list(dict.fromkeys(DEFAULT_FEATURES + DEFAULT_TARGETS))
     return frame
 
 
@@ -61,17 +88,22 @@ def telemetry_csv(write_csv):
 
 
 # ---------------------------------------------------------------------------
-# Pipeline fixtures
+# The tiny run
 # ---------------------------------------------------------------------------
 
-TINY_RUN = {"samples": 500, "epochs": 2, "window_size": 8, "hidden_size": 8, "batch_size": 64}
+# known_future on, so the window-only twin (its training, checkpoint and table row) is covered too.
+TINY_RUN = {"samples": 500, "epochs": 2, "window_size": 8, "hidden_size": 8, "batch_size": 64,
+            "known_future": True}
 
 
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
-    """(runs root, index.html) of one tiny end-to-end run with id 'tiny'."""
-    from bwkit import pipeline
-
+    """(runs root, RunFolder) of one tiny end-to-end run with id 'tiny'; tests only read it."""
     root = tmp_path_factory.mktemp("runs")
-    index = pipeline.run(TINY_RUN, run_id="tiny", runs_root=root, log=lambda *_: None)
-    return root, index
+    pipeline.run(TINY_RUN, run_id="tiny", runs_root=root, log=lambda *_: None)
+    return root, RunFolder(root / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_runs):
+    return tiny_runs[1]

@@ -1,15 +1,27 @@
 """bwkit.data.load_telemetry: good input loads, bad input gets one clear DataError."""
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit.data import DEFAULT_FEATURES, DEFAULT_TARGETS, DataError, load_telemetry
+from bwkit import errors
+from bwkit.data import DataError, load_telemetry, sha256_file, split_names
+from bwkit.params import configure
 
 MONDAY = int(pd.Timestamp("2025-11-03T00:00:00Z").timestamp())
+# The defaults live in one place, 02_train's parameters cell; read them through the one configuration path.
+TRAIN = configure(stage="02_train")
+FEATURES, TARGETS = split_names(TRAIN["features"]), split_names(TRAIN["targets"])
+
+
+def load(path, **changes):
+    """load_telemetry with 02_train's default features, targets and nan_policy, except `changes`."""
+    arguments = {"features": FEATURES, "targets": TARGETS, "nan_policy": TRAIN["nan_policy"], **changes}
+    return load_telemetry(path, **arguments)
 
 
 def assert_names(exc: pytest.ExceptionInfo, path, column, row=None):
@@ -25,13 +37,13 @@ def assert_names(exc: pytest.ExceptionInfo, path, column, row=None):
 
 def test_default_schema_loads(telemetry_csv):
     path, frame = telemetry_csv
-    tel = load_telemetry(path)
+    tel = load(path)
     assert tel.rows == len(frame) == 300
-    assert tel.features == list(DEFAULT_FEATURES)
-    assert tel.targets == list(DEFAULT_TARGETS)
+    assert tel.features == FEATURES
+    assert tel.targets == TARGETS
     assert tel.X.shape == (300, 9) and tel.Y.shape == (300, 4)
-    np.testing.assert_allclose(tel.X, frame[list(DEFAULT_FEATURES)].to_numpy(float))
-    np.testing.assert_allclose(tel.Y, frame[list(DEFAULT_TARGETS)].to_numpy(float))
+    np.testing.assert_allclose(tel.X, frame[FEATURES].to_numpy(float))
+    np.testing.assert_allclose(tel.Y, frame[TARGETS].to_numpy(float))
     np.testing.assert_array_equal(np.diff(tel.timestamps), 60)
     assert tel.timestamps[0] == MONDAY
     np.testing.assert_array_equal(tel.segment, 0)
@@ -39,19 +51,45 @@ def test_default_schema_loads(telemetry_csv):
     assert len(tel.sha256) == 64
 
 
+
+def test_info_records_what_was_loaded(make_frame, write_csv):
+    frame = pd.concat([make_frame(rows=20), make_frame(rows=30, seed=1)], ignore_index=True)
+    frame.insert(1, "trace_id", ["a"] * 20 + ["b"] * 30)
+    frame["timestamp"] = MONDAY + 60 * np.arange(50)
+    frame.loc[[0, 5], "queue_depth"] = np.nan
+    path = write_csv(frame, "info.csv")
+    tel = load(path, nan_policy="fill_flag")
+    info = tel.info()
+    assert info == {"path": str(path.resolve()), "sha256": sha256_file(path), "rows": 50, "traces": 2,
+                    "notes": tel.notes}
+    assert len(info["notes"]) == 1 and "queue_depth" in info["notes"][0]
+    json.dumps(info)   # goes into the run's record as is
+
+
+def test_features_targets_and_nan_policy_are_required(telemetry_csv):
+    path, _ = telemetry_csv
+    with pytest.raises(TypeError):
+        load_telemetry(path)
+    with pytest.raises(TypeError):
+        load_telemetry(path, FEATURES, TARGETS)
+
+
+def test_data_error_is_the_kits_error():
+    assert DataError is errors.DataError and issubclass(DataError, (errors.BwkitError, ValueError))
+
 def test_features_and_targets_as_comma_string(telemetry_csv):
     path, frame = telemetry_csv
-    tel = load_telemetry(path, features=" rtt_ms, queue_depth ", targets="rtt_ms")
+    tel = load(path, features=" rtt_ms, queue_depth ", targets="rtt_ms")
     assert tel.features == ["rtt_ms", "queue_depth"] and tel.targets == ["rtt_ms"]
     np.testing.assert_allclose(tel.Y[:, 0], frame["rtt_ms"])
 
 
 def test_unix_and_iso_timestamps_agree(make_frame, write_csv):
     frame = make_frame(rows=50)
-    iso = load_telemetry(write_csv(frame, "iso.csv"))
+    iso = load(write_csv(frame, "iso.csv"))
     unix = frame.copy()
     unix["timestamp"] = MONDAY + 60 * np.arange(50)
-    unix = load_telemetry(write_csv(unix, "unix.csv"))
+    unix = load(write_csv(unix, "unix.csv"))
     assert unix.timestamps.dtype == iso.timestamps.dtype == np.float64  # seconds keep sub-second fractions
     np.testing.assert_array_equal(iso.timestamps, MONDAY + 60 * np.arange(50))
     np.testing.assert_array_equal(unix.timestamps, iso.timestamps)
@@ -60,14 +98,14 @@ def test_unix_and_iso_timestamps_agree(make_frame, write_csv):
 def test_iso_timestamps_with_offset_are_utc(make_frame, write_csv):
     frame = make_frame(rows=10)
     frame["timestamp"] = [f"2025-11-03T01:{m:02d}:00+01:00" for m in range(10)]
-    tel = load_telemetry(write_csv(frame))
+    tel = load(write_csv(frame))
     np.testing.assert_array_equal(tel.timestamps, MONDAY + 60 * np.arange(10))
 
 
 def test_trace_ids_give_segments_and_may_restart_time(make_frame, write_csv):
     frame = pd.concat([make_frame(rows=20), make_frame(rows=30, seed=1)], ignore_index=True)
     frame.insert(1, "trace_id", ["a"] * 20 + ["b"] * 30)   # time restarts in trace b: allowed
-    tel = load_telemetry(write_csv(frame))
+    tel = load(write_csv(frame))
     np.testing.assert_array_equal(tel.segment, [0] * 20 + [1] * 30)
 
 
@@ -76,7 +114,7 @@ def test_trace_ids_give_segments_and_may_restart_time(make_frame, write_csv):
 def test_missing_file(tmp_path):
     path = tmp_path / "nope.csv"
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert str(path) in str(exc.value)
 
 
@@ -84,10 +122,10 @@ def test_missing_column(telemetry_csv, write_csv):
     _, frame = telemetry_csv
     path = write_csv(frame.drop(columns="jitter_ms"), "nojitter.csv")
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert_names(exc, path, "jitter_ms")
     # ... and the kit trains on whatever the parameters name:
-    tel = load_telemetry(path, features=[f for f in DEFAULT_FEATURES if f != "jitter_ms"],
+    tel = load(path, features=[f for f in FEATURES if f != "jitter_ms"],
                          targets=["throughput_mbps", "rtt_ms"])
     assert "jitter_ms" not in tel.features
 
@@ -96,7 +134,7 @@ def test_missing_timestamp_column(telemetry_csv, write_csv):
     _, frame = telemetry_csv
     path = write_csv(frame.drop(columns="timestamp"))
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert_names(exc, path, "timestamp")
 
 
@@ -105,7 +143,7 @@ def test_unparseable_timestamp(telemetry_csv, write_csv):
     frame.loc[7, "timestamp"] = "yesterday"
     path = write_csv(frame)
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert_names(exc, path, "timestamp", row=8)
 
 
@@ -115,7 +153,7 @@ def test_non_numeric_value(telemetry_csv, write_csv):
     frame.loc[10, "rtt_ms"] = "abc"
     path = write_csv(frame)
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert_names(exc, path, "rtt_ms", row=11)
     assert "abc" in str(exc.value)
 
@@ -128,14 +166,14 @@ def test_nan_and_inf_refused(telemetry_csv, write_csv, column, bad):
     frame.loc[42, column] = bad
     path = write_csv(frame)
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert_names(exc, path, column, row=43)
 
 
 def test_unused_column_may_have_nan(telemetry_csv, write_csv):
     _, frame = telemetry_csv
     frame["signal_dbm"] = ["n/a" if i == 3 else "" for i in range(len(frame))]
-    load_telemetry(write_csv(frame))   # not named by features or targets: not checked
+    load(write_csv(frame))   # not named by features or targets: not checked
 
 
 @pytest.mark.parametrize("how", ["equal", "backwards"])
@@ -144,7 +182,7 @@ def test_timestamps_not_increasing(telemetry_csv, write_csv, how):
     frame.loc[50, "timestamp"] = frame.loc[49 if how == "equal" else 10, "timestamp"]
     path = write_csv(frame)
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert_names(exc, path, "timestamp", row=51)
 
 
@@ -154,7 +192,7 @@ def test_non_increasing_unix_timestamps(make_frame, write_csv):
     frame.loc[5, "timestamp"] = MONDAY
     path = write_csv(frame)
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert_names(exc, path, "timestamp", row=6)
 
 
@@ -164,7 +202,7 @@ def test_trace_that_reappears(make_frame, write_csv):
     frame["timestamp"] = MONDAY + 60 * np.arange(10)
     path = write_csv(frame)
     with pytest.raises(DataError) as exc:
-        load_telemetry(path)
+        load(path)
     assert_names(exc, path, "trace_id", row=8)
     assert "'a'" in str(exc.value)
 
@@ -172,7 +210,7 @@ def test_trace_that_reappears(make_frame, write_csv):
 def test_bad_nan_policy(telemetry_csv):
     path, _ = telemetry_csv
     with pytest.raises(DataError, match="nan_policy"):
-        load_telemetry(path, nan_policy="ignore")
+        load(path, nan_policy="ignore")
 
 
 # --------------------------------------------------------------------------- legacy 22-column CSV
@@ -184,7 +222,7 @@ LEGACY_COLUMNS = ["timestamp", "region", "az", "link_type", "node_id", "peer_id"
 
 
 def legacy_frame(rows: int = 200, seed: int = 0) -> pd.DataFrame:
-    """The original guide's generator, as DESIGN.md describes it (unix-second timestamps)."""
+    """The original guide's generator, as the legacy profile reproduces it (unix-second timestamps)."""
     rng = np.random.default_rng(seed)
     ts = MONDAY + 60 * np.arange(rows)
     hour = (ts % 86400) // 3600
@@ -215,10 +253,10 @@ def legacy_frame(rows: int = 200, seed: int = 0) -> pd.DataFrame:
 
 def test_legacy_22_column_csv_loads_as_is(write_csv):
     frame = legacy_frame()
-    tel = load_telemetry(write_csv(frame, "legacy.csv"))
-    assert tel.features == list(DEFAULT_FEATURES) and tel.targets == list(DEFAULT_TARGETS)
-    np.testing.assert_allclose(tel.X, frame[list(DEFAULT_FEATURES)].to_numpy(float))
-    np.testing.assert_allclose(tel.Y, frame[list(DEFAULT_TARGETS)].to_numpy(float))
+    tel = load(write_csv(frame, "legacy.csv"))
+    assert tel.features == FEATURES and tel.targets == TARGETS
+    np.testing.assert_allclose(tel.X, frame[FEATURES].to_numpy(float))
+    np.testing.assert_allclose(tel.Y, frame[TARGETS].to_numpy(float))
     np.testing.assert_array_equal(tel.timestamps, frame["timestamp"])
     assert tel.X.dtype == np.float64 and np.isfinite(tel.X).all()
 
@@ -226,8 +264,8 @@ def test_legacy_22_column_csv_loads_as_is(write_csv):
 def test_legacy_csv_with_aliases_only(write_csv):
     frame = legacy_frame().drop(columns=["throughput_mbps", "rtt_ms"])
     assert len(frame.columns) == 20
-    tel = load_telemetry(write_csv(frame, "legacy_alias.csv"))
-    assert tel.features == list(DEFAULT_FEATURES) and tel.targets == list(DEFAULT_TARGETS)
+    tel = load(write_csv(frame, "legacy_alias.csv"))
+    assert tel.features == FEATURES and tel.targets == TARGETS
     np.testing.assert_allclose(tel.Y[:, 0], frame["bandwidth_mbps"])
     np.testing.assert_allclose(tel.Y[:, 1], frame["latency_ms"])
     np.testing.assert_allclose(tel.X[:, 0], frame["bandwidth_mbps"])
@@ -237,7 +275,7 @@ def test_legacy_csv_with_aliases_only(write_csv):
 def test_categorical_column_refused_only_when_named(write_csv):
     path = write_csv(legacy_frame(rows=20), "legacy.csv")
     with pytest.raises(DataError) as exc:
-        load_telemetry(path, features=["rtt_ms", "region"])
+        load(path, features=["rtt_ms", "region"])
     assert_names(exc, path, "region", row=1)
 
 
@@ -252,7 +290,7 @@ def _with_gaps(frame):
 def test_fill_flag_fills_and_flags(telemetry_csv, write_csv):
     _, frame = telemetry_csv
     original = frame["queue_depth"].astype(float).to_numpy()
-    tel = load_telemetry(write_csv(_with_gaps(frame)), nan_policy="fill_flag")
+    tel = load(write_csv(_with_gaps(frame)), nan_policy="fill_flag")
     i = tel.features.index("queue_depth")
     assert tel.features[i + 1] == "queue_depth_missing"
     assert len(tel.features) == 10 and tel.X.shape == (300, 10)
@@ -268,20 +306,20 @@ def test_fill_flag_fills_and_flags(telemetry_csv, write_csv):
 
 def test_drop_removes_the_feature(telemetry_csv, write_csv):
     _, frame = telemetry_csv
-    tel = load_telemetry(write_csv(_with_gaps(frame)), nan_policy="drop")
-    assert tel.features == [f for f in DEFAULT_FEATURES if f != "queue_depth"]
+    tel = load(write_csv(_with_gaps(frame)), nan_policy="drop")
+    assert tel.features == [f for f in FEATURES if f != "queue_depth"]
     assert tel.X.shape == (300, 8) and tel.rows == 300
     assert any("queue_depth" in note for note in tel.notes)
 
 
 @pytest.mark.parametrize("policy", ["error", "fill_flag", "drop"])
-@pytest.mark.parametrize("features", [DEFAULT_FEATURES, ("time_of_day", "queue_depth")])
+@pytest.mark.parametrize("features", [FEATURES, ("time_of_day", "queue_depth")])
 def test_nan_in_target_always_an_error(telemetry_csv, write_csv, policy, features):
     _, frame = telemetry_csv
     frame.loc[99, "jitter_ms"] = np.nan
     path = write_csv(frame)
     with pytest.raises(DataError) as exc:
-        load_telemetry(path, features=features, nan_policy=policy)
+        load(path, features=features, nan_policy=policy)
     assert_names(exc, path, "jitter_ms", row=100)
 
 
@@ -289,15 +327,15 @@ def test_nan_in_target_always_an_error(telemetry_csv, write_csv, policy, feature
 
 def test_oracle_columns_loaded_but_refused_as_features(telemetry_csv, write_csv):
     _, frame = telemetry_csv
-    for t in DEFAULT_TARGETS:
+    for t in TARGETS:
         frame[f"oracle_next_{t}"] = frame[t].shift(-1).fillna(0.0)
     path = write_csv(frame)
-    tel = load_telemetry(path)
+    tel = load(path)
     assert not any(f.startswith("oracle") for f in tel.features)
     assert tel.oracle.shape == (300, 4)
-    np.testing.assert_allclose(tel.oracle[:-1], frame[list(DEFAULT_TARGETS)].to_numpy()[1:])
+    np.testing.assert_allclose(tel.oracle[:-1], frame[TARGETS].to_numpy()[1:])
     with pytest.raises(DataError) as exc:
-        load_telemetry(path, features=list(DEFAULT_FEATURES) + ["oracle_next_rtt_ms"])
+        load(path, features=FEATURES + ["oracle_next_rtt_ms"])
     assert_names(exc, path, "oracle_next_rtt_ms")
 
 
@@ -305,7 +343,7 @@ def test_fresh_mask(telemetry_csv, write_csv):
     _, frame = telemetry_csv
     age = np.arange(300) % 14
     frame["ping_age_s"] = age
-    tel = load_telemetry(write_csv(frame), fresh_column="ping_age_s", fresh_targets="rtt_ms, jitter_ms")
+    tel = load(write_csv(frame), fresh_column="ping_age_s", fresh_targets="rtt_ms, jitter_ms")
     assert tel.fresh.shape == (300, 4) and tel.fresh.dtype == bool
     held = [tel.targets.index("rtt_ms"), tel.targets.index("jitter_ms")]
     others = [tel.targets.index("throughput_mbps"), tel.targets.index("packet_loss")]
@@ -319,9 +357,9 @@ def test_fresh_column_errors(telemetry_csv, write_csv):
     _, frame = telemetry_csv
     path = write_csv(frame)
     with pytest.raises(DataError) as exc:
-        load_telemetry(path, fresh_column="ping_age_s", fresh_targets="rtt_ms")
+        load(path, fresh_column="ping_age_s", fresh_targets="rtt_ms")
     assert_names(exc, path, "ping_age_s")
     frame["ping_age_s"] = 0
     path = write_csv(frame, "with_age.csv")
     with pytest.raises(DataError, match="signal_dbm"):
-        load_telemetry(path, fresh_column="ping_age_s", fresh_targets="signal_dbm")
+        load(path, fresh_column="ping_age_s", fresh_targets="signal_dbm")

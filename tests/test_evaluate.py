@@ -7,6 +7,8 @@ from bwkit import evaluate, train
 from bwkit.data import DataError, load_telemetry
 from bwkit.windows import prepare
 
+from conftest import train_config
+
 
 def csv(tmp_path, rows=300, age=None):
     rng = np.random.default_rng(1)
@@ -20,20 +22,21 @@ def csv(tmp_path, rows=300, age=None):
 
 
 def fit(telemetry, tmp_path):
-    prepared = prepare(telemetry, 8)
-    model = train.train_model(prepared, tmp_path, epochs=1, hidden_size=4, progress=False).model
-    return evaluate.evaluate(model, prepared, telemetry)
+    prepared = prepare(telemetry, 8, False)
+    result = train.train_model(prepared, train_config(epochs=1, hidden_size=4), tmp_path / "m.pth",
+                               tmp_path / "m.log", data_info=telemetry.info(), progress=False)
+    return evaluate.evaluate(result.model, prepared, telemetry)
 
 
 def test_a_single_target_is_scored_like_several(tmp_path):
     with pytest.warns(UserWarning, match="residual=True needs every target among the features"):
-        ev = fit(load_telemetry(csv(tmp_path), "x", "y"), tmp_path)  # target not among the features either
+        ev = fit(load_telemetry(csv(tmp_path), "x", "y", "error"), tmp_path)  # target not among the features
     assert ev.table()["target"].tolist()[:2] == ["y", "average"]
     assert all(p.shape == (len(ev.rows), 1) for p in ev.predictions.values())
 
 
 def test_a_held_target_without_fresh_test_rows_gets_a_clear_error(tmp_path):
     age = np.r_[np.zeros(200), np.ones(100)]  # fresh only early on: none in the test split
-    telemetry = load_telemetry(csv(tmp_path, age=age), "x,y", "y", fresh_column="age", fresh_targets="y")
+    telemetry = load_telemetry(csv(tmp_path, age=age), "x,y", "y", "error", fresh_column="age", fresh_targets="y")
     with pytest.raises(DataError, match="y has 0 fresh rows in the test split"):
         fit(telemetry, tmp_path)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from bwkit import baselines, metrics
+from bwkit import metrics
 
 ACTUAL = np.array([1.0, 2.0, 3.0, 4.0])
 PREDICTED = np.array([2.0, 2.0, 2.0, 6.0])   # errors +1, 0, -1, +2
@@ -79,16 +79,6 @@ def test_skill_formula():
     assert metrics.skill(4.0, 4.0) == 0.0
     assert metrics.skill(8.0, 4.0) == pytest.approx(-1.0)
     assert math.isnan(metrics.skill(1.0, 0.0))
-
-
-def test_skill_of_persistence_is_zero_and_of_truth_is_one():
-    rng = np.random.default_rng(0)
-    Y = np.cumsum(rng.standard_normal((200, 1)), axis=0)
-    rows = np.arange(1, 200)
-    actual = Y[rows, 0]
-    mse_p = metrics.target_metrics(actual, baselines.persistence(Y, rows)[:, 0])["mse"]
-    assert metrics.skill(mse_p, mse_p) == 0.0
-    assert metrics.skill(metrics.target_metrics(actual, actual)["mse"], mse_p) == 1.0
 
 
 @pytest.mark.parametrize("correlation, mape, expected", [

@@ -9,14 +9,16 @@ import torch
 
 from bwkit import export
 from bwkit.model import LSTMForecaster
+from bwkit.params import configure
 from bwkit.windows import Scaler
 
 WINDOW, FEATURES, TARGET_COLUMNS = 6, 5, [0, 3]
+TOLERANCE = configure(stage="04_export")["parity_tolerance"]   # 04_export's default
 
 
 def _model(residual=True, num_layers=1, seed=0):
     torch.manual_seed(seed)
-    model = LSTMForecaster(FEATURES, len(TARGET_COLUMNS), hidden_size=8, num_layers=num_layers,
+    model = LSTMForecaster(FEATURES, len(TARGET_COLUMNS), hidden_size=8, num_layers=num_layers, dropout=0.0,
                            target_columns=TARGET_COLUMNS if residual else None)
     x_scaler = Scaler(np.array([10.0, 2.0, -1.0, 5.0, 0.5]), np.array([3.0, 0.5, 2.0, 1.5, 0.1]))
     y_scaler = Scaler(np.array([10.0, 5.0]), np.array([3.0, 1.5]))
@@ -109,9 +111,9 @@ def test_onnxruntime_matches_torch_for_any_batch(exported, batch):
 
 def test_parity_passes_on_the_exported_model(exported):
     model, path = exported
-    result = export.parity(model, path, _windows(64))
+    result = export.parity(model, path, _windows(64), TOLERANCE)
     assert result["passed"] is True and result["windows"] == 64
-    assert result["max_difference_in_std_units"] <= export.PARITY_TOLERANCE
+    assert result["max_difference_in_std_units"] <= TOLERANCE
 
 
 def test_parity_raises_on_impossible_tolerance(exported):
@@ -126,4 +128,4 @@ def test_parity_raises_when_the_model_changed_after_export(exported):
     with torch.no_grad():
         changed.head[-1].bias.add_(0.01)
     with pytest.raises(export.ExportError, match="differs"):
-        export.parity(changed, path, _windows(32))
+        export.parity(changed, path, _windows(32), TOLERANCE)

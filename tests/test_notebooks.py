@@ -1,4 +1,4 @@
-"""Every notebook executed through papermill with tiny parameters, as a user would."""
+"""The four notebooks as the tiny run executed them, and as a user runs them by hand."""
 import json
 import subprocess
 import sys
@@ -7,102 +7,73 @@ import numpy as np
 import pytest
 import torch
 
+from bwkit import methods, params
+from bwkit.model import load_checkpoint
+from bwkit.paths import ROOT, STAGES
+from bwkit.windows import CALENDAR_FEATURES
+
+from conftest import TARGETS, TINY_RUN, write_synthetic
+
 papermill = pytest.importorskip("papermill")
-from bwkit import synth  # noqa: E402
-from bwkit.paths import NOTEBOOKS, ROOT  # noqa: E402
-
-TINY_TRAIN = {"epochs": 2, "window_size": 8, "hidden_size": 8, "batch_size": 32, "patience": 5}
-
-
-def execute(stage, tmp_path, **parameters):
-    out = tmp_path / f"{stage}.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / f"{stage}.ipynb"), str(out), parameters=parameters,
-                               kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
-    return json.loads(out.read_text())
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """01 -> 02 -> 03 -> 04 on 600 synthetic rows, in one folder, with the known-future calendar inputs."""
-    run = tmp_path_factory.mktemp("run")
-    csv = run / "data.csv"
-    execute("01_generate_data", run, output=str(csv), samples=600)
-    execute("02_train", run, data_path=str(csv), run_dir=str(run), known_future=True, **TINY_TRAIN)
-    execute("03_evaluate", run, run_dir=str(run))
-    execute("04_export", run, run_dir=str(run))
-    return run
 
 
 def test_generate_notebook_writes_the_same_bytes_as_the_package(tiny_run, tmp_path):
-    expected = tmp_path / "expected.csv"
-    synth.write_csv(synth.generate(samples=600), expected)
-    assert (tiny_run / "data.csv").read_bytes() == expected.read_bytes()
+    expected = write_synthetic(tmp_path / "expected.csv", samples=TINY_RUN["samples"])
+    assert tiny_run.data.read_bytes() == expected.read_bytes()
 
 
-def test_train_notebook_writes_a_data_only_checkpoint_log_and_plot(tiny_run):
-    saved = torch.load(tiny_run / "best_model.pth", weights_only=True)
-    assert saved["config"]["epochs"] == 2 and saved["config"]["window_size"] == 8
-    assert saved["features"][-4:] == ["next_hour_sin", "next_hour_cos", "next_weekday_sin", "next_weekday_cos"]
-    twin = torch.load(tiny_run / "window_only_model.pth", weights_only=True)
+def test_train_notebook_writes_a_data_only_checkpoint_its_twin_a_log_and_a_plot(tiny_run):
+    saved = torch.load(tiny_run.checkpoint, weights_only=True)
+    assert saved["features"][-4:] == list(CALENDAR_FEATURES)
+    twin = torch.load(tiny_run.window_only_checkpoint, weights_only=True)
     assert twin["config"]["known_future"] is False and len(twin["features"]) == len(saved["features"]) - 4
-    assert saved["data"]["sha256"] and len(saved["history"]["val_loss"]) >= 1
-    log = (tiny_run / "training_output.log").read_text()
-    assert "epoch    1" in log and "best epoch" in log
-    assert (tiny_run / "training_history.png").stat().st_size > 1000
+    assert saved["data"]["sha256"] and saved["data"]["rows"] == TINY_RUN["samples"]
+    log = tiny_run.log.read_text()
+    assert "epoch    1" in log and "best epoch" in log and tiny_run.window_only_log.exists()
+    assert tiny_run.plot("history").stat().st_size > 1000
 
 
 def test_evaluate_notebook_reports_the_guide_fields_and_every_method(tiny_run):
-    report = json.loads((tiny_run / "bandwidth_predictor_report.json").read_text())
+    report = json.loads(tiny_run.report.read_text())
     for key in ("model", "success", "achieved_metrics", "target_metrics", "training_time_seconds", "model_size_mb"):
         assert key in report
     assert set(report["achieved_metrics"]) == {"correlation", "mape", "accuracy_percent"}
-    assert list(report["comparison"]) == ["oracle", "LSTM", "LSTM (window only)", "ridge", "seasonal", "persistence"]
-    assert "hour and weekday" in report["summary"]
+    assert list(report["comparison"]) == methods.names()   # synthetic data with a twin: every registered method
+    assert "hour and weekday" in report["summary"] and report["model_size_mb"] > 0
     for method in report["comparison"].values():
-        assert set(method["per_target"]) == set(synth.TARGETS)
-    assert report["comparison"]["persistence"]["average"]["skill"] == pytest.approx(0.0)
-    assert (tiny_run / "predictions_scatter.png").exists()
+        assert list(method["per_target"]) == TARGETS
+    assert report["comparison"][methods.REFERENCE]["average"]["skill"] == pytest.approx(0.0)
+    assert "<strong>ridge</strong> (baseline)" in tiny_run.html("03_evaluate").read_text()   # the registry, listed
 
 
 def test_export_notebook_writes_a_lone_onnx_that_matches_torch(tiny_run):
     import onnxruntime as ort
-    from bwkit.train import load_checkpoint
 
-    onnx_path = tiny_run / "bandwidth_lstm_v1.onnx"
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    model, saved = load_checkpoint(tiny_run / "best_model.pth")
-    x = np.random.default_rng(0).normal(size=(5, 8, len(saved["features"]))).astype(np.float32) * 10 + 50
+    session = ort.InferenceSession(str(tiny_run.onnx("v1")), providers=["CPUExecutionProvider"])
+    model, saved = load_checkpoint(tiny_run.checkpoint)
+    window = saved["config"]["window_size"]
+    x = np.random.default_rng(0).normal(size=(5, window, len(saved["features"]))).astype(np.float32) * 10 + 50
     assert np.allclose(session.run(None, {"input": x})[0], model(torch.from_numpy(x)).detach().numpy(), atol=1e-3)
-    meta = json.loads((tiny_run / "model_metadata_v1.json").read_text())
-    assert meta["parity"]["passed"] and meta["window_size"] == 8 and meta["features"] == saved["features"]
+    meta = json.loads(tiny_run.metadata("v1").read_text())
+    assert meta["parity"]["passed"] and meta["window_size"] == window and meta["features"] == saved["features"]
     assert len(meta["scalers"]["features"]["mean"]) == len(saved["features"])
-    assert (tiny_run / "bandwidth_lstm_v1.pt").exists()
+    assert meta["metrics"]["onnx_latency"]["p50_ms"] > 0
 
 
-@pytest.mark.parametrize("flag, value, message", [
-    ("epoch", 3, "unknown parameter 'epoch'"),
-    ("epochs", "many", "parameter 'epochs' expects int"),
-    ("learning_rate", True, "parameter 'learning_rate' expects float"),
-])
-def test_a_bad_parameter_stops_the_notebook_in_its_first_code_cell(tmp_path, flag, value, message):
-    with pytest.raises(papermill.PapermillExecutionError) as error:
-        execute("02_train", tmp_path, run_dir=str(tmp_path), **{flag: value})
-    assert message in str(error.value)
-    nb = json.loads((tmp_path / "02_train.ipynb").read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" not in c["metadata"].get("tags", [])
-            and "injected-parameters" not in c["metadata"].get("tags", [])]
-    assert code[0]["outputs"][0]["output_type"] == "error"
-    assert not (tmp_path / "best_model.pth").exists()
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_notebook_checks_its_parameters_in_its_first_code_cell(stage):
+    """What the check does is tested on fixture notebooks (test_stage_failures.py); here: every stage calls it first."""
+    cells = [c for c in json.loads(params.notebook_path(stage).read_text())["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in cells[0]["metadata"]["tags"]
+    assert f'params.check_notebook(globals(), "{stage}")' in "".join(cells[1]["source"])
 
 
 def test_papermill_cli_runs_one_stage_from_the_repo_root(tmp_path):
     """The README's command: papermill notebooks/02_train.ipynb out.ipynb -p epochs N."""
-    csv = tmp_path / "data.csv"
-    synth.write_csv(synth.generate(samples=400, seed=3), csv)
-    out = tmp_path / "out.ipynb"
-    cmd = [sys.executable, "-m", "papermill", "notebooks/02_train.ipynb", str(out), "-k", "python3",
+    csv = write_synthetic(tmp_path / "data.csv", samples=400, seed=3)
+    cmd = [sys.executable, "-m", "papermill", "notebooks/02_train.ipynb", str(tmp_path / "out.ipynb"), "-k", "python3",
            "-p", "epochs", "1", "-p", "hidden_size", "8", "-p", "window_size", "8",
            "-p", "data_path", str(csv), "-p", "run_dir", str(tmp_path / "run")]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert (tmp_path / "run" / "best_model.pth").exists()
+    assert torch.load(tmp_path / "run" / "best_model.pth", weights_only=True)["config"]["epochs"] == 1

@@ -95,34 +95,46 @@ def test_coerce_numbers_and_strings():
     assert params.coerce(STR, "cuda") == "cuda"
 
 
-# --------------------------------------------------------------------------- parse_overrides
+# --------------------------------------------------------------------------- configure: the one path
 
-KNOWN = {p.name: p for p in (INT, FLOAT, BOOL, STR, Parameter("data_path", "", str, ""))}
+def test_configure_layers_defaults_file_values_and_sets(tmp_path):
+    path = tmp_path / "p.yml"
+    path.write_text("epochs: 7\nbatch_size: 16\nlearning_rate: 0.01\n")
+    config = params.configure({"batch_size": 32, "learning_rate": 1}, parameters_file=path,
+                              sets=["learning_rate=5e-4", "residual=no", "data_path=dir/a=b.csv"])
+    assert config["epochs"] == 7 and config["batch_size"] == 32            # file, then values
+    assert config["learning_rate"] == 5e-4 and config["residual"] is False  # then --set strings
+    assert config["data_path"] == "dir/a=b.csv" and config["window_size"] == 20   # untouched: the default
+    assert list(config) == list(params.pipeline_parameters())
 
 
-def test_parse_overrides():
-    values = params.parse_overrides(["epochs=150", "learning_rate=5e-4", "residual=no",
-                                     "data_path=dir/a=b.csv"], KNOWN)
-    assert values == {"epochs": 150, "learning_rate": 5e-4, "residual": False, "data_path": "dir/a=b.csv"}
+def test_configure_one_stage_knows_only_its_parameters():
+    assert set(params.configure(stage="04_export")) == set(params.notebook_parameters("04_export"))
+    with pytest.raises(ParameterError, match="unknown parameter 'epochs'"):
+        params.configure({"epochs": 3}, stage="04_export")
 
 
-def test_parse_overrides_unknown_name_with_hint():
+def test_configure_unknown_name_with_and_without_a_hint():
     with pytest.raises(ParameterError) as exc:
-        params.parse_overrides(["epoch=150"], KNOWN)
-    message = str(exc.value)
-    assert "'epoch'" in message and "Did you mean 'epochs'?" in message
-
-
-def test_parse_overrides_unknown_name_without_close_match():
+        params.configure(sets=["epoch=150"])
+    assert "'epoch'" in str(exc.value) and "Did you mean 'epochs'?" in str(exc.value)
     with pytest.raises(ParameterError) as exc:
-        params.parse_overrides(["zzzzzz=1"], KNOWN)
+        params.configure({"zzzzzz": 1})
     assert "zzzzzz" in str(exc.value) and "Did you mean" not in str(exc.value)
 
 
 @pytest.mark.parametrize("pair", ["epochs", "epochs=many"])
-def test_parse_overrides_bad_pairs(pair):
+def test_configure_bad_pairs(pair):
     with pytest.raises(ParameterError, match="epochs"):
-        params.parse_overrides([pair], KNOWN)
+        params.configure(sets=[pair])
+
+
+@pytest.mark.parametrize("text", ["epochs: [1, 2\n", "- just\n- a list\n"])
+def test_configure_refuses_an_unreadable_parameters_file(tmp_path, text):
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    with pytest.raises(ParameterError, match="parameters file"):
+        params.configure(parameters_file=path)
 
 
 # --------------------------------------------------------------------------- check_notebook
@@ -199,6 +211,11 @@ def test_every_stage_has_a_notebook():
     assert sorted(STAGES) == [p.stem for p in NOTEBOOKS]
 
 
+def test_the_default_targets_are_the_metrics_the_generator_writes():
+    from bwkit import schema
+    assert params.configure(stage="02_train")["targets"] == ",".join(schema.METRICS)
+
+
 def test_pipeline_parameters_is_the_union():
     merged = params.pipeline_parameters()
     for path in NOTEBOOKS:
@@ -225,4 +242,4 @@ def test_injected_names_reads_the_last_papermill_cell():
 ])
 def test_values_out_of_range_are_refused_before_anything_runs(pair, message):
     with pytest.raises(ParameterError, match=message):
-        params.parse_overrides([pair], params.pipeline_parameters())
+        params.configure(sets=[pair])

@@ -5,8 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit import cli, pipeline
+from bwkit import pipeline
+from bwkit.artifacts import RunFolder
+from bwkit.data import sha256_file
 from bwkit.data import load_telemetry
+from bwkit.errors import ParameterError
+from bwkit.params import configure
 from bwkit.paths import ROOT
 from bwkit.windows import prepare
 
@@ -25,12 +29,12 @@ def real_slice(tmp_path_factory):
 
 
 def preset(**changes):
-    values = cli.read_parameters_file(PRESET)
-    return {**values, **changes}
+    return configure(changes, parameters_file=PRESET)
 
 
 def test_preset_resolves_its_data_path_next_to_itself():
     assert preset()["data_path"] == str((ROOT / "data" / "irish5g" / "irish5g_download.csv.gz").resolve())
+    assert preset(window_size=5)["window_size"] == 5 and preset()["nan_policy"] == "fill_flag"
 
 
 def test_no_window_and_no_persistence_pair_crosses_a_trace(real_slice):
@@ -38,22 +42,26 @@ def test_no_window_and_no_persistence_pair_crosses_a_trace(real_slice):
     telemetry = load_telemetry(real_slice, p["features"], p["targets"], p["nan_policy"], p["fresh_column"],
                                p["fresh_targets"])
     assert telemetry.segment.max() == 2
-    prepared = prepare(telemetry, 20)
+    prepared = prepare(telemetry, 20, False)
     rows = np.concatenate([w.row for w in prepared.splits.values()])
     assert len(rows) == 3 * (250 - 20)              # 20 rows of each trace only start windows
     assert (telemetry.segment[rows] == telemetry.segment[rows - 20]).all()
     assert (telemetry.segment[rows] == telemetry.segment[rows - 1]).all()   # persistence's pair
 
 
-def test_tiny_end_to_end_run_on_real_data(real_slice, tmp_path):
-    settings = preset(data_path=str(real_slice), epochs=2, hidden_size=8, window_size=10)
-    pipeline.run(settings, run_id="real", runs_root=tmp_path, log=lambda *_: None)
-    run = tmp_path / "real"
-    record = json.loads((run / "run.json").read_text())
+def test_tiny_end_to_end_run_on_real_data_from_relative_paths(real_slice, tmp_path, monkeypatch):
+    """An existing CSV (generation skipped, its hash recorded) and a relative runs folder, on real data."""
+    monkeypatch.chdir(real_slice.parent)
+    settings = preset(data_path=real_slice.name, epochs=2, hidden_size=8, window_size=10)
+    pipeline.run(settings, run_id="real", runs_root="relruns", log=lambda *_: None)
+    run = RunFolder(real_slice.parent / "relruns" / "real")
+    record = json.loads(run.run_json.read_text())
     assert record["status"] == "succeeded" and "01_generate_data" not in record["stages"]
-    report = json.loads((run / "bandwidth_predictor_report.json").read_text())
-    assert "oracle" not in report["comparison"]                     # no ceiling for real data
-    assert list(report["comparison"]) == ["LSTM", "ridge", "seasonal", "persistence"]
+    assert record["data"] == {"path": str(real_slice), "generated": False, "sha256": sha256_file(real_slice)}
+    assert not run.notebook("01_generate_data").exists() and not run.data.exists() and run.checkpoint.exists()
+    assert "samples" not in record["parameters"]   # generation's parameters would only mislead
+    report = json.loads(run.report.read_text())
+    assert list(report["comparison"]) == ["LSTM", "ridge", "seasonal", "persistence"]   # no ceiling for real data
     assert any("filled" in note and "_missing" in note for note in report["data"]["notes"])
     assert "rtt_ms is held between measurements: scored on the" in report["summary"]
     scored = report["per_target"]["rtt_ms"]["n"]
@@ -63,11 +71,13 @@ def test_tiny_end_to_end_run_on_real_data(real_slice, tmp_path):
 def test_parameters_file_with_an_unknown_name_is_refused(tmp_path):
     bad = tmp_path / "bad.yml"
     bad.write_text("epoch: 3\n")
-    assert cli.main(["run", "-f", str(bad)]) == 2
+    with pytest.raises(ParameterError, match="Did you mean 'epochs'"):
+        configure(parameters_file=bad)
 
 
 def test_parameters_file_values_take_the_parameters_types(tmp_path):
     path = tmp_path / "p.yml"
     path.write_text("learning_rate: 1e-3\nstart: 2025-11-03T00:00:00Z\nfeatures: [a, b]\nresidual: no\n")
-    assert cli.read_parameters_file(path) == {"learning_rate": 0.001, "start": "2025-11-03T00:00:00Z",
-                                              "features": "a,b", "residual": False}
+    config = configure(parameters_file=path)
+    assert {k: config[k] for k in ("learning_rate", "start", "features", "residual")} == {
+        "learning_rate": 0.001, "start": "2025-11-03T00:00:00Z", "features": "a,b", "residual": False}

@@ -1,7 +1,9 @@
-"""Guards on the repository itself: pinned environments in step, notebooks stored clean."""
+"""Guards on the repository itself: pinned environments in step, notebooks stored clean, small
+functions and modules, text that names only what exists, dependencies that are used."""
 import json
 import re
 import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -45,3 +47,64 @@ def test_notebooks_keep_functions_in_the_package():
         for cell in json.loads(path.read_text())["cells"]:
             source = "".join(cell["source"])
             assert not re.search(r"^\s*(def|class) ", source, re.M), path.name
+
+
+# --------------------------------------------------------------------------- size and text guards
+
+PACKAGE = sorted((ROOT / "bwkit").rglob("*.py"))
+TEXT = [ROOT / "README.md", ROOT / "Makefile", ROOT / "pyproject.toml", ROOT / "environment.yml", ROOT / ".ci" / "run",
+        *PACKAGE, *sorted((ROOT / "tests").rglob("*.py")), *sorted((ROOT / "tests").rglob("*.ipynb")),
+        *sorted(NOTEBOOKS.glob("*.ipynb")), *sorted((ROOT / "bench").glob("*.py")),
+        *sorted((ROOT / "presets").glob("*.yml"))]
+
+
+def test_no_function_longer_than_50_lines_and_no_module_longer_than_300():
+    import ast
+
+    for path in PACKAGE:
+        source = path.read_text()
+        assert source.count("\n") <= 300, f"{path.name}: {source.count(chr(10))} lines"
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                assert length <= 50, f"{path.name}:{node.lineno} {node.name} is {length} lines"
+
+
+def test_user_facing_text_names_no_issue_numbers_and_no_folder_outside_the_repository():
+    this = Path(__file__).resolve()
+    outside = re.compile(r"\.\./shared|shared/tools|DESIGN\.md|STYLE\.md|NOTES-ecosystem|/work/")
+    for path in TEXT:
+        if path.resolve() == this:
+            continue
+        text = path.read_text()
+        assert not re.search(r"\b[Ii]ssues? #?\d", text), path.name
+        assert not outside.search(text), f"{path.name}: {outside.search(text).group()}"
+
+
+def test_every_repository_path_named_in_code_comments_and_docs_exists():
+    named = re.compile(r"(?<![\w/.])((?:bwkit|tests|notebooks|bench|presets|data/irish5g|\.ci)/[\w./*<>-]*[\w*>])")
+    for path in TEXT:
+        for name in named.findall(path.read_text()):
+            if "<" not in name and "*" not in name and name != "data/generated":
+                assert (ROOT / name).exists(), f"{path.name} names {name}, which does not exist"
+    for path in TEXT:
+        for test_file in re.findall(r"\btest_\w+\.py\b", path.read_text()):
+            assert (ROOT / "tests" / test_file).exists(), f"{path.name} names {test_file}"
+
+
+# Declared, used by a tool rather than imported: the reason is the test.
+NOT_IMPORTED = {"jupyterlab": "make lab", "ipykernel": "the kernel papermill and JupyterLab start",
+                "ipywidgets": "tqdm.auto's progress bars in notebooks"}
+IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "pytest-cov": "pytest_cov"}
+
+
+def test_every_declared_dependency_is_imported_somewhere_or_is_a_named_tool():
+    sources = "\n".join(p.read_text() for p in TEXT if p.suffix in {".py", ".ipynb"})
+    for package in pins_from_pyproject():
+        if package.lower() in NOT_IMPORTED:
+            continue
+        module = IMPORT_NAMES.get(package.lower(), package.replace("-", "_"))
+        if module == "pytest_cov":
+            assert "--cov" in (ROOT / "Makefile").read_text()
+            continue
+        assert re.search(rf"^\s*(import|from) {module}\b|importorskip\(\"{module}\b", sources, re.M), package

@@ -1,4 +1,4 @@
-"""Real-size checks (`make test-slow`): the numbers the issues ask for, within tolerances.
+"""Real-size checks (`make test-slow`): the README's headline numbers, within tolerances.
 
 Each runs the pipeline at full size (one to two minutes on 2 cores), so they are
 not part of `make test`.
@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from bwkit import cli, pipeline
+from bwkit import pipeline
+from bwkit.params import configure
 from bwkit.paths import NOTEBOOKS, ROOT
 
 pytestmark = pytest.mark.slow
@@ -27,14 +28,14 @@ def test_default_run_meets_the_rules_of_a_meaningful_synthetic_default(tmp_path)
 
 
 def test_legacy_preset_lands_within_0005_of_the_ceiling(tmp_path):
-    report = run_report(tmp_path, cli.read_parameters_file(ROOT / "presets" / "legacy.yml"))
+    report = run_report(tmp_path, configure(parameters_file=ROOT / "presets" / "legacy.yml"))
     ceiling = report["comparison"]["oracle"]["average"]["correlation"]
     model = report["comparison"]["LSTM"]["average"]["correlation"]
     assert model >= 0.77 and ceiling - model <= 0.005
 
 
 def test_real_data_throughput_rmse_is_at_least_5_percent_below_persistence(tmp_path):
-    report = run_report(tmp_path, cli.read_parameters_file(ROOT / "presets" / "irish5g.yml"))
+    report = run_report(tmp_path, configure(parameters_file=ROOT / "presets" / "irish5g.yml"))
     model = report["comparison"]["LSTM"]["per_target"]["throughput_mbps"]["rmse"]
     persistence = report["comparison"]["persistence"]["per_target"]["throughput_mbps"]["rmse"]
     assert model <= 0.95 * persistence

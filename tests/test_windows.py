@@ -9,6 +9,7 @@ import pytest
 
 from bwkit import windows
 from bwkit.data import DataError, Telemetry
+from bwkit.errors import ParameterError
 
 
 def naive_windows(X, Y, window, segment=None):
@@ -64,7 +65,7 @@ def test_windows_never_span_two_traces():
 
 
 def test_window_size_must_be_positive():
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError, match="window_size"):
         windows.make_windows(np.zeros((10, 1)), np.zeros((10, 1)), 0)
 
 
@@ -77,13 +78,6 @@ def test_split_slices_chronological_70_15_15(n):
     np.testing.assert_array_equal(np.concatenate([train, val, test]), index)   # covers all, in order, no overlap
     assert train.max() < val.min() and val.max() < test.min()
     assert abs(len(train) - 0.70 * n) <= 1 and abs(len(val) - 0.15 * n) <= 1 and abs(len(test) - 0.15 * n) <= 1
-
-
-def test_windows_take():
-    w = windows.make_windows(np.arange(30.0)[:, None], np.arange(30.0)[:, None], 5)
-    part = w.take(slice(3, 8))
-    np.testing.assert_array_equal(part.row, w.row[3:8])
-    np.testing.assert_array_equal(part.X, w.X[3:8])
 
 
 def test_scaler_fit_on_windows():
@@ -141,7 +135,7 @@ def _telemetry(rows, segment=None, path="t.csv"):
 
 
 def test_prepare_splits_windows_chronologically():
-    prep = windows.prepare(_telemetry(120), 10)
+    prep = windows.prepare(_telemetry(120), 10, False)
     assert prep.features == ["a", "b"] and prep.targets == ["a"]
     rows = [prep.splits[k].row for k in ("train", "val", "test")]
     assert sum(len(r) for r in rows) == 110
@@ -158,23 +152,23 @@ def test_prepare_known_future_adds_calendar_channels():
 def test_prepare_too_few_rows_is_a_data_error(rows):
     """Fewer rows than the window (3), exactly the window (10), or too few for val/test (15)."""
     with pytest.raises(DataError) as exc:
-        windows.prepare(_telemetry(rows, path="tiny.csv"), 10)
+        windows.prepare(_telemetry(rows, path="tiny.csv"), 10, False)
     assert "tiny.csv" in str(exc.value) and "window" in str(exc.value)
 
 
 def test_prepare_minimum_rows_in_message_is_enough():
     """The error states a minimum row count; that many rows must then be accepted."""
     with pytest.raises(DataError) as exc:
-        windows.prepare(_telemetry(12), 10)
+        windows.prepare(_telemetry(12), 10, False)
 
     minimum = int(re.search(r"at least (\d+) rows", str(exc.value)).group(1))
-    windows.prepare(_telemetry(minimum), 10)
+    windows.prepare(_telemetry(minimum), 10, False)
     with pytest.raises(DataError):
-        windows.prepare(_telemetry(minimum - 1), 10)
+        windows.prepare(_telemetry(minimum - 1), 10, False)
 
 
 def test_prepare_too_few_rows_per_trace():
     """Enough rows overall but every trace shorter than a window: no windows at all."""
     segment = np.repeat(np.arange(10), 8)
     with pytest.raises(DataError):
-        windows.prepare(_telemetry(80, segment=segment), 10)
+        windows.prepare(_telemetry(80, segment=segment), 10, False)

@@ -1,0 +1,26 @@
+"""The kit's exceptions: one base, one subclass per kind of failure.
+
+Every message a user reads from the CLI is one of these; each names what was
+wrong (the parameter, the file, column and row, the stage and cell) and what
+would fix it.
+"""
+
+
+class BwkitError(Exception):
+    """Base of every error the kit raises on purpose."""
+
+
+class ParameterError(BwkitError, ValueError):
+    """A parameter no notebook declares, or a value of the wrong type or range."""
+
+
+class DataError(BwkitError, ValueError):
+    """Input data the kit refuses; the message names the file, the column and the row."""
+
+
+class RunError(BwkitError, RuntimeError):
+    """A run that could not start (its folder) or a stage that failed (its notebook cell)."""
+
+
+class ExportError(BwkitError, RuntimeError):
+    """An exported model that does not reproduce PyTorch's answers."""

@@ -1,0 +1,91 @@
+"""A run folder's data and trained model: what 02_train makes, and what 03 and 04 read back.
+
+`train_run` is the training stage without its displays; `load` reads a run back
+exactly as training saw it, training it first (in this process) when the folder
+has no model yet, so 03_evaluate and 04_export also run alone on an empty folder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import synth
+from .artifacts import RunFolder
+from .data import Telemetry, load_telemetry
+from .errors import DataError
+from .model import LSTMForecaster, load_checkpoint
+from .params import configure
+from .paths import default_data_path
+from .train import TrainResult, train_model
+from .windows import Prepared, prepare
+
+
+def ensure_data(data_path: str, log=print) -> str:
+    """data_path, or 01_generate_data's default CSV, generated first if missing (and said so)."""
+    if data_path:
+        return str(Path(data_path).expanduser().resolve())
+    g = configure(stage="01_generate_data")
+    path = default_data_path(g["profile"], g["samples"], g["seed"])
+    if not path.exists():
+        log(f"data_path is empty and {path} does not exist yet: generating the default {g['profile']} data "
+            f"({g['samples']:,} rows, seed {g['seed']}) first.")
+        synth.write(path, g["samples"], g["seed"], g["profile"], g["start"])
+    return str(path.resolve())
+
+
+def load_data(config: dict, fresh_column: str = "", fresh_targets: str = "") -> Telemetry:
+    """The telemetry a training configuration names."""
+    return load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
+                          fresh_column=fresh_column, fresh_targets=fresh_targets)
+
+
+def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
+    """The twin of a known_future model, trained with the same settings on the window alone."""
+    twin_config = {**config, "known_future": False}
+    return train_model(prepare(telemetry, config["window_size"], False), twin_config, files.window_only_checkpoint,
+                       files.window_only_log, data_info=telemetry.info(), progress=progress)
+
+
+def train_run(config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
+    """02_train without its displays: load, window, train (and the window-only twin when asked)."""
+    telemetry = load_data(config)
+    prepared = prepare(telemetry, config["window_size"], config["known_future"])
+    result = train_model(prepared, config, files.checkpoint, files.log, data_info=telemetry.info(), progress=progress)
+    if config["known_future"] and config["compare_window_only"]:
+        train_window_only(telemetry, config, files, progress)
+    return result
+
+
+@dataclass
+class TrainedRun:
+    model: LSTMForecaster
+    saved: dict                      # the checkpoint: config, features, scalers, history, versions
+    telemetry: Telemetry
+    prepared: Prepared
+    window_only: tuple | None        # (model, prepared) of the window-only twin, when trained
+
+
+def _ensure_trained(files: RunFolder, log) -> None:
+    if files.checkpoint.exists():
+        return
+    log(f"No {files.checkpoint.name} in {files.root}: training with 02_train's defaults there first.")
+    config = configure({"run_dir": str(files.root)}, stage="02_train")
+    config["data_path"] = ensure_data(config["data_path"], log)
+    train_run(config, files)
+
+
+def load(files: RunFolder, fresh_column: str = "", fresh_targets: str = "", log=print) -> TrainedRun:
+    """The run's model, checkpoint, telemetry and windows exactly as training saw them."""
+    _ensure_trained(files, log)
+    model, saved = load_checkpoint(files.checkpoint)
+    config = saved["config"]
+    telemetry = load_data(config, fresh_column, fresh_targets)
+    if telemetry.sha256 != saved["data"]["sha256"]:
+        raise DataError(f"{telemetry.path} changed since training (sha256 {telemetry.sha256[:12]} != "
+                        f"{saved['data']['sha256'][:12]}); retrain or restore the file")
+    window_only = None
+    if files.window_only_checkpoint.exists():
+        twin, twin_saved = load_checkpoint(files.window_only_checkpoint)
+        window_only = twin, prepare(telemetry, twin_saved["config"]["window_size"], False)
+    prepared = prepare(telemetry, config["window_size"], config["known_future"])
+    return TrainedRun(model, saved, telemetry, prepared, window_only)

@@ -1,0 +1,53 @@
+"""The command line, in process: exit codes, messages, and the commands that read a run."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bwkit import cli, params
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "epoch=3"], "unknown parameter 'epoch'"),
+    (["--set", "epochs=lots"], "parameter 'epochs' expects int"),
+    (["--set", "run_dir=/tmp/x"], "set by bwkit run"),
+    (["--set", "noequals"], "expects key=value"),
+    (["-f", "/nonexistent/params.yml"], "parameters file /nonexistent/params.yml"),
+])
+def test_run_refuses_bad_settings_with_exit_2_before_anything_runs(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.setenv("BWKIT_RUNS", str(tmp_path / "runs"))
+    assert cli.main(["run", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_params_lists_every_parameter_with_its_default_and_help(capsys):
+    assert cli.main(["params"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    declared = params.pipeline_parameters()
+    assert [line.split()[0] for line in lines] == list(declared)
+    epochs = next(line for line in lines if line.startswith("epochs "))
+    assert "int" in epochs and repr(declared["epochs"].default) in epochs and declared["epochs"].help in epochs
+
+
+def test_table_prints_every_method_and_the_summary(tiny_run, capsys):
+    assert cli.main(["table", str(tiny_run.root)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(tiny_run.report.read_text())
+    for method in report["comparison"]:
+        assert f"| {method} | average |" in out
+    assert out.rstrip().endswith(report["summary"])
+
+
+def test_table_of_a_folder_without_a_report_says_which_file_is_missing(tmp_path, capsys):
+    assert cli.main(["table", str(tmp_path)]) == 1
+    assert "bandwidth_predictor_report.json not found" in capsys.readouterr().err
+
+
+def test_table_and_params_import_neither_torch_nor_papermill(tiny_run):
+    code = ("import sys; from bwkit import cli; assert cli.main(['params']) == 0; "
+            f"assert cli.main(['table', {str(tiny_run.root)!r}]) == 0; "
+            "assert not {'torch', 'papermill', 'sklearn'} & set(sys.modules), sys.modules.keys()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -1,0 +1,50 @@
+"""The registry of methods: one registration reaches the table, the plots and the report JSON."""
+import json
+
+import numpy as np
+import pytest
+
+from bwkit import evaluate, methods, plots, trained
+from bwkit.methods import Method
+
+
+@pytest.fixture
+def training_mean(monkeypatch):
+    """A trivial baseline, registered for one test: the training windows' mean target."""
+    monkeypatch.setattr(methods, "REGISTRY", list(methods.REGISTRY))
+    methods.register(Method("training mean", "baseline", "#000000",
+                            lambda i: np.broadcast_to(i.prepared.splits["train"].Y.mean(axis=0),
+                                                      (len(i.rows), len(i.prepared.targets))).astype(float),
+                            "the mean target of the training windows", frozenset({"overlay", "residuals"})),
+                     before=methods.REFERENCE)
+    return "training mean"
+
+
+def legend(figure) -> list[str]:
+    return [t.get_text() for ax in figure.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+
+
+def test_a_registered_method_reaches_the_table_the_plots_and_the_report(tiny_run, training_mean, tmp_path):
+    run = trained.load(tiny_run, log=lambda *_: None)
+    ev = evaluate.evaluate(run.model, run.prepared, run.telemetry, run.window_only)
+    assert ev.methods == methods.names() and ev.methods[-2:] == [training_mean, methods.REFERENCE]
+    assert training_mean in set(ev.table()["method"])
+    for figure in (plots.skill_bars(ev), plots.overlay(ev), plots.residuals(ev)):
+        assert training_mean in legend(figure)
+    summary = evaluate.summary(ev)
+    path = evaluate.write_report(tmp_path / "report.json", ev, run.saved, summary, 0.1)
+    report = json.loads(path.read_text())
+    assert list(report["comparison"]) == ev.methods and training_mean in report["verdicts"]
+    assert report["comparison"][training_mean]["average"]["skill"] < 1
+    assert "**training mean** (baseline)" in methods.describe()
+
+
+def test_a_method_that_does_not_apply_is_left_out(tiny_run, monkeypatch):
+    run = trained.load(tiny_run, log=lambda *_: None)
+    ev = evaluate.evaluate(run.model, run.prepared, run.telemetry)   # no twin given
+    assert methods.WINDOW_ONLY not in ev.methods and "oracle" in ev.methods
+
+
+def test_a_name_is_registered_once():
+    with pytest.raises(ValueError, match="already registered"):
+        methods.register(methods.get("ridge"))
