@@ -32,7 +32,7 @@ def versions() -> dict[str, str]:
     return found
 
 
-def hardware(device: str = "cpu") -> dict[str, object]:
+def hardware(device: str) -> dict[str, object]:
     import torch
 
     info = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
