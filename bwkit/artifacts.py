@@ -7,6 +7,9 @@ spells them: notebooks, the pipeline, the HTML pages and the benchmark ask a
 """
 from __future__ import annotations
 
+import json
+import math
+import os
 from pathlib import Path
 
 from .paths import scratch_run
@@ -80,3 +83,28 @@ class RunFolder:
 
     def metadata(self, version: str) -> Path:
         return self._at(f"model_metadata_{version}.json")
+
+
+def write_atomic(path, text: str) -> Path:
+    """Write a whole file or nothing: a reader sees the old text or the new, never half of it."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def strict(value):
+    """`value` with every NaN and infinity replaced by None, so the JSON is strict (RFC 8259)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
+def write_json(path, value) -> Path:
+    """Strict JSON (a missing number is null, with its reason beside it where the kit knows one), atomically."""
+    return write_atomic(path, json.dumps(strict(value), indent=2, allow_nan=False))

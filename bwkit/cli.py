@@ -2,6 +2,7 @@
 
     bwkit run [--run-id ID] [-f params.yml] [--set key=value ...]   the whole pipeline into runs/<id>/
     bwkit params                                    every parameter, its default and meaning
+    bwkit resume RUN_DIR                            finish an interrupted or failed run
     bwkit table RUN_DIR                             a run's comparison table in Markdown
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 from . import params as P
 from .artifacts import RunFolder
-from .errors import BwkitError, ParameterError, RunError
+from .errors import BwkitError, ParameterError, RunError, RunInterrupted
 
 
 def _run(args) -> int:
@@ -20,6 +21,13 @@ def _run(args) -> int:
 
     config = P.configure(parameters_file=args.parameters_file, sets=args.set)
     print(run(config, run_id=args.run_id, progress=True))
+    return 0
+
+
+def _resume(args) -> int:
+    from .pipeline import resume
+
+    print(resume(args.run_dir, progress=True))
     return 0
 
 
@@ -52,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     run_p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a notebook parameter (repeatable); see `bwkit params`")
     run_p.set_defaults(func=_run)
+    resume_p = sub.add_parser("resume", help="finish an interrupted or failed run from its first unfinished stage")
+    resume_p.add_argument("run_dir")
+    resume_p.set_defaults(func=_resume)
     sub.add_parser("params", help="list every parameter with its default").set_defaults(func=_params)
     table_p = sub.add_parser("table", help="print a run's comparison table (Markdown) and summary")
     table_p.add_argument("run_dir")
@@ -60,15 +71,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Exit codes: 0 done, 1 the run (or the file asked for) failed, 2 a bad parameter (nothing ran)."""
+    """Exit codes: 0 done, 1 the run (or the file asked for) failed, 2 a bad parameter (nothing ran),
+    130 interrupted (SIGINT or SIGTERM; `bwkit resume` finishes the run)."""
     args = parser().parse_args(argv)
     try:
         return args.func(args)
+    except RunInterrupted as exc:
+        print(f"bwkit: {exc}", file=sys.stderr)
+        return 130
     except ParameterError as exc:
         print(f"bwkit: {exc}", file=sys.stderr)
         return 2
     except BwkitError as exc:
-        print(f"bwkit: {'run failed: ' if args.command == 'run' else ''}{exc}", file=sys.stderr)
+        print(f"bwkit: {'run failed: ' if args.command in {'run', 'resume'} else ''}{exc}", file=sys.stderr)
         return 1
 
 

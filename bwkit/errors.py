@@ -22,5 +22,9 @@ class RunError(BwkitError, RuntimeError):
     """A run that could not start (its folder) or a stage that failed (its notebook cell)."""
 
 
+class RunInterrupted(RunError):
+    """A run stopped by SIGINT or SIGTERM; its record says `interrupted` and `bwkit resume` finishes it."""
+
+
 class ExportError(BwkitError, RuntimeError):
     """An exported model that does not reproduce PyTorch's answers."""

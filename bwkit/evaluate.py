@@ -7,7 +7,6 @@ the averages and the original guide's verdict. A target held between measurement
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import methods
+from .artifacts import write_json
 from .errors import DataError
 from .methods import MODEL, REFERENCE
 from .metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
@@ -158,5 +158,4 @@ def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, m
         "data": saved["data"], "config": saved["config"], "best_epoch": saved["best_epoch"],
         **(extra or {}),
     }
-    Path(path).write_text(json.dumps(report, indent=2))
-    return Path(path)
+    return write_json(path, report)

@@ -7,7 +7,6 @@ onnxruntime and PyTorch disagree on the test windows by more than the tolerance.
 """
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .artifacts import write_json
 from .env import versions
 from .errors import ExportError
 from .model import predict
@@ -99,5 +99,4 @@ def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result:
         "metrics": metrics, "parity": parity_result, "data": saved["data"],
         "versions": versions(), "trained_with": saved["versions"], "hardware": saved["hardware"],
     }
-    Path(path).write_text(json.dumps(meta, indent=2))
-    return Path(path)
+    return write_json(path, meta)

@@ -8,6 +8,7 @@ HTML page and notebook 03 all read from here: adding a baseline is one
 """
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -108,4 +109,4 @@ def color(name: str) -> str | None:
 
 def describe() -> str:
     """The registry as a Markdown list (notebook 03's introduction)."""
-    return "\n".join(f"* **{m.name}** ({m.kind}): {m.description};" for m in REGISTRY)
+    return "\n".join(f"* **{html.escape(m.name)}** ({m.kind}): {html.escape(m.description)};" for m in REGISTRY)

@@ -25,7 +25,7 @@ def target_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float
     total = ((actual - actual.mean()) ** 2).sum()
     # a constant series (or prediction) has no correlation; float noise must not fake a tiny one
     constant = lambda v: v.std() <= 1e-9 * max(np.abs(v).mean(), 1e-12)  # noqa: E731
-    return {
+    metrics = {
         "mae": float(np.abs(error).mean()),
         "rmse": float(np.sqrt((error ** 2).mean())),
         "mape": float(100 * (np.abs(error) / np.maximum(np.abs(actual), floor)).mean()),
@@ -37,11 +37,21 @@ def target_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float
         "mape_floor": float(floor),
         "n": int(len(actual)),
     }
+    undefined = {}   # why a metric has no value (it is null in the JSON files)
+    if total <= 0:
+        undefined["r2"] = "the actual values are constant on the scored rows"
+    if constant(actual) or constant(predicted):
+        undefined["correlation"] = ("the actual values are constant on the scored rows" if constant(actual)
+                                    else "the predictions are constant")
+    return {**metrics, "undefined": undefined} if undefined else metrics
 
 
 def average(per_target: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Mean of each metric over the targets (NaN where any target's is undefined)."""
-    return {m: float(np.mean([v[m] for v in per_target.values()])) for m in METRICS}
+    """Mean of each metric over the targets (undefined where any target's is, and said so)."""
+    means = {m: float(np.mean([v[m] for v in per_target.values()])) for m in METRICS}
+    undefined = {m: "undefined for " + ", ".join(t for t, v in per_target.items() if m in v.get("undefined", {}))
+                 for m in METRICS if any(m in v.get("undefined", {}) for v in per_target.values())}
+    return {**means, "undefined": undefined} if undefined else means
 
 
 def verdict(avg: dict[str, float]) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from .data import NAN_POLICIES
 from .errors import ParameterError
 from .paths import NOTEBOOKS, STAGES
-from .synth import PROFILES
+from .synth import PROFILES, parse_start
 
 TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
@@ -27,18 +28,49 @@ def _at_least(low):
     return (lambda v: v >= low), f"at least {low}"
 
 
-# What a value must be beyond its type; checked wherever the type is (CLI and notebooks).
+def _names(value: str) -> bool:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    return bool(names) and len(set(names)) == len(names)
+
+
+def _parses_as_start(value: str) -> bool:
+    try:
+        parse_start(value)
+    except ParameterError:
+        return False
+    return True
+
+
+def _device_here(value: str) -> bool:
+    if not value.startswith("cuda"):
+        return True
+    import torch   # only when a GPU is asked for: the CLI stays light otherwise
+
+    index = int(value.partition(":")[2] or 0)
+    return torch.cuda.is_available() and index < torch.cuda.device_count()
+
+
+FILE_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# What a value must be beyond its type; checked wherever the type is (CLI and notebooks), before anything runs.
 RULES = {
     **{name: _at_least(1) for name in ("samples", "epochs", "batch_size", "window_size", "hidden_size",
                                        "num_layers", "patience")},
     "num_threads": _at_least(0),
+    "seed": ((lambda v: 0 <= v < 2**32), "in [0, 2**32) (numpy and torch seeds)"),
     "learning_rate": ((lambda v: v > 0), "above 0"),
     "parity_tolerance": ((lambda v: v > 0), "above 0"),
     "dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
     "profile": ((lambda v: v in PROFILES), "one of " + ", ".join(map(repr, PROFILES))),
     "nan_policy": ((lambda v: v in NAN_POLICIES), "one of " + ", ".join(map(repr, NAN_POLICIES))),
     "device": ((lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    "features": (_names, "one or more comma-separated column names, each once"),
+    "targets": (_names, "one or more comma-separated column names, each once"),
+    "model_version": ((lambda v: FILE_SAFE.fullmatch(v) is not None),
+                      "1 to 64 letters, digits, '.', '_' or '-' (it becomes part of file names)"),
+    "start": (_parses_as_start, "an ISO 8601 time such as '2025-11-03T00:00:00Z'"),
 }
+# Checked after RULES, where the machine matters.
+MACHINE_RULES = {"device": (_device_here, "a device this machine has (no CUDA GPU is visible here; use 'auto' or 'cpu')")}
 
 
 @dataclass(frozen=True)
@@ -103,9 +135,12 @@ def check_value(param: Parameter, value):
         hint = {str: " (pass strings to papermill with -r name value)", bool: " (use True or False)"}
         raise ParameterError(f"parameter '{param.name}' expects {param.type.__name__} (default {param.default!r}), "
                              f"got {type(value).__name__} {value!r}" + hint.get(param.type, ""))
-    rule = RULES.get(param.name)
-    if rule and not rule[0](value):
-        raise ParameterError(f"parameter '{param.name}' must be {rule[1]}, got {value!r}")
+    if param.type is float and not math.isfinite(value):
+        raise ParameterError(f"parameter '{param.name}' must be a finite number, got {value!r}")
+    for rules in (RULES, MACHINE_RULES):
+        rule = rules.get(param.name)
+        if rule and not rule[0](value):
+            raise ParameterError(f"parameter '{param.name}' must be {rule[1]}, got {value!r}")
     return value
 
 
@@ -183,7 +218,20 @@ def configure(values: dict | None = None, *, parameters_file=None, sets=(), stag
         if name not in known:
             raise _unknown(name, known)
         config[name] = check_value(known[name], value)
+    _check_together(config)
     return config
+
+
+def _check_together(config: dict) -> None:
+    """Parameters that need each other."""
+    held = [n.strip() for n in config.get("fresh_targets", "").split(",") if n.strip()]
+    if held and not config.get("fresh_column"):
+        raise ParameterError(f"parameter 'fresh_targets' ({config['fresh_targets']!r}) needs 'fresh_column': "
+                             "the column that is 0 on rows where a new measurement arrives")
+    targets = [n.strip() for n in config.get("targets", "").split(",")]
+    if held and "targets" in config and set(held) - set(targets):
+        raise ParameterError(f"parameter 'fresh_targets' names {sorted(set(held) - set(targets))}, which are not "
+                             f"among the targets {targets}")
 
 
 def injected_names(namespace: dict) -> set[str]:

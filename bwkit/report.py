@@ -5,8 +5,9 @@ import base64
 import html
 import json
 from pathlib import Path
+from urllib.parse import quote
 
-from .artifacts import RUNS_INDEX, RunFolder
+from .artifacts import RUNS_INDEX, RunFolder, write_atomic
 from .paths import STAGES, TEMPLATES
 
 TEMPLATE = "bwkit_offline"
@@ -26,8 +27,21 @@ def notebook_to_html(ipynb, html_path=None) -> Path:
     exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True)
     body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4),
                                           resources={"metadata": {"name": ipynb.stem}})
-    html_path.write_text(body, encoding="utf-8")
+    write_atomic(html_path, body)
     return html_path
+
+
+def paragraph(text: str):
+    """Text a user's names may reach (columns, paths), shown in a notebook as one escaped HTML paragraph."""
+    from IPython.display import HTML
+
+    return HTML(f"<p>{html.escape(text)}</p>")
+
+
+def styled_table(frame, caption: str):
+    """A metrics table for a notebook: 4 significant digits, every label escaped (names come from the data)."""
+    return (frame.style.format("{:.4g}", na_rep="nan").format_index(escape="html", axis=0)
+            .format_index(escape="html", axis=1).set_caption(html.escape(caption)))
 
 
 def _page(title: str, body: str) -> str:
@@ -36,6 +50,8 @@ def _page(title: str, body: str) -> str:
 
 
 def _fmt(value) -> str:
+    if value is None:
+        return "&mdash;"
     if isinstance(value, float):
         return "nan" if value != value else f"{value:.4g}"
     return html.escape(str(value))
@@ -78,7 +94,8 @@ def write_run_index(run_dir) -> Path:
     files = RunFolder(run_dir)
     run = json.loads(files.run_json.read_text())
     status = run["status"]
-    parts = [f"<h1>bwkit run <code>{html.escape(run['run_id'])}</code></h1>",
+    parts = [f"<p><a href='../{RUNS_INDEX}'>&larr; all runs</a></p>",
+             f"<h1>bwkit run <code>{html.escape(run['run_id'])}</code></h1>",
              f"<p>Status: <span class='{'ok' if status == 'succeeded' else 'bad'}'>{html.escape(status)}</span>"
              f" &middot; started {html.escape(run.get('started', ''))} &middot; {run.get('wall_seconds', 0):.1f} s</p>"]
     if run.get("error"):
@@ -88,8 +105,8 @@ def write_run_index(run_dir) -> Path:
         achieved = report["achieved_metrics"]
         parts.append(f"<h2>Verdict: <span class='{'ok' if report['success'] else 'bad'}'>"
                      f"{'meets' if report['success'] else 'does not meet'}</span> the original guide's rule</h2>"
-                     f"<p>average correlation {achieved['correlation']:.4f} (needs &ge; "
-                     f"{report['target_metrics']['correlation']}), average MAPE {achieved['mape']:.2f} % (needs &le; "
+                     f"<p>average correlation {_fmt(achieved['correlation'])} (needs &ge; "
+                     f"{report['target_metrics']['correlation']}), average MAPE {_fmt(achieved['mape'])} % (needs &le; "
                      f"{report['target_metrics']['mape']} %).</p><p>{html.escape(report.get('summary', ''))}</p>")
         parts.append("<h2>Test-split metrics, model beside baselines</h2>" + metrics_table_html(report))
     links = [f"<li><a href='{p.name}'>{p.stem}</a></li>" for p in map(files.html, STAGES) if p.exists()]
@@ -102,28 +119,35 @@ def write_run_index(run_dir) -> Path:
     parts += [_img(path) for path in files.plots() if path.exists()]
     parts.append("<h2>Parameters</h2><table>" + "".join(
         f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in run["parameters"].items()) + "</table>")
-    files.index.write_text(_page(f"bwkit run {run['run_id']}", "".join(parts)), encoding="utf-8")
+    write_atomic(files.index, _page(f"bwkit run {run['run_id']}", "".join(parts)))
     return files.index
 
 
 SUMMARY_PARAMS = ("profile", "data_path", "epochs", "batch_size", "learning_rate", "window_size", "hidden_size")
 
 
-def write_runs_index(runs_root) -> Path:
-    """runs/index.html: one row per run, newest first."""
-    runs_root = Path(runs_root)
-    rows = []
-    for run_json in sorted(runs_root.glob(f"*/{RunFolder.RUN_JSON}"), key=lambda p: p.stat().st_mtime, reverse=True):
-        run, files = json.loads(run_json.read_text()), RunFolder(run_json.parent)
+def _runs_row(files: RunFolder) -> str:
+    """One row of the list of runs; a run.json that cannot be read is shown as such, never fatal."""
+    from .record import reconcile
+
+    link = f"<a href='{html.escape(quote(files.root.name))}/{RunFolder.INDEX}'>{html.escape(files.root.name)}</a>"
+    try:
+        run = reconcile(files)
         achieved = json.loads(files.report.read_text())["achieved_metrics"] if files.report.exists() else {}
-        params = ", ".join(f"{k}={run['parameters'][k]}" for k in SUMMARY_PARAMS if k in run["parameters"])
-        rows.append(
-            f"<tr><td><a href='{html.escape(files.root.name)}/{RunFolder.INDEX}'>{html.escape(run['run_id'])}</a></td>"
-            f"<td>{html.escape(run.get('started', ''))}</td><td>{html.escape(params)}</td>"
-            f"<td>{_fmt(achieved.get('correlation', ''))}</td><td>{_fmt(achieved.get('mape', ''))}</td>"
-            f"<td class='{'ok' if run['status'] == 'succeeded' else 'bad'}'>{html.escape(run['status'])}</td></tr>")
+    except (OSError, ValueError, KeyError) as exc:
+        return f"<tr><td>{link}</td><td colspan='5' class='bad'>unreadable record: {html.escape(str(exc))}</td></tr>"
+    params = ", ".join(f"{k}={run['parameters'][k]}" for k in SUMMARY_PARAMS if k in run.get("parameters", {}))
+    status = str(run.get("status"))
+    return (f"<tr><td>{link}</td><td>{html.escape(str(run.get('started', '')))}</td><td>{html.escape(params)}</td>"
+            f"<td>{_fmt(achieved.get('correlation'))}</td><td>{_fmt(achieved.get('mape'))}</td>"
+            f"<td class='{'ok' if status == 'succeeded' else 'bad'}'>{html.escape(status)}</td></tr>")
+
+
+def write_runs_index(runs_root) -> Path:
+    """runs/index.html: one row per run, newest first (written atomically)."""
+    runs_root = Path(runs_root)
+    found = sorted(runs_root.glob(f"*/{RunFolder.RUN_JSON}"), key=lambda p: p.stat().st_mtime, reverse=True)
     table = ("<table><tr><th>run</th><th>started (UTC)</th><th>key parameters</th><th>avg correlation</th>"
-             "<th>avg MAPE %</th><th>status</th></tr>" + "".join(rows) + "</table>")
-    path = runs_root / RUNS_INDEX
-    path.write_text(_page("bwkit runs", "<h1>bwkit runs</h1>" + table), encoding="utf-8")
-    return path
+             "<th>avg MAPE %</th><th>status</th></tr>" + "".join(_runs_row(RunFolder(p.parent)) for p in found)
+             + "</table>")
+    return write_atomic(runs_root / RUNS_INDEX, _page("bwkit runs", "<h1>bwkit runs</h1>" + table))

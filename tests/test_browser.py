@@ -64,3 +64,48 @@ def test_the_runs_index_links_to_the_run_page(browser, tiny_runs):
     page.wait_for_load_state("load")
     assert page.url.endswith("/tiny/index.html") and "Verdict" in page.inner_text("body")
     page.close()
+
+
+HOSTILE_TARGET = "<script>alert('target')</script>"
+HOSTILE_FEATURE = "<img src=x onerror=alert('feature')>"
+HOSTILE_RUN_ID = "<svg onload=alert('run')>"
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    """A tiny run whose columns, trace ids, file name and run id are all HTML."""
+    import numpy as np
+    import pandas as pd
+
+    from bwkit import pipeline
+
+    folder = tmp_path_factory.mktemp("hostile")
+    rng = np.random.default_rng(0)
+    rows = 400
+    frame = pd.DataFrame({"timestamp": 1_700_000_000 + 60 * np.arange(rows),
+                          "trace_id": ["<i id=pwned>a"] * 200 + ["<b id=pwned>b"] * 200,
+                          HOSTILE_TARGET: np.cumsum(rng.normal(size=rows)),
+                          HOSTILE_FEATURE: rng.normal(size=rows)})
+    csv = folder / "x<img src=y onerror=alert('path')>.csv"
+    frame.to_csv(csv, index=False)
+    pipeline.run({"data_path": str(csv), "features": f"{HOSTILE_TARGET},{HOSTILE_FEATURE}", "targets": HOSTILE_TARGET,
+                  "epochs": 1, "window_size": 5, "hidden_size": 4}, run_id=HOSTILE_RUN_ID, runs_root=folder / "runs",
+                 log=lambda *_: None)
+    return folder / "runs"
+
+
+def test_names_a_user_chose_never_run_as_script_in_any_page(browser, hostile_run):
+    pages = [hostile_run / "index.html", *sorted((hostile_run / HOSTILE_RUN_ID).glob("*.html"))]
+    assert len(pages) == 5   # the list of runs, the run page, 02, 03 and 04
+    for path in pages:
+        page, blocked = open_offline(browser, path)
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.reload()
+        page.wait_for_load_state("load")
+        injected = page.eval_on_selector_all("script, svg, #pwned, img[src='x'], img[src^='y']", "els => els.length")
+        assert (dialogs, injected, blocked) == ([], 0, []), path.name
+        if path != pages[0] and path.name in {"index.html", "03_evaluate.html"}:
+            assert HOSTILE_TARGET in page.inner_text("body"), path.name   # shown as text, not run
+        assert HOSTILE_RUN_ID in page.inner_text("body") or path.name != "index.html", path
+        page.close()

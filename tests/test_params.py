@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import json
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_coerce_numbers_and_strings():
     assert params.coerce(INT, "150") == 150 and type(params.coerce(INT, "150")) is int
     assert params.coerce(FLOAT, "1e-3") == 0.001
     assert params.coerce(FLOAT, "2") == 2.0 and type(params.coerce(FLOAT, "2")) is float
-    assert params.coerce(STR, "cuda") == "cuda"
+    assert params.coerce(STR, "cpu") == "cpu"
 
 
 # --------------------------------------------------------------------------- configure: the one path
@@ -243,3 +244,28 @@ def test_injected_names_reads_the_last_papermill_cell():
 def test_values_out_of_range_are_refused_before_anything_runs(pair, message):
     with pytest.raises(ParameterError, match=message):
         params.configure(sets=[pair])
+
+
+@pytest.mark.parametrize("pair, message", [
+    ("learning_rate=inf", "finite number"), ("parity_tolerance=inf", "finite number"), ("dropout=nan", "finite"),
+    ("seed=-1", "in [0, 2**32)"), ("model_version=a/b", "file names"), ("targets=", "one or more"),
+    ("features=a,b,a", "each once"), ("start=not-a-time", "ISO 8601"),
+    ("fresh_targets=rtt_ms", "needs 'fresh_column'"),
+])
+def test_values_that_would_fail_late_are_refused_before_anything_runs(pair, message):
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        params.configure(sets=[pair])
+
+
+def test_fresh_targets_must_be_targets():
+    with pytest.raises(ParameterError, match="not among the targets"):
+        params.configure(sets=["fresh_column=age", "fresh_targets=signal"])
+
+
+def test_a_gpu_this_machine_lacks_is_refused_before_anything_runs(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ParameterError, match="no CUDA GPU is visible here"):
+        params.configure(sets=["device=cuda"])
+    assert params.configure(sets=["device=cpu"])["device"] == "cpu"

@@ -72,7 +72,7 @@ def test_bad_parameters_are_refused_before_a_folder_exists(tmp_path, overrides, 
     assert not (tmp_path / "runs").exists()
 
 
-def test_bad_data_fails_the_run_with_one_message_naming_the_cell(tmp_path, monkeypatch, capsys):
+def test_bad_data_fails_the_run_before_any_training_with_one_message(tmp_path, monkeypatch, capsys):
     csv = write_synthetic(tmp_path / "broken.csv", samples=300, seed=1)
     lines = csv.read_text().splitlines()
     header, row = lines[0].split(","), lines[41].split(",")
@@ -85,9 +85,7 @@ def test_bad_data_fails_the_run_with_one_message_naming_the_cell(tmp_path, monke
     assert "broken.csv, column 'rtt_ms', row 41" in err and "'fast' is not a number" in err
     run = RunFolder(tmp_path / "runs" / "bad")
     record = json.loads(run.run_json.read_text())
-    assert record["status"] == "failed" and record["stages"]["02_train"]["status"] == "failed"
-    failure = record["failure"]
-    assert failure["stage"] == "02_train" and failure["exception"] == "DataError" and failure["cell"] >= 1
-    assert f"cell In [{failure['cell']}] `{failure['line']}`" in record["error"]
-    assert run.html("02_train").exists() and not run.checkpoint.exists()
-    assert "failed" in run.index.read_text()
+    assert record["status"] == "failed" and record["failure"]["stage"] == "data check"
+    assert record["error"].startswith("data check before 02_train: ") and "row 41" in record["error"]
+    assert record["stages"] == {} and not run.notebook("02_train").exists()   # nothing was trained
+    assert "failed" in run.index.read_text() and "row 41" in run.index.read_text()

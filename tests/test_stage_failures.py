@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "notebooks"
 def run_fixture(tmp_path, name: str, values: dict):
     """Execute tests/notebooks/<name>.ipynb as a stage; return (files, run.json, error cell, RunError)."""
     files = RunFolder(tmp_path)
-    record = pipeline.RunRecord(files, parameters=values)
+    record = pipeline.RunRecord.start(files, parameters=values)
     with pytest.raises(RunError) as raised:
         pipeline.run_stage(FIXTURES / f"{name}.ipynb", name, record, values)
     output = json.loads(files.notebook(name).read_text())
@@ -56,7 +56,7 @@ def test_an_unknown_parameter_stops_the_first_code_cell(tmp_path):
 
 def test_a_good_parameter_runs_the_stage(tmp_path):
     files = RunFolder(tmp_path)
-    record = pipeline.RunRecord(files, parameters={})
+    record = pipeline.RunRecord.start(files, parameters={})
     assert pipeline.run_stage(FIXTURES / "checks_parameters.ipynb", "checks", record, {"rows": 5}) > 0
     assert json.loads(files.run_json.read_text())["stages"]["checks"]["status"] == "succeeded"
     assert "parameters accepted" in files.html("checks").read_text()

@@ -34,13 +34,13 @@ from .dwcp import DWCP_COLUMNS
 from .legacy import LEGACY_COLUMNS
 
 __all__ = ["PROFILES", "DWCP_COLUMNS", "LEGACY_COLUMNS", "ORACLE_COLUMNS",
-           "generate", "write", "write_csv"]
+           "generate", "parse_start", "write", "write_csv"]
 
 PROFILES = {"dwcp": dwcp.generate, "legacy": legacy.generate}
 ORACLE_COLUMNS = tuple(oracle_column(m) for m in METRICS)
 
 
-def _parse_start(start) -> pd.Timestamp:
+def parse_start(start) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(start)
     except (ValueError, TypeError) as exc:
@@ -65,7 +65,7 @@ def generate(samples: int, seed: int, profile: str, start: str) -> pd.DataFrame:
                              + ", ".join(map(repr, PROFILES)))
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
         raise ParameterError(f"samples={samples!r} must be an integer >= 1")
-    ts = _parse_start(start)
+    ts = parse_start(start)
     return PROFILES[profile](int(samples), int(seed), ts)
 
 

@@ -1,0 +1,88 @@
+"""A run's record stays true when its process is interrupted or killed, and `bwkit resume` finishes it."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bwkit import cli, pipeline
+from bwkit.artifacts import RunFolder
+from bwkit.report import write_runs_index
+
+from conftest import TINY_RUN
+
+SETTINGS = [f"--set={k}={v}" for k, v in {**TINY_RUN, "known_future": False}.items()]
+
+
+def start_run(tmp_path, run_id: str) -> tuple[subprocess.Popen, RunFolder]:
+    env = {**os.environ, "BWKIT_RUNS": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "run", "--run-id", run_id, *SETTINGS], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, RunFolder(tmp_path / run_id)
+
+
+def wait_for_stage(files: RunFolder, stage: str, process, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        if files.run_json.exists():
+            stages = json.loads(files.run_json.read_text())["stages"]
+            if stages.get(stage, {}).get("status") == "running":
+                time.sleep(1.0)   # well inside the stage
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{stage} never started")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_marks_the_run_and_its_stage_interrupted_without_a_traceback(tmp_path, signum):
+    process, files = start_run(tmp_path, "stopped")
+    wait_for_stage(files, "02_train", process)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in err and f"interrupted by {signum.name} during 02_train" in err
+    assert "bwkit resume" in err
+    record = json.loads(files.run_json.read_text())
+    assert record["status"] == "interrupted" and record["stages"]["02_train"]["status"] == "interrupted"
+    assert "interrupted" in files.index.read_text()
+
+
+def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_stage(tmp_path):
+    process, files = start_run(tmp_path, "killed")
+    wait_for_stage(files, "03_evaluate", process)
+    assert "killed/index.html" in (tmp_path / "index.html").read_text()   # the link never points nowhere
+    process.kill()
+    process.wait(timeout=30)
+    assert json.loads(files.run_json.read_text())["status"] == "running"   # what SIGKILL leaves behind ...
+    write_runs_index(tmp_path)                                              # ... until the record is read
+    record = json.loads(files.run_json.read_text())
+    assert record["status"] == "interrupted" and "ended without a word" in record["error"]
+    assert record["stages"]["03_evaluate"]["status"] == "interrupted"
+    said = []
+    pipeline.resume(files.root, log=said.append)
+    assert said[:2] == [f"{stage}: finished before, its {len(record['stages'][stage]['outputs'])} files unchanged "
+                        "(sha256)" for stage in ("01_generate_data", "02_train")]
+    record = json.loads(files.run_json.read_text())
+    assert record["status"] == "succeeded" and len(record["resumed"]) == 1 and files.metadata("v1").exists()
+    assert all(s["status"] == "succeeded" for s in record["stages"].values())
+
+
+def test_resume_reruns_a_finished_stage_whose_files_changed_and_refuses_a_finished_run(tmp_path, tiny_runs):
+    import shutil
+
+    root, tiny = tiny_runs
+    copy = RunFolder(shutil.copytree(tiny.root, tmp_path / "copy"))
+    assert cli.main(["resume", str(copy.root)]) == 1    # succeeded: nothing to resume
+    record = json.loads(copy.run_json.read_text())
+    record["status"], record["stages"]["04_export"]["status"] = "failed", "failed"
+    copy.run_json.write_text(json.dumps(record))
+    copy.report.write_text("{}")                        # 03's output no longer what 03 wrote
+    said = []
+    pipeline.resume(copy.root, log=said.append)
+    assert said[0].startswith("01_generate_data: finished before") and said[1].startswith("02_train: finished before")
+    assert not any(line.startswith("03_evaluate: finished before") for line in said)
+    assert json.loads(copy.report.read_text())["comparison"]           # 03 ran again
