@@ -1,22 +1,27 @@
 """Load and validate a telemetry CSV into arrays the rest of the kit trusts.
 
 Every refusal is a `DataError` whose message names the file, the column and the
-row (1-based data row; the file line is one more because of the header), and
-what would fix it.
+row (1-based data row, and its file line), and what would fix it. Reading the raw
+file and checking its shape (ragged rows, repeated names) is `bwkit.csvfile`'s.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .csvfile import Source, cut, name_list, read_table
 from .errors import DataError  # re-exported: callers import it as bwkit.data.DataError
 from .schema import ALIASES, ORACLE_PREFIX, oracle_column
 
 NAN_POLICIES = ("error", "fill_flag", "drop")
+FLOAT32_MAX = float(np.finfo(np.float32).max)   # the model computes in float32
+# pandas' timestamps (nanoseconds in an int64) cover 1677-09-21 to 2262-04-11; the plots convert to them.
+TIME_RANGE = (pd.Timestamp.min.value / 1e9, pd.Timestamp.max.value / 1e9)
 
 
 @dataclass
@@ -58,9 +63,10 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
-def _where(path, column, row=None) -> str:
+def _where(path: Source, column, row=None) -> str:
+    """"<file>, column 'x'" and, given a 0-based data row, ", row 3 (line 4)"."""
     place = f"{path}, column '{column}'"
-    return place if row is None else f"{place}, row {row + 1} (line {row + 2})"
+    return place if row is None else f"{place}, {path.at(row)}"
 
 
 def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
@@ -69,30 +75,62 @@ def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
     bad = values.isna() & raw.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{_where(path, column, row)}: {raw.iloc[row]!r} is not a number")
-    return values.to_numpy(dtype=np.float64)
+        raise DataError(f"{_where(path, column, row)}: {cut(repr(raw.iloc[row]))} is not a number")
+    values = values.to_numpy(dtype=np.float64)
+    huge = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
+    if huge.size:
+        row = int(huge[0])
+        raise DataError(f"{_where(path, column, row)}: {values[row]:g} is outside float32's range (+-3.4e38); "
+                        "the model computes in float32: rescale the column (other units)")
+    return values
 
 
 UNIX_MS_ABOVE = 1e11  # unix seconds reach 1e11 in the year 5138; larger numbers are milliseconds
 
 
+def _is_unix(raw: pd.Series) -> bool:
+    """Numbers (unix seconds or milliseconds), judged by the column's type or else by its first value."""
+    if pd.api.types.is_bool_dtype(raw):
+        return False
+    if pd.api.types.is_numeric_dtype(raw):
+        return True
+    first = raw.first_valid_index()
+    try:
+        return first is not None and math.isfinite(float(str(raw.loc[first]).strip()))
+    except ValueError:
+        return False
+
+
+def _iso_seconds(raw: pd.Series) -> np.ndarray:
+    """Unix seconds of ISO 8601 times, NaN where a value is not one; exact at any resolution and in any year."""
+    parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+    naive = parsed.dt.tz_localize(None).to_numpy()
+    per_second = np.timedelta64(1, "s").astype(naive.dtype.str.replace("M8", "m8")).astype(np.int64)
+    seconds = naive.view(np.int64) / per_second
+    seconds[np.isnat(naive)] = np.nan
+    return seconds
+
+
 def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
     """Float unix seconds (sub-second cadences keep their fractions)."""
     if "timestamp" not in frame:
-        raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); columns: {list(frame.columns)}")
+        raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); columns: {name_list(frame.columns)}")
     raw = frame["timestamp"]
-    if pd.api.types.is_numeric_dtype(raw):
-        seconds = raw.to_numpy(dtype=np.float64)
-        if np.nanmedian(np.abs(seconds)) > UNIX_MS_ABOVE:
-            seconds = seconds / 1000.0
-            notes.append("timestamps read as unix milliseconds (values above 1e11) and converted to seconds")
-    else:
-        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
-        seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    unix = _is_unix(raw)
+    seconds = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix else _iso_seconds(raw)
     bad = ~np.isfinite(seconds)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{_where(path, 'timestamp', row)}: {raw.iloc[row]!r} is not an ISO 8601 time or unix seconds")
+        raise DataError(f"{_where(path, 'timestamp', row)}: {cut(repr(raw.iloc[row]))} is not an ISO 8601 time or "
+                        "unix seconds")
+    if unix and np.median(np.abs(seconds)) > UNIX_MS_ABOVE:
+        seconds = seconds / 1000.0
+        notes.append("timestamps read as unix milliseconds (values above 1e11) and converted to seconds")
+    outside = np.flatnonzero((seconds < TIME_RANGE[0]) | (seconds > TIME_RANGE[1]))
+    if outside.size:
+        row = int(outside[0])
+        raise DataError(f"{_where(path, 'timestamp', row)}: {cut(repr(raw.iloc[row]))} is outside the years "
+                        "1677-2262 that timestamps can take; correct the time (a placeholder date?)")
     return seconds
 
 
@@ -151,21 +189,6 @@ def _check_arguments(path: Path, features: list[str], targets: list[str], nan_po
         raise DataError(f"{path}: need at least one feature and one target")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """The file's rows; a one-column read with semicolons in its header is re-read as a European-style CSV."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        frame = pd.read_csv(path, low_memory=False)
-        if frame.shape[1] == 1 and frame.columns[0].count(";") > 0:  # a European-style CSV
-            frame = pd.read_csv(path, sep=";", low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({exc})") from None
-    if frame.empty:
-        raise DataError(f"{path}: no data rows")
-    return frame
-
-
 def _resolve_columns(frame: pd.DataFrame, features, targets, fresh_column: str, path) -> list[str]:
     """Map legacy aliases (in place), check every named column exists and is no oracle; the used columns."""
     for alias, canonical in ALIASES.items():
@@ -174,7 +197,7 @@ def _resolve_columns(frame: pd.DataFrame, features, targets, fresh_column: str, 
     used = list(dict.fromkeys(features + targets))
     for column in used + ([fresh_column] if fresh_column else []):
         if column not in frame:
-            raise DataError(f"{_where(path, column)}: not found; columns are {list(frame.columns)}")
+            raise DataError(f"{_where(path, column)}: not found; columns are {name_list(frame.columns)}")
         if column.startswith(ORACLE_PREFIX):
             raise DataError(f"{_where(path, column)}: oracle columns are the generator's answers, not inputs")
     return used
@@ -203,6 +226,18 @@ def _numeric_columns(frame, used, features, targets, nan_policy, path, notes, se
     return feature_columns
 
 
+def _check_targets_vary(frame: pd.DataFrame, targets: list[str], path) -> None:
+    """Every target varies over the file: a constant one leaves nothing to predict."""
+    for target in targets:
+        values = frame[target].to_numpy(np.float64)
+        mean = float(values.mean())
+        if float(values.std()) <= 1e-12 * max(1.0, abs(mean)):
+            what = (f"every row is {float(values[0])!r}" if (values == values[0]).all()
+                    else f"every row is {mean:g} to within {float(np.ptp(values)):.3g}")
+            raise DataError(f"{path}: target '{target}' is constant ({what}): there is nothing to predict; "
+                            "choose a target that varies over the file")
+
+
 def _oracle(frame: pd.DataFrame, targets: list[str]) -> np.ndarray | None:
     """[rows, targets] of the generator's next-row predictions, when the file has one per target."""
     oracle_columns = [oracle_column(t) for t in targets]
@@ -221,7 +256,7 @@ def _fresh_mask(frame: pd.DataFrame, targets: list[str], fresh_column: str, fres
     held = set(split_names(fresh_targets))
     unknown = held - set(targets)
     if unknown:
-        raise DataError(f"fresh_targets names {sorted(unknown)}, which are not targets {targets}")
+        raise DataError(f"fresh_targets names {name_list(sorted(unknown))}, which are not targets {name_list(targets)}")
     is_fresh = _numeric(frame, fresh_column, path) == 0
     return np.column_stack([is_fresh if t in held else np.ones(len(frame), bool) for t in targets])
 
@@ -239,17 +274,18 @@ def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str =
     path = Path(path)
     features, targets = split_names(features), split_names(targets)
     _check_arguments(path, features, targets, nan_policy)
-    frame = _read_csv(path)
-    used = _resolve_columns(frame, features, targets, fresh_column, path)
+    frame, source, sha256 = read_table(path)   # source: the path, as messages name it, and each row's line
+    used = _resolve_columns(frame, features, targets, fresh_column, source)
 
     notes: list[str] = []
-    timestamps = _timestamps(frame, path, notes)
-    segment = _segments(frame, path)
-    _check_order(frame, timestamps, segment, path)
-    feature_columns = _numeric_columns(frame, used, features, targets, nan_policy, path, notes, segment)
+    timestamps = _timestamps(frame, source, notes)
+    segment = _segments(frame, source)
+    _check_order(frame, timestamps, segment, source)
+    feature_columns = _numeric_columns(frame, used, features, targets, nan_policy, source, notes, segment)
+    _check_targets_vary(frame, targets, source)
     X = frame[feature_columns].to_numpy(np.float64)
     Y = frame[targets].to_numpy(np.float64)
     oracle = _oracle(frame, targets)
-    fresh = _fresh_mask(frame, targets, fresh_column, fresh_targets, path)
-    return Telemetry(path=path, sha256=sha256_file(path), timestamps=timestamps, segment=segment,
+    fresh = _fresh_mask(frame, targets, fresh_column, fresh_targets, source)
+    return Telemetry(path=path, sha256=sha256, timestamps=timestamps, segment=segment,
                      features=feature_columns, targets=targets, X=X, Y=Y, oracle=oracle, fresh=fresh, notes=notes)

@@ -89,3 +89,16 @@ def test_bad_data_fails_the_run_before_any_training_with_one_message(tmp_path, m
     assert record["error"].startswith("data check before 02_train: ") and "row 41" in record["error"]
     assert record["stages"] == {} and not run.notebook("02_train").exists()   # nothing was trained
     assert "failed" in run.index.read_text() and "row 41" in run.index.read_text()
+
+
+@pytest.mark.parametrize("run_id", ["index.html", ".hidden", "a/b", "..", "x" * 129, ""])
+def test_a_run_id_that_is_not_a_plain_folder_name_is_refused(tmp_path, run_id):
+    with pytest.raises(ParameterError, match="plain folder name"):
+        pipeline.run(TINY_RUN, run_id=run_id, runs_root=tmp_path, **QUIET)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_runs_folder_that_is_a_file_is_the_kits_error(tmp_path):
+    (tmp_path / "runs").write_text("not a folder")
+    with pytest.raises(RunError, match="cannot create a run folder"):
+        pipeline.run(TINY_RUN, runs_root=tmp_path / "runs", **QUIET)
