@@ -1,7 +1,7 @@
 # make run   - set up .venv if needed, run the whole pipeline, print the report path
 # make test  - set up .venv if needed, run the test suite
 # make test-slow - real-size checks (a few minutes)
-# make bench - timings (windowing, epoch, full run, ONNX latency); not part of the tests
+# make bench - timings (windowing, epoch, full run, ONNX latency, resume); not part of the tests
 # make coverage - the test suite with line coverage of bwkit/
 PYTHON ?= python3
 VENV   := .venv
@@ -23,15 +23,18 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Real-size checks: the README's headline numbers within tolerances, a notebook alone from its defaults.
+# Real-size checks: the README's headline numbers within tolerances, a notebook alone from its defaults,
+# and the loader's property tests with many more generated files.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=slow $(BIN)/python -m pytest tests/test_loader_properties.py $(PYTEST_ARGS)
 
 coverage: $(STAMP)
 	$(BIN)/python -m pytest --cov=bwkit --cov-report=term $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_resume.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -3,6 +3,7 @@
     bwkit run [--run-id ID] [-f params.yml] [--set key=value ...]   the whole pipeline into runs/<id>/
     bwkit params                                    every parameter, its default and meaning
     bwkit resume RUN_DIR                            finish an interrupted or failed run
+    bwkit check RUN_DIR                             is this run folder complete and unaltered?
     bwkit table RUN_DIR                             a run's comparison table in Markdown
 """
 from __future__ import annotations
@@ -29,6 +30,12 @@ def _resume(args) -> int:
 
     print(resume(args.run_dir, progress=True))
     return 0
+
+
+def _check(args) -> int:
+    from .check import report
+
+    return 1 if report(args.run_dir) else 0
 
 
 def _params(args) -> int:
@@ -63,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     resume_p = sub.add_parser("resume", help="finish an interrupted or failed run from its first unfinished stage")
     resume_p.add_argument("run_dir")
     resume_p.set_defaults(func=_resume)
+    check_p = sub.add_parser("check", help="verify a run folder: files, sha256 manifest, report, ONNX, offline HTML")
+    check_p.add_argument("run_dir")
+    check_p.set_defaults(func=_check)
     sub.add_parser("params", help="list every parameter with its default").set_defaults(func=_params)
     table_p = sub.add_parser("table", help="print a run's comparison table (Markdown) and summary")
     table_p.add_argument("run_dir")

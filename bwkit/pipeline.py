@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import params as P
 from .artifacts import RUNS_INDEX, RunFolder
+from .check import manifest
 from .data import load_telemetry, sha256_file
 from .env import versions
 from .errors import DataError, ParameterError, RunError, RunInterrupted
@@ -183,6 +184,7 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> No
     finally:
         record.data.update(finished=now(), wall_seconds=round(record.data.get("wall_seconds", 0)
                                                               + time.perf_counter() - start, 2))
+        record.data["manifest"] = manifest(files.root)   # what `bwkit check` verifies later
         record.save()
         write_run_index(files.root)
         write_runs_index(files.root.parent)

@@ -1,0 +1,35 @@
+"""`bwkit check`: a complete run folder passes; a missing, altered or added file is named."""
+import shutil
+
+import pytest
+
+from bwkit import check, cli
+
+
+@pytest.fixture
+def copy(tiny_run, tmp_path):
+    return shutil.copytree(tiny_run.root, tmp_path / "copy")
+
+
+def test_a_complete_run_folder_passes_every_check(tiny_run, capsys):
+    assert cli.main(["check", str(tiny_run.root)]) == 0
+    out = capsys.readouterr().out
+    assert "ONNX answers a batch of 256" in out and out.rstrip().endswith("all checks passed")
+    assert "FAIL" not in out
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda run: (run / "bandwidth_lstm_v1.onnx").unlink(), "FAIL file bandwidth_lstm_v1.onnx"),
+    (lambda run: (run / "training_output.log").write_text("edited\n"), "changed or missing: training_output.log"),
+    (lambda run: (run / "extra.txt").write_text("x"), "added: extra.txt"),
+])
+def test_a_damaged_folder_fails_and_says_what(copy, capsys, damage, expected):
+    damage(copy)
+    assert cli.main(["check", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert expected in out and "check(s) failed" in out
+
+
+def test_a_folder_without_a_record_fails(tmp_path):
+    lines = []
+    assert check.report(tmp_path, lines.append) == 1 and "run.json readable" in lines[0]
