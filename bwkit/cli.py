@@ -4,6 +4,7 @@
     bwkit params                                    every parameter, its default and meaning
     bwkit resume RUN_DIR                            finish an interrupted or failed run
     bwkit check RUN_DIR                             is this run folder complete and unaltered?
+    bwkit reproduce RUN_DIR [--run-id ID]           re-run from run.json and report any drift
     bwkit table RUN_DIR                             a run's comparison table in Markdown
 """
 from __future__ import annotations
@@ -30,6 +31,16 @@ def _resume(args) -> int:
 
     print(resume(args.run_dir, progress=True))
     return 0
+
+
+def _reproduce(args) -> int:
+    from .reproduce import reproduce
+
+    index, result = reproduce(args.run_dir, args.run_id)
+    print(f"{result['verdict']}: {index}")
+    for row in result["drift"][:20]:
+        print(f"  {row['what']}: {row['original']} -> {row['reproduced']} (difference {row['difference']:.3g})")
+    return 0 if result["verdict"] == "reproduced exactly" else 3
 
 
 def _check(args) -> int:
@@ -70,6 +81,10 @@ def parser() -> argparse.ArgumentParser:
     resume_p = sub.add_parser("resume", help="finish an interrupted or failed run from its first unfinished stage")
     resume_p.add_argument("run_dir")
     resume_p.set_defaults(func=_resume)
+    repro_p = sub.add_parser("reproduce", help="re-execute a run from its run.json and compare (exit 3 on drift)")
+    repro_p.add_argument("run_dir")
+    repro_p.add_argument("--run-id", help="folder name of the new run (default: <id>-reproduced)")
+    repro_p.set_defaults(func=_reproduce)
     check_p = sub.add_parser("check", help="verify a run folder: files, sha256 manifest, report, ONNX, offline HTML")
     check_p.add_argument("run_dir")
     check_p.set_defaults(func=_check)
@@ -82,7 +97,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Exit codes: 0 done, 1 the run (or the file asked for) failed, 2 a bad parameter (nothing ran),
-    130 interrupted (SIGINT or SIGTERM; `bwkit resume` finishes the run)."""
+    3 a reproduction drifted, 130 interrupted (SIGINT or SIGTERM; `bwkit resume` finishes the run)."""
     args = parser().parse_args(argv)
     try:
         return args.func(args)
@@ -93,7 +108,7 @@ def main(argv=None) -> int:
         print(f"bwkit: {exc}", file=sys.stderr)
         return 2
     except BwkitError as exc:
-        print(f"bwkit: {'run failed: ' if args.command in {'run', 'resume'} else ''}{exc}", file=sys.stderr)
+        print(f"bwkit: {'run failed: ' if args.command in {'run', 'resume', 'reproduce'} else ''}{exc}", file=sys.stderr)
         return 1
 
 

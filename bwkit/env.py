@@ -40,3 +40,39 @@ def hardware(device: str) -> dict[str, object]:
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git(*args) -> str | None:
+    import subprocess
+
+    from .paths import ROOT
+
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def environment() -> dict[str, object]:
+    """What reproducing a run elsewhere needs: every installed package, the kit's commit, the machine.
+
+    Read without importing torch (a GPU, if any, is recorded by training, in the checkpoint's hardware).
+    """
+    from importlib.metadata import distributions
+
+    packages = {d.metadata["Name"]: d.version for d in distributions() if d.metadata["Name"]}
+    status = _git("status", "--porcelain")
+    return {"packages": dict(sorted(packages.items(), key=lambda kv: kv[0].lower())),
+            "commit": _git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status),
+            "machine": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform()}}

@@ -17,7 +17,7 @@ from . import params as P
 from .artifacts import RUNS_INDEX, RunFolder
 from .check import manifest
 from .data import load_telemetry, sha256_file
-from .env import versions
+from .env import environment, versions
 from .errors import DataError, ParameterError, RunError, RunInterrupted
 from .paths import ROOT, STAGES, runs_root as default_runs_root
 from .record import RunRecord, now, reconcile, this_process
@@ -204,9 +204,12 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None
         files.data.parent.mkdir()
         config["data_path"] = str(files.data)
     data = {"path": config["data_path"], "generated": not external}
+    if Path(data["path"]).is_relative_to(ROOT):   # so a copied repository and run folder still find it
+        data["path_in_repository"] = str(Path(data["path"]).relative_to(ROOT))
     if external and Path(data["path"]).is_file():  # hash what this run reads, before it runs
         data["sha256"] = sha256_file(data["path"])
-    record = RunRecord.start(files, parameters=config, data=data, versions=versions(), command=sys.argv)
+    record = RunRecord.start(files, parameters=config, data=data, versions=versions(), environment=environment(),
+                             command=sys.argv)
     write_run_index(files.root)
     write_runs_index(runs_root)
     _execute(record, config, STAGES[1:] if external else STAGES, log, progress)

@@ -89,6 +89,21 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _reproduction(result: dict) -> str:
+    """The verdict of `bwkit reproduce`, with what drifted and which versions differ."""
+    ok = result["verdict"] == "reproduced exactly"
+    rows = "".join(f"<tr><td>{html.escape(r['what'])}</td><td>{_fmt(r['original'])}</td><td>{_fmt(r['reproduced'])}"
+                   f"</td><td>{_fmt(r['difference'])}</td></tr>" for r in result["drift"][:50])
+    table = ("<table><tr><th>what</th><th>original</th><th>reproduced</th><th>difference</th></tr>" + rows
+             + "</table>") if rows else ""
+    versions = "".join(f"<li>{html.escape(k)}: {html.escape(str(a))} &rarr; {html.escape(str(b))}</li>"
+                       for k, (a, b) in result["versions_differ"].items())
+    return (f"<h2>Reproduction of <code>{html.escape(result['of'])}</code>: <span class='{'ok' if ok else 'bad'}'>"
+            f"{html.escape(result['verdict'])}</span></h2><p>{result['compared']} comparisons (data hash, every weight, "
+            f"every metric, ONNX outputs on the test windows).</p>{table}"
+            + (f"<p>Versions that differ:</p><ul>{versions}</ul>" if versions else ""))
+
+
 def write_run_index(run_dir) -> Path:
     """runs/<id>/index.html: status, verdict, metrics table, plots, links to the four reports."""
     files = RunFolder(run_dir)
@@ -100,6 +115,8 @@ def write_run_index(run_dir) -> Path:
              f" &middot; started {html.escape(run.get('started', ''))} &middot; {run.get('wall_seconds', 0):.1f} s</p>"]
     if run.get("error"):
         parts.append(f"<pre class='bad'>{html.escape(run['error'])}</pre>")
+    if run.get("reproduction"):
+        parts.append(_reproduction(run["reproduction"]))
     if files.report.exists():
         report = json.loads(files.report.read_text())
         achieved = report["achieved_metrics"]
