@@ -4,6 +4,8 @@
     bwkit params                                    every parameter, its default and meaning
     bwkit resume RUN_DIR                            finish an interrupted or failed run
     bwkit check RUN_DIR                             is this run folder complete and unaltered?
+    bwkit sweep --grid name=v1,v2 ... [--repeats N] many runs on Dask, then their comparison page
+    bwkit compare RUN_DIR ... | --sweep ID          what differs between runs, and whether it matters
     bwkit reproduce RUN_DIR [--run-id ID]           re-run from run.json and report any drift
     bwkit table RUN_DIR                             a run's comparison table in Markdown
 """
@@ -41,6 +43,26 @@ def _reproduce(args) -> int:
     for row in result["drift"][:20]:
         print(f"  {row['what']}: {row['original']} -> {row['reproduced']} (difference {row['difference']:.3g})")
     return 0 if result["verdict"] == "reproduced exactly" else 3
+
+
+def _sweep(args) -> int:
+    from .sweep import parse_grid, sweep
+
+    base = P.configure(parameters_file=args.parameters_file, sets=args.set)
+    base = {k: v for k, v in base.items() if k not in {"run_dir", "output"}}
+    record = sweep(base, parse_grid(args.grid), args.repeats, args.sweep_id, args.scheduler, args.workers)
+    failed = {rid: r["error"] for rid, r in record["results"].items() if r["status"] != "succeeded"}
+    for rid, error in failed.items():
+        print(f"failed: {rid}: {error}", file=sys.stderr)
+    print(record.get("comparison", ""))
+    return 1 if failed else 0
+
+
+def _compare(args) -> int:
+    from .sweep import compare_report
+
+    print(compare_report(args.sweep or "", ",".join(args.run_dirs)))
+    return 0
 
 
 def _check(args) -> int:
@@ -85,6 +107,19 @@ def parser() -> argparse.ArgumentParser:
     repro_p.add_argument("run_dir")
     repro_p.add_argument("--run-id", help="folder name of the new run (default: <id>-reproduced)")
     repro_p.set_defaults(func=_reproduce)
+    sweep_p = sub.add_parser("sweep", help="run every combination of a grid as tasks on Dask, then compare them")
+    sweep_p.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2", help="a swept parameter")
+    sweep_p.add_argument("--repeats", type=int, default=1, help="runs per combination, seed + 0, 1, ...")
+    sweep_p.add_argument("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster)")
+    sweep_p.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    sweep_p.add_argument("--sweep-id", help="runs/sweeps/<id>/; re-running an id finishes what is missing")
+    sweep_p.add_argument("-f", "--parameters-file", metavar="YAML", help="the runs' other parameters")
+    sweep_p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="the runs' other parameters")
+    sweep_p.set_defaults(func=_sweep)
+    compare_p = sub.add_parser("compare", help="compare run folders (or a sweep) in notebooks/05_compare.ipynb")
+    compare_p.add_argument("run_dirs", nargs="*")
+    compare_p.add_argument("--sweep", help="a sweep id under runs/sweeps/")
+    compare_p.set_defaults(func=_compare)
     check_p = sub.add_parser("check", help="verify a run folder: files, sha256 manifest, report, ONNX, offline HTML")
     check_p.add_argument("run_dir")
     check_p.set_defaults(func=_check)
@@ -108,7 +143,7 @@ def main(argv=None) -> int:
         print(f"bwkit: {exc}", file=sys.stderr)
         return 2
     except BwkitError as exc:
-        print(f"bwkit: {'run failed: ' if args.command in {'run', 'resume', 'reproduce'} else ''}{exc}", file=sys.stderr)
+        print(f"bwkit: {'run failed: ' if args.command in {'run', 'resume', 'reproduce', 'sweep'} else ''}{exc}", file=sys.stderr)
         return 1
 
 

@@ -156,6 +156,7 @@ def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, m
         "summary": summary_text,
         "test_rows": len(evaluation.rows),
         "data": saved["data"], "config": saved["config"], "best_epoch": saved["best_epoch"],
+        "best_val_loss": min(saved["history"]["val_loss"]), "validation_loss": saved["history"]["val_loss"],
         **(extra or {}),
     }
     return write_json(path, report)

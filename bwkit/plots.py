@@ -119,3 +119,34 @@ def residuals(evaluation, path=None):
         ax.set(title=target, xlabel="prediction - actual")
     axes[0].legend(fontsize=8)
     return _finish(fig, path)
+
+
+def against_parameters(frame, parameters, metrics=("val_loss", "test correlation", "test mape"), path=None):
+    """Each metric (rows) against each swept parameter (columns), one point per run."""
+    import pandas as pd
+
+    parameters = [p for p in parameters if p in frame] or ["run"]
+    fig, axes = plt.subplots(len(metrics), len(parameters), figsize=(3.6 * len(parameters), 2.6 * len(metrics)),
+                             squeeze=False)
+    for i, metric in enumerate(metrics):
+        for j, parameter in enumerate(parameters):
+            values = frame[parameter]
+            numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+            axes[i, j].scatter(values if numeric else values.astype(str), frame[metric], s=18)
+            axes[i, j].set(xlabel=parameter, ylabel=metric)
+            if numeric and (values > 0).all() and values.max() / values.min() >= 20:
+                axes[i, j].set_xscale("log")   # learning rates and the like span decades
+    return _finish(fig, path)
+
+
+def validation_curves(runs, path=None):
+    """Every run's validation loss per epoch, overlaid (log scale)."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    for run in runs:
+        if run["report"]:
+            curve = run["report"]["validation_loss"]
+            ax.plot(range(1, len(curve) + 1), curve, lw=0.9, label=run["run"])
+    ax.set(xlabel="epoch", ylabel="validation MSE (standardised)", yscale="log", title="validation curves")
+    if len(runs) <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    return _finish(fig, path)

@@ -44,6 +44,14 @@ def styled_table(frame, caption: str):
             .format_index(escape="html", axis=1).set_caption(html.escape(caption)))
 
 
+def ranking(frame):
+    """The runs of a comparison, best first, the best row highlighted and every label escaped."""
+    best = frame.index[0] if len(frame) and frame["val_loss"].notna().iloc[0] else None
+    return (frame.style.format(precision=4, na_rep="", escape="html").hide(axis="index")
+            .apply(lambda row: ["background:#e6f4ea;font-weight:600" if row.name == best else ""] * len(row), axis=1)
+            .format_index(escape="html", axis=1))
+
+
 def _page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
@@ -167,4 +175,21 @@ def write_runs_index(runs_root) -> Path:
     table = ("<table><tr><th>run</th><th>started (UTC)</th><th>key parameters</th><th>avg correlation</th>"
              "<th>avg MAPE %</th><th>status</th></tr>" + "".join(_runs_row(RunFolder(p.parent)) for p in found)
              + "</table>")
-    return write_atomic(runs_root / RUNS_INDEX, _page("bwkit runs", "<h1>bwkit runs</h1>" + table))
+    return write_atomic(runs_root / RUNS_INDEX, _page("bwkit runs", "<h1>bwkit runs</h1>" + table
+                                                      + _sweeps_list(runs_root)))
+
+
+def _sweeps_list(runs_root: Path) -> str:
+    """The sweeps under runs/sweeps/, each linking to its comparison page."""
+    items = []
+    for record in sorted((runs_root / "sweeps").glob("*/sweep.json")):
+        name = record.parent.name
+        try:
+            runs = len(json.loads(record.read_text()).get("runs", []))
+        except ValueError:
+            runs = "?"
+        page = record.parent / "05_compare.html"
+        link = (f"<a href='sweeps/{html.escape(quote(name))}/05_compare.html'>{html.escape(name)}</a>"
+                if page.exists() else html.escape(name) + " (no comparison page yet)")
+        items.append(f"<li>{link}: {runs} runs</li>")
+    return "<h2>Sweeps</h2><ul>" + "".join(items) + "</ul>" if items else ""

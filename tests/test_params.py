@@ -207,9 +207,9 @@ def test_shared_parameters_have_one_default_and_type():
                 seen[name] = (path.stem, param)
 
 
-def test_every_stage_has_a_notebook():
+def test_every_stage_has_a_notebook_and_the_only_other_is_the_comparison():
     from bwkit.paths import STAGES
-    assert sorted(STAGES) == [p.stem for p in NOTEBOOKS]
+    assert sorted([*STAGES, "05_compare"]) == [p.stem for p in NOTEBOOKS]
 
 
 def test_the_default_targets_are_the_metrics_the_generator_writes():
@@ -217,10 +217,10 @@ def test_the_default_targets_are_the_metrics_the_generator_writes():
     assert params.configure(stage="02_train")["targets"] == ",".join(schema.METRICS)
 
 
-def test_pipeline_parameters_is_the_union():
+def test_pipeline_parameters_is_the_union_of_the_stages():
+    from bwkit.paths import STAGES
     merged = params.pipeline_parameters()
-    for path in NOTEBOOKS:
-        assert set(params.notebook_parameters(path.stem)) <= set(merged)
+    assert set(merged) == {n for stage in STAGES for n in params.notebook_parameters(stage)}
 
 
 def test_check_notebook_rerun_by_hand_ignores_the_notebooks_own_variables():

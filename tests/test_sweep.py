@@ -1,0 +1,87 @@
+"""`bwkit sweep` on a 2-worker LocalCluster, its comparison page, re-running a sweep id, and
+workers that cannot see the client's files."""
+import json
+
+import pytest
+
+from bwkit import cli, sweep
+from bwkit.errors import ParameterError
+
+pytest.importorskip("dask.distributed")
+TINY = {"samples": 300, "epochs": 1, "window_size": 5, "hidden_size": 4}
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A 2x2 sweep whose window 400 combinations fail (300 rows), on a 2-worker LocalCluster."""
+    root = tmp_path_factory.mktemp("sweeps")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BWKIT_RUNS", str(root))
+        grid = sweep.parse_grid(["hidden_size=4,8", "window_size=5,400"])
+        record = sweep.sweep(TINY, grid, sweep_id="grid", workers=2, log=lambda *_: None, progress=False)
+    return root / "sweeps" / "grid", record
+
+
+def test_every_combination_is_a_run_folder_and_a_failure_does_not_stop_the_sweep(swept):
+    folder, record = swept
+    assert sorted(record["runs"]) == [f"grid-00{n}" for n in range(4)]
+    statuses = {rid: json.loads((folder / rid / "run.json").read_text())["status"] for rid in record["runs"]}
+    assert sorted(statuses.values()) == ["failed", "failed", "succeeded", "succeeded"]
+    failed = [r for r in record["results"].values() if r["status"] == "failed"]
+    assert all("a 70/15/15 split needs at least" in r["error"] for r in failed)
+    assert len(list((folder / "data").glob("*.csv"))) == 1        # the data, generated once for the sweep
+
+
+def test_the_comparison_page_shows_what_differs_and_the_best(swept):
+    folder, record = swept
+    page = (folder / "05_compare.html").read_text()
+    assert record["comparison"].endswith("05_compare.html")
+    assert "hidden_size" in page and "window_size" in page and "#e6f4ea" in page   # the best row, highlighted
+    assert "data:image/png;base64" in page and "one run each" in page
+    assert "sweeps/grid/05_compare.html" in (folder.parent.parent / "index.html").read_text()
+
+
+def test_rerunning_a_sweep_id_finishes_only_what_is_missing(swept, monkeypatch):
+    folder, record = swept
+    succeeded = [rid for rid in record["runs"] if rid not in record["results"]
+                 or record["results"][rid]["status"] == "succeeded"]
+    unfinished = folder / succeeded[0] / "run.json"            # what a client killed mid-run leaves behind
+    data = json.loads(unfinished.read_text())
+    data["status"] = "running"
+    unfinished.write_text(json.dumps(data))
+    monkeypatch.setenv("BWKIT_RUNS", str(folder.parent.parent))
+    said = []
+    again = sweep.sweep(TINY, sweep.parse_grid(["hidden_size=4,8", "window_size=5,400"]), sweep_id="grid", workers=2,
+                        log=said.append, progress=False)
+    assert "skipping 1 that succeeded; running 0 new, 2 failed, 1 unfinished, 0 changed" in said[0]
+    assert again["skipped"] == [succeeded[1]] and set(again["results"]) == set(record["runs"]) - {succeeded[1]}
+
+
+def test_workers_without_the_clients_disk_send_their_run_folders_back(tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    client_runs, worker_runs = tmp_path / "client", tmp_path / "worker"
+    monkeypatch.setenv("BWKIT_RUNS", str(client_runs))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      local_directory=str(tmp_path / "elsewhere"), env={"BWKIT_RUNS": str(worker_runs)}) as cluster:
+        record = sweep.sweep(TINY, sweep.parse_grid(["learning_rate=0.001"]), sweep_id="apart",
+                             scheduler=cluster.scheduler_address, log=lambda *_: None, progress=False)
+    run = client_runs / "sweeps" / "apart" / "apart-000"
+    assert record["results"]["apart-000"]["status"] == "succeeded"
+    assert json.loads((run / "run.json").read_text())["status"] == "succeeded" and (run / "best_model.pth").exists()
+    assert not list(worker_runs.rglob("run.json"))                  # nothing left on the worker's side
+
+
+@pytest.mark.parametrize("pairs, message", [(["epoch=1,2"], "Did you mean 'epochs'"),
+                                            (["epochs=1,many"], "expects int"), (["epochs"], "--grid expects"),
+                                            (["run_dir=a,b"], "cannot be swept")])
+def test_grid_values_are_checked_before_anything_starts(pairs, message):
+    with pytest.raises(ParameterError, match=message):
+        sweep.parse_grid(pairs)
+
+
+def test_compare_of_run_folders_from_the_cli(tiny_run, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BWKIT_RUNS", str(tmp_path))
+    assert cli.main(["compare", str(tiny_run.root), str(tiny_run.root)]) == 0
+    page = capsys.readouterr().out.strip()
+    assert page.endswith("05_compare.html") and "Only one configuration" in open(page).read()
