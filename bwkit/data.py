@@ -7,7 +7,6 @@ file and checking its shape (ragged rows, repeated names) is `bwkit.csvfile`'s.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +62,10 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
+def _shown(value) -> str:
+    return cut(repr(value.item() if isinstance(value, np.generic) else value))
+
+
 def _where(path: Source, column, row=None) -> str:
     """"<file>, column 'x'" and, given a 0-based data row, ", row 3 (line 4)"."""
     place = f"{path}, column '{column}'"
@@ -75,7 +78,7 @@ def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
     bad = values.isna() & raw.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{_where(path, column, row)}: {cut(repr(raw.iloc[row]))} is not a number")
+        raise DataError(f"{_where(path, column, row)}: {_shown(raw.iloc[row])} is not a number")
     values = values.to_numpy(dtype=np.float64)
     huge = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
     if huge.size:
@@ -89,16 +92,11 @@ UNIX_MS_ABOVE = 1e11  # unix seconds reach 1e11 in the year 5138; larger numbers
 
 
 def _is_unix(raw: pd.Series) -> bool:
-    """Numbers (unix seconds or milliseconds), judged by the column's type or else by its first value."""
-    if pd.api.types.is_bool_dtype(raw):
-        return False
+    """Numbers (unix seconds or milliseconds): by the column's type, or else by its first value."""
     if pd.api.types.is_numeric_dtype(raw):
-        return True
-    first = raw.first_valid_index()
-    try:
-        return first is not None and math.isfinite(float(str(raw.loc[first]).strip()))
-    except ValueError:
-        return False
+        return not pd.api.types.is_bool_dtype(raw)
+    first = raw.first_valid_index() if pd.isna(raw.iloc[0]) else raw.index[0]   # no pass over the column
+    return first is not None and bool(pd.notna(pd.to_numeric(raw.loc[first], errors="coerce")))
 
 
 def _iso_seconds(raw: pd.Series) -> np.ndarray:
@@ -114,23 +112,24 @@ def _iso_seconds(raw: pd.Series) -> np.ndarray:
 def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
     """Float unix seconds (sub-second cadences keep their fractions)."""
     if "timestamp" not in frame:
-        raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); columns: {name_list(frame.columns)}")
+        raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); "
+                        f"columns: {name_list(frame.columns)}")
     raw = frame["timestamp"]
     unix = _is_unix(raw)
     seconds = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix else _iso_seconds(raw)
     bad = ~np.isfinite(seconds)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{_where(path, 'timestamp', row)}: {cut(repr(raw.iloc[row]))} is not an ISO 8601 time or "
-                        "unix seconds")
-    if unix and np.median(np.abs(seconds)) > UNIX_MS_ABOVE:
+        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(raw.iloc[row])} is not an ISO 8601 time or "
+                        "unix seconds" + (" (the first row's is a number, so all must be)" if unix else ""))
+    if unix and np.median(np.minimum(np.abs(seconds), 1e300)) > UNIX_MS_ABOVE:   # no overflow in the mean of two
         seconds = seconds / 1000.0
         notes.append("timestamps read as unix milliseconds (values above 1e11) and converted to seconds")
     outside = np.flatnonzero((seconds < TIME_RANGE[0]) | (seconds > TIME_RANGE[1]))
     if outside.size:
         row = int(outside[0])
-        raise DataError(f"{_where(path, 'timestamp', row)}: {cut(repr(raw.iloc[row]))} is outside the years "
-                        "1677-2262 that timestamps can take; correct the time (a placeholder date?)")
+        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(raw.iloc[row])} is outside the times "
+                        "pandas can hold (1677-09-21 to 2262-04-11); correct it (a placeholder date?)")
     return seconds
 
 

@@ -1,9 +1,13 @@
 """CSV layouts users bring that the default schema does not: sub-second cadences,
 milliseconds, separators, gaps in trace ids, and the messages they get."""
+import os
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from bwkit.csvfile import name_list
 from bwkit.data import DataError, load_telemetry
 from bwkit.params import configure
 
@@ -74,3 +78,186 @@ def test_fresh_targets_without_a_fresh_column_is_refused(tmp_path):
     frame().to_csv(path, index=False)
     with pytest.raises(DataError, match="needs fresh_column"):
         load(path, fresh_targets="y")
+
+
+# --------------------------------------------------------------------------- the raw file: shape and names
+
+HEADER = "timestamp,y,x\n"
+
+
+def rows(count=6, start=1_700_000_000, end="\n"):
+    """`count` rows of timestamp,y,x (unix seconds, one a minute; y varies)."""
+    return "".join(f"{start + 60 * i},{i % 4}.5,{i}{end}" for i in range(count))
+
+
+def write(tmp_path, text, name="t.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
+
+
+def refused(path, **arguments) -> str:
+    with pytest.raises(DataError) as exc:
+        load(path, **arguments)
+    message = str(exc.value)
+    assert str(path) in message, message
+    return message
+
+
+def test_a_trailing_comma_on_every_row_is_refused_not_shifted(tmp_path):
+    """pandas would take the first column as the index and train 'y' on what is 'x'."""
+    path = write(tmp_path, HEADER + rows().replace("\n", ",\n"))
+    assert "row 1 (line 2): 4 fields where the header has 3" in refused(path)
+
+
+def test_a_row_with_a_field_too_many_is_refused(tmp_path):
+    path = write(tmp_path, HEADER + rows().replace("1700000120,2.5,2\n", "1700000120,2.5,2,9\n"))
+    assert "row 3 (line 4): 4 fields where the header has 3" in refused(path)
+
+
+def test_a_short_row_is_refused_not_filled(tmp_path):
+    path = write(tmp_path, HEADER + rows().replace("1700000180,3.5,3\n", "1700000180,3.5\n"))
+    for policy in ("error", "fill_flag", "drop"):
+        assert "row 4 (line 5): 2 fields where the header has 3" in refused(path, nan_policy=policy)
+
+
+def test_a_long_first_row_and_a_short_second_row_are_refused(tmp_path):
+    """The shape pandas passes silently: the extra field of row 1 is dropped, row 2 is padded."""
+    text = HEADER + rows().replace("1700000000,0.5,0\n", "1700000000,0.5,0,9\n").replace("1700000060,1.5,1\n",
+                                                                                          "1700000060,1.5\n")
+    assert "row 1 (line 2): 4 fields" in refused(write(tmp_path, text))
+
+
+def test_ragged_rows_in_quoted_and_cr_files_name_their_row_and_line(tmp_path):
+    quoted = '"timestamp","y","x","note"\n' + rows(end=',"two\nlines"\n')
+    quoted = quoted.replace('1700000180,3.5,3,"', '1700000180,3.5,"')   # row 4, on line 2 + 3 * 2
+    assert "row 4 (line 8): 3 fields where the header has 4" in refused(write(tmp_path, quoted, "q.csv"))
+    old_mac = (HEADER + rows().replace("1700000060,1.5,1\n", "1700000060,1.5\n")).replace("\n", "\r")
+    assert "row 2 (line 3): 2 fields" in refused(write(tmp_path, old_mac, "cr.csv"))
+
+
+def test_blank_lines_are_skipped_and_later_messages_name_the_right_line(tmp_path):
+    text = "\n" + HEADER + rows().replace("1700000120,2.5,2\n", "1700000120,2.5,2\n\n  \n").replace(",3.5,", ",abc,")
+    message = refused(write(tmp_path, text))
+    assert "column 'y', row 4 (line 8): 'abc' is not a number" in message
+    assert load(write(tmp_path, "\n" + HEADER + rows() + "\n\n", "ok.csv")).rows == 6
+
+
+@pytest.mark.parametrize("end", ["\r\n", "\r"])
+def test_windows_and_old_mac_line_ends_load(tmp_path, end):
+    telemetry = load(write(tmp_path, (HEADER + rows()).replace("\n", end)))
+    assert telemetry.rows == 6 and telemetry.X[5, 0] == 5
+
+
+def test_a_utf8_bom_still_finds_the_timestamp_column(tmp_path):
+    for name, header in (("plain.csv", HEADER), ("quoted.csv", '"timestamp","y","x"\n')):
+        telemetry = load(write(tmp_path, "\ufeff" + header + rows(), name))
+        assert telemetry.timestamps[0] == 1_700_000_000
+
+
+def test_a_repeated_column_name_is_refused_naming_its_positions(tmp_path):
+    path = write(tmp_path, "timestamp,y,x,y\n" + rows().replace("\n", ",1\n"))
+    assert "column 'y' appears 2 times in the header (columns 2 and 4); rename one" in refused(path)
+
+
+def test_a_megabyte_header_of_one_repeated_name_is_refused_within_a_second(tmp_path):
+    """pandas renames repeated names in quadratic time; the loader counts them first, in linear time."""
+    path = write(tmp_path, "a," * 500_000 + "\n" + "1," * 500_000 + "\n")
+    start = time.perf_counter()
+    message = refused(path)
+    assert time.perf_counter() - start < 1.0
+    assert "column 'a' appears 500,000 times in the header (columns 1, 2, 3" in message
+    assert "20 and 499,980 more); rename one" in message and len(message) < 500
+
+
+def test_a_list_of_columns_in_a_message_shows_at_most_20(tmp_path):
+    names = [f"c{i}" for i in range(100_006)] + ["timestamp", "y"]
+    path = write(tmp_path, ",".join(names) + "\n" + ",".join("1" for _ in names) + "\n")
+    message = refused(path, features="nope")
+    assert "column 'nope': not found; columns are ['c0', 'c1'," in message
+    assert "'c19'] and 99,988 more" in message and "'c20'" not in message
+
+
+def test_name_list_caps_and_shortens():
+    assert name_list(["a", "b"]) == "['a', 'b']"
+    assert name_list([f"c{i}" for i in range(25)]) == repr([f"c{i}" for i in range(20)]) + " and 5 more"
+    assert name_list(["x" * 200]) == repr(["x" * 77 + "..."])
+
+
+# --------------------------------------------------------------------------- values
+
+def test_a_value_outside_float32s_range_is_refused(tmp_path):
+    path = write(tmp_path, HEADER + rows().replace("1700000120,2.5,2\n", "1700000120,2.5,1e308\n"))
+    assert "column 'x', row 3 (line 4): 1e+308 is outside float32's range" in refused(path)
+    path = write(tmp_path, HEADER + rows().replace("1700000120,2.5,2\n", "1700000120,-3.5e38,2\n"), "y.csv")
+    assert "column 'y', row 3 (line 4): -3.5e+38 is outside float32's range" in refused(path)
+
+
+def test_a_constant_target_is_refused_but_a_constant_feature_is_fine(tmp_path):
+    text = HEADER + "".join(f"{1_700_000_000 + 60 * i},5.0,{i}\n" for i in range(10))
+    message = refused(write(tmp_path, text))
+    assert "target 'y' is constant (every row is 5.0): there is nothing to predict" in message
+    almost = HEADER + "".join(f"{1_700_000_000 + 60 * i},{5 + i * 1e-15!r},{i}\n" for i in range(10))
+    assert "target 'y' is constant" in refused(write(tmp_path, almost, "almost.csv"))
+    telemetry = load(write(tmp_path, text, "feature.csv"), features="y,x", targets="x")
+    assert (telemetry.X[:, 0] == 5).all()
+
+
+def test_a_bad_unix_timestamp_is_named_at_its_row(tmp_path):
+    path = write(tmp_path, HEADER + rows().replace("1700000120,", "x,"))
+    assert "column 'timestamp', row 3 (line 4): 'x' is not an ISO 8601 time or unix seconds" in refused(path)
+
+
+@pytest.mark.parametrize("late", ["9999-12-31T00:00:00Z", "0001-01-01"])
+def test_an_iso_time_outside_pandas_range_is_named_at_its_row(tmp_path, late):
+    times = ["2025-11-03T00:00:00Z", "2025-11-03T00:01:00Z", late]
+    text = HEADER + "".join(f"{t},{i}.5,{i}\n" for i, t in enumerate(times))
+    assert f"column 'timestamp', row 3 (line 4): '{late}' is outside the times pandas can hold" in \
+        refused(write(tmp_path, text))
+
+
+# --------------------------------------------------------------------------- files that cannot be read
+
+def test_a_directory_is_refused(tmp_path):
+    assert "a directory" in refused(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_a_file_without_read_permission_is_refused(tmp_path):
+    path = write(tmp_path, HEADER + rows())
+    path.chmod(0)
+    try:
+        assert "Permission denied" in refused(path)
+    finally:
+        path.chmod(0o644)
+
+
+def test_a_symlink_loop_is_refused(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    os.symlink(a, b)
+    os.symlink(b, a)
+    assert "cannot be read (Too many levels of symbolic links)" in refused(a)
+
+
+def test_a_file_name_too_long_is_refused(tmp_path):
+    assert "cannot be read (File name too long)" in refused(tmp_path / ("x" * 300 + ".csv"))
+
+
+@pytest.mark.parametrize("content, says", [
+    (bytes(range(256)) * 4, "line 1: a NUL byte; this is a binary file"),
+    ((HEADER + rows()).encode("utf-16"), "a NUL byte"),
+    ((HEADER + rows()).encode() + "1700009999,é,1\n".encode("latin-1"), "line 8: not UTF-8 text (byte 0xe9)"),
+    (b"", "empty file"),
+    (b"\xef\xbb\xbf\n\n", "empty file"),
+    (HEADER.encode(), "no data rows"),
+])
+def test_unreadable_content_is_refused(tmp_path, content, says):
+    assert says in refused(write(tmp_path, content))
+
+
+def test_compressed_files_load_and_a_broken_one_is_refused(tmp_path):
+    data = frame()
+    for name in ("t.csv.gz", "t.csv.bz2", "t.csv.xz", "t.csv.zip"):
+        data.to_csv(tmp_path / name, index=False)
+        assert load(tmp_path / name).rows == 50
+    assert "not a readable .gz file" in refused(write(tmp_path, HEADER + rows(), "plain.csv.gz"))
