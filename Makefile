@@ -35,6 +35,7 @@ coverage: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/bench_resume.py
+	$(BIN)/python bench/bench_sweep.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
