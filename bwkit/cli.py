@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from . import params as P
@@ -137,6 +138,9 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except RunInterrupted as exc:
+        # the notebook client's cancelled cell task is garbage-collected at exit, and asyncio would log its
+        # "Kernel died" traceback under our one line: the run's record already says what happened
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         print(f"bwkit: {exc}", file=sys.stderr)
         return 130
     except ParameterError as exc:
