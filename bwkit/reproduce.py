@@ -99,7 +99,10 @@ def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict
         config["data_path"] = str(path)
     index = run(config, run_id=run_id or f"{record['run_id']}-reproduced", runs_root=original.root.parent, log=log)
     reproduced = RunFolder(index.parent)
+    from .check import checks
+
     result = compare(original, reproduced)
+    result["check"] = [f"{name}: {detail}" for name, passed, detail in checks(reproduced.root) if not passed]
     target = RunRecord.load(reproduced)
     target.data["reproduction"] = result
     target.save()

@@ -88,7 +88,7 @@ def _state(folder: Path, entry: dict) -> str:
     """"succeeded" (same parameters, same data sha256), "failed", "unfinished" or "new"."""
     record_path = RunFolder(folder / entry["run_id"]).run_json
     if not record_path.is_file():
-        return "new"
+        return "unfinished" if record_path.parent.exists() else "new"   # a folder its run never recorded
     try:
         record = json.loads(record_path.read_text())
     except ValueError:

@@ -101,3 +101,17 @@ def test_a_constant_prediction_has_no_correlation_not_a_tiny_one():
     actual = np.array([1.0, 2.0, 3.0, 4.0])
     assert np.isnan(target_metrics(actual, np.full(4, 0.1) + np.array([0, 1e-17, 0, 0]))["correlation"])
     assert np.isnan(target_metrics(np.full(4, 2.0), actual)["correlation"])
+
+
+def test_an_undefined_metric_says_why_and_is_null_in_the_json(tmp_path):
+    import json
+
+    from bwkit.artifacts import write_json
+
+    m = metrics.target_metrics(np.full(4, 2.0), ACTUAL)
+    assert m["undefined"] == {"r2": "the actual values are constant on the scored rows",
+                              "correlation": "the actual values are constant on the scored rows"}
+    avg = metrics.average({"flat": m, "fine": metrics.target_metrics(ACTUAL, PREDICTED)})
+    assert avg["undefined"]["correlation"] == "undefined for flat"
+    path = write_json(tmp_path / "m.json", avg)
+    assert json.loads(path.read_text())["correlation"] is None and "NaN" not in path.read_text()

@@ -102,3 +102,11 @@ def test_a_runs_folder_that_is_a_file_is_the_kits_error(tmp_path):
     (tmp_path / "runs").write_text("not a folder")
     with pytest.raises(RunError, match="cannot create a run folder"):
         pipeline.run(TINY_RUN, runs_root=tmp_path / "runs", **QUIET)
+
+
+def test_every_json_file_of_a_run_is_strict_json(tiny_run):
+    def refuse(constant):
+        raise ValueError(f"bare {constant} in strict JSON")
+
+    for path in [tiny_run.run_json, tiny_run.report, tiny_run.metadata("v1")]:
+        json.loads(path.read_text(), parse_constant=refuse)

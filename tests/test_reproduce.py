@@ -30,6 +30,7 @@ def test_a_run_reproduces_exactly_on_the_same_machine(tiny_run, capsys):
     again = RunFolder(tiny_run.root.parent / "tiny-again")
     result = json.loads(again.run_json.read_text())["reproduction"]
     assert result["of"] == "tiny" and result["drift"] == [] and result["compared"] > 100
+    assert result["check"] == []                                  # bwkit check passes on the new folder
     assert "reproduced exactly" in again.index.read_text()
 
 

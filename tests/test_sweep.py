@@ -85,3 +85,31 @@ def test_compare_of_run_folders_from_the_cli(tiny_run, tmp_path, monkeypatch, ca
     assert cli.main(["compare", str(tiny_run.root), str(tiny_run.root)]) == 0
     page = capsys.readouterr().out.strip()
     assert page.endswith("05_compare.html") and "Only one configuration" in open(page).read()
+
+
+def test_a_killed_client_and_its_cluster_leave_a_sweep_that_a_rerun_finishes(tmp_path, monkeypatch):
+    """SIGKILL to the client's whole process group (its LocalCluster included) once one run has finished."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "BWKIT_RUNS": str(tmp_path)}
+    settings = [f"--set={k}={v}" for k, v in TINY.items()]
+    client = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "sweep", "--grid", "hidden_size=4,8", "--workers", "1",
+                               "--sweep-id", "cut", *settings], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = tmp_path / "sweeps" / "cut" / "cut-000" / "run.json"
+    deadline = time.monotonic() + 180
+    while not (first.exists() and json.loads(first.read_text())["status"] == "succeeded"):
+        assert time.monotonic() < deadline and client.poll() is None
+        time.sleep(0.2)
+    os.killpg(client.pid, signal.SIGKILL)
+    client.wait(timeout=30)
+    monkeypatch.setenv("BWKIT_RUNS", str(tmp_path))
+    said = []
+    record = sweep.sweep(TINY, sweep.parse_grid(["hidden_size=4,8"]), sweep_id="cut", workers=1, log=said.append,
+                         progress=False)
+    assert "skipping 1 that succeeded" in said[0] and record["skipped"] == ["cut-000"]
+    assert record["results"]["cut-001"]["status"] == "succeeded"
