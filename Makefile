@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	# The kernel papermill and JupyterLab use: registered inside the venv, not in $$HOME.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (bwkit)" >/dev/null
+	# Outputs JupyterLab saves into notebooks/ never reach git: nbstripout strips them as a git filter.
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -37,8 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_resume.py
 	$(BIN)/python bench/bench_sweep.py
 
+# JupyterLab refuses root unless told; containers often run as root.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$(if [ "$$(id -u)" = 0 ]; then echo --allow-root; fi)
 
 clean-runs:
 	rm -rf runs/*/ runs/index.html

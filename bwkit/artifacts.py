@@ -73,7 +73,12 @@ class RunFolder:
         return self._at(f"{stage}.ipynb")
 
     def html(self, stage: str) -> Path:
+        """The reviewer's page of a stage: outputs only."""
         return self._at(f"{stage}.html")
+
+    def html_with_code(self, stage: str) -> Path:
+        """The same execution with every cell shown."""
+        return self._at(f"{stage}.code.html")
 
     def onnx(self, version: str) -> Path:
         return self._at(f"bandwidth_lstm_{version}.onnx")

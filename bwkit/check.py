@@ -32,7 +32,7 @@ def _expected(files: RunFolder, run: dict) -> list[Path]:
     version = run.get("parameters", {}).get("model_version", "v1")
     paths = [files.run_json, files.index, files.checkpoint, files.log, files.report, *files.plots(),
              files.onnx(version), files.torchscript(version), files.metadata(version)]
-    paths += [p for s in stages for p in (files.notebook(s), files.html(s))]
+    paths += [p for s in stages for p in (files.notebook(s), files.html(s), files.html_with_code(s))]
     return paths + ([files.data] if run.get("data", {}).get("generated") else [])
 
 

@@ -18,17 +18,47 @@ th{background:#f3f3f3}td:first-child,th:first-child,td:nth-child(2){text-align:l
 
 
 def notebook_to_html(ipynb, html_path=None) -> Path:
-    """Executed notebook -> self-contained HTML (images inline, no script or remote link)."""
+    """Executed notebook -> two self-contained HTML pages (images inline, no script, no remote link):
+    `<name>.html` for a reviewer (outputs only, the parameters that differ as one table) and
+    `<name>.code.html` with every cell, from the same execution."""
     from nbconvert import HTMLExporter
     import nbformat
 
     ipynb = Path(ipynb)
     html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
-    exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4),
-                                          resources={"metadata": {"name": ipynb.stem}})
-    write_atomic(html_path, body)
+    nb = nbformat.read(ipynb, as_version=4)
+    for reviewer, path in ((True, html_path), (False, html_path.with_name(f"{html_path.stem}.code.html"))):
+        exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True,
+                                exclude_input=reviewer)
+        body, _ = exporter.from_notebook_node(_for_reviewer(nb) if reviewer else nb,
+                                              resources={"metadata": {"name": ipynb.stem}})
+        write_atomic(path, body)
     return html_path
+
+
+def _for_reviewer(nb):
+    """The notebook without its parameter cells and empty code cells, with a table of what differs instead."""
+    import copy
+
+    import nbformat
+
+    from .params import parse_parameters_cell
+
+    nb = copy.deepcopy(nb)
+    tagged = {tag: cell for cell in nb.cells for tag in cell.metadata.get("tags", [])}
+    defaults = parse_parameters_cell(tagged["parameters"].source) if "parameters" in tagged else {}
+    given = parse_parameters_cell(tagged["injected-parameters"].source) if "injected-parameters" in tagged else {}
+    changed = [(n, p.default, defaults[n].default if n in defaults else "(not declared)")
+               for n, p in given.items() if n not in defaults or p.default != defaults[n].default]
+    cell = lambda v: html.escape(repr(v)).replace("|", "&#124;")  # noqa: E731
+    table = ("Parameters that differ from this notebook's defaults:\n\n| parameter | value | default |\n|---|---|---|\n"
+             + "\n".join(f"| {html.escape(n)} | {cell(v)} | {cell(d)} |" for n, v, d in changed)
+             if changed else "Run with this notebook's default parameters.")
+    nb.cells = [c for c in nb.cells if not ({"parameters", "injected-parameters"} & set(c.metadata.get("tags", [])))
+                and not (c.cell_type == "code" and not c.get("outputs"))]
+    first = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)
+    nb.cells.insert(first, nbformat.v4.new_markdown_cell(table))
+    return nb
 
 
 def paragraph(text: str):
@@ -134,7 +164,8 @@ def write_run_index(run_dir) -> Path:
                      f"{report['target_metrics']['correlation']}), average MAPE {_fmt(achieved['mape'])} % (needs &le; "
                      f"{report['target_metrics']['mape']} %).</p><p>{html.escape(report.get('summary', ''))}</p>")
         parts.append("<h2>Test-split metrics, model beside baselines</h2>" + metrics_table_html(report))
-    links = [f"<li><a href='{p.name}'>{p.stem}</a></li>" for p in map(files.html, STAGES) if p.exists()]
+    links = [f"<li><a href='{files.html(s).name}'>{s}</a> (<a href='{files.html_with_code(s).name}'>with code</a>)"
+             "</li>" for s in STAGES if files.html(s).exists()]
     parts.append("<h2>Notebook reports</h2><ul>" + "".join(links) + "</ul>")
     stages = run.get("stages", {})
     if stages:

@@ -83,6 +83,19 @@ def _epoch(model, optimizer, X, Y, order, batch_size: int) -> float:
     return running / len(X)
 
 
+def _sizes(config: dict) -> str:
+    return (f"hidden={config['hidden_size']} layers={config['num_layers']} batch={config['batch_size']} "
+            f"lr={config['learning_rate']}")
+
+
+def _close_as_done(bar, epochs_run: int) -> None:
+    """Early stopping is success: end the bar full (a notebook shows a bar closed short in red)."""
+    if epochs_run < (bar.total or 0):
+        bar.n = bar.total = epochs_run
+        bar.refresh()
+    bar.close()
+
+
 def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_info: dict,
                 progress: bool = True) -> TrainResult:
     """Fit on the train split, select on validation; write the checkpoint and one log line per epoch.
@@ -104,9 +117,7 @@ def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_
     best_val, best_epoch, best_state, epoch = float("inf"), 0, None, 0
     start = time.perf_counter()
     with open(log_path, "w") as log:
-        log.write(f"# training {len(Xtr)} windows, validating on {len(Xva)}; device={device}; "
-                  f"hidden={config['hidden_size']} layers={config['num_layers']} batch={config['batch_size']} "
-                  f"lr={config['learning_rate']}\n")
+        log.write(f"# training {len(Xtr)} windows, validating on {len(Xva)}; device={device}; {_sizes(config)}\n")
         bar = tqdm(range(1, config["epochs"] + 1), desc="training", unit="epoch", disable=not progress)
         for epoch in bar:
             epoch_start = time.perf_counter()
@@ -126,7 +137,7 @@ def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_
             if epoch - best_epoch >= patience:
                 log.write(f"# early stop: no validation improvement for {patience} epochs\n")
                 break
-        bar.close()
+        _close_as_done(bar, epoch)
         elapsed = time.perf_counter() - start
         log.write(f"# best epoch {best_epoch} (val_loss {best_val:.6f}); {epoch} epochs in {elapsed:.1f} s\n")
     model.load_state_dict(best_state)

@@ -88,4 +88,22 @@ def load(files: RunFolder, fresh_column: str = "", fresh_targets: str = "", log=
         twin, twin_saved = load_checkpoint(files.window_only_checkpoint)
         window_only = twin, prepare(telemetry, twin_saved["config"]["window_size"], False)
     prepared = prepare(telemetry, config["window_size"], config["known_future"])
+    log(describe(files, saved))
     return TrainedRun(model, saved, telemetry, prepared, window_only)
+
+
+def describe(files: RunFolder, saved: dict) -> str:
+    """Which model this notebook works on: checkpoint, when and how it was trained, on what data."""
+    import datetime as dt
+
+    config, data = saved["config"], saved["data"]
+    when = dt.datetime.fromtimestamp(files.checkpoint.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = (f"Model: {files.checkpoint} (trained {when}: best epoch {saved['best_epoch']} of "
+            f"{saved['stopped_epoch']} run, epochs={config['epochs']}, hidden_size={config['hidden_size']}, "
+            f"window_size={config['window_size']}, seed={config['seed']}) on {Path(data['path']).name} "
+            f"({data['rows']:,} rows, sha256 {data['sha256'][:12]}).")
+    default_epochs = configure(stage="02_train")["epochs"]
+    if config["epochs"] < default_epochs:
+        text += (f" Warning: trained for at most {config['epochs']} epochs (the default is {default_epochs}): "
+                 "this looks like a quick test, not a model to judge.")
+    return text

@@ -42,7 +42,7 @@ def open_offline(browser, path):
 def test_every_report_renders_offline_with_its_images_and_tables(browser, tiny_runs):
     root, _ = tiny_runs
     pages = sorted((root / "tiny").glob("*.html"))
-    assert len(pages) == 5
+    assert len(pages) == 9   # the run page, and each stage's reviewer page and page with code
     for path in pages:
         page, blocked = open_offline(browser, path)
         assert blocked == [], (path.name, blocked)
@@ -52,7 +52,8 @@ def test_every_report_renders_offline_with_its_images_and_tables(browser, tiny_r
             assert images, f"{path.name} shows no plot"
         page.close()
     page, _ = open_offline(browser, root / "tiny" / "03_evaluate.html")
-    assert "persistence" in page.inner_text("table") and "oracle" in page.inner_text("table")
+    tables = " ".join(page.eval_on_selector_all("table", "els => els.map(e => e.innerText)"))
+    assert "persistence" in tables and "oracle" in tables
     page.close()
 
 
@@ -96,7 +97,7 @@ def hostile_run(tmp_path_factory):
 
 def test_names_a_user_chose_never_run_as_script_in_any_page(browser, hostile_run):
     pages = [hostile_run / "index.html", *sorted((hostile_run / HOSTILE_RUN_ID).glob("*.html"))]
-    assert len(pages) == 5   # the list of runs, the run page, 02, 03 and 04
+    assert len(pages) == 8   # the list of runs, the run page, 02, 03 and 04 (with and without code)
     for path in pages:
         page, blocked = open_offline(browser, path)
         dialogs = []

@@ -54,6 +54,16 @@ def test_html_reports_need_no_network_and_show_tables_and_plots(tiny_runs):
     assert "tiny/index.html" in (root / "index.html").read_text()
 
 
+def test_reviewer_pages_show_outputs_only_and_the_parameters_that_differ(tiny_run):
+    reviewer, with_code = tiny_run.html("02_train").read_text(), tiny_run.html_with_code("02_train").read_text()
+    assert "hl-ipython3" not in reviewer and "hl-ipython3" in with_code      # code cells: only in the second
+    assert reviewer.count("Parameters that differ from this notebook") == 1 and "<td>hidden_size</td>" in reviewer
+    assert "# Parameters" not in reviewer and "training_output.log</a>" in reviewer
+    evaluate = tiny_run.html("03_evaluate").read_text()
+    assert evaluate.index("The conclusion first") < evaluate.index("The comparison table")
+    assert "with code</a>" in tiny_run.index.read_text()
+
+
 def test_an_existing_run_id_is_never_overwritten(tiny_runs):
     root, run = tiny_runs
     before = run.run_json.read_text()

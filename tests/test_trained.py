@@ -43,3 +43,11 @@ def test_an_empty_folder_is_trained_first_with_02s_defaults_in_process(tmp_path,
     assert "No best_model.pth in" in said[0] and "02_train's defaults" in said[0]
     assert run.saved["config"]["run_dir"] == str(tmp_path / "empty") and run.saved["config"]["epochs"] == 1
     assert run.window_only is None and len(run.prepared.splits["test"]) > 0
+
+
+def test_a_notebook_says_which_model_it_scores_and_warns_of_a_quick_test(tiny_run):
+    said = []
+    trained.load(tiny_run, log=said.append)
+    assert said[-1].startswith(f"Model: {tiny_run.checkpoint} (trained ")
+    assert "epochs=2" in said[-1] and "telemetry.csv (500 rows, sha256 " in said[-1]
+    assert "looks like a quick test" in said[-1]
