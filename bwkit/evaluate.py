@@ -30,6 +30,7 @@ class Evaluation:
     metrics: dict[str, dict[str, dict[str, float]]]   # method -> target -> metric
     averages: dict[str, dict[str, float]]             # method -> metric
     notes: list[str]
+    times: np.ndarray | None = None     # unix seconds of the predicted rows
 
     @property
     def methods(self) -> list[str]:
@@ -99,7 +100,7 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
             metrics[method][t]["skill"] = skill(metrics[method][t]["mse"], metrics[REFERENCE][t]["mse"])
         averages[method] = average(metrics[method])
         averages[method]["skill"] = float(np.mean([metrics[method][t]["skill"] for t in targets]))
-    return Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes)
+    return Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows])
 
 
 RULE = f"average correlation >= {VERDICT_CORRELATION} and average MAPE <= {VERDICT_MAPE:g} %"

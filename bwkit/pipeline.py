@@ -21,7 +21,8 @@ from .env import environment, versions
 from .errors import DataError, ParameterError, RunError, RunInterrupted
 from .paths import ROOT, STAGES, runs_root as default_runs_root
 from .record import RunRecord, now, reconcile, this_process
-from .report import notebook_to_html, write_run_index, write_runs_index
+from .pages import write_run_index, write_runs_index
+from .report import notebook_to_html
 from .windows import prepare
 
 MANAGED = {"run_dir": "is the run folder (use --run-id)", "output": "is the run's data/telemetry.csv"}

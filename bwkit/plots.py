@@ -10,6 +10,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import methods as registry
+from .schema import unit
+
+
+def _in(target: str) -> str:
+    """" (unit)" of a target, or "" when its name gives none."""
+    return f" ({unit(target)})" if unit(target) else ""
 
 
 def _finish(fig, path):
@@ -66,7 +72,7 @@ def predictions_scatter(actual, predicted, targets, scored=None, path=None):
         ax.scatter(a, p, s=3, alpha=0.35)
         lo, hi = float(min(a.min(), p.min())), float(max(a.max(), p.max()))
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
-        ax.set(title=target, xlabel="actual", ylabel="predicted")
+        ax.set(title=target, xlabel=f"actual{_in(target)}", ylabel=f"predicted{_in(target)}")
     return _finish(fig, path)
 
 
@@ -83,7 +89,7 @@ def skill_bars(evaluation, path=None):
     lowest = min(evaluation.metrics[m][t]["skill"] for m in methods for t in evaluation.targets)
     if lowest < -1:  # a far-off baseline would squash the others; its exact value is in the table
         ax.set_ylim(bottom=-1, top=1.05)
-        ax.text(0.99, 0.02, "axis cut at -1; see the table", transform=ax.transAxes, ha="right", fontsize=7)
+        ax.set_xlabel("target (axis cut at -1: the exact values are in the table)", fontsize=8)
     ax.set_xticks(x + width * (len(methods) - 1) / 2, evaluation.targets)
     ax.set(ylabel="skill vs persistence", title="skill per target (0 = persistence, 1 = perfect)")
     ax.legend(fontsize=8)
@@ -96,13 +102,14 @@ def overlay(evaluation, steps: int = 300, path=None):
     fig, axes = plt.subplots(len(evaluation.targets), 1, figsize=(10, 2.0 * len(evaluation.targets)),
                              sharex=True, squeeze=False)
     t = np.arange(min(steps, len(evaluation.rows)))
+    when = (evaluation.times[t] * 1e3).astype("datetime64[ms]")   # the predicted rows' times, UTC
     for j, (ax, target) in enumerate(zip(axes[:, 0], evaluation.targets)):
-        ax.plot(t, evaluation.actual[t, j], color="black", lw=1.0, label="actual")
+        ax.plot(when, evaluation.actual[t, j], color="black", lw=1.0, label="actual")
         for method in methods:
-            ax.plot(t, evaluation.predictions[method][t, j], lw=0.8, color=registry.color(method), label=method)
-        ax.set_ylabel(target, fontsize=8)
+            ax.plot(when, evaluation.predictions[method][t, j], lw=0.8, color=registry.color(method), label=method)
+        ax.set_ylabel(f"{target}{_in(target)}", fontsize=8)
     axes[0, 0].legend(fontsize=8, ncol=3)
-    axes[-1, 0].set_xlabel("test row")
+    axes[-1, 0].set_xlabel("time of the predicted row (UTC)")
     return _finish(fig, path)
 
 
@@ -116,8 +123,8 @@ def residuals(evaluation, path=None):
         lo, hi = np.percentile(np.concatenate(list(errors.values())), [0.5, 99.5])
         for method, error in errors.items():
             ax.hist(error, bins=np.linspace(lo, hi, 60), histtype="step", label=method, color=registry.color(method))
-        ax.set(title=target, xlabel="prediction - actual")
-    axes[0].legend(fontsize=8)
+        ax.set(title=target, xlabel=f"prediction - actual{_in(target)}", ylabel="test rows")
+        ax.legend(fontsize=7)
     return _finish(fig, path)
 
 

@@ -1,17 +1,17 @@
-"""HTML that opens offline: executed notebooks, the run's one-page summary, the runs index."""
+"""HTML that opens offline: executed notebooks as reviewer pages, notebook displays, shared page bits."""
 from __future__ import annotations
 
-import base64
 import html
-import json
 from pathlib import Path
-from urllib.parse import quote
 
-from .artifacts import RUNS_INDEX, RunFolder, write_atomic
-from .paths import STAGES, TEMPLATES
+from .artifacts import write_atomic
+from .paths import TEMPLATES
 
 TEMPLATE = "bwkit_offline"
-STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;margin:1.2rem auto;max-width:1300px;color:#222}
+.best{font-weight:700}.lead{font-size:1.05rem}details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
+figure{display:inline-block;vertical-align:top;margin:.3rem;max-width:48%}figure img{max-width:100%}figcaption{font-size:.8rem;color:#555}
+table.sortable th{cursor:pointer}
 table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child,td:nth-child(2){text-align:left}.ok{color:#137333;font-weight:600}
 .bad{color:#b3261e;font-weight:600}img{max-width:100%;border:1px solid #eee;margin:.5rem 0}code{background:#f5f5f5;padding:0 .2rem}"""
@@ -82,22 +82,17 @@ def ranking(frame):
             .format_index(escape="html", axis=1))
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
 
 
-def _fmt(value) -> str:
+def fmt(value) -> str:
     if value is None:
         return "&mdash;"
     if isinstance(value, float):
         return "nan" if value != value else f"{value:.4g}"
     return html.escape(str(value))
-
-
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f"<h3>{html.escape(path.stem.replace('_', ' '))}</h3><img alt='{path.name}' src='data:image/png;base64,{data}'>"
 
 
 TABLE_COLUMNS = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
@@ -107,16 +102,7 @@ def comparison_rows(report: dict, columns=TABLE_COLUMNS):
     """(method, target, rows scored, formatted cells) for every method and target, 'average' last."""
     for method, block in report["comparison"].items():
         for target, values in {**block["per_target"], "average": block["average"]}.items():
-            yield method, target, values.get("n", ""), [_fmt(values.get(c, float("nan"))) for c in columns]
-
-
-def metrics_table_html(report: dict) -> str:
-    """The comparison table of a report JSON: one row per (method, target)."""
-    head = "".join(f"<th>{c}</th>" for c in ("method", "target") + TABLE_COLUMNS)
-    rows = [f"<tr{' style=font-weight:600' if target == 'average' else ''}><td>{html.escape(method)}</td>"
-            f"<td>{html.escape(target)}</td>{''.join(f'<td>{c}</td>' for c in cells)}</tr>"
-            for method, target, _, cells in comparison_rows(report)]
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+            yield method, target, values.get("n", ""), [fmt(values.get(c, float("nan"))) for c in columns]
 
 
 def markdown_table(report: dict) -> str:
@@ -125,102 +111,3 @@ def markdown_table(report: dict) -> str:
              "|---|---|---:|" + "---:|" * len(TABLE_COLUMNS)]
     lines += [f"| {method} | {target} | {n} | {' | '.join(cells)} |" for method, target, n, cells in comparison_rows(report)]
     return "\n".join(lines)
-
-
-def _reproduction(result: dict) -> str:
-    """The verdict of `bwkit reproduce`, with what drifted and which versions differ."""
-    ok = result["verdict"] == "reproduced exactly"
-    rows = "".join(f"<tr><td>{html.escape(r['what'])}</td><td>{_fmt(r['original'])}</td><td>{_fmt(r['reproduced'])}"
-                   f"</td><td>{_fmt(r['difference'])}</td></tr>" for r in result["drift"][:50])
-    table = ("<table><tr><th>what</th><th>original</th><th>reproduced</th><th>difference</th></tr>" + rows
-             + "</table>") if rows else ""
-    versions = "".join(f"<li>{html.escape(k)}: {html.escape(str(a))} &rarr; {html.escape(str(b))}</li>"
-                       for k, (a, b) in result["versions_differ"].items())
-    return (f"<h2>Reproduction of <code>{html.escape(result['of'])}</code>: <span class='{'ok' if ok else 'bad'}'>"
-            f"{html.escape(result['verdict'])}</span></h2><p>{result['compared']} comparisons (data hash, every weight, "
-            f"every metric, ONNX outputs on the test windows).</p>{table}"
-            + (f"<p>Versions that differ:</p><ul>{versions}</ul>" if versions else ""))
-
-
-def write_run_index(run_dir) -> Path:
-    """runs/<id>/index.html: status, verdict, metrics table, plots, links to the four reports."""
-    files = RunFolder(run_dir)
-    run = json.loads(files.run_json.read_text())
-    status = run["status"]
-    parts = [f"<p><a href='../{RUNS_INDEX}'>&larr; all runs</a></p>",
-             f"<h1>bwkit run <code>{html.escape(run['run_id'])}</code></h1>",
-             f"<p>Status: <span class='{'ok' if status == 'succeeded' else 'bad'}'>{html.escape(status)}</span>"
-             f" &middot; started {html.escape(run.get('started', ''))} &middot; {run.get('wall_seconds', 0):.1f} s</p>"]
-    if run.get("error"):
-        parts.append(f"<pre class='bad'>{html.escape(run['error'])}</pre>")
-    if run.get("reproduction"):
-        parts.append(_reproduction(run["reproduction"]))
-    if files.report.exists():
-        report = json.loads(files.report.read_text())
-        achieved = report["achieved_metrics"]
-        parts.append(f"<h2>Verdict: <span class='{'ok' if report['success'] else 'bad'}'>"
-                     f"{'meets' if report['success'] else 'does not meet'}</span> the original guide's rule</h2>"
-                     f"<p>average correlation {_fmt(achieved['correlation'])} (needs &ge; "
-                     f"{report['target_metrics']['correlation']}), average MAPE {_fmt(achieved['mape'])} % (needs &le; "
-                     f"{report['target_metrics']['mape']} %).</p><p>{html.escape(report.get('summary', ''))}</p>")
-        parts.append("<h2>Test-split metrics, model beside baselines</h2>" + metrics_table_html(report))
-    links = [f"<li><a href='{files.html(s).name}'>{s}</a> (<a href='{files.html_with_code(s).name}'>with code</a>)"
-             "</li>" for s in STAGES if files.html(s).exists()]
-    parts.append("<h2>Notebook reports</h2><ul>" + "".join(links) + "</ul>")
-    stages = run.get("stages", {})
-    if stages:
-        parts.append("<h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>seconds</th></tr>" + "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{html.escape(v['status'])}</td><td>{v.get('seconds', 0):.1f}</td></tr>"
-            for k, v in stages.items()) + "</table>")
-    parts += [_img(path) for path in files.plots() if path.exists()]
-    parts.append("<h2>Parameters</h2><table>" + "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in run["parameters"].items()) + "</table>")
-    write_atomic(files.index, _page(f"bwkit run {run['run_id']}", "".join(parts)))
-    return files.index
-
-
-SUMMARY_PARAMS = ("profile", "data_path", "epochs", "batch_size", "learning_rate", "window_size", "hidden_size")
-
-
-def _runs_row(files: RunFolder) -> str:
-    """One row of the list of runs; a run.json that cannot be read is shown as such, never fatal."""
-    from .record import reconcile
-
-    link = f"<a href='{html.escape(quote(files.root.name))}/{RunFolder.INDEX}'>{html.escape(files.root.name)}</a>"
-    try:
-        run = reconcile(files)
-        achieved = json.loads(files.report.read_text())["achieved_metrics"] if files.report.exists() else {}
-    except (OSError, ValueError, KeyError) as exc:
-        return f"<tr><td>{link}</td><td colspan='5' class='bad'>unreadable record: {html.escape(str(exc))}</td></tr>"
-    params = ", ".join(f"{k}={run['parameters'][k]}" for k in SUMMARY_PARAMS if k in run.get("parameters", {}))
-    status = str(run.get("status"))
-    return (f"<tr><td>{link}</td><td>{html.escape(str(run.get('started', '')))}</td><td>{html.escape(params)}</td>"
-            f"<td>{_fmt(achieved.get('correlation'))}</td><td>{_fmt(achieved.get('mape'))}</td>"
-            f"<td class='{'ok' if status == 'succeeded' else 'bad'}'>{html.escape(status)}</td></tr>")
-
-
-def write_runs_index(runs_root) -> Path:
-    """runs/index.html: one row per run, newest first (written atomically)."""
-    runs_root = Path(runs_root)
-    found = sorted(runs_root.glob(f"*/{RunFolder.RUN_JSON}"), key=lambda p: p.stat().st_mtime, reverse=True)
-    table = ("<table><tr><th>run</th><th>started (UTC)</th><th>key parameters</th><th>avg correlation</th>"
-             "<th>avg MAPE %</th><th>status</th></tr>" + "".join(_runs_row(RunFolder(p.parent)) for p in found)
-             + "</table>")
-    return write_atomic(runs_root / RUNS_INDEX, _page("bwkit runs", "<h1>bwkit runs</h1>" + table
-                                                      + _sweeps_list(runs_root)))
-
-
-def _sweeps_list(runs_root: Path) -> str:
-    """The sweeps under runs/sweeps/, each linking to its comparison page."""
-    items = []
-    for record in sorted((runs_root / "sweeps").glob("*/sweep.json")):
-        name = record.parent.name
-        try:
-            runs = len(json.loads(record.read_text()).get("runs", []))
-        except ValueError:
-            runs = "?"
-        page = record.parent / "05_compare.html"
-        link = (f"<a href='sweeps/{html.escape(quote(name))}/05_compare.html'>{html.escape(name)}</a>"
-                if page.exists() else html.escape(name) + " (no comparison page yet)")
-        items.append(f"<li>{link}: {runs} runs</li>")
-    return "<h2>Sweeps</h2><ul>" + "".join(items) + "</ul>" if items else ""

@@ -80,7 +80,7 @@ def compare(original: RunFolder, reproduced: RunFolder) -> dict:
 def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict]:
     """Re-run `run_dir` from its run.json beside it; return the new run's page and the comparison."""
     from .pipeline import run
-    from .report import write_run_index
+    from .pages import write_run_index
 
     original = RunFolder(Path(run_dir).expanduser().resolve())
     if not original.run_json.is_file():

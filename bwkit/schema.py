@@ -13,3 +13,13 @@ ORACLE_PREFIX = "oracle_next_"
 
 def oracle_column(metric: str) -> str:
     return ORACLE_PREFIX + metric
+
+
+UNITS = {"_mbps": "Mbit/s", "_ms": "ms", "_dbm": "dBm", "_db": "dB", "_kmh": "km/h", "_s": "s", "_pct": "%"}
+
+
+def unit(column: str) -> str:
+    """A column's unit, read from its name's suffix (names carry units); "" when it names none."""
+    if column == "packet_loss":
+        return "ratio"
+    return next((u for suffix, u in UNITS.items() if column.endswith(suffix)), "")

@@ -238,7 +238,8 @@ def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", progre
     """Execute notebooks/05_compare.ipynb into the sweep's folder (or `out_dir`) and render its HTML."""
     from .params import notebook_path
     from .pipeline import execute
-    from .report import notebook_to_html, write_runs_index
+    from .pages import write_runs_index
+    from .report import notebook_to_html
 
     if not out_dir and not sweep_id:
         out_dir = str(default_runs_root() / "comparisons" / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S"))

@@ -3,6 +3,8 @@
 Skipped where /usr/bin/chromium is missing (.ci/run installs it; never download a browser).
 """
 import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -104,9 +106,58 @@ def test_names_a_user_chose_never_run_as_script_in_any_page(browser, hostile_run
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.reload()
         page.wait_for_load_state("load")
-        injected = page.eval_on_selector_all("script, svg, #pwned, img[src='x'], img[src^='y']", "els => els.length")
+        injected = page.eval_on_selector_all("script:not(#bwkit-sort), svg, #pwned, img[src='x'], img[src^='y']",
+                                             "els => els.length")
         assert (dialogs, injected, blocked) == ([], 0, []), path.name
         if path != pages[0] and path.name in {"index.html", "03_evaluate.html"}:
-            assert HOSTILE_TARGET in page.inner_text("body"), path.name   # shown as text, not run
+            text = page.eval_on_selector("body", "e => e.textContent")   # folded details included
+            assert HOSTILE_TARGET in text, path.name                       # shown as text, not run
         assert HOSTILE_RUN_ID in page.inner_text("body") or path.name != "index.html", path
         page.close()
+
+
+def test_the_run_page_answers_on_its_first_screen_and_every_link_resolves(browser, tiny_runs):
+    root, run = tiny_runs
+    page, _ = open_offline(browser, run.index)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    first_screen = page.evaluate("""() => [...document.querySelectorAll('h2, p, td')]
+        .filter(e => e.getBoundingClientRect().bottom <= 900 && e.offsetParent !== null).map(e => e.innerText).join(' ')""")
+    assert "Verdict: the LSTM" in first_screen and "LSTM" in first_screen and "ridge" in first_screen
+    assert page.evaluate("document.body.scrollHeight") <= 3 * 900 + 200   # plots included, details folded
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    assert len(hrefs) >= 15
+    for href in hrefs:
+        target = Path(unquote(urlparse(href).path))
+        assert target.exists(), href
+    assert run.index.stat().st_size < 400_000
+    page.close()
+
+
+def test_reviewer_pages_have_no_input_cells(browser, tiny_runs):
+    _, run = tiny_runs
+    for stage in ("02_train", "03_evaluate"):
+        page, _ = open_offline(browser, run.html(stage))
+        assert page.eval_on_selector_all(".jp-CodeCell .jp-InputArea", "els => els.length") == 0
+        page.close()
+
+
+def test_the_list_of_runs_sorts_when_a_header_is_clicked(browser, tmp_path):
+    import json
+
+    from bwkit.artifacts import RunFolder
+    from bwkit.pages import write_runs_index
+
+    for name, epochs in (("b", 5), ("a", 50), ("c", 20)):
+        folder = tmp_path / name
+        folder.mkdir()
+        record = {"run_id": name, "status": "failed", "started": f"2026-01-0{ord(name) - 96}T00:00:00Z",
+                  "parameters": {"epochs": epochs}, "error": f"stopped {name}", "stages": {}}
+        RunFolder(folder).run_json.write_text(json.dumps(record))
+    page, blocked = open_offline(browser, write_runs_index(tmp_path))
+    column = lambda: page.eval_on_selector_all("tbody tr td:first-child", "els => els.map(e => e.innerText)")  # noqa
+    page.click("th:text('run')")
+    assert column() == ["a", "b", "c"]
+    page.click("th:text('run')")
+    assert column() == ["c", "b", "a"] and not blocked
+    assert "stopped a" in page.inner_text("body") and "epochs=50" in page.inner_text("body")
+    page.close()

@@ -10,7 +10,7 @@ import pytest
 
 from bwkit import cli, pipeline
 from bwkit.artifacts import RunFolder
-from bwkit.report import write_runs_index
+from bwkit.pages import write_runs_index
 
 from conftest import TINY_RUN
 

@@ -104,7 +104,7 @@ def test_every_repository_path_named_in_code_comments_and_docs_exists():
 NOT_IMPORTED = {"jupyterlab": "make lab", "ipykernel": "the kernel papermill and JupyterLab start",
                 "nbstripout": "the git filter make installs, so saved outputs never reach git",
                 "ipywidgets": "tqdm.auto's progress bars in notebooks"}
-IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "pytest-cov": "pytest_cov", "distributed": r"dask\.distributed"}
+IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "pytest-cov": "pytest_cov", "pillow": "PIL", "distributed": r"dask\.distributed"}
 
 
 def test_every_declared_dependency_is_imported_somewhere_or_is_a_named_tool():
