@@ -1,0 +1,69 @@
+"""A JupyterLab smoke test: the server started here on 127.0.0.1 with a token, 01_generate_data opened in
+headless Debian Chromium, every cell run with the "Python 3 (bwkit)" kernel, no error (nor anything on stderr).
+
+The notebook is a copy in a temporary folder, so nothing JupyterLab saves touches the repository.
+"""
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from bwkit.paths import NOTEBOOKS
+
+from test_browser import CHROMIUM, FLAGS
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
+TOKEN = "bwkit-smoke-test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    shutil.copy(NOTEBOOKS / "01_generate_data.ipynb", tmp_path)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                               f"--IdentityProvider.token={TOKEN}", "--allow-root", f"--ServerApp.root_dir={tmp_path}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            assert time.monotonic() < deadline and server.poll() is None, "JupyterLab did not start"
+            time.sleep(0.3)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_jupyterlab_runs_a_notebook_with_the_kits_kernel_and_no_error(lab):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(lab) else r.abort())
+        page.goto(f"{lab}/lab/tree/01_generate_data.ipynb?token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_selector("text=Python 3 (bwkit)", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+        page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+        code_cells = page.eval_on_selector_all(".jp-CodeCell", "els => els.length")
+        page.wait_for_function(f"""() => document.querySelector("[data-mime-type='application/vnd.jupyter.stderr']")
+            || [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                 .filter(e => /\\[\\d+\\]/.test(e.innerText)).length === {code_cells}""", timeout=120_000)
+        errors = page.eval_on_selector_all("[data-mime-type='application/vnd.jupyter.stderr']", "els => els.length")
+        assert errors == 0
+        assert page.eval_on_selector_all(".jp-OutputArea-output img", "els => els.length") >= 1   # the plot
+        browser.close()
