@@ -7,7 +7,6 @@ which the windowing guarantees is in the same trace.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import Ridge
 
 from .windows import Scaler
 
@@ -55,6 +54,8 @@ class WindowRidge:
     """Ridge regression on the flattened, standardised window; alpha picked on validation."""
 
     def __init__(self, train, val, alphas=RIDGE_ALPHAS):
+        from sklearn.linear_model import Ridge   # imported when fitted: reading the registry stays light
+
         self.x_scaler = Scaler.fit(train.X.reshape(len(train), -1))
         self.y_scaler = Scaler.fit(train.Y)
         fits = {}

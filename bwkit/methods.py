@@ -15,7 +15,6 @@ from typing import Callable
 import numpy as np
 
 from . import baselines
-from .model import predict
 
 MODEL = "LSTM"                       # the trained model: the report's headline
 WINDOW_ONLY = "LSTM (window only)"   # its twin without the predicted row's calendar (known_future runs)
@@ -51,7 +50,15 @@ def _oracle(inputs: Inputs):
     return None if oracle is None else baselines.oracle(oracle, inputs.rows)
 
 
+def _model(inputs: Inputs):
+    from .model import predict   # torch: imported only when a model is scored, not to read the registry
+
+    return predict(inputs.model, inputs.prepared.splits["test"].X)
+
+
 def _window_only(inputs: Inputs):
+    from .model import predict
+
     if inputs.window_only is None:
         return None
     twin, twin_prepared = inputs.window_only
@@ -73,7 +80,7 @@ def _seasonal(inputs: Inputs):
 REGISTRY: list[Method] = [
     Method("oracle", "ceiling", "#2ca02c", _oracle,
            "the generator's own prediction from its hidden state (synthetic data only): the ceiling"),
-    Method(MODEL, "model", "#1f77b4", lambda i: predict(i.model, i.prepared.splits["test"].X),
+    Method(MODEL, "model", "#1f77b4", _model,
            "the trained model", frozenset({"overlay", "residuals"})),
     Method(WINDOW_ONLY, "model", "#17becf", _window_only,
            "the same LSTM without the predicted row's calendar inputs (known_future runs only)"),

@@ -139,8 +139,10 @@ def _folded(title: str, body: str) -> str:
     return f"<details><summary>{title}</summary>{body}</details>"
 
 
-def write_run_index(run_dir) -> Path:
-    """runs/<id>/index.html: verdict and key comparison first, then plots, files and folded details."""
+def write_run_index(run_dir, plots: bool = True) -> Path:
+    """runs/<id>/index.html: verdict and key comparison first, then plots, files and folded details.
+
+    plots=False while a run is under way: the page says where it is without compressing images each stage."""
     files = RunFolder(run_dir)
     run = json.loads(files.run_json.read_text())
     status = run["status"]
@@ -158,7 +160,7 @@ def write_run_index(run_dir) -> Path:
         parts.append(_folded("Every method, averages", _averages_table(report, list(report["comparison"]))))
         parts.append(_folded("Every method and target (best per target in bold)", _per_target_table(report)))
         parts.append(_folded("The summary in full", f"<p>{html.escape(report.get('summary', ''))}</p>"))
-    parts += [_img(path) for path in files.plots() if path.exists()]
+    parts += [_img(path) for path in files.plots() if path.exists() and plots]
     parts.append(_links(files, run))
     stages = run.get("stages", {})
     parts.append(_folded("Stages", "<table><tr><th>stage</th><th>status</th><th>seconds</th></tr>" + "".join(

@@ -171,7 +171,7 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> No
                 seconds = run_stage(P.notebook_path(stage), stage, record, _stage_values(stage, config, files),
                                     progress)
                 log(f"[{i}/{len(stages)}] {stage} done in {seconds:.1f} s")
-                write_run_index(files.root)
+                write_run_index(files.root, plots=False)
         if record.data["data"]["generated"]:
             record.data["data"]["sha256"] = sha256_file(files.data)
         record.data["status"] = "succeeded"
@@ -211,7 +211,7 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None
         data["sha256"] = sha256_file(data["path"])
     record = RunRecord.start(files, parameters=config, data=data, versions=versions(), environment=environment(),
                              command=sys.argv)
-    write_run_index(files.root)
+    write_run_index(files.root, plots=False)
     write_runs_index(runs_root)
     _execute(record, config, STAGES[1:] if external else STAGES, log, progress)
     return files.index

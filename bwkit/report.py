@@ -1,6 +1,7 @@
 """HTML that opens offline: executed notebooks as reviewer pages, notebook displays, shared page bits."""
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 
@@ -21,19 +22,25 @@ def notebook_to_html(ipynb, html_path=None) -> Path:
     """Executed notebook -> two self-contained HTML pages (images inline, no script, no remote link):
     `<name>.html` for a reviewer (outputs only, the parameters that differ as one table) and
     `<name>.code.html` with every cell, from the same execution."""
-    from nbconvert import HTMLExporter
     import nbformat
 
     ipynb = Path(ipynb)
     html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
     nb = nbformat.read(ipynb, as_version=4)
     for reviewer, path in ((True, html_path), (False, html_path.with_name(f"{html_path.stem}.code.html"))):
-        exporter = HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True,
-                                exclude_input=reviewer)
-        body, _ = exporter.from_notebook_node(_for_reviewer(nb) if reviewer else nb,
-                                              resources={"metadata": {"name": ipynb.stem}})
+        body, _ = _exporter(reviewer).from_notebook_node(_for_reviewer(nb) if reviewer else nb,
+                                                         resources={"metadata": {"name": ipynb.stem}})
         write_atomic(path, body)
     return html_path
+
+
+@functools.lru_cache(maxsize=2)
+def _exporter(reviewer: bool):
+    """One exporter per variant and process: building one compiles the templates (a good part of a second)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True,
+                        exclude_input=reviewer)
 
 
 def _for_reviewer(nb):
