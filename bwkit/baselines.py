@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .windows import Scaler
+from .windows import Scaler, hour_and_weekday
 
 RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
@@ -23,12 +23,6 @@ def oracle(oracle_next: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return oracle_next[rows - 1]
 
 
-def _calendar(timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    hour = (timestamps % 86400) // 3600
-    weekday = ((timestamps // 86400) + 3) % 7  # 1970-01-01 was a Thursday
-    return hour.astype(int), weekday.astype(int)
-
-
 class SeasonalMean:
     """Mean of each target by (hour of day, weekday) over the training rows.
 
@@ -37,7 +31,7 @@ class SeasonalMean:
     """
 
     def __init__(self, timestamps: np.ndarray, Y: np.ndarray, train_rows: np.ndarray):
-        hour, weekday = _calendar(timestamps[train_rows])
+        hour, weekday = hour_and_weekday(timestamps[train_rows])
         values = Y[train_rows]
         self.overall = values.mean(axis=0)
         self.by_hour = {h: values[hour == h].mean(axis=0) for h in np.unique(hour)}
@@ -45,7 +39,7 @@ class SeasonalMean:
                         for h, d in set(zip(hour.tolist(), weekday.tolist()))}
 
     def predict(self, timestamps: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        hour, weekday = _calendar(timestamps[rows])
+        hour, weekday = hour_and_weekday(timestamps[rows])
         return np.array([self.by_cell.get((h, d), self.by_hour.get(h, self.overall))
                          for h, d in zip(hour.tolist(), weekday.tolist())])
 

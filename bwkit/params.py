@@ -21,7 +21,18 @@ from .errors import ParameterError
 from .paths import NOTEBOOKS, STAGES
 from .synth import PROFILES, parse_start
 
-TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+AUTO = "auto"
+
+
+class bool_or_auto:
+    """True, False, or "auto" for the kit to decide (on validation, `bwkit.selection`).
+
+    Annotated `name: "bool_or_auto" = "auto"`: a string annotation, which Python
+    never evaluates and papermill's parameter parser reads as a type name.
+    """
+
+
+TYPES = {"int": int, "float": float, "str": str, "bool": bool, "bool_or_auto": bool_or_auto}
 
 
 def _at_least(low):
@@ -87,7 +98,9 @@ def parse_parameters_cell(source: str) -> dict[str, Parameter]:
     found = {}
     for node in ast.parse(source).body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            name, kind = node.target.id, TYPES.get(ast.unparse(node.annotation))
+            annotation = node.annotation
+            spelled = annotation.value if isinstance(annotation, ast.Constant) else ast.unparse(annotation)
+            name, kind = node.target.id, TYPES.get(spelled)
         elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
             name, kind = node.targets[0].id, None
         else:
@@ -129,6 +142,8 @@ def _unknown(name: str, known) -> ParameterError:
 
 def check_value(param: Parameter, value):
     """Return `value` as the parameter's type, or raise naming the parameter."""
+    if param.type is bool_or_auto:
+        return _bool_or_auto_value(param, value)
     if param.type is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, param.type) or (param.type is int and isinstance(value, bool)):
@@ -144,8 +159,21 @@ def check_value(param: Parameter, value):
     return value
 
 
+def _bool_or_auto_value(param: Parameter, value):
+    """True, False or "auto", from a bool or its spelling ("true", "no", "Auto", ...)."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in {AUTO, "true", "false", "1", "0", "yes", "no"}:
+        return AUTO if text == AUTO else text in {"true", "1", "yes"}
+    raise ParameterError(f"parameter '{param.name}' expects True, False or 'auto' (default {param.default!r}), "
+                         f"got {type(value).__name__} {value!r}")
+
+
 def coerce(param: Parameter, text: str):
     """Convert a command-line string to the parameter's type, then check it."""
+    if param.type is bool_or_auto:
+        return _bool_or_auto_value(param, text)
     lowered = text.strip().lower()
     try:
         if param.type is bool and lowered not in {"true", "false", "1", "0", "yes", "no"}:

@@ -126,7 +126,7 @@ def check_data(config: dict) -> None:
     """What needs the data, before any training: the columns exist and parse, the window and split fit."""
     telemetry = load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
                                config["fresh_column"], config["fresh_targets"])
-    prepare(telemetry, config["window_size"], config["known_future"])
+    prepare(telemetry, config["window_size"], False)   # the calendar inputs add channels, never rows
 
 
 def _stage_values(stage: str, config: dict, files: RunFolder) -> dict:

@@ -96,57 +96,90 @@ def _close_as_done(bar, epochs_run: int) -> None:
     bar.close()
 
 
+class Fit:
+    """One model's training state, advanced an epoch at a time.
+
+    Selection runs a few epochs of several fits and continues the best one, so a
+    fit trained in pieces is the same as one trained in one go.
+    """
+
+    def __init__(self, prepared: Prepared, config: dict, device: str):
+        if config["num_threads"] > 0:
+            torch.set_num_threads(config["num_threads"])  # a small LSTM gains nothing from more threads on CPU
+        seed_everything(config["seed"])
+        self.prepared, self.config, self.device = prepared, config, device
+        self.model = build_model(prepared, config).to(device)
+        (self.Xtr, self.Ytr), (self.Xva, self.Yva) = (
+            (torch.as_tensor(w.X, device=device), torch.as_tensor(w.Y, device=device))
+            for w in (prepared.splits["train"], prepared.splits["val"]))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config["learning_rate"])
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=0.5, patience=max(config["patience"] // 3, 1))
+        self.shuffle = torch.Generator().manual_seed(config["seed"])
+        self.history = {"epoch": [], "train_loss": [], "val_loss": [], "learning_rate": [], "seconds": []}
+        self.best_val, self.best_epoch, self.best_state, self.epoch = float("inf"), 0, None, 0
+
+    def step(self) -> str:
+        """Train one epoch, validate, keep the best weights; returns the epoch's log line."""
+        start = time.perf_counter()
+        self.epoch += 1
+        order = torch.randperm(len(self.Xtr), generator=self.shuffle).to(self.device)
+        train_loss = _epoch(self.model, self.optimizer, self.Xtr, self.Ytr, order, self.config["batch_size"])
+        val_loss, lr = _loss(self.model, self.Xva, self.Yva), self.optimizer.param_groups[0]["lr"]
+        self.scheduler.step(val_loss)
+        for key, value in zip(self.history, (self.epoch, train_loss, val_loss, lr, time.perf_counter() - start)):
+            self.history[key].append(value)
+        improved = val_loss < self.best_val
+        if improved:
+            self.best_val, self.best_epoch = val_loss, self.epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        return (f"epoch {self.epoch:4d}  train_loss {train_loss:.6f}  val_loss {val_loss:.6f}  lr {lr:.2e}"
+                f"{'  *best' if improved else ''}")
+
+    @property
+    def stalled(self) -> bool:
+        return self.epoch - self.best_epoch >= self.config["patience"]
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.history["seconds"]))
+
+
 def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_info: dict,
-                progress: bool = True) -> TrainResult:
+                progress: bool = True, fit: Fit | None = None, selection: dict | None = None) -> TrainResult:
     """Fit on the train split, select on validation; write the checkpoint and one log line per epoch.
 
     config: 02_train's checked configuration (params.configure); it is saved in the checkpoint as given.
+    fit: a fit already started (by `bwkit.selection`), continued here; its epochs so far are logged first.
+    selection: what chose this model's settings on validation, saved in the checkpoint.
     """
-    device = pick_device(config["device"])
-    if config["num_threads"] > 0:
-        torch.set_num_threads(config["num_threads"])  # a small LSTM gains nothing from more threads on CPU
-    seed_everything(config["seed"])
-    model = build_model(prepared, config).to(device)
-    (Xtr, Ytr), (Xva, Yva) = ((torch.as_tensor(w.X, device=device), torch.as_tensor(w.Y, device=device))
-                              for w in (prepared.splits["train"], prepared.splits["val"]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
-    patience = config["patience"]
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(patience // 3, 1))
-    shuffle = torch.Generator().manual_seed(config["seed"])
-    history = {"epoch": [], "train_loss": [], "val_loss": [], "learning_rate": [], "seconds": []}
-    best_val, best_epoch, best_state, epoch = float("inf"), 0, None, 0
-    start = time.perf_counter()
+    fit = fit or Fit(prepared, config, pick_device(config["device"]))
     with open(log_path, "w") as log:
-        log.write(f"# training {len(Xtr)} windows, validating on {len(Xva)}; device={device}; {_sizes(config)}\n")
-        bar = tqdm(range(1, config["epochs"] + 1), desc="training", unit="epoch", disable=not progress)
-        for epoch in bar:
-            epoch_start = time.perf_counter()
-            order = torch.randperm(len(Xtr), generator=shuffle).to(device)
-            train_loss = _epoch(model, optimizer, Xtr, Ytr, order, config["batch_size"])
-            val_loss, lr = _loss(model, Xva, Yva), optimizer.param_groups[0]["lr"]
-            scheduler.step(val_loss)
-            for key, value in zip(history, (epoch, train_loss, val_loss, lr, time.perf_counter() - epoch_start)):
-                history[key].append(value)
-            improved = val_loss < best_val
-            if improved:
-                best_val, best_epoch, best_state = val_loss, epoch, copy.deepcopy(model.state_dict())
-            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}", lr=f"{lr:.1e}")
-            log.write(f"epoch {epoch:4d}  train_loss {train_loss:.6f}  val_loss {val_loss:.6f}  lr {lr:.2e}"
-                      f"{'  *best' if improved else ''}\n")
+        log.write(f"# training {len(fit.Xtr)} windows, validating on {len(fit.Xva)}; device={fit.device}; "
+                  f"{_sizes(config)}\n")
+        for epoch in range(fit.epoch):
+            log.write(f"epoch {epoch + 1:4d}  val_loss {fit.history['val_loss'][epoch]:.6f}  (selection)\n")
+        bar = tqdm(total=config["epochs"], initial=fit.epoch, desc="training", unit="epoch", disable=not progress)
+        while fit.epoch < config["epochs"] and not fit.stalled:
+            log.write(fit.step() + "\n")
             log.flush()
-            if epoch - best_epoch >= patience:
-                log.write(f"# early stop: no validation improvement for {patience} epochs\n")
-                break
-        _close_as_done(bar, epoch)
-        elapsed = time.perf_counter() - start
-        log.write(f"# best epoch {best_epoch} (val_loss {best_val:.6f}); {epoch} epochs in {elapsed:.1f} s\n")
-    model.load_state_dict(best_state)
-    result = TrainResult(model.cpu().eval(), history, best_epoch, epoch, elapsed, Path(checkpoint))
-    _save(result, prepared, config, data_info, device)
+            bar.update()
+            bar.set_postfix(train=f"{fit.history['train_loss'][-1]:.4f}", val=f"{fit.history['val_loss'][-1]:.4f}",
+                            lr=f"{fit.history['learning_rate'][-1]:.1e}")
+        if fit.stalled:
+            log.write(f"# early stop: no validation improvement for {config['patience']} epochs\n")
+        _close_as_done(bar, fit.epoch)
+        log.write(f"# best epoch {fit.best_epoch} (val_loss {fit.best_val:.6f}); {fit.epoch} epochs in "
+                  f"{fit.seconds:.1f} s\n")
+    fit.model.load_state_dict(fit.best_state)
+    seconds = fit.seconds + (selection or {}).get("other_seconds", 0.0)   # the candidates not kept count too
+    result = TrainResult(fit.model.cpu().eval(), fit.history, fit.best_epoch, fit.epoch, seconds, Path(checkpoint))
+    _save(result, prepared, config, data_info, fit.device, selection)
     return result
 
 
-def _save(result: TrainResult, prepared: Prepared, config: dict, data_info: dict, device: str) -> None:
+def _save(result: TrainResult, prepared: Prepared, config: dict, data_info: dict, device: str,
+          selection: dict | None) -> None:
     model = result.model
     torch.save({
         "state_dict": model.state_dict(),
@@ -157,5 +190,6 @@ def _save(result: TrainResult, prepared: Prepared, config: dict, data_info: dict
         "features": prepared.features, "targets": prepared.targets,
         "config": dict(config), "data": dict(data_info),
         "history": result.history, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch,
-        "training_time_seconds": result.training_time_seconds, "versions": versions(), "hardware": hardware(device),
+        "training_time_seconds": result.training_time_seconds, "selection": selection,
+        "versions": versions(), "hardware": hardware(device),
     }, result.checkpoint)

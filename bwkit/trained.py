@@ -16,6 +16,7 @@ from .errors import DataError
 from .model import LSTMForecaster, load_checkpoint
 from .params import configure
 from .paths import default_data_path
+from .selection import choose
 from .train import TrainResult, train_model
 from .windows import Prepared, prepare
 
@@ -47,12 +48,13 @@ def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, prog
 
 
 def train_run(config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
-    """02_train without its displays: load, window, train (and the window-only twin when asked)."""
+    """02_train without its displays: load, choose the "auto" settings, train (and the window-only twin)."""
     telemetry = load_data(config)
-    prepared = prepare(telemetry, config["window_size"], config["known_future"])
-    result = train_model(prepared, config, files.checkpoint, files.log, data_info=telemetry.info(), progress=progress)
-    if config["known_future"] and config["compare_window_only"]:
-        train_window_only(telemetry, config, files, progress)
+    choice = choose(telemetry, config)
+    result = train_model(choice.prepared, choice.config, files.checkpoint, files.log, data_info=telemetry.info(),
+                         progress=progress, fit=choice.fit, selection=choice.record)
+    if choice.config["known_future"] and config["compare_window_only"]:
+        train_window_only(telemetry, choice.config, files, progress)
     return result
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from .errors import DataError, ParameterError
 
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
-CALENDAR_FEATURES = ("next_hour_sin", "next_hour_cos", "next_weekday_sin", "next_weekday_cos")
+CALENDAR_FEATURES = tuple(f"next_hour_{h:02d}" for h in range(24)) + tuple(f"next_weekday_{d}" for d in range(7))
 
 
 @dataclass
@@ -53,18 +53,30 @@ def split_slices(n: int, fractions=SPLIT_FRACTIONS) -> dict[str, slice]:
     return {"train": slice(0, n_train), "val": slice(n_train, n_train + n_val), "test": slice(n_train + n_val, n)}
 
 
-def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
-    """Hour-of-day and weekday (sin, cos) of the *next* row, known before it is measured.
+def hour_and_weekday(timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hour of day (0-23) and weekday (Monday 0) of unix-second timestamps, in UTC."""
+    hour = (timestamps % 86400) // 3600
+    weekday = ((timestamps // 86400) + 3) % 7  # 1970-01-01 was a Thursday
+    return hour.astype(np.int64), weekday.astype(np.int64)
 
+
+def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
+    """Hour of day and weekday of the *next* row, one-hot (24 + 7 channels), known before it is measured.
+
+    One-hot rather than sin/cos: a daily profile with steps (business hours, a
+    weekend) is then one weight per hour, not a curve the network must bend.
     Row r carries the calendar of row r+1, so the last step of a window carries the
     predicted row's. The last row repeats its own step forward (no window uses it).
     """
     step = np.diff(timestamps, append=timestamps[-1] + (timestamps[-1] - timestamps[-2] if len(timestamps) > 1 else 60))
-    nxt = (timestamps + step).astype(np.float64)
-    hour = (nxt % 86400) / 3600.0
-    weekday = ((nxt // 86400) + 3) % 7  # 1970-01-01 was a Thursday (Mon=0)
-    return np.column_stack([np.sin(2 * np.pi * hour / 24), np.cos(2 * np.pi * hour / 24),
-                            np.sin(2 * np.pi * weekday / 7), np.cos(2 * np.pi * weekday / 7)])
+    hour, weekday = hour_and_weekday((timestamps + step).astype(np.float64))
+    return np.column_stack([np.eye(24)[hour], np.eye(7)[weekday]])
+
+
+def calendar_covered(timestamps: np.ndarray) -> bool:
+    """Whether these (training) rows include every hour of day and every weekday, so no calendar input is unseen."""
+    hour, weekday = hour_and_weekday(timestamps)
+    return len(np.unique(hour)) == 24 and len(np.unique(weekday)) == 7
 
 
 @dataclass

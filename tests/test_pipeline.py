@@ -32,13 +32,17 @@ def test_run_writes_the_contract_folder(tiny_run):
 
 
 def test_the_saved_configuration_is_the_one_the_model_was_trained_with(tiny_run):
-    """A changed parameter (hidden_size 8, known_future) reaches the weights, the checkpoint and run.json alike."""
+    """A changed parameter (hidden_size 8, known_future) reaches the weights, the checkpoint and run.json alike;
+    a setting left to "auto" is saved as resolved, beside what was asked."""
     saved = torch.load(tiny_run.checkpoint, weights_only=True)
     parameters = json.loads(tiny_run.run_json.read_text())["parameters"]
     trained = {k: v for k, v in saved["config"].items() if k != "run_dir"}
-    assert trained == {k: parameters[k] for k in trained}
+    asked = saved["selection"]["asked"]
+    assert asked == {"residual": "auto", "known_future": True} == {k: parameters[k] for k in asked}
+    assert trained == {k: parameters[k] for k in trained if k != "residual"} | {"residual": trained["residual"]}
+    assert trained["residual"] is next(c["residual"] for c in saved["selection"]["candidates"] if c["chosen"])
     assert saved["config"]["hidden_size"] == 8 and saved["state_dict"]["lstm.weight_hh_l0"].shape == (32, 8)
-    assert saved["config"]["known_future"] is True and saved["features"][-1] == "next_weekday_cos"
+    assert saved["config"]["known_future"] is True and saved["features"][-1] == "next_weekday_6"
     assert len(saved["history"]["epoch"]) == parameters["epochs"]
 
 

@@ -99,17 +99,18 @@ def _unix(text):
     return int(pd.Timestamp(text).timestamp())
 
 
+def _hot(cal_row):
+    """(hour, weekday) a one-hot calendar row stands for."""
+    assert cal_row.shape == (31,) and cal_row[:24].sum() == 1 and cal_row[24:].sum() == 1
+    return int(cal_row[:24].argmax()), int(cal_row[24:].argmax())
+
+
 def test_calendar_of_next_row_crosses_midnight():
     ts = np.array([_unix("2025-11-03T23:58Z"), _unix("2025-11-03T23:59Z")])   # a Monday
     cal = windows.calendar_of_next_row(ts)
-    assert cal.shape == (2, 4)
-    hour_sin, hour_cos, day_sin, day_cos = cal.T
-    # row 0 carries 23:59 Monday
-    h, d = 23 + 59 / 60, 0
-    np.testing.assert_allclose(cal[0], [np.sin(2 * np.pi * h / 24), np.cos(2 * np.pi * h / 24),
-                                        np.sin(2 * np.pi * d / 7), np.cos(2 * np.pi * d / 7)], atol=1e-12)
-    # row 1 (the last) steps forward one minute: Tuesday 00:00
-    np.testing.assert_allclose(cal[1], [0, 1, np.sin(2 * np.pi / 7), np.cos(2 * np.pi / 7)], atol=1e-12)
+    assert cal.shape == (2, len(windows.CALENDAR_FEATURES)) == (2, 31)
+    assert _hot(cal[0]) == (23, 0)     # row 0 carries 23:59 Monday
+    assert _hot(cal[1]) == (0, 1)      # row 1 (the last) steps forward one minute: Tuesday 00:00
 
 
 def test_calendar_of_next_row_known_days():
@@ -117,11 +118,15 @@ def test_calendar_of_next_row_known_days():
     ts = np.array([_unix("2025-11-09T23:00Z"), _unix("2025-11-10T00:00Z"), _unix("2025-11-14T11:00Z"),
                    _unix("2025-11-14T12:00Z")])
     cal = windows.calendar_of_next_row(ts)
-    np.testing.assert_allclose(cal[0], [0, 1, 0, 1], atol=1e-12)
-    np.testing.assert_allclose(cal[2], [np.sin(np.pi), np.cos(np.pi), np.sin(2 * np.pi * 4 / 7),
-                                        np.cos(2 * np.pi * 4 / 7)], atol=1e-12)
-    np.testing.assert_allclose(cal[3][:2], [np.sin(2 * np.pi * 13 / 24), np.cos(2 * np.pi * 13 / 24)],
-                               atol=1e-12)
+    assert [_hot(row) for row in cal] == [(0, 0), (11, 4), (12, 4), (13, 4)]
+    assert windows.CALENDAR_FEATURES[0] == "next_hour_00" and windows.CALENDAR_FEATURES[-1] == "next_weekday_6"
+
+
+def test_calendar_covered_needs_every_hour_and_weekday():
+    week = _unix("2025-11-03T00:00Z") + 3600 * np.arange(24 * 7)
+    assert windows.calendar_covered(week)
+    assert not windows.calendar_covered(week[np.arange(len(week)) % 24 != 5])   # 05:00 never seen
+    assert not windows.calendar_covered(week[: 24 * 6])       # no Sunday at all
 
 
 # --------------------------------------------------------------------------- prepare
@@ -145,7 +150,7 @@ def test_prepare_splits_windows_chronologically():
 def test_prepare_known_future_adds_calendar_channels():
     prep = windows.prepare(_telemetry(120), 10, known_future=True)
     assert prep.features == ["a", "b", *windows.CALENDAR_FEATURES]
-    assert prep.splits["train"].X.shape[-1] == 6
+    assert prep.splits["train"].X.shape[-1] == 2 + 31
 
 
 @pytest.mark.parametrize("rows", [3, 10, 15])
