@@ -7,13 +7,13 @@ the averages and the original guide's verdict. A target held between measurement
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import methods
+from . import methods, selection, significance, uncertainty
 from .artifacts import write_json
 from .errors import DataError
 from .methods import MODEL, REFERENCE
@@ -31,6 +31,8 @@ class Evaluation:
     averages: dict[str, dict[str, float]]             # method -> metric
     notes: list[str]
     times: np.ndarray | None = None     # unix seconds of the predicted rows
+    tests: dict = field(default_factory=dict)   # method -> target/"average" -> differences, intervals, DM test
+    intervals: dict | None = None       # calibrated 80 / 95 % bands of the model and persistence, scored on test
 
     @property
     def methods(self) -> list[str]:
@@ -100,7 +102,10 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
             metrics[method][t]["skill"] = skill(metrics[method][t]["mse"], metrics[REFERENCE][t]["mse"])
         averages[method] = average(metrics[method])
         averages[method]["skill"] = float(np.mean([metrics[method][t]["skill"] for t in targets]))
-    return Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows])
+    ev = Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows])
+    ev.tests = uncertainty.tests(ev)
+    ev.intervals = uncertainty.interval_check(ev, model, prepared, telemetry)
+    return ev
 
 
 RULE = f"average correlation >= {VERDICT_CORRELATION} and average MAPE <= {VERDICT_MAPE:g} %"
@@ -110,9 +115,24 @@ def _meets(avg) -> str:
     return "meets" if verdict(avg) else "does not meet"
 
 
-def summary(ev: Evaluation) -> str:
-    """A short paragraph that states the verdict, the ceiling and the comparison to every baseline."""
-    model, avg = ev.metrics[MODEL], ev.averages[MODEL]
+def _interval_sentence(ev: Evaluation) -> str:
+    if not ev.intervals:
+        return ""
+    cover = {m: {lvl: np.mean([s["coverage"] for s in v["test"] if s["level"] == lvl]) for lvl in ev.intervals["levels"]}
+             for m, v in ev.intervals["methods"].items()}
+    said = " and ".join(f"{100 * c:.1f} %" for c in cover[MODEL].values())
+    nominal = " and ".join(f"{100 * lvl:g} %" for lvl in ev.intervals["levels"])
+    return (f"Its {nominal} prediction intervals (calibrated on validation residuals) cover {said} of the test rows, "
+            f"averaged over targets; persistence's own calibrated bands cover "
+            + " and ".join(f"{100 * c:.1f} %" for c in cover[REFERENCE].values()) + ".")
+
+
+def summary(ev: Evaluation, saved: dict | None = None) -> str:
+    """A short paragraph: the verdict, the ceiling, the model against every baseline with intervals, the bands.
+
+    saved: the checkpoint; when its settings were chosen on validation, the paragraph says how.
+    """
+    avg = ev.averages[MODEL]
     parts = [f"The LSTM reaches average correlation {avg['correlation']:.4f} and average MAPE {avg['mape']:.2f} % "
              f"on {len(ev.rows)} test rows, so it {_meets(avg)} the guide's rule ({RULE})."]
     if ev.ceiling:
@@ -128,11 +148,11 @@ def summary(ev: Evaluation) -> str:
                      f"MAPE from {w['mape']:.2f} % to {avg['mape']:.2f} %.")
     p = ev.averages[REFERENCE]
     parts.append(f"Persistence alone reaches {p['correlation']:.4f} and {p['mape']:.2f} % ({_meets(p)} the rule).")
-    losses = [f"{m} on {t}" for m in methods.names("baseline") if m in ev.metrics for t in ev.targets
-              if ev.metrics[m][t]["mse"] <= model[t]["mse"]]
-    parts.append("The model beats every baseline on every target (lower MSE)." if not losses else
-                 "The model does not beat every baseline: it is matched or beaten by " + ", ".join(losses) + ".")
-    return " ".join(parts + [note if note.endswith(".") else note + "." for note in ev.notes])
+    parts.append(uncertainty.verdict_sentence(ev))
+    parts.append(_interval_sentence(ev))
+    if saved and saved.get("selection"):
+        parts.append(selection.sentence(saved["selection"]))
+    return " ".join([p for p in parts if p] + [note if note.endswith(".") else note + "." for note in ev.notes])
 
 
 def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, model_size_mb: float,
@@ -154,6 +174,8 @@ def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, m
                        for m in evaluation.methods},
         "verdicts": evaluation.verdicts(),
         "gap_closed": evaluation.gap_closed(),
+        "significance": evaluation.tests, "block_rule": significance.BLOCK_RULE,
+        "intervals": evaluation.intervals, "selection": saved.get("selection"),
         "summary": summary_text,
         "test_rows": len(evaluation.rows),
         "data": saved["data"], "config": saved["config"], "best_epoch": saved["best_epoch"],

@@ -37,6 +37,18 @@ def export_onnx(model, window: int, n_features: int, path) -> Path:
     return path
 
 
+def attach_metadata(onnx_path, entries: dict) -> None:
+    """Key/value pairs (values as JSON) into the ONNX file's own metadata, for a consumer that has only the file."""
+    import json
+
+    import onnx
+
+    proto = onnx.load(str(onnx_path))
+    for key, value in entries.items():
+        onnx.helper.set_model_props(proto, {**{p.key: p.value for p in proto.metadata_props}, key: json.dumps(value)})
+    onnx.save(proto, str(onnx_path))
+
+
 def onnx_session(path):
     import onnxruntime as ort
 
@@ -83,7 +95,8 @@ def export_torchscript(model, window: int, n_features: int, path) -> Path:
     return Path(path)
 
 
-def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result: dict, onnx_name: str) -> Path:
+def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result: dict, onnx_name: str,
+                   intervals: dict | None = None) -> Path:
     """Everything a consumer of the ONNX file needs to feed it and to trust it."""
     model_state = saved["state_dict"]
     meta = {
@@ -96,7 +109,7 @@ def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result:
         "scalers": {"features": {"mean": model_state["x_mean"].tolist(), "std": model_state["x_std"].tolist()},
                     "targets": {"mean": model_state["y_mean"].tolist(), "std": model_state["y_std"].tolist()}},
         "config": saved["config"], "model": saved["model"], "best_epoch": saved["best_epoch"],
-        "metrics": metrics, "parity": parity_result, "data": saved["data"],
+        "metrics": metrics, "intervals": intervals, "parity": parity_result, "data": saved["data"],
         "versions": versions(), "trained_with": saved["versions"], "hardware": saved["hardware"],
     }
     return write_json(path, meta)

@@ -97,18 +97,25 @@ def skill_bars(evaluation, path=None):
 
 
 def overlay(evaluation, steps: int = 300, path=None):
-    """Actual vs the registry's overlay methods (the model, persistence) over the first `steps` test rows."""
+    """Actual vs the registry's overlay methods (the model, persistence) over the first `steps` test rows,
+    with the model's calibrated 80 % and 95 % intervals shaded."""
     methods = [m for m in registry.names(plot="overlay") if m in evaluation.predictions]
     fig, axes = plt.subplots(len(evaluation.targets), 1, figsize=(10, 2.0 * len(evaluation.targets)),
                              sharex=True, squeeze=False)
     t = np.arange(min(steps, len(evaluation.rows)))
     when = (evaluation.times[t] * 1e3).astype("datetime64[ms]")   # the predicted rows' times, UTC
     for j, (ax, target) in enumerate(zip(axes[:, 0], evaluation.targets)):
+        if evaluation.intervals:   # the model's calibrated bands, widest first
+            for level, alpha in zip(sorted(evaluation.intervals["levels"], reverse=True), (0.15, 0.3)):
+                half = evaluation.intervals["methods"][registry.MODEL]["half_widths"][f"{level:g}"][target]
+                centre = evaluation.predictions[registry.MODEL][t, j]
+                ax.fill_between(when, centre - half, centre + half, color=registry.color(registry.MODEL),
+                                alpha=alpha, lw=0, label=f"{registry.MODEL} {100 * level:g} % interval")
         ax.plot(when, evaluation.actual[t, j], color="black", lw=1.0, label="actual")
         for method in methods:
             ax.plot(when, evaluation.predictions[method][t, j], lw=0.8, color=registry.color(method), label=method)
         ax.set_ylabel(f"{target}{_in(target)}", fontsize=8)
-    axes[0, 0].legend(fontsize=8, ncol=3)
+    axes[0, 0].legend(fontsize=8, ncol=5)
     axes[-1, 0].set_xlabel("time of the predicted row (UTC)")
     return _finish(fig, path)
 

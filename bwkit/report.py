@@ -76,8 +76,10 @@ def paragraph(text: str):
 
 
 def styled_table(frame, caption: str):
-    """A metrics table for a notebook: 4 significant digits, every label escaped (names come from the data)."""
-    return (frame.style.format("{:.4g}", na_rep="nan").format_index(escape="html", axis=0)
+    """A metrics table for a notebook: numbers to 4 significant digits, every label and text cell escaped."""
+    numbers = frame.select_dtypes("number").columns
+    return (frame.style.format("{:.4g}", na_rep="nan", subset=numbers).format(escape="html", subset=frame.columns.difference(numbers))
+            .format_index(escape="html", axis=0)
             .format_index(escape="html", axis=1).set_caption(html.escape(caption)))
 
 
