@@ -33,6 +33,7 @@ class Evaluation:
     times: np.ndarray | None = None     # unix seconds of the predicted rows
     tests: dict = field(default_factory=dict)   # method -> target/"average" -> differences, intervals, DM test
     intervals: dict | None = None       # calibrated 80 / 95 % bands of the model and persistence, scored on test
+    bands: np.ndarray | None = None     # the model's half-widths on the test rows [levels, rows, targets]
 
     @property
     def methods(self) -> list[str]:
@@ -105,6 +106,7 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
     ev = Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows])
     ev.tests = uncertainty.tests(ev)
     ev.intervals = uncertainty.interval_check(ev, model, prepared, telemetry)
+    ev.bands = uncertainty.half_widths(ev.intervals, MODEL, prepared.splits["test"].X, prepared.features, targets)
     return ev
 
 

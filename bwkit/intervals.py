@@ -24,6 +24,8 @@ import numpy as np
 from .errors import DataError
 
 LEVELS = (0.80, 0.95)   # nominal coverage of each interval, in (0, 1)
+# Floors tried for the scale of a row, as shares of each target's training std; inf: constant width.
+FLOOR_SHARES = (0.02, 0.05, 0.1, 0.25, 1.0, float("inf"))
 
 
 def _inputs(actual, predicted, scored, levels) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:
@@ -45,7 +47,7 @@ def _inputs(actual, predicted, scored, levels) -> tuple[np.ndarray, np.ndarray, 
     return actual, predicted, scored, levels
 
 
-def calibrate(actual, predicted, scored=None, levels=LEVELS) -> np.ndarray:
+def calibrate(actual, predicted, scored=None, levels=LEVELS, scale=None) -> np.ndarray:
     """Half-widths [len(levels), targets] from the VALIDATION split's residuals.
 
     For each target, with n scored rows, the half-width at `level` is the
@@ -57,6 +59,8 @@ def calibrate(actual, predicted, scored=None, levels=LEVELS) -> np.ndarray:
     naming the target when it has fewer than 2 scored rows.
     """
     actual, predicted, scored, levels = _inputs(actual, predicted, scored, levels)
+    if scale is not None:   # normalised residuals: the half-width is then in units of each row's scale
+        actual, predicted = actual / scale, predicted / scale
     half_widths = np.empty((len(levels), actual.shape[1]), np.float64)
     for target in range(actual.shape[1]):
         rows = scored[:, target]
@@ -71,13 +75,13 @@ def calibrate(actual, predicted, scored=None, levels=LEVELS) -> np.ndarray:
     return half_widths
 
 
-def bands(predicted, half_widths) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper ends, each [len(levels), rows, targets]: predicted -+ half-width."""
+def bands(predicted, half_widths, scale=None) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper ends, each [len(levels), rows, targets]: predicted -+ half-width (x the row's scale)."""
     predicted, half_widths = np.asarray(predicted, np.float64), np.asarray(half_widths, np.float64)
     if predicted.ndim != 2 or half_widths.shape != (half_widths.shape[0], predicted.shape[1]):
         raise DataError(f"predicted {predicted.shape} must be [rows, targets] and half_widths "
                         f"{half_widths.shape} [levels, targets] with the same targets")
-    spread = half_widths[:, None, :]
+    spread = half_widths[:, None, :] * (1.0 if scale is None else np.asarray(scale, np.float64)[None])
     return predicted[None] - spread, predicted[None] + spread
 
 
@@ -86,7 +90,7 @@ def _pinball(y: np.ndarray, quantile: np.ndarray, tau: float) -> np.ndarray:
     return np.where(y >= quantile, tau * (y - quantile), (1 - tau) * (quantile - y))
 
 
-def score(actual, predicted, half_widths, scored=None, levels=LEVELS) -> list[dict]:
+def score(actual, predicted, half_widths, scored=None, levels=LEVELS, scale=None) -> list[dict]:
     """Coverage, width, interval score and pinball loss of each (level, target) on the TEST split.
 
     One dict per level and target, level-major (all targets of the first level
@@ -101,7 +105,7 @@ def score(actual, predicted, half_widths, scored=None, levels=LEVELS) -> list[di
     if half_widths.shape != (len(levels), actual.shape[1]):
         raise DataError(f"half_widths has shape {half_widths.shape}; expected [levels, targets] = "
                         f"{(len(levels), actual.shape[1])}, as `calibrate` returns for the same levels")
-    lower, upper = bands(predicted, half_widths)
+    lower, upper = bands(predicted, half_widths, scale)
     results = []
     for i, level in enumerate(levels):
         alpha = 1 - level
@@ -118,3 +122,46 @@ def score(actual, predicted, half_widths, scored=None, levels=LEVELS) -> list[di
                             "interval_score": float((hi - lo + 2 / alpha * miss).mean()),
                             "pinball": float(pinball.mean()), "rows": int(rows.sum())})
     return results
+
+
+def row_scale(X, columns, target_std, share) -> np.ndarray:
+    """Each row's scale [rows, targets]: the target's std over the input window plus `share` x its training std.
+
+    X: windows [rows, window, features]; columns: each target's feature column; share: one per
+    target (or one for all). With no columns (a target that is not an input) or an infinite share,
+    the scale is the training std alone: a constant-width band. A consumer computes the same from
+    the window it feeds the model.
+    """
+    target_std = np.asarray(target_std, np.float64)
+    share = np.broadcast_to(np.asarray(share, np.float64), target_std.shape)
+    constant = np.broadcast_to(target_std, (len(X), len(target_std)))
+    if columns is None:
+        return constant.copy()
+    adaptive = np.asarray(X, np.float64)[:, :, columns].std(axis=1) + np.where(np.isfinite(share), share, 0) * target_std
+    return np.where(np.isfinite(share), adaptive, constant)
+
+
+def choose_floor(actual, predicted, X, columns, target_std, scored=None, shares=FLOOR_SHARES) -> np.ndarray:
+    """Per target, the floor (a share of its training std) whose bands score best on held-out validation.
+
+    Calibrates on the first half of the validation rows and scores (interval score, mean over the
+    levels) on the second; `inf` stands for a constant width, the answer when there is too little
+    to choose on. Only validation rows are read.
+    """
+    targets = len(target_std)
+    best, best_score = np.full(targets, np.inf), np.full(targets, np.inf)
+    half = len(actual) // 2
+    if columns is None or half < 2:
+        return best
+    scored = np.ones(np.shape(actual), bool) if scored is None else scored
+    for share in shares:
+        scale = row_scale(X, columns, target_std, share)
+        try:
+            q = calibrate(actual[:half], predicted[:half], scored[:half], scale=scale[:half])
+            result = score(actual[half:], predicted[half:], q, scored[half:], scale=scale[half:])
+        except DataError:   # too few scored rows in one half: keep the constant width
+            return np.full(targets, np.inf)
+        value = np.array([np.mean([r["interval_score"] for r in result if r["target"] == j]) for j in range(targets)])
+        better = value < best_score
+        best[better], best_score[better] = share, value[better]
+    return best

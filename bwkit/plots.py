@@ -105,9 +105,9 @@ def overlay(evaluation, steps: int = 300, path=None):
     t = np.arange(min(steps, len(evaluation.rows)))
     when = (evaluation.times[t] * 1e3).astype("datetime64[ms]")   # the predicted rows' times, UTC
     for j, (ax, target) in enumerate(zip(axes[:, 0], evaluation.targets)):
-        if evaluation.intervals:   # the model's calibrated bands, widest first
-            for level, alpha in zip(sorted(evaluation.intervals["levels"], reverse=True), (0.15, 0.3)):
-                half = evaluation.intervals["methods"][registry.MODEL]["half_widths"][f"{level:g}"][target]
+        if evaluation.bands is not None:   # the model's calibrated bands, widest first
+            for i, alpha in zip(np.argsort(evaluation.intervals["levels"])[::-1], (0.15, 0.3)):
+                level, half = evaluation.intervals["levels"][i], evaluation.bands[i, t, j]
                 centre = evaluation.predictions[registry.MODEL][t, j]
                 ax.fill_between(when, centre - half, centre + half, color=registry.color(registry.MODEL),
                                 alpha=alpha, lw=0, label=f"{registry.MODEL} {100 * level:g} % interval")

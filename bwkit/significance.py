@@ -118,7 +118,7 @@ def _checked(actual, model, baseline, scored) -> tuple[np.ndarray, ...]:
 
 
 def _columns(actual, model, baseline, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-row terms whose weighted sums give every statistic, [rows, 10, targets], zero on unscored rows.
+    """Per-row terms whose weighted sums give every statistic, [rows, 11, targets], zero on unscored rows.
 
     Values are centred on their scored means first (correlations and differences do not change, and
     the variances lose less to cancellation). Also returns the loss differential d and the
@@ -129,13 +129,16 @@ def _columns(actual, model, baseline, mask) -> tuple[np.ndarray, np.ndarray, np.
     d = keep((model - actual) ** 2 - (baseline - actual) ** 2)
     n = w.sum(0)
     a, m, b = (keep(v - keep(v).sum(0) / n) for v in (actual, model, baseline))
-    terms = np.stack([w, d, a, m, b, a * a, m * m, b * b, a * m, a * b], axis=1)
+    terms = np.stack([w, d, a, m, b, a * a, m * m, b * b, a * m, a * b, keep((baseline - actual) ** 2)], axis=1)
     thresholds = np.stack([CONSTANT * (keep(v) ** 2).sum(0) / n for v in (actual, model, baseline)])
     return terms, d, thresholds
 
 
 def _statistics(sums: np.ndarray, base_mse: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """From weighted sums [resamples, 10, targets]: MSE difference, relative one and r difference.
+    """From weighted sums [resamples, 11, targets]: MSE difference, relative one and r difference.
+
+    The relative difference divides by the baseline's MSE on the same resample (a ratio minus one,
+    so never below -100 %); `base_mse` (full sample) only marks targets whose baseline is perfect.
 
     Returns [resamples, 3, targets + 1], the last column the average over targets.
     """
@@ -150,7 +153,8 @@ def _statistics(sums: np.ndarray, base_mse: np.ndarray, thresholds: np.ndarray) 
                        (sums[:, 8] / n - mean_a * mean_m) / np.sqrt(var_a * var_m))
         r_b = np.where(flat | (var_b <= thresholds[2]), np.nan,
                        (sums[:, 9] / n - mean_a * mean_b) / np.sqrt(var_a * var_b))
-        rel = np.where(base_mse > 0, diff / np.where(base_mse > 0, base_mse, 1.0), np.nan)
+        base = sums[:, 10] / n
+        rel = np.where((base_mse > 0) & (base > 0), diff / np.where(base > 0, base, 1.0), np.nan)
     per_target = np.stack([diff, rel, r_m - r_b], axis=1)
     return np.concatenate([per_target, per_target.mean(axis=2, keepdims=True)], axis=2)
 
@@ -197,8 +201,8 @@ def compare(actual, model, baseline, scored=None, *, resamples: int = 1000, seed
     index and "average", each {"mse_diff", "mse_low", "mse_high", "rel_mse_diff", "rel_low",
     "rel_high", "r_diff", "r_low", "r_high", "dm_stat", "dm_p", "block", "rows"}: differences are
     model minus baseline (negative MSE = model better), intervals are `level` percentile intervals of
-    a paired circular moving-block bootstrap, relative values divide by the baseline's full-sample
-    MSE. The average's mse_* is the mean of raw differences (scale-dependent), rel_* and r_* the mean
+    a paired circular moving-block bootstrap, relative values are MSE(model) / MSE(baseline) - 1 on
+    each resample (never below -1). The average's mse_* is the mean of raw differences (scale-dependent), rel_* and r_* the mean
     of the per-target ones, its DM runs on z_t = mean_j(scored·d·rows / (n_j·MSE_base_j)) and its
     rows is the number of test rows. Identical predictions give zeros, dm_stat 0 and dm_p 1.
     """

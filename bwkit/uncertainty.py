@@ -16,7 +16,9 @@ from . import intervals, significance
 from .baselines import persistence
 from .methods import MODEL, REFERENCE, names
 
-INTERVAL_METHOD = "split conformal: the ceil((n+1) x level)-th smallest |residual| on the validation split"
+INTERVAL_METHOD = ("split conformal on validation residuals normalised by each row's scale (the target's std over "
+                   "the input window plus a floor chosen on validation halves): multiplier = the "
+                   "ceil((n+1) x level)-th smallest |residual| / scale")
 
 
 def tests(ev) -> dict[str, dict]:
@@ -67,36 +69,83 @@ def _scored(telemetry, rows):
     return None if telemetry.fresh is None else telemetry.fresh[rows]
 
 
+def _scale_of(prepared) -> tuple[list[int] | None, np.ndarray]:
+    """The target columns among the inputs (None unless all are) and the targets' training std."""
+    columns = [prepared.features.index(t) for t in prepared.targets] if all(
+        t in prepared.features for t in prepared.targets) else None
+    std = prepared.splits["train"].Y.astype(np.float64).std(axis=0)
+    return columns, np.where(std > 0, std, 1.0)
+
+
+def _calibrated(prepared, telemetry, predicted_val) -> dict:
+    """One method's bands from validation: the floor share (chosen on validation halves) and the multipliers."""
+    val = prepared.splits["val"]
+    columns, std = _scale_of(prepared)
+    mask = _scored(telemetry, val.row)
+    share = intervals.choose_floor(val.Y, predicted_val, val.X, columns, std, mask)
+    q = intervals.calibrate(val.Y, predicted_val, mask, scale=intervals.row_scale(val.X, columns, std, share))
+    adaptive = columns is not None
+    return {"multiplier": {f"{level:g}": dict(zip(prepared.targets, map(float, q[i])))
+                           for i, level in enumerate(intervals.LEVELS)},
+            "scale": {"columns": dict(zip(prepared.targets, (prepared.features[c] for c in columns)))
+                      if adaptive else None,
+                      "floor_share": dict(zip(prepared.targets, map(float, share))),
+                      "window_std": {t: bool(adaptive and np.isfinite(v)) for t, v in zip(prepared.targets, share)},
+                      "base": {t: float(s * d if adaptive and np.isfinite(s) else d)
+                               for t, s, d in zip(prepared.targets, share, std)}}}
+
+
 def calibration(model, prepared, telemetry) -> dict:
-    """80 % / 95 % half-widths of the model and of persistence, each from its own validation residuals."""
+    """80 % / 95 % bands of the model and of persistence, each from its own validation residuals."""
     from .model import predict
 
     val = prepared.splits["val"]
     on_val = {MODEL: predict(model, val.X), REFERENCE: persistence(telemetry.Y, val.row)}
-    out = {"levels": list(intervals.LEVELS), "method": INTERVAL_METHOD, "validation_rows": len(val), "methods": {}}
-    for name, predicted in on_val.items():
-        half = intervals.calibrate(val.Y, predicted, _scored(telemetry, val.row))
-        out["methods"][name] = {"half_widths": {f"{level:g}": dict(zip(prepared.targets, map(float, half[i])))
-                                                for i, level in enumerate(intervals.LEVELS)}}
-    return out
+    return {"levels": list(intervals.LEVELS), "method": INTERVAL_METHOD, "validation_rows": len(val),
+            "methods": {name: _calibrated(prepared, telemetry, p) for name, p in on_val.items()}}
+
+
+def half_widths(checked: dict, method: str, X, features, targets) -> np.ndarray:
+    """Half-widths [levels, rows, targets] of a method's bands for windows X, as a consumer computes them."""
+    entry = checked["methods"][method]
+    base = np.array([entry["scale"]["base"][t] for t in targets])
+    scale = np.broadcast_to(base, (len(X), len(targets))).copy()
+    for j, t in enumerate(targets):
+        if entry["scale"]["window_std"][t]:
+            scale[:, j] += np.asarray(X[:, :, features.index(entry["scale"]["columns"][t])], np.float64).std(axis=1)
+    q = np.array([[entry["multiplier"][f"{level:g}"][t] for t in targets] for level in checked["levels"]])
+    return q[:, None, :] * scale[None]
 
 
 def interval_check(ev, model, prepared, telemetry) -> dict:
     """`calibration`, with each method's bands scored on the evaluation's test rows."""
     checked = calibration(model, prepared, telemetry)
+    test = prepared.splits["test"]
     for name, entry in checked["methods"].items():
-        half = np.array([half_widths(checked, level, ev.targets, name) for level in checked["levels"]])
-        scores = intervals.score(ev.actual, ev.predictions[name], half, ev.scored)
-        entry["test"] = [{**s, "target": ev.targets[s["target"]]} for s in scores]
+        entry["test"] = _score(ev, name, half_widths(checked, name, test.X, prepared.features, ev.targets),
+                               checked["levels"])
     return checked
 
 
+def _score(ev, name, half, levels) -> list[dict]:
+    """intervals.score for bands whose half-width varies by row: a multiplier of 1 on each row's half-width."""
+    out = []
+    for i, level in enumerate(levels):
+        result = intervals.score(ev.actual, ev.predictions[name], np.ones((1, len(ev.targets))), ev.scored,
+                                 levels=(level,), scale=half[i])
+        out += [{**s, "target": ev.targets[s["target"]]} for s in result]
+    return out
+
+
 def shipped(checked: dict) -> dict:
-    """What a consumer of the exported model gets: its half-widths per level and target, and their test coverage."""
+    """What a consumer of the exported model gets: how to compute its bands, and their test coverage."""
     model = checked["methods"][MODEL]
+    scale = model["scale"]
+    how = ("half_width = multiplier[level][target] x (scale.base[target], plus the population std of the input "
+           "column scale.columns[target] over the window where scale.window_std[target] is true)")
     out = {"levels": checked["levels"], "method": checked["method"], "validation_rows": checked["validation_rows"],
-           "half_widths": model["half_widths"],
-           "use": "per target: lower = output - half_widths[level][target], upper = output + half_widths[level][target]"}
+           "multiplier": model["multiplier"], "scale": scale,
+           "use": how + "; lower = output - half_width, upper = output + half_width"}
     if "test" in model:
         out["test_coverage"] = {f"{lvl:g}": {s["target"]: s["coverage"] for s in model["test"] if s["level"] == lvl}
                                 for lvl in checked["levels"]}
@@ -109,8 +158,3 @@ def interval_table(checked: dict) -> pd.DataFrame:
         [{"method": m, "level %": 100 * s["level"], "target": s["target"], "coverage %": 100 * s["coverage"],
           "mean width": s["width"], "interval score": s["interval_score"], "pinball": s["pinball"]}
          for m, v in checked["methods"].items() for s in v["test"]])
-
-
-def half_widths(checked: dict, level: float, targets, method: str = MODEL) -> np.ndarray:
-    """A method's half-widths at `level`, one per target, in the targets' order."""
-    return np.array([checked["methods"][method]["half_widths"][f"{level:g}"][t] for t in targets])

@@ -114,3 +114,39 @@ def test_bands_are_predicted_plus_minus_the_half_width():
     assert lower.shape == upper.shape == (2, 2, 2)
     np.testing.assert_allclose(lower[1], [[-0.5, 7.0], [0.5, 17.0]])
     np.testing.assert_allclose(upper[0], [[1.5, 11.0], [2.5, 21.0]])
+
+
+def heteroscedastic(rows, seed):
+    """Windows whose target column's spread sets the next error's spread: calm and volatile stretches."""
+    rng = np.random.default_rng(seed)
+    sigma = np.where(np.arange(rows) % 400 < 200, 0.2, 3.0)
+    X = sigma[:, None, None] * rng.standard_normal((rows, 48, 1))
+    predicted = np.zeros((rows, 1))
+    return X, predicted + sigma[:, None] * rng.standard_normal((rows, 1)), predicted, sigma
+
+
+def test_bands_scaled_by_the_window_cover_calm_and_volatile_rows_alike():
+    X, actual, predicted, _ = heteroscedastic(4000, seed=5)
+    share = intervals.choose_floor(actual, predicted, X, [0], np.array([actual.std()]))
+    assert np.isfinite(share).all()                       # the window's spread is worth using here
+    scale = intervals.row_scale(X, [0], np.array([actual.std()]), share)
+    q = intervals.calibrate(actual, predicted, scale=scale)
+    Xt, yt, pt, sigma = heteroscedastic(8000, seed=6)
+    st = intervals.row_scale(Xt, [0], np.array([actual.std()]), share)
+    constant = intervals.calibrate(actual, predicted)
+    for calm in (True, False):
+        rows = (sigma == 0.2) == calm
+        adaptive = intervals.score(yt[rows], pt[rows], q, scale=st[rows])
+        flat = intervals.score(yt[rows], pt[rows], constant)
+        assert abs(adaptive[0]["coverage"] - 0.8) < 0.05 and abs(adaptive[1]["coverage"] - 0.95) < 0.03
+        assert abs(flat[0]["coverage"] - 0.8) > 0.1       # one width for both: too wide in calm, too narrow in storms
+
+
+def test_a_window_that_says_nothing_keeps_a_constant_width():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((3000, 12, 1))                # spread unrelated to the error
+    actual = rng.standard_normal((3000, 1))
+    share = intervals.choose_floor(actual, np.zeros_like(actual), X, [0], np.array([1.0]))
+    scale = intervals.row_scale(X, [0], np.array([1.0]), share)
+    assert share[0] >= 1.0 and scale.std() / scale.mean() < 0.1
+    assert (intervals.row_scale(X, None, np.array([2.0]), share) == 2.0).all()   # target not an input: constant

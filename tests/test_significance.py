@@ -60,7 +60,7 @@ def test_a_clearly_better_model_beats_the_baseline_and_the_swap_is_worse():
     for key in keys(3):
         b, w = better[key], worse[key]
         assert b["mse_high"] < 0 and b["rel_high"] < 0 and b["r_low"] > 0, key
-        assert b["rel_low"] <= b["rel_mse_diff"] <= b["rel_high"]
+        assert -1 <= b["rel_low"] <= b["rel_mse_diff"] <= b["rel_high"]   # a ratio minus one, per resample
         assert -1 < b["rel_mse_diff"] < -0.8          # about 1 - 1/9 lower MSE
         assert b["dm_p"] < 0.01 and b["dm_stat"] < 0
         assert significance.verdict(b["mse_low"], b["mse_high"]) == "beats"

@@ -1,0 +1,87 @@
+"""Settings left to "auto" are chosen on validation: the right one for the data, explicit settings kept,
+and the winner is exactly the model a fixed setting would have trained."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bwkit import params, selection, train
+from bwkit.data import load_telemetry
+
+from conftest import train_config
+
+HOURS = 24 * 7 * 3   # three weeks of hourly rows: training covers every hour of day and weekday
+
+
+def hourly_csv(tmp_path, kind: str, hours: int = HOURS):
+    """'profile': i.i.d. noise around an hour-of-day step profile; 'walk': a slow random walk (tomorrow ~ today)."""
+    rng = np.random.default_rng(3)
+    stamps = pd.date_range("2025-11-03", periods=hours, freq="h", tz="UTC")
+    if kind == "profile":
+        y = np.where((stamps.hour >= 9) & (stamps.hour <= 17), 800.0, 300.0) + 200 * rng.standard_normal(hours)
+    else:
+        y = 500 + np.cumsum(10 * rng.standard_normal(hours))
+    frame = pd.DataFrame({"timestamp": stamps.strftime("%Y-%m-%dT%H:%M:%SZ"), "y": y,
+                          "z": rng.standard_normal(hours)})
+    path = tmp_path / f"{kind}.csv"
+    frame.to_csv(path, index=False)
+    return load_telemetry(path, "y,z", "y", "error")
+
+
+def config(**changes):
+    return train_config(**{"features": "y,z", "targets": "y", "window_size": 6, "hidden_size": 8,
+                           "select_epochs": 4, "epochs": 4, **changes})
+
+
+def chosen(choice):
+    return choice.config["residual"], choice.config["known_future"]
+
+
+def test_a_daily_profile_gets_the_level_and_the_calendar_a_random_walk_the_residual(tmp_path):
+    profile = selection.choose(hourly_csv(tmp_path, "profile"), config())
+    assert chosen(profile) == (False, True)
+    assert len(profile.record["candidates"]) == 4 and profile.record["asked"] == {"residual": "auto",
+                                                                                 "known_future": "auto"}
+    walk = selection.choose(hourly_csv(tmp_path, "walk"), config())
+    assert chosen(walk)[0] is True
+    losses = {(c["residual"], c["known_future"]): c["val_loss"] for c in walk.record["candidates"]}
+    assert losses[chosen(walk)] == min(losses.values())
+    assert "validation" in selection.sentence(walk.record) and f"{losses[chosen(walk)]:.4f}" in walk.describe()
+
+
+def test_explicit_settings_win_and_nothing_is_raced(tmp_path):
+    choice = selection.choose(hourly_csv(tmp_path, "profile"), config(residual=True, known_future=False))
+    assert chosen(choice) == (True, False) and choice.record is None and choice.fit.epoch == 0
+    half = selection.choose(hourly_csv(tmp_path, "profile"), config(residual=True))
+    assert [(c["residual"], c["known_future"]) for c in half.record["candidates"]] == [(True, False), (True, True)]
+
+
+def test_the_calendar_is_not_offered_when_training_misses_hours_or_weekdays(tmp_path):
+    choice = selection.choose(hourly_csv(tmp_path, "profile", hours=24 * 4), config())
+    assert {c["known_future"] for c in choice.record["candidates"]} == {False}
+    assert any("hour of day and weekday" in n for n in choice.record["notes"])
+
+
+def test_the_winner_is_the_model_its_settings_would_have_trained_alone(tmp_path):
+    telemetry = hourly_csv(tmp_path, "walk")
+    choice = selection.choose(telemetry, config(epochs=6))
+    raced = train.train_model(choice.prepared, choice.config, tmp_path / "a.pth", tmp_path / "a.log",
+                              data_info=telemetry.info(), progress=False, fit=choice.fit, selection=choice.record)
+    alone = train.train_model(choice.prepared, choice.config, tmp_path / "b.pth", tmp_path / "b.log",
+                              data_info=telemetry.info(), progress=False)
+    assert raced.history["val_loss"] == alone.history["val_loss"]
+    for key, value in raced.model.state_dict().items():
+        assert torch.equal(value, alone.model.state_dict()[key]), key
+    saved = torch.load(tmp_path / "a.pth", weights_only=True)
+    assert saved["selection"]["asked"]["residual"] == "auto" and saved["config"]["residual"] is True
+    others = sum(c["chosen"] is False for c in saved["selection"]["candidates"])
+    assert others and raced.training_time_seconds > alone.training_time_seconds * 0.5   # the race is counted
+    assert "(selection)" in (tmp_path / "a.log").read_text()
+
+
+@pytest.mark.parametrize("given, expected", [("auto", "auto"), ("AUTO", "auto"), ("true", True), ("no", False),
+                                             (True, True), (False, False)])
+def test_auto_switches_take_true_false_or_auto(given, expected):
+    assert params.configure({"residual": given}, stage="02_train")["residual"] == expected
+    with pytest.raises(params.ParameterError, match="True, False or 'auto'"):
+        params.configure({"known_future": "sometimes"}, stage="02_train")
