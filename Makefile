@@ -2,13 +2,14 @@
 # make test  - set up .venv if needed, run the test suite
 # make test-slow - real-size checks (a few minutes)
 # make bench - timings (windowing, epoch, full run, ONNX latency, resume); not part of the tests
+# make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
 # make coverage - the test suite with line coverage of bwkit/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bwkit-installed
 
-.PHONY: run test test-slow coverage bench lab clean-runs
+.PHONY: run test test-slow coverage bench bench-accuracy lab clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/bench_resume.py
 	$(BIN)/python bench/bench_sweep.py
+
+# Defaults on dwcp, legacy seeds 1-5 and the irish5g preset: one accuracy table (about 6 minutes).
+bench-accuracy: $(STAMP)
+	$(BIN)/python bench/bench_accuracy.py
 
 # JupyterLab refuses root unless told; containers often run as root.
 lab: $(STAMP)

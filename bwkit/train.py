@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .env import hardware, pick_device, versions
+from .errors import ParameterError
 from .model import PREDICT_BATCH, LSTMForecaster
 from .windows import Prepared, Scaler
 
@@ -104,6 +105,11 @@ class Fit:
     """
 
     def __init__(self, prepared: Prepared, config: dict, device: str):
+        unresolved = [k for k in ("residual", "known_future") if not isinstance(config[k], bool)]
+        if unresolved:
+            raise ParameterError(f"{', '.join(unresolved)} must be True or False here (got "
+                                 f"{', '.join(repr(config[k]) for k in unresolved)}); bwkit.selection.choose "
+                                 "resolves 'auto' on validation")
         if config["num_threads"] > 0:
             torch.set_num_threads(config["num_threads"])  # a small LSTM gains nothing from more threads on CPU
         seed_everything(config["seed"])

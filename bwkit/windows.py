@@ -105,6 +105,9 @@ class Prepared:
 
 def prepare(telemetry, window_size: int, known_future: bool) -> Prepared:
     """Window the telemetry (adding next-row calendar channels when asked) and split it."""
+    if not isinstance(known_future, (bool, np.bool_)):
+        raise ParameterError(f"known_future must be True or False here, got {known_future!r} "
+                             "(bwkit.selection.choose resolves 'auto')")
     X, features = telemetry.X, list(telemetry.features)
     if known_future:
         X = np.column_stack([X, calendar_of_next_row(telemetry.timestamps)])

@@ -36,8 +36,9 @@ def write_synthetic(path, **changes):
 
 
 def train_config(**changes) -> dict:
-    """02_train's checked configuration, changed where asked (quiet and small by default in tests)."""
-    return configure(changes, stage="02_train")
+    """02_train's checked configuration, changed where asked; settings that default to "auto" are fixed here
+    (residual, no calendar) unless given, for tests that call train_model without selection."""
+    return configure({"residual": True, "known_future": False, **changes}, stage="02_train")
 
 
 # ---------------------------------------------------------------------------

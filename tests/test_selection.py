@@ -30,6 +30,7 @@ def hourly_csv(tmp_path, kind: str, hours: int = HOURS):
 
 def config(**changes):
     return train_config(**{"features": "y,z", "targets": "y", "window_size": 6, "hidden_size": 8,
+                           "residual": "auto", "known_future": "auto",
                            "select_epochs": 4, "epochs": 4, **changes})
 
 
@@ -85,3 +86,13 @@ def test_auto_switches_take_true_false_or_auto(given, expected):
     assert params.configure({"residual": given}, stage="02_train")["residual"] == expected
     with pytest.raises(params.ParameterError, match="True, False or 'auto'"):
         params.configure({"known_future": "sometimes"}, stage="02_train")
+
+
+def test_training_refuses_a_setting_still_left_to_auto(tmp_path):
+    from bwkit.windows import prepare
+
+    telemetry = hourly_csv(tmp_path, "walk")
+    with pytest.raises(params.ParameterError, match="selection.choose"):
+        train.Fit(prepare(telemetry, 6, False), config(), "cpu")
+    with pytest.raises(params.ParameterError, match="known_future must be True or False"):
+        prepare(telemetry, 6, "auto")

@@ -1,0 +1,98 @@
+"""Accuracy over data sets (not a test): `make bench-accuracy` (about 6 minutes on 2 cores).
+
+Runs the kit with its defaults (no preset) on the default dwcp data and on the legacy
+profile drawn with seeds 1-5, and the irish5g preset on the real 5G traces; prints one
+table (average r, skill per target, gap to the oracle, interval coverage, training time,
+the model against the best baseline with its 95 % interval) and checks each against the
+numbers the kit promises. Runs are kept in runs/bench-accuracy/ for their pages.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "runs" / "bench-accuracy"
+DATASETS = [("dwcp", [])] + [(f"legacy seed {s}", ["--set", "profile=legacy", "--set", f"seed={s}"])
+                             for s in range(1, 6)] + [("irish5g", ["-f", str(ROOT / "presets" / "irish5g.yml")])]
+
+
+def run(name: str, args: list[str]) -> dict:
+    run_id = name.replace(" ", "-")
+    shutil.rmtree(RUNS / run_id, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "bwkit.cli", "run", "--run-id", run_id, *args], check=True,
+                   capture_output=True, env={**os.environ, "BWKIT_RUNS": str(RUNS)})
+    return json.loads((RUNS / run_id / "bandwidth_predictor_report.json").read_text())
+
+
+def coverage(report: dict, level: float, target: str | None = None) -> float:
+    scored = [s for s in report["intervals"]["methods"]["LSTM"]["test"] if s["level"] == level
+              and (target is None or s["target"] == target)]
+    return 100 * sum(s["coverage"] for s in scored) / len(scored)
+
+
+def row(name: str, report: dict) -> tuple[str, list[str]]:
+    comparison, tests = report["comparison"], report["significance"]
+    lstm = comparison["LSTM"]
+    oracle = comparison.get("oracle", {}).get("average", {}).get("correlation")
+    gap = oracle - lstm["average"]["correlation"] if oracle is not None else None
+    baselines = [m for m in ("ridge", "seasonal", "persistence") if m in comparison]
+    best = max(baselines, key=lambda m: comparison[m]["average"]["skill"] or float("-inf"))
+    t = tests[best]["average"]
+    word = "beats" if t["rel_high"] < 0 else "worse than" if t["rel_low"] > 0 else "indistinguishable from"
+    skills = "/".join(f"{lstm['per_target'][k]['skill']:.3f}" for k in lstm["per_target"])
+    chosen = next(c for c in report["selection"]["candidates"] if c["chosen"]) if report.get("selection") else None
+    setting = (("residual" if chosen["residual"] else "level") + (" + calendar" if chosen["known_future"] else "")
+               if chosen else "preset")
+    cells = [name, f"{lstm['average']['correlation']:.4f}", skills, f"{gap:.4f}" if gap is not None else "—",
+             f"{coverage(report, 0.8):.1f} / {coverage(report, 0.95):.1f}",
+             f"{coverage(report, 0.8, 'throughput_mbps'):.1f} / {coverage(report, 0.95, 'throughput_mbps'):.1f}",
+             f"{report['training_time_seconds']:.1f} s", setting,
+             f"{word} {best} ({100 * t['rel_mse_diff']:+.1f} % [{100 * t['rel_low']:+.1f}, {100 * t['rel_high']:+.1f}])"]
+    return word, cells
+
+
+def checks(name: str, report: dict, word: str) -> list[str]:
+    """The kit's promises for this data set, each 'ok' or 'MISSED'."""
+    lstm, comparison = report["comparison"]["LSTM"], report["comparison"]
+    out = []
+    if name.startswith("legacy"):
+        gap = comparison["oracle"]["average"]["correlation"] - lstm["average"]["correlation"]
+        out += [("average r within 0.004 of the oracle", gap <= 0.004),
+                ("not worse than the best baseline beyond its 95 % interval", word != "worse than")]
+    if name == "dwcp":
+        out += [("meets the guide's rule", report["success"]),
+                ("skill > 0 on every target", all(v["skill"] > 0 for v in lstm["per_target"].values())),
+                ("average r >= 0.9930", lstm["average"]["correlation"] >= 0.9930)]
+    if name == "irish5g":
+        thr = lambda m: comparison[m]["per_target"]["throughput_mbps"]["rmse"]   # noqa: E731
+        out += [(f"throughput RMSE {100 * (1 - thr('LSTM') / thr('persistence')):.1f} % below persistence (>= 25 %)",
+                 thr("LSTM") <= 0.75 * thr("persistence"))]
+    if name in ("dwcp", "irish5g"):
+        for level in (0.8, 0.95):
+            c = coverage(report, level, "throughput_mbps")
+            out.append((f"throughput {100 * level:g} % interval covers {c:.1f} % (within 3 points)",
+                        abs(c - 100 * level) <= 3))
+    return [f"{name}: {what}: {'ok' if ok else 'MISSED'}" for what, ok in out]
+
+
+def main() -> None:
+    head = ["data", "avg r", "skill thr/rtt/loss/jit", "gap to oracle", "coverage 80 / 95 % (avg)",
+            "coverage 80 / 95 % (throughput)", "training", "chosen", "model vs best baseline (MSE %, 95 % interval)"]
+    lines, verdicts = [], []
+    for name, args in DATASETS:
+        report = run(name, args)
+        word, cells = row(name, report)
+        lines.append("| " + " | ".join(cells) + " |")
+        verdicts += checks(name, report, word)
+        print(lines[-1], flush=True)
+    print("\n| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n" + "\n".join(lines) + "\n")
+    print("\n".join(verdicts))
+
+
+if __name__ == "__main__":
+    main()
