@@ -154,6 +154,10 @@ def summary(ev: Evaluation, saved: dict | None = None) -> str:
     parts.append(_interval_sentence(ev))
     if saved and saved.get("selection"):
         parts.append(selection.sentence(saved["selection"]))
+    if saved and saved.get("blend"):
+        parts.append("With the calendar among its inputs, the model's output is blended with the training mean for "
+                     "the predicted row's hour and weekday, at weights chosen on validation: "
+                     + ", ".join(f"{t} {w:.1f}" for t, w in saved["blend"].items()) + " (0: the network alone).")
     return " ".join([p for p in parts if p] + [note if note.endswith(".") else note + "." for note in ev.notes])
 
 

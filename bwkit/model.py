@@ -3,7 +3,11 @@
 Inputs and outputs are in original units, so the exported ONNX file needs no
 side-car arithmetic: the training-set means and standard deviations are buffers.
 With `residual=True` the head predicts the change from the last observed value
-of each target, so an untrained model already starts at persistence.
+of each target, so an untrained model already starts at persistence. With the
+predicted row's calendar among the inputs (`calendar_columns`: 24 hour then 7
+weekday one-hot channels), the output can be blended, per target, with the
+training rows' mean for that hour and weekday (`seasonal`, `blend`: set after
+training, on validation, by `bwkit.train.fit_blend`; 0 leaves the network alone).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ PREDICT_BATCH = 4096   # windows per forward pass when scoring (memory, not accu
 
 class LSTMForecaster(nn.Module):
     def __init__(self, n_features: int, n_targets: int, hidden_size: int, num_layers: int, dropout: float,
-                 target_columns: list[int] | None):
+                 target_columns: list[int] | None, calendar_columns: list[int] | None = None):
         super().__init__()
         self.lstm = nn.LSTM(n_features, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
@@ -29,6 +33,16 @@ class LSTMForecaster(nn.Module):
         self.register_buffer("y_std", torch.ones(n_targets))
         self.residual = target_columns is not None
         self.register_buffer("target_columns", torch.tensor(target_columns or [], dtype=torch.long))
+        self.register_buffer("calendar_columns", torch.tensor(calendar_columns or [], dtype=torch.long))
+        if calendar_columns:
+            self.register_buffer("seasonal", torch.zeros(24 * 7, n_targets))   # [hour x 7 + weekday, target]
+            self.register_buffer("blend", torch.zeros(n_targets))
+
+    def seasonal_profile(self, x: torch.Tensor) -> torch.Tensor:
+        """The training mean of each target for the predicted row's hour and weekday, [batch, targets]."""
+        calendar = x[:, -1].index_select(1, self.calendar_columns)
+        cell = (calendar[:, :24, None] * calendar[:, None, 24:]).flatten(1)   # [batch, 24 x 7]
+        return cell @ self.seasonal
 
     def set_scalers(self, x_scaler, y_scaler) -> None:
         for name, value in (("x_mean", x_scaler.mean), ("x_std", x_scaler.std),
@@ -46,7 +60,10 @@ class LSTMForecaster(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Raw window -> targets of the next row, in original units."""
-        return self.forward_scaled(x) * self.y_std + self.y_mean
+        out = self.forward_scaled(x) * self.y_std + self.y_mean
+        if self.calendar_columns.numel():
+            out = (1 - self.blend) * out + self.blend * self.seasonal_profile(x)
+        return out
 
 
 def predict(model: LSTMForecaster, X: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ def _weights(a: RunFolder, b: RunFolder) -> list[dict]:
     old, new = (torch.load(f.checkpoint, map_location="cpu", weights_only=True)["state_dict"] for f in (a, b))
     return [{"what": f"weights {name}", "original": None, "reproduced": None,
              "difference": float((old[name].double() - new[name].double()).abs().max())}
-            for name in old if name in new and old[name].shape == new[name].shape]
+            for name in old if name in new and old[name].shape == new[name].shape and old[name].numel()]
 
 
 def _metrics(a: RunFolder, b: RunFolder) -> list[dict]:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .env import hardware, pick_device, versions
 from .errors import ParameterError
 from .model import PREDICT_BATCH, LSTMForecaster
-from .windows import Prepared, Scaler
+from .windows import CALENDAR_FEATURES, Prepared, Scaler, Windows
 
 CLIP_NORM = 1.0   # gradient norm clipping; keeps the first epochs of a residual LSTM stable
 
@@ -50,11 +50,56 @@ def build_model(prepared: Prepared, config: dict) -> LSTMForecaster:
         warnings.warn(f"residual=True needs every target among the features ({missing} are not): "
                       "the model predicts the targets directly")
     columns = [prepared.features.index(t) for t in prepared.targets] if residual and targets_in_features else None
+    calendar = [prepared.features.index(c) for c in CALENDAR_FEATURES] if config["known_future"] else None
     model = LSTMForecaster(len(prepared.features), len(prepared.targets), config["hidden_size"],
-                           config["num_layers"], config["dropout"], columns)
+                           config["num_layers"], config["dropout"], columns, calendar)
     train = prepared.splits["train"]
     model.set_scalers(Scaler.fit(train.X), Scaler.fit(train.Y))
     return model
+
+
+BLEND_GRID = np.linspace(0.0, 1.0, 11)   # weights of the seasonal profile tried, per target
+
+
+def _cells(model: LSTMForecaster, X: np.ndarray) -> np.ndarray:
+    """Each window's predicted (hour x 7 + weekday) cell, from its last step's one-hot calendar."""
+    calendar = X[:, -1][:, model.calendar_columns.numpy()]
+    return calendar[:, :24].argmax(1) * 7 + calendar[:, 24:].argmax(1)
+
+
+def fit_blend(model: LSTMForecaster, train: Windows, val: Windows) -> dict[int, float]:
+    """Fill the seasonal table from the training windows and pick each target's blend weight on validation.
+
+    A cell never seen in training takes its hour's mean, then the overall mean (as the
+    seasonal baseline does). Returns {target index: weight}; 0 keeps the network's output.
+    """
+    from .model import predict
+
+    cells, Y = _cells(model, train.X), train.Y.astype(np.float64)
+    overall, table = Y.mean(0), np.empty((24 * 7, Y.shape[1]))
+    for cell in range(24 * 7):
+        hour = cells // 7 == cell // 7
+        rows = cells == cell
+        table[cell] = Y[rows].mean(0) if rows.any() else Y[hour].mean(0) if hour.any() else overall
+    model.seasonal.copy_(torch.as_tensor(table, dtype=torch.float32))
+    model.blend.zero_()
+    network, profile = predict(model, val.X), table[_cells(model, val.X)]
+    weights = [BLEND_GRID[np.argmin([(((1 - w) * network[:, j] + w * profile[:, j] - val.Y[:, j]) ** 2).mean()
+                                     for w in BLEND_GRID])] for j in range(Y.shape[1])]
+    model.blend.copy_(torch.as_tensor(weights, dtype=torch.float32))
+    return {j: round(float(w), 2) for j, w in enumerate(weights)}
+
+
+def _blend(model: LSTMForecaster, prepared: Prepared, log_path) -> dict[str, float] | None:
+    """With calendar inputs: the seasonal blend, chosen on validation and logged; else None."""
+    if not model.calendar_columns.numel():
+        return None
+    weights = fit_blend(model, prepared.splits["train"], prepared.splits["val"])
+    blend = {prepared.targets[j]: w for j, w in weights.items()}
+    with open(log_path, "a") as log:
+        log.write("# blend with the training mean for the predicted hour and weekday (chosen on validation): "
+                  + ", ".join(f"{t} {w:.1f}" for t, w in blend.items()) + "\n")
+    return blend
 
 
 def _loss(model, X, Y) -> float:
@@ -178,24 +223,26 @@ def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_
         log.write(f"# best epoch {fit.best_epoch} (val_loss {fit.best_val:.6f}); {fit.epoch} epochs in "
                   f"{fit.seconds:.1f} s\n")
     fit.model.load_state_dict(fit.best_state)
+    blend = _blend(fit.model.cpu().eval(), prepared, log_path)
     seconds = fit.seconds + (selection or {}).get("other_seconds", 0.0)   # the candidates not kept count too
     result = TrainResult(fit.model.cpu().eval(), fit.history, fit.best_epoch, fit.epoch, seconds, Path(checkpoint))
-    _save(result, prepared, config, data_info, fit.device, selection)
+    _save(result, prepared, config, data_info, fit.device, {"selection": selection, "blend": blend})
     return result
 
 
 def _save(result: TrainResult, prepared: Prepared, config: dict, data_info: dict, device: str,
-          selection: dict | None) -> None:
+          chosen: dict) -> None:
     model = result.model
     torch.save({
         "state_dict": model.state_dict(),
         "model": {"n_features": len(prepared.features), "n_targets": len(prepared.targets),
                   "hidden_size": config["hidden_size"], "num_layers": config["num_layers"],
                   "dropout": config["dropout"],
-                  "target_columns": model.target_columns.tolist() if model.residual else None},
+                  "target_columns": model.target_columns.tolist() if model.residual else None,
+                  "calendar_columns": model.calendar_columns.tolist() or None},
         "features": prepared.features, "targets": prepared.targets,
         "config": dict(config), "data": dict(data_info),
         "history": result.history, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch,
-        "training_time_seconds": result.training_time_seconds, "selection": selection,
+        "training_time_seconds": result.training_time_seconds, **chosen,
         "versions": versions(), "hardware": hardware(device),
     }, result.checkpoint)

@@ -96,3 +96,23 @@ def test_training_refuses_a_setting_still_left_to_auto(tmp_path):
         train.Fit(prepare(telemetry, 6, False), config(), "cpu")
     with pytest.raises(params.ParameterError, match="known_future must be True or False"):
         prepare(telemetry, 6, "auto")
+
+
+def test_with_the_calendar_the_output_leans_on_the_seasonal_profile_only_where_validation_says_so(tmp_path):
+    from bwkit.model import predict
+
+    for kind, expect_high in (("profile", True), ("walk", False)):
+        telemetry = hourly_csv(tmp_path, kind)
+        choice = selection.choose(telemetry, config(residual=kind == "walk", known_future=True, epochs=3))
+        result = train.train_model(choice.prepared, choice.config, tmp_path / f"{kind}.pth", tmp_path / f"{kind}.log",
+                                   data_info=telemetry.info(), progress=False, fit=choice.fit)
+        weight = torch.load(tmp_path / f"{kind}.pth", weights_only=True)["blend"]["y"]
+        assert (weight >= 0.5) if expect_high else (weight <= 0.3), (kind, weight)
+        val = choice.prepared.splits["val"]
+        blended = predict(result.model, val.X)
+        result.model.blend.zero_()
+        alone = predict(result.model, val.X)
+        profile = result.model.seasonal_profile(torch.as_tensor(val.X)).numpy()
+        np.testing.assert_allclose(blended, (1 - weight) * alone + weight * profile, rtol=1e-5, atol=1e-3)
+        assert ((blended - val.Y) ** 2).mean() <= ((alone - val.Y) ** 2).mean() + 1e-9   # never worse on validation
+    assert "blend with the training mean" in (tmp_path / "profile.log").read_text()
