@@ -27,18 +27,19 @@ def test_default_run_meets_the_rules_of_a_meaningful_synthetic_default(tmp_path)
     assert comparison["LSTM"]["average"]["correlation"] > comparison["ridge"]["average"]["correlation"]
 
 
-def test_legacy_preset_lands_within_0005_of_the_ceiling(tmp_path):
-    report = run_report(tmp_path, configure(parameters_file=ROOT / "presets" / "legacy.yml"))
+def test_legacy_with_the_defaults_lands_within_0004_of_the_ceiling_and_not_behind_any_baseline(tmp_path):
+    report = run_report(tmp_path, {"profile": "legacy"})
     ceiling = report["comparison"]["oracle"]["average"]["correlation"]
     model = report["comparison"]["LSTM"]["average"]["correlation"]
-    assert model >= 0.77 and ceiling - model <= 0.005
+    assert model >= 0.77 and ceiling - model <= 0.004
+    assert all(t["average"]["rel_low"] <= 0 for m, t in report["significance"].items() if m != "oracle")
 
 
-def test_real_data_throughput_rmse_is_at_least_5_percent_below_persistence(tmp_path):
+def test_real_data_throughput_rmse_is_at_least_25_percent_below_persistence(tmp_path):
     report = run_report(tmp_path, configure(parameters_file=ROOT / "presets" / "irish5g.yml"))
     model = report["comparison"]["LSTM"]["per_target"]["throughput_mbps"]["rmse"]
     persistence = report["comparison"]["persistence"]["per_target"]["throughput_mbps"]["rmse"]
-    assert model <= 0.95 * persistence
+    assert model <= 0.75 * persistence
 
 
 def test_evaluate_alone_on_an_empty_folder_trains_first_and_says_so(tmp_path):
