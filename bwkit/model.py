@@ -77,5 +77,6 @@ def load_checkpoint(path) -> tuple[LSTMForecaster, dict]:
     """Rebuild the model from a checkpoint (`weights_only`: a checkpoint is data, never code)."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     model = LSTMForecaster(**saved["model"])
-    model.load_state_dict(saved["state_dict"])
+    state = {"calendar_columns": torch.zeros(0, dtype=torch.long), **saved["state_dict"]}   # checkpoints before it
+    model.load_state_dict(state)
     return model.eval(), saved

@@ -46,3 +46,15 @@ def test_early_stopping_keeps_the_best_epoch_and_the_checkpoint_loads_as_data(tm
     assert torch.equal(model(x), result.model(x))
     log = (tmp_path / "run" / "train.log").read_text()
     assert "early stop" in log and log.count("\nepoch") == result.stopped_epoch
+
+
+def test_a_checkpoint_from_before_the_calendar_blend_still_loads(tmp_path):
+    prepared, info = tiny_prepared(tmp_path)
+    result = fit(prepared, info, tmp_path / "run", epochs=1)
+    saved = torch.load(result.checkpoint, weights_only=True)
+    del saved["state_dict"]["calendar_columns"]        # what an older kit wrote
+    saved["model"].pop("calendar_columns")
+    torch.save(saved, tmp_path / "old.pth")
+    model, _ = load_checkpoint(tmp_path / "old.pth")
+    x = torch.as_tensor(prepared.splits["val"].X)
+    assert torch.equal(model(x), result.model(x))
