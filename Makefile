@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 	# The kernel papermill and JupyterLab use: registered inside the venv, not in $$HOME.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (bwkit)" >/dev/null
 	# Outputs JupyterLab saves into notebooks/ never reach git: nbstripout strips them as a git filter.
-	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install; fi
+	# --keep-id: the notebooks' cell ids are stable names, and committed notebooks are exactly what the filter writes,
+	# so a fresh clone is clean to `git status` (which the kit records with every run).
+	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install && \
+	  git config filter.nbstripout.clean '"$(CURDIR)/$(BIN)/python" -m nbstripout --keep-id'; fi
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -49,6 +49,18 @@ def test_notebooks_are_stored_without_outputs_and_with_the_python3_kernel():
                 assert not cell["outputs"] and cell["execution_count"] is None, path.name
 
 
+def test_committed_notebooks_are_exactly_what_the_git_filter_writes():
+    """Otherwise a fresh clone shows them modified: every run would record a dirty tree, and each `git status`
+    would run the filter on every notebook again."""
+    import subprocess
+    import sys
+
+    for path in sorted([*NOTEBOOKS.glob("*.ipynb"), *(ROOT / "tests" / "notebooks").glob("*.ipynb")]):
+        filtered = subprocess.run([sys.executable, "-m", "nbstripout", "--keep-id", "-t", str(path)],
+                                  capture_output=True, text=True, check=True).stdout
+        assert filtered == stored(path), f"{path.name}: run `.venv/bin/nbstripout --keep-id {path}` and commit it"
+
+
 def test_notebooks_keep_functions_in_the_package():
     """Thin notebooks: no def or class; anything worth testing lives in bwkit/."""
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
