@@ -67,6 +67,8 @@ RULES = {
     **{name: _at_least(1) for name in ("samples", "epochs", "batch_size", "window_size", "hidden_size",
                                        "num_layers", "patience")},
     "num_threads": _at_least(0),
+    "folds": _at_least(0),
+    "select_epochs": _at_least(1),
     "seed": ((lambda v: 0 <= v < 2**32), "in [0, 2**32) (numpy and torch seeds)"),
     "learning_rate": ((lambda v: v > 0), "above 0"),
     "parity_tolerance": ((lambda v: v > 0), "above 0"),

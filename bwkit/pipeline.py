@@ -23,6 +23,7 @@ from .paths import ROOT, STAGES, runs_root as default_runs_root
 from .record import RunRecord, now, reconcile, this_process
 from .pages import write_run_index, write_runs_index
 from .report import notebook_to_html
+from .rolling import fold_splits
 from .windows import prepare
 
 MANAGED = {"run_dir": "is the run folder (use --run-id)", "output": "is the run's data/telemetry.csv"}
@@ -126,7 +127,9 @@ def check_data(config: dict) -> None:
     """What needs the data, before any training: the columns exist and parse, the window and split fit."""
     telemetry = load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
                                config["fresh_column"], config["fresh_targets"])
-    prepare(telemetry, config["window_size"], False)   # the calendar inputs add channels, never rows
+    windows = prepare(telemetry, config["window_size"], False)   # the calendar inputs add channels, never rows
+    if config.get("folds"):
+        fold_splits(sum(len(w) for w in windows.splits.values()), config["folds"])
 
 
 def _stage_values(stage: str, config: dict, files: RunFolder) -> dict:
@@ -163,8 +166,9 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> No
                 if stage == "02_train":
                     try:
                         check_data(config)
-                    except DataError as exc:
-                        record.data["failure"] = {"stage": "data check", "exception": "DataError", "message": str(exc)}
+                    except (DataError, ParameterError) as exc:   # the data, or what is asked of it (folds)
+                        record.data["failure"] = {"stage": "data check", "exception": type(exc).__name__,
+                                                  "message": str(exc)}
                         record.data["error"] = f"data check before 02_train: {exc}"
                         raise RunError(record.data["error"]) from None
                 log(f"[{i}/{len(stages)}] {stage} ...")

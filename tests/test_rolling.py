@@ -37,3 +37,16 @@ def test_every_fold_is_trained_and_scored_and_the_spread_is_summarised(tiny_run,
     assert summary.loc["LSTM", ("correlation", "mean")] == pytest.approx(lstm.mean())
     assert summary.loc["LSTM", ("correlation", "std")] == pytest.approx(lstm.std(ddof=1))
     assert "Across 2 rolling-origin folds" in rolling.sentence(per_fold)
+
+
+def test_too_many_folds_fail_the_run_at_the_data_check_before_any_training(tmp_path):
+    import json
+
+    from bwkit import pipeline
+    from bwkit.errors import RunError
+
+    with pytest.raises(RunError, match="data check before 02_train: folds=1000"):
+        pipeline.run({"samples": 300, "epochs": 1, "folds": 1000}, run_id="folds", runs_root=tmp_path,
+                     log=lambda *_: None)
+    record = json.loads((tmp_path / "folds" / "run.json").read_text())
+    assert record["status"] == "failed" and "02_train" not in record["stages"]
