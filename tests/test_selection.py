@@ -13,7 +13,7 @@ from conftest import train_config
 HOURS = 24 * 7 * 3   # three weeks of hourly rows: training covers every hour of day and weekday
 
 
-def hourly_csv(tmp_path, kind: str, hours: int = HOURS):
+def hourly_csv(tmp_path, kind: str, hours: int = HOURS, features: str = "y,z"):
     """'profile': i.i.d. noise around an hour-of-day step profile; 'walk': a slow random walk (tomorrow ~ today)."""
     rng = np.random.default_rng(3)
     stamps = pd.date_range("2025-11-03", periods=hours, freq="h", tz="UTC")
@@ -25,7 +25,7 @@ def hourly_csv(tmp_path, kind: str, hours: int = HOURS):
                           "z": rng.standard_normal(hours)})
     path = tmp_path / f"{kind}.csv"
     frame.to_csv(path, index=False)
-    return load_telemetry(path, "y,z", "y", "error")
+    return load_telemetry(path, features, "y", "error")
 
 
 def config(**changes):
@@ -116,3 +116,9 @@ def test_with_the_calendar_the_output_leans_on_the_seasonal_profile_only_where_v
         np.testing.assert_allclose(blended, (1 - weight) * alone + weight * profile, rtol=1e-5, atol=1e-3)
         assert ((blended - val.Y) ** 2).mean() <= ((alone - val.Y) ** 2).mean() + 1e-9   # never worse on validation
     assert "blend with the training mean" in (tmp_path / "profile.log").read_text()
+
+
+def test_residual_is_not_raced_when_a_target_is_not_among_the_inputs(tmp_path):
+    choice = selection.choose(hourly_csv(tmp_path, "walk", features="z"), config(features="z"))
+    assert {c["residual"] for c in choice.record["candidates"]} == {False}
+    assert any("not every target is among the features" in n for n in choice.record["notes"])
