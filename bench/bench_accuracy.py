@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bwkit.significance import verdict
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "bench-accuracy"
 DATASETS = [("dwcp", [])] + [(f"legacy seed {s}", ["--set", "profile=legacy", "--set", f"seed={s}"])
@@ -43,7 +45,7 @@ def row(name: str, report: dict) -> tuple[str, list[str]]:
     baselines = [m for m in ("ridge", "seasonal", "persistence") if m in comparison]
     best = max(baselines, key=lambda m: comparison[m]["average"]["skill"] or float("-inf"))
     t = tests[best]["average"]
-    word = "beats" if t["rel_high"] < 0 else "worse than" if t["rel_low"] > 0 else "indistinguishable from"
+    word = verdict(t["rel_low"], t["rel_high"])
     skills = "/".join(f"{lstm['per_target'][k]['skill']:.3f}" for k in lstm["per_target"])
     chosen = next(c for c in report["selection"]["candidates"] if c["chosen"]) if report.get("selection") else None
     setting = (("residual" if chosen["residual"] else "level") + (" + calendar" if chosen["known_future"] else "")

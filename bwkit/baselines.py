@@ -31,17 +31,32 @@ class SeasonalMean:
     """
 
     def __init__(self, timestamps: np.ndarray, Y: np.ndarray, train_rows: np.ndarray):
-        hour, weekday = hour_and_weekday(timestamps[train_rows])
-        values = Y[train_rows]
+        self._fit(*hour_and_weekday(timestamps[train_rows]), Y[train_rows])
+
+    @classmethod
+    def of_cells(cls, hour: np.ndarray, weekday: np.ndarray, values: np.ndarray) -> "SeasonalMean":
+        """The same, from each training row's hour, weekday and targets (no timestamps needed)."""
+        model = cls.__new__(cls)
+        model._fit(hour, weekday, values)
+        return model
+
+    def _fit(self, hour: np.ndarray, weekday: np.ndarray, values: np.ndarray) -> None:
         self.overall = values.mean(axis=0)
         self.by_hour = {h: values[hour == h].mean(axis=0) for h in np.unique(hour)}
         self.by_cell = {(h, d): values[(hour == h) & (weekday == d)].mean(axis=0)
                         for h, d in set(zip(hour.tolist(), weekday.tolist()))}
 
     def predict(self, timestamps: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        hour, weekday = hour_and_weekday(timestamps[rows])
+        return self.at(*hour_and_weekday(timestamps[rows]))
+
+    def at(self, hour: np.ndarray, weekday: np.ndarray) -> np.ndarray:
         return np.array([self.by_cell.get((h, d), self.by_hour.get(h, self.overall))
                          for h, d in zip(hour.tolist(), weekday.tolist())])
+
+    def table(self) -> np.ndarray:
+        """Every (hour, weekday) cell's prediction, [24 x 7, targets], row hour x 7 + weekday."""
+        cells = np.arange(24 * 7)
+        return self.at(cells // 7, cells % 7)
 
 
 class WindowRidge:

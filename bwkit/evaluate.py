@@ -105,8 +105,7 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
         averages[method]["skill"] = float(np.mean([metrics[method][t]["skill"] for t in targets]))
     ev = Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows])
     ev.tests = uncertainty.tests(ev)
-    ev.intervals = uncertainty.interval_check(ev, model, prepared, telemetry)
-    ev.bands = uncertainty.half_widths(ev.intervals, MODEL, prepared.splits["test"].X, prepared.features, targets)
+    ev.intervals, ev.bands = uncertainty.interval_check(ev, model, prepared, telemetry)
     return ev
 
 
@@ -181,7 +180,7 @@ def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, m
         "verdicts": evaluation.verdicts(),
         "gap_closed": evaluation.gap_closed(),
         "significance": evaluation.tests, "block_rule": significance.BLOCK_RULE,
-        "intervals": evaluation.intervals, "selection": saved.get("selection"),
+        "intervals": evaluation.intervals, "selection": saved.get("selection"), "blend": saved.get("blend"),
         "summary": summary_text,
         "test_rows": len(evaluation.rows),
         "data": saved["data"], "config": saved["config"], "best_epoch": saved["best_epoch"],

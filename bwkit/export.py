@@ -44,8 +44,8 @@ def attach_metadata(onnx_path, entries: dict) -> None:
     import onnx
 
     proto = onnx.load(str(onnx_path))
-    for key, value in entries.items():
-        onnx.helper.set_model_props(proto, {**{p.key: p.value for p in proto.metadata_props}, key: json.dumps(value)})
+    props = {p.key: p.value for p in proto.metadata_props}
+    onnx.helper.set_model_props(proto, {**props, **{key: json.dumps(value) for key, value in entries.items()}})
     onnx.save(proto, str(onnx_path))
 
 

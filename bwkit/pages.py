@@ -91,26 +91,19 @@ def _per_target_table(report: dict) -> str:
     return f"<table>{head}</tr>{''.join(rows)}</table>"
 
 
-def _or_nan(value) -> float:
-    return value if isinstance(value, (int, float)) else float("nan")   # strict JSON keeps NaN as null
-
-
 def _tests_table(report: dict) -> str:
     """The model against each other method, averaged over targets: changes with 95 % intervals and the verdict."""
-    from .significance import verdict
+    from .uncertainty import table
 
-    rows = []
-    for method, per_target in report.get("significance", {}).items():
-        t = per_target["average"]
-        pct = {k: _num(100 * v if isinstance(v, (int, float)) else v, 1) for k, v in t.items()}
-        rows.append(f"<tr><td>{html.escape(method)}</td><td>{pct['rel_mse_diff']} "
-                    f"[{pct['rel_low']}, {pct['rel_high']}]</td><td>{_num(t['r_diff'], 4)} "
-                    f"[{_num(t['r_low'], 4)}, {_num(t['r_high'], 4)}]</td><td>{_num(t['dm_p'], 3)}</td>"
-                    f"<td>{html.escape(verdict(*(_or_nan(t[k]) for k in ('rel_low', 'rel_high'))))}</td></tr>")
-    if not rows:
+    if not report.get("significance"):
         return ""
+    frame = table(report["significance"])
+    rows = "".join(f"<tr><td>{html.escape(r['against'])}</td><td>{_num(r['MSE change %'], 1)} "
+                   f"{r['95 % interval (MSE %)']}</td><td>{_num(r['r change'], 4)} {r['95 % interval (r)']}</td>"
+                   f"<td>{_num(r['DM p'], 3)}</td><td>{html.escape(r['verdict'])}</td></tr>"
+                   for r in frame[frame["target"] == "average"].to_dict("records"))
     return ("<table><tr><th>model against</th><th>MSE change % [95 % interval]</th><th>r change [95 % interval]</th>"
-            "<th>DM p</th><th>verdict</th></tr>" + "".join(rows) + "</table><p>Averages over targets; "
+            "<th>DM p</th><th>verdict</th></tr>" + rows + "</table><p>Averages over targets; "
             "intervals from a paired block bootstrap over test rows (per target: 03_evaluate).</p>")
 
 

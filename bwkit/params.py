@@ -22,6 +22,7 @@ from .paths import NOTEBOOKS, STAGES
 from .synth import PROFILES, parse_start
 
 AUTO = "auto"
+TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}   # how a bool may be spelled on the command line or in YAML
 
 
 class bool_or_auto:
@@ -166,8 +167,8 @@ def _bool_or_auto_value(param: Parameter, value):
     if isinstance(value, bool):
         return value
     text = value.strip().lower() if isinstance(value, str) else None
-    if text in {AUTO, "true", "false", "1", "0", "yes", "no"}:
-        return AUTO if text == AUTO else text in {"true", "1", "yes"}
+    if text == AUTO or text in TRUE | FALSE:
+        return AUTO if text == AUTO else text in TRUE
     raise ParameterError(f"parameter '{param.name}' expects True, False or 'auto' (default {param.default!r}), "
                          f"got {type(value).__name__} {value!r}")
 
@@ -178,9 +179,9 @@ def coerce(param: Parameter, text: str):
         return _bool_or_auto_value(param, text)
     lowered = text.strip().lower()
     try:
-        if param.type is bool and lowered not in {"true", "false", "1", "0", "yes", "no"}:
+        if param.type is bool and lowered not in TRUE | FALSE:
             raise ValueError
-        value = lowered in {"true", "1", "yes"} if param.type is bool else param.type(text)
+        value = lowered in TRUE if param.type is bool else param.type(text)
     except ValueError:
         raise ParameterError(
             f"parameter '{param.name}' expects {param.type.__name__} (default {param.default!r}), got {text!r}"

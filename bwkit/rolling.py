@@ -8,12 +8,11 @@ own split); only the weights and the data they see change from fold to fold.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from .errors import ParameterError
-from .windows import SPLIT_FRACTIONS, Prepared, Windows, prepare
+from .windows import SPLIT_FRACTIONS, Prepared, window_all
 
 FIRST_TRAIN = 0.5   # share of the windows before the first test block
 
@@ -34,10 +33,8 @@ def fold_splits(n: int, k: int) -> list[dict[str, slice]]:
 
 
 def _prepared_folds(telemetry, config: dict, k: int) -> list[Prepared]:
-    base = prepare(telemetry, config["window_size"], config["known_future"])
-    windows = Windows(*(np.concatenate([getattr(base.splits[s], a) for s in ("train", "val", "test")])
-                        for a in ("X", "Y", "row")))
-    return [Prepared(base.features, base.targets, {name: windows.take(part) for name, part in split.items()})
+    features, windows = window_all(telemetry, config["window_size"], config["known_future"])
+    return [Prepared(features, list(telemetry.targets), {name: windows.take(part) for name, part in split.items()})
             for split in fold_splits(len(windows), k)]
 
 

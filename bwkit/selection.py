@@ -61,7 +61,7 @@ def options(telemetry: Telemetry, config: dict, prepared: Prepared) -> tuple[lis
     notes, residuals, calendars = [], [config["residual"]], [config["known_future"]]
     if config["residual"] == AUTO:
         residuals = [True, False]
-        if not all(t in telemetry.features for t in telemetry.targets):
+        if prepared.target_columns is None:
             residuals, notes = [False], notes + ["residual not tried: not every target is among the features"]
     if config["known_future"] == AUTO:
         calendars = [False, True]
@@ -78,6 +78,7 @@ def choose(telemetry: Telemetry, config: dict) -> Choice:
 
     device = pick_device(config["device"])
     asked = {k: config[k] for k in ("residual", "known_future")}
+    racing = AUTO in asked.values()
     windows = {False: prepare(telemetry, config["window_size"], False)}
     pairs, notes = options(telemetry, config, windows[False])
     fits = []
@@ -85,11 +86,10 @@ def choose(telemetry: Telemetry, config: dict) -> Choice:
         if known_future not in windows:
             windows[known_future] = prepare(telemetry, config["window_size"], known_future)
         fit = Fit(windows[known_future], {**config, "residual": residual, "known_future": known_future}, device)
-        if AUTO in asked.values():
-            while fit.epoch < min(config["select_epochs"], config["epochs"]):
-                fit.step()
+        while racing and fit.epoch < min(config["select_epochs"], config["epochs"]):
+            fit.step()
         fits.append(fit)
-    if AUTO not in asked.values():
+    if not racing:
         return Choice(fits[0].config, fits[0].prepared, fits[0], None)
     best = min(fits, key=lambda f: f.best_val)   # ties: the earlier, today's defaults first
     record = {"asked": asked, "epochs": best.epoch, "notes": notes,

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .baselines import SeasonalMean
 from .env import hardware, pick_device, versions
 from .errors import ParameterError
-from .model import PREDICT_BATCH, LSTMForecaster
+from .model import PREDICT_BATCH, LSTMForecaster, predict
 from .windows import CALENDAR_FEATURES, Prepared, Scaler, Windows
 
 CLIP_NORM = 1.0   # gradient norm clipping; keeps the first epochs of a residual LSTM stable
@@ -43,13 +44,11 @@ def seed_everything(seed: int) -> None:
 
 def build_model(prepared: Prepared, config: dict) -> LSTMForecaster:
     """The configured LSTM with its scalers fit on the training windows."""
-    targets_in_features = all(t in prepared.features for t in prepared.targets)
-    residual = config["residual"]
-    if residual and not targets_in_features:
+    columns = prepared.target_columns if config["residual"] else None
+    if config["residual"] and columns is None:
         missing = [t for t in prepared.targets if t not in prepared.features]
         warnings.warn(f"residual=True needs every target among the features ({missing} are not): "
                       "the model predicts the targets directly")
-    columns = [prepared.features.index(t) for t in prepared.targets] if residual and targets_in_features else None
     calendar = [prepared.features.index(c) for c in CALENDAR_FEATURES] if config["known_future"] else None
     model = LSTMForecaster(len(prepared.features), len(prepared.targets), config["hidden_size"],
                            config["num_layers"], config["dropout"], columns, calendar)
@@ -73,21 +72,15 @@ def fit_blend(model: LSTMForecaster, train: Windows, val: Windows) -> dict[int, 
     A cell never seen in training takes its hour's mean, then the overall mean (as the
     seasonal baseline does). Returns {target index: weight}; 0 keeps the network's output.
     """
-    from .model import predict
-
-    cells, Y = _cells(model, train.X), train.Y.astype(np.float64)
-    overall, table = Y.mean(0), np.empty((24 * 7, Y.shape[1]))
-    for cell in range(24 * 7):
-        hour = cells // 7 == cell // 7
-        rows = cells == cell
-        table[cell] = Y[rows].mean(0) if rows.any() else Y[hour].mean(0) if hour.any() else overall
+    cells = _cells(model, train.X)
+    table = SeasonalMean.of_cells(cells // 7, cells % 7, train.Y.astype(np.float64)).table()
     model.seasonal.copy_(torch.as_tensor(table, dtype=torch.float32))
     model.blend.zero_()
     network, profile = predict(model, val.X), table[_cells(model, val.X)]
-    weights = [BLEND_GRID[np.argmin([(((1 - w) * network[:, j] + w * profile[:, j] - val.Y[:, j]) ** 2).mean()
-                                     for w in BLEND_GRID])] for j in range(Y.shape[1])]
+    weights = [round(float(BLEND_GRID[np.argmin([(((1 - w) * network[:, j] + w * profile[:, j] - val.Y[:, j]) ** 2)
+                                                 .mean() for w in BLEND_GRID])]), 2) for j in range(table.shape[1])]
     model.blend.copy_(torch.as_tensor(weights, dtype=torch.float32))
-    return {j: round(float(w), 2) for j, w in enumerate(weights)}
+    return dict(enumerate(weights))
 
 
 def _blend(model: LSTMForecaster, prepared: Prepared, log_path) -> dict[str, float] | None:

@@ -15,6 +15,7 @@ import pandas as pd
 from . import intervals, significance
 from .baselines import persistence
 from .methods import MODEL, REFERENCE, names
+from .windows import Scaler
 
 INTERVAL_METHOD = ("split conformal on validation residuals normalised by each row's scale (the target's std over "
                    "the input window plus a floor chosen on validation halves): multiplier = the "
@@ -31,11 +32,13 @@ def tests(ev) -> dict[str, dict]:
     return out
 
 
-def table(ev) -> pd.DataFrame:
-    """One row per (method, target): MSE and r differences with their intervals, DM p-value and the verdict."""
+def table(tests: dict) -> pd.DataFrame:
+    """One row per (method, target) of `tests` (an evaluation's, or a report's where NaN is null): MSE and r
+    changes with their 95 % intervals, the DM p-value and the verdict."""
     records = []
-    for method, per_target in ev.tests.items():
-        for target, t in per_target.items():
+    for method, per_target in tests.items():
+        for target, figures in per_target.items():
+            t = {k: float("nan") if v is None else v for k, v in figures.items()}
             records.append({"against": method, "target": target,
                             "MSE change %": 100 * t["rel_mse_diff"],
                             "95 % interval (MSE %)": f"[{100 * t['rel_low']:+.1f}, {100 * t['rel_high']:+.1f}]",
@@ -69,18 +72,10 @@ def _scored(telemetry, rows):
     return None if telemetry.fresh is None else telemetry.fresh[rows]
 
 
-def _scale_of(prepared) -> tuple[list[int] | None, np.ndarray]:
-    """The target columns among the inputs (None unless all are) and the targets' training std."""
-    columns = [prepared.features.index(t) for t in prepared.targets] if all(
-        t in prepared.features for t in prepared.targets) else None
-    std = prepared.splits["train"].Y.astype(np.float64).std(axis=0)
-    return columns, np.where(std > 0, std, 1.0)
-
-
 def _calibrated(prepared, telemetry, predicted_val) -> dict:
     """One method's bands from validation: the floor share (chosen on validation halves) and the multipliers."""
     val = prepared.splits["val"]
-    columns, std = _scale_of(prepared)
+    columns, std = prepared.target_columns, Scaler.fit(prepared.splits["train"].Y).std   # the model's own y_std
     mask = _scored(telemetry, val.row)
     share = intervals.choose_floor(val.Y, predicted_val, val.X, columns, std, mask)
     q = intervals.calibrate(val.Y, predicted_val, mask, scale=intervals.row_scale(val.X, columns, std, share))
@@ -105,36 +100,34 @@ def calibration(model, prepared, telemetry) -> dict:
             "methods": {name: _calibrated(prepared, telemetry, p) for name, p in on_val.items()}}
 
 
-def half_widths(checked: dict, method: str, X, features, targets) -> np.ndarray:
-    """Half-widths [levels, rows, targets] of a method's bands for windows X, as a consumer computes them."""
+def _band_terms(checked: dict, method: str, X, features, targets) -> tuple[np.ndarray, np.ndarray]:
+    """A method's multipliers [levels, targets] and each window's scale [rows, targets], from the shipped recipe."""
     entry = checked["methods"][method]
-    base = np.array([entry["scale"]["base"][t] for t in targets])
-    scale = np.broadcast_to(base, (len(X), len(targets))).copy()
+    scale = np.tile(np.array([entry["scale"]["base"][t] for t in targets]), (len(X), 1))
     for j, t in enumerate(targets):
         if entry["scale"]["window_std"][t]:
             scale[:, j] += np.asarray(X[:, :, features.index(entry["scale"]["columns"][t])], np.float64).std(axis=1)
     q = np.array([[entry["multiplier"][f"{level:g}"][t] for t in targets] for level in checked["levels"]])
+    return q, scale
+
+
+def half_widths(checked: dict, method: str, X, features, targets) -> np.ndarray:
+    """Half-widths [levels, rows, targets] of a method's bands for windows X, as a consumer computes them."""
+    q, scale = _band_terms(checked, method, X, features, targets)
     return q[:, None, :] * scale[None]
 
 
-def interval_check(ev, model, prepared, telemetry) -> dict:
-    """`calibration`, with each method's bands scored on the evaluation's test rows."""
+def interval_check(ev, model, prepared, telemetry) -> tuple[dict, np.ndarray]:
+    """`calibration`, each method's bands scored on the evaluation's test rows; and the model's test half-widths."""
     checked = calibration(model, prepared, telemetry)
     test = prepared.splits["test"]
     for name, entry in checked["methods"].items():
-        entry["test"] = _score(ev, name, half_widths(checked, name, test.X, prepared.features, ev.targets),
-                               checked["levels"])
-    return checked
-
-
-def _score(ev, name, half, levels) -> list[dict]:
-    """intervals.score for bands whose half-width varies by row: a multiplier of 1 on each row's half-width."""
-    out = []
-    for i, level in enumerate(levels):
-        result = intervals.score(ev.actual, ev.predictions[name], np.ones((1, len(ev.targets))), ev.scored,
-                                 levels=(level,), scale=half[i])
-        out += [{**s, "target": ev.targets[s["target"]]} for s in result]
-    return out
+        q, scale = _band_terms(checked, name, test.X, prepared.features, ev.targets)
+        scores = intervals.score(ev.actual, ev.predictions[name], q, ev.scored, checked["levels"], scale)
+        entry["test"] = [{**s, "target": ev.targets[s["target"]]} for s in scores]
+        if name == MODEL:
+            bands = q[:, None, :] * scale[None]
+    return checked, bands
 
 
 def shipped(checked: dict) -> dict:

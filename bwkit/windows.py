@@ -102,9 +102,16 @@ class Prepared:
     targets: list[str]
     splits: dict[str, Windows]
 
+    @property
+    def target_columns(self) -> list[int] | None:
+        """Each target's column among the inputs; None unless every target is an input."""
+        if not all(t in self.features for t in self.targets):
+            return None
+        return [self.features.index(t) for t in self.targets]
 
-def prepare(telemetry, window_size: int, known_future: bool) -> Prepared:
-    """Window the telemetry (adding next-row calendar channels when asked) and split it."""
+
+def window_all(telemetry, window_size: int, known_future: bool) -> tuple[list[str], Windows]:
+    """Every window of the telemetry in time order (with next-row calendar channels when asked), and the inputs' names."""
     if not isinstance(known_future, (bool, np.bool_)):
         raise ParameterError(f"known_future must be True or False here, got {known_future!r} "
                              "(bwkit.selection.choose resolves 'auto')")
@@ -112,7 +119,12 @@ def prepare(telemetry, window_size: int, known_future: bool) -> Prepared:
     if known_future:
         X = np.column_stack([X, calendar_of_next_row(telemetry.timestamps)])
         features += list(CALENDAR_FEATURES)
-    windows = make_windows(X, telemetry.Y, window_size, telemetry.segment)
+    return features, make_windows(X, telemetry.Y, window_size, telemetry.segment)
+
+
+def prepare(telemetry, window_size: int, known_future: bool) -> Prepared:
+    """Window the telemetry (adding next-row calendar channels when asked) and split it."""
+    features, windows = window_all(telemetry, window_size, known_future)
     slices = split_slices(len(windows))
     splits = {name: windows.take(part) for name, part in slices.items()}
     if min(len(w) for w in splits.values()) < 1:
