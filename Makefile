@@ -4,12 +4,15 @@
 # make bench - timings (windowing, epoch, full run, ONNX latency, resume); not part of the tests
 # make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
 # make coverage - the test suite with line coverage of bwkit/
+# make node  - install the Node.js consumer's pinned onnxruntime-node (consumers/node), when npm is there
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.bwkit-installed
 
-.PHONY: run test test-slow coverage bench bench-accuracy lab clean-runs
+NODE_STAMP := consumers/node/node_modules/.bwkit-installed
+
+.PHONY: run test test-slow coverage bench bench-accuracy lab clean-runs node
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +29,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/bwkit run $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) node
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The second runtime's test needs onnxruntime-node from the npm registry. --ignore-scripts: its install
+# script only fetches optional CUDA libraries from nuget.org; the CPU runtime is in the npm package.
+node:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); \
+	else echo "npm not found: the Node.js consumer's test will be skipped"; fi
+
+$(NODE_STAMP): consumers/node/package-lock.json
+	cd consumers/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 # Real-size checks: the README's headline numbers within tolerances, a notebook alone from its defaults,
 # and the loader's property tests with many more generated files.

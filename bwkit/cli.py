@@ -8,6 +8,7 @@
     bwkit compare RUN_DIR ... | --sweep ID          what differs between runs, and whether it matters
     bwkit reproduce RUN_DIR [--run-id ID]           re-run from run.json and report any drift
     bwkit table RUN_DIR                             a run's comparison table in Markdown
+    bwkit predict RUN_DIR data.csv -o predictions.csv   every window of a CSV scored by the run's model
 """
 from __future__ import annotations
 
@@ -91,6 +92,16 @@ def _table(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    from .predictor import Predictor
+    from .scoring import score_csv
+
+    predictor = Predictor.from_run(args.run_dir, args.version, threads=args.threads)
+    result = score_csv(predictor, args.csv, args.output)
+    print(f"{result['predictions']:,} predictions from {result['rows']:,} rows: {result['output']}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bwkit", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
@@ -128,6 +139,14 @@ def parser() -> argparse.ArgumentParser:
     table_p = sub.add_parser("table", help="print a run's comparison table (Markdown) and summary")
     table_p.add_argument("run_dir")
     table_p.set_defaults(func=_table)
+    predict_p = sub.add_parser("predict", help="score every window of a CSV with a run's exported model (no torch)")
+    predict_p.add_argument("run_dir")
+    predict_p.add_argument("csv", help="telemetry as the training CSV had it (any size: read in blocks)")
+    predict_p.add_argument("-o", "--output", required=True, help="predictions CSV: timestamp, <target>_pred, actuals, "
+                           "80 %% and 95 %% band edges")
+    predict_p.add_argument("--version", help="which export, when the run has several (model_metadata_<version>.json)")
+    predict_p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    predict_p.set_defaults(func=_predict)
     return top
 
 

@@ -62,6 +62,7 @@ class Source:
     """The file messages name (its str is the path as given) and the file line of each data row."""
     path: Path
     lines: np.ndarray | None = None   # None: data row r (0-based) is on line r + 2
+    first_row: int = 0                # rows of the file before these (a chunk of a long file)
 
     def __str__(self) -> str:
         return str(self.path)
@@ -69,7 +70,7 @@ class Source:
     def at(self, row: int) -> str:
         """"row 3 (line 4)" for the 0-based data row 2."""
         line = row + 2 if self.lines is None else int(self.lines[row])
-        return f"row {row + 1} (line {line})"
+        return f"row {self.first_row + row + 1} (line {line})"
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -113,19 +114,19 @@ def _decompress(path: Path, raw: bytes) -> bytes:
                         f"or rename it if it is not {suffix}-compressed") from None
 
 
-def _check_text(path: Path, data: bytes) -> None:
+def _check_text(path: Path, data: bytes, line_offset: int = 0) -> None:
     """Some non-blank UTF-8 text without NUL bytes."""
     if not data or data.isspace() or (data.startswith(BOM) and (len(data) == 3 or data[3:].isspace())):
         raise _empty(path)
     nul = data.find(b"\0")
     if nul >= 0:
-        raise DataError(f"{path}, line {_line_of(data, nul)}: a NUL byte; this is a binary file "
+        raise DataError(f"{path}, line {line_offset + _line_of(data, nul)}: a NUL byte; this is a binary file "
                         "(or UTF-16 text), not a CSV; save it as UTF-8 CSV")
     if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DataError(f"{path}, line {_line_of(data, exc.start)}: not UTF-8 text (byte "
+            raise DataError(f"{path}, line {line_offset + _line_of(data, exc.start)}: not UTF-8 text (byte "
                             f"0x{data[exc.start]:02x}); save the file as UTF-8") from None
 
 
@@ -179,8 +180,11 @@ def _odd_lines(data: bytes, start: int, sep: str, expected: int):
     return count, (np.concatenate(odd) if odd else np.zeros((0, 4), np.int64))
 
 
-def _shape_by_bytes(path, data: bytes) -> tuple[str, list[str], np.ndarray]:
-    """Separator, names, file line of each data row: for files without quotes or lone '\\r'."""
+def _shape_by_bytes(path, data: bytes, first_row: int = 0, line_offset: int = 0) -> tuple[str, list[str], np.ndarray]:
+    """Separator, names, file line of each data row: for files without quotes or lone '\\r'.
+
+    first_row, line_offset: rows and lines of the file before these bytes' data (a later block).
+    """
     start, line = (3 if data.startswith(BOM) else 0), 1
     while True:   # pandas skips blank lines, before the header too
         end = data.find(b"\n", start)
@@ -200,7 +204,7 @@ def _shape_by_bytes(path, data: bytes) -> tuple[str, list[str], np.ndarray]:
         if not data[begin:finish].strip(BLANK):
             blank.append(index)
         elif fields != len(names):
-            raise _ragged(path, index - len(blank), line + 1 + index, fields, names)
+            raise _ragged(path, first_row + index - len(blank), line_offset + line + 1 + index, fields, names)
     return sep, names, line + 1 + np.delete(np.arange(count), blank)
 
 
@@ -274,3 +278,4 @@ def read_table(path) -> tuple[pd.DataFrame, Source, str]:
     text = path if data is raw else io.BytesIO(data)   # pandas reads a plain file itself: these bytes can go
     del raw, data
     return _parse(Source(path, lines), text, sep), source, sha256
+

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .csvfile import Source, cut, name_list, read_table
+from .features import FILL_RULE, fill_gaps
 from .errors import DataError  # re-exported: callers import it as bwkit.data.DataError
 from .schema import ALIASES, ORACLE_PREFIX, oracle_column
 
@@ -36,6 +37,7 @@ class Telemetry:
     oracle: np.ndarray | None = None  # [rows, targets]: row i's prediction of row i+1
     fresh: np.ndarray | None = None   # bool [rows, targets]: a new measurement arrived on that row
     notes: list[str] = field(default_factory=list)  # what loading did (fills, drops), for the report
+    flagged: list[str] = field(default_factory=list)  # feature columns nan_policy="fill_flag" filled and flagged
 
     @property
     def rows(self) -> int:
@@ -151,9 +153,12 @@ def _segments(frame: pd.DataFrame, path) -> np.ndarray:
     return np.cumsum(change)
 
 
-def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> list[str]:
-    """Apply the NaN policy to feature-only columns (in place); targets must always be complete."""
-    kept = []
+def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> tuple[list[str], list[str]]:
+    """Apply the NaN policy to feature-only columns (in place); targets must always be complete.
+
+    Returns the columns kept (each filled one followed by its flag) and the filled ones.
+    """
+    kept, flagged = [], []
     for column in columns:
         values = frame[column]
         missing = ~np.isfinite(values.to_numpy(dtype=np.float64))
@@ -172,13 +177,12 @@ def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> li
         if f"{column}_missing" in frame:
             raise DataError(f"{_where(path, column + '_missing')}: already in the file, so nan_policy='fill_flag' "
                             f"cannot add its flag for '{column}'; rename that column")
-        # within each trace: carry the last valid value forward, back-fill a trace's first rows
-        frame[column] = values.where(~missing).groupby(segment).transform(lambda v: v.ffill().bfill()).fillna(0.0)
+        frame[column] = fill_gaps(values.to_numpy(np.float64), segment)   # the rule serving applies too
         frame[f"{column}_missing"] = missing.astype(np.float64)
         kept += [column, f"{column}_missing"]
-        notes.append(f"feature '{column}': NaN/inf on {share} filled with the last valid value "
-                     f"(a trace's first rows: its first valid value; a trace with none: 0) and flagged in '{column}_missing'")
-    return kept
+        flagged.append(column)
+        notes.append(f"feature '{column}': NaN/inf on {share} filled ({FILL_RULE}) and flagged in '{column}_missing'")
+    return kept, flagged
 
 
 def _check_arguments(path: Path, features: list[str], targets: list[str], nan_policy: str) -> None:
@@ -214,15 +218,15 @@ def _check_order(frame: pd.DataFrame, timestamps: np.ndarray, segment: np.ndarra
                         "sorted by time with one row per time step (within each trace)")
 
 
-def _numeric_columns(frame, used, features, targets, nan_policy, path, notes, segment) -> list[str]:
-    """Convert the used columns to float (in place), apply the NaN policy; the feature columns kept."""
+def _numeric_columns(frame, used, features, targets, nan_policy, path, notes, segment) -> tuple[list[str], list[str]]:
+    """Convert the used columns to float (in place), apply the NaN policy; the feature columns kept, those filled."""
     for column in used:
         frame[column] = _numeric(frame, column, path)
-    feature_columns = _handle_missing(frame, features, targets, nan_policy, path, notes, segment)
+    feature_columns, flagged = _handle_missing(frame, features, targets, nan_policy, path, notes, segment)
     _handle_missing(frame, [t for t in targets if t not in features], targets, "error", path, notes, segment)
     if not feature_columns:
         raise DataError(f"{path}: every feature was dropped by nan_policy='drop'")
-    return feature_columns
+    return feature_columns, flagged
 
 
 def _check_targets_vary(frame: pd.DataFrame, targets: list[str], path) -> None:
@@ -280,11 +284,12 @@ def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str =
     timestamps = _timestamps(frame, source, notes)
     segment = _segments(frame, source)
     _check_order(frame, timestamps, segment, source)
-    feature_columns = _numeric_columns(frame, used, features, targets, nan_policy, source, notes, segment)
+    feature_columns, flagged = _numeric_columns(frame, used, features, targets, nan_policy, source, notes, segment)
     _check_targets_vary(frame, targets, source)
     X = frame[feature_columns].to_numpy(np.float64)
     Y = frame[targets].to_numpy(np.float64)
     oracle = _oracle(frame, targets)
     fresh = _fresh_mask(frame, targets, fresh_column, fresh_targets, source)
     return Telemetry(path=path, sha256=sha256, timestamps=timestamps, segment=segment,
-                     features=feature_columns, targets=targets, X=X, Y=Y, oracle=oracle, fresh=fresh, notes=notes)
+                     features=feature_columns, targets=targets, X=X, Y=Y, oracle=oracle, fresh=fresh, notes=notes,
+                     flagged=flagged)

@@ -19,6 +19,7 @@ from .env import versions
 from .errors import ExportError
 from .model import predict
 
+OPSET = 17
 LATENCY_REPEATS = 500   # timed single-window calls (after 50 warm-up calls)
 
 
@@ -30,7 +31,7 @@ def export_onnx(model, window: int, n_features: int, path) -> Path:
         warnings.simplefilter("ignore")  # the TorchScript-based exporter warns it is legacy; it is the one that
         torch.onnx.export(               # handles LSTMs with a dynamic batch in well under a second
             model.eval(), (example,), str(path), input_names=["input"], output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17, dynamo=False)
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=OPSET, dynamo=False)
     import onnx
 
     onnx.checker.check_model(str(path), full_check=True)
@@ -96,7 +97,7 @@ def export_torchscript(model, window: int, n_features: int, path) -> Path:
 
 
 def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result: dict, onnx_name: str,
-                   intervals: dict | None = None) -> Path:
+                   intervals: dict | None = None, recipe: dict | None = None) -> Path:
     """Everything a consumer of the ONNX file needs to feed it and to trust it."""
     model_state = saved["state_dict"]
     meta = {
@@ -106,6 +107,7 @@ def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result:
         "output": {"name": "output", "shape": ["batch", len(saved["targets"])], "dtype": "float32",
                    "meaning": "the targets of the row after the window, original units"},
         "features": saved["features"], "targets": saved["targets"], "window_size": window,
+        "recipe": recipe, "opset": OPSET,
         "scalers": {"features": {"mean": model_state["x_mean"].tolist(), "std": model_state["x_std"].tolist()},
                     "targets": {"mean": model_state["y_mean"].tolist(), "std": model_state["y_std"].tolist()}},
         "config": saved["config"], "model": saved["model"], "best_epoch": saved["best_epoch"],

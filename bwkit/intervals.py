@@ -141,6 +141,37 @@ def row_scale(X, columns, target_std, share) -> np.ndarray:
     return np.where(np.isfinite(share), adaptive, constant)
 
 
+def band_constants(recipe: dict, levels, features, targets) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """From a shipped band recipe: multipliers [levels, targets], base scale [targets], and the (target,
+    input feature) pairs whose window std adds to the scale.
+
+    recipe: {"multiplier": {level: {target: q}}, "scale": {"base", "window_std", "columns"}}, as an
+    exported model's metadata carries it.
+    """
+    q = np.array([[recipe["multiplier"][f"{level:g}"][t] for t in targets] for level in levels], np.float64)
+    base = np.array([recipe["scale"]["base"][t] for t in targets], np.float64)
+    pairs = [(j, features.index(recipe["scale"]["columns"][t])) for j, t in enumerate(targets)
+             if recipe["scale"]["window_std"][t]]
+    return q, base, pairs
+
+
+def window_scale(X, base: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    """Each window's scale [rows, targets]: `base` plus the population std of the paired input column."""
+    scale = np.repeat(base[None], len(X), axis=0)
+    if pairs:
+        j, column = zip(*pairs)
+        x = np.asarray(X[:, :, list(column)], np.float64)
+        deviation = x - x.sum(axis=1, keepdims=True) / x.shape[1]   # np.std's arithmetic, without its overhead
+        scale[:, list(j)] += np.sqrt(np.square(deviation).sum(axis=1) / x.shape[1])
+    return scale
+
+
+def band_terms(recipe: dict, levels, X, features, targets) -> tuple[np.ndarray, np.ndarray]:
+    """Multipliers [levels, targets] and each window's scale [rows, targets] for windows X (original units)."""
+    q, base, pairs = band_constants(recipe, levels, features, targets)
+    return q, window_scale(X, base, pairs)
+
+
 def choose_floor(actual, predicted, X, columns, target_std, scored=None, shares=FLOOR_SHARES) -> np.ndarray:
     """Per target, the floor (a share of its training std) whose bands score best on held-out validation.
 

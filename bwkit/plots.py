@@ -164,3 +164,28 @@ def validation_curves(runs, path=None):
     if len(runs) <= 12:
         ax.legend(fontsize=7, ncol=2)
     return _finish(fig, path)
+
+
+def served(predictions, targets, breaks=(), path=None):
+    """A Predictor's output over time: each target's prediction, its 80 % and 95 % bands and the actual value,
+    drawn per trace (no line joins two); dashed lines where a trace break starts a new window."""
+    fig, axes = _grid(len(targets), width=6.0)
+    axes = list(axes)
+    traces = predictions.groupby("trace_id", sort=False) if "trace_id" in predictions else [("", predictions)]
+    for number, (_, part) in enumerate(traces):
+        label = (lambda text: text) if number == 0 else (lambda text: None)
+        for ax, target in zip(axes, targets):
+            for level, alpha in (("95", 0.15), ("80", 0.3)):
+                if f"{target}_lower_{level}" in part:
+                    ax.fill_between(part["timestamp"], part[f"{target}_lower_{level}"], part[f"{target}_upper_{level}"],
+                                    color="tab:blue", alpha=alpha, lw=0, label=label(f"{level} % band"))
+            ax.plot(part["timestamp"], part[f"{target}_pred"], color="tab:blue", lw=1, label=label("prediction"))
+            if target in part:
+                ax.plot(part["timestamp"], part[target], color="black", lw=0.8, alpha=0.7, label=label("actual"))
+    for ax, target in zip(axes, targets):
+        for when in breaks:
+            ax.axvline(when, color="tab:red", ls="--", lw=1)
+        ax.set_title(target + _in(target), fontsize=9)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    axes[0].legend(fontsize=7)
+    return _finish(fig, path)

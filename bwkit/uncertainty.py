@@ -102,13 +102,7 @@ def calibration(model, prepared, telemetry) -> dict:
 
 def _band_terms(checked: dict, method: str, X, features, targets) -> tuple[np.ndarray, np.ndarray]:
     """A method's multipliers [levels, targets] and each window's scale [rows, targets], from the shipped recipe."""
-    entry = checked["methods"][method]
-    scale = np.tile(np.array([entry["scale"]["base"][t] for t in targets]), (len(X), 1))
-    for j, t in enumerate(targets):
-        if entry["scale"]["window_std"][t]:
-            scale[:, j] += np.asarray(X[:, :, features.index(entry["scale"]["columns"][t])], np.float64).std(axis=1)
-    q = np.array([[entry["multiplier"][f"{level:g}"][t] for t in targets] for level in checked["levels"]])
-    return q, scale
+    return intervals.band_terms(checked["methods"][method], checked["levels"], X, features, targets)
 
 
 def half_widths(checked: dict, method: str, X, features, targets) -> np.ndarray:

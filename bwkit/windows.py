@@ -69,7 +69,12 @@ def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
     predicted row's. The last row repeats its own step forward (no window uses it).
     """
     step = np.diff(timestamps, append=timestamps[-1] + (timestamps[-1] - timestamps[-2] if len(timestamps) > 1 else 60))
-    hour, weekday = hour_and_weekday((timestamps + step).astype(np.float64))
+    return calendar_channels(timestamps + step)
+
+
+def calendar_channels(next_timestamps: np.ndarray) -> np.ndarray:
+    """One-hot [rows, 24 + 7] (CALENDAR_FEATURES) of each row's next row, given that next row's unix seconds."""
+    hour, weekday = hour_and_weekday(np.asarray(next_timestamps, np.float64))
     return np.column_stack([np.eye(24)[hour], np.eye(7)[weekday]])
 
 

@@ -1,0 +1,126 @@
+"""Raw telemetry rows for serving, checked with the loader's own rules.
+
+`parse` takes what a consumer has (a DataFrame, a list of dicts, one dict) and returns
+`Rows`: unix seconds, trace labels, and the raw columns a `Recipe` needs, as floats
+(NaN where missing), plus the targets' actual values where the rows carry them.
+Checks and messages are `bwkit.data`'s (legacy aliases, timestamps, order, numbers),
+so serving refuses what training refuses. A list of plain numeric dicts takes a
+numpy-only fast path; anything it cannot vouch for goes through the full checks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import data
+from .csvfile import Source, name_list
+from .errors import DataError
+from .features import Recipe
+
+
+@dataclass
+class Rows:
+    timestamps: np.ndarray            # float64 unix seconds
+    trace: np.ndarray                 # object labels ("" without trace_id)
+    values: dict[str, np.ndarray]     # each needed raw column, float64, NaN where missing
+    actual: dict[str, np.ndarray]     # each target the rows carry, float64
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def take(self, part) -> "Rows":
+        return Rows(self.timestamps[part], self.trace[part], {k: v[part] for k, v in self.values.items()},
+                    {k: v[part] for k, v in self.actual.items()})
+
+    def then(self, later: "Rows") -> "Rows":
+        """These rows followed by `later` (columns both have)."""
+        return Rows(np.r_[self.timestamps, later.timestamps], np.r_[self.trace, later.trace],
+                    {k: np.r_[v, later.values[k]] for k, v in self.values.items()},
+                    {k: np.r_[v, later.actual[k]] for k, v in self.actual.items() if k in later.actual})
+
+    @classmethod
+    def empty(cls, recipe: Recipe) -> "Rows":
+        return cls(np.empty(0), np.empty(0, object), {c: np.empty(0) for c in recipe.columns},
+                   {t: np.empty(0) for t in recipe.targets})
+
+
+def _check_complete(values: dict, recipe: Recipe, source) -> None:
+    """Columns the model has no missing flag for must be complete (the run's nan_policy)."""
+    for column in recipe.columns:
+        if column in recipe.flagged:
+            continue
+        bad = np.flatnonzero(~np.isfinite(values[column]))
+        if bad.size:
+            raise DataError(f"{source}, column '{column}', {source.at(int(bad[0]))}: missing (NaN or inf); the model "
+                            "was trained without gaps in this column (no '_missing' flag): give every row a value")
+
+
+def from_frame(frame: pd.DataFrame, recipe: Recipe, source: Source) -> Rows:
+    """Rows of a DataFrame as the CSV had it, with the loader's checks and messages."""
+    frame = frame.copy(deep=False)
+    if not len(frame):
+        raise DataError(f"{source}: no rows")
+    data._resolve_columns(frame, recipe.columns, [], "", source)   # legacy aliases, missing columns, oracles
+    timestamps = data._timestamps(frame, source, [])
+    segment = data._segments(frame, source)
+    data._check_order(frame, timestamps, segment, source)
+    values = {c: data._numeric(frame, c, source) for c in recipe.columns}
+    _check_complete(values, recipe, source)
+    actual = {t: data._numeric(frame, t, source) for t in recipe.targets if t in frame}
+    trace = frame["trace_id"].astype(str).to_numpy(object) if "trace_id" in frame else np.full(len(frame), "", object)
+    return Rows(timestamps, trace, values, actual)
+
+
+def _fast(rows: list[dict], recipe: Recipe) -> Rows | None:
+    """Plain numeric dicts with every needed key and nothing to refuse: numpy only. None: take the full path."""
+    columns = recipe.columns
+    try:
+        table = np.array(list(map(itemgetter("timestamp", *columns), rows)), np.float64).reshape(len(rows), -1)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if "trace_id" in rows[0] or table.ndim != 2:
+        return None
+    timestamps = table[:, 0]
+    low, high = timestamps.min(), timestamps.max()       # NaN fails both tests below
+    if low > data.UNIX_MS_ABOVE:                         # every one in milliseconds (the loader's rule)
+        timestamps, low, high = timestamps / 1000.0, low / 1000.0, high / 1000.0
+    elif not high <= data.UNIX_MS_ABOVE:                 # a mix, or NaN: the full checks decide
+        return None
+    if not (data.TIME_RANGE[0] <= low and high <= data.TIME_RANGE[1]) or (np.diff(timestamps) <= 0).any():
+        return None
+    complete = [j + 1 for j, c in enumerate(columns) if c not in recipe.flagged]
+    if not np.isfinite(table[:, complete]).all():
+        return None
+    return Rows(timestamps, np.full(len(rows), "", object), {c: table[:, j + 1] for j, c in enumerate(columns)}, {})
+
+
+def parse(rows, recipe: Recipe, label: str = "rows") -> Rows:
+    """Rows from a DataFrame, a list of dicts (raw CSV columns, `timestamp`, optional `trace_id`) or one dict."""
+    if isinstance(rows, Rows):
+        return rows
+    if isinstance(rows, dict):
+        rows = [rows]
+    if isinstance(rows, list):
+        if not rows:
+            raise DataError(f"{label}: no rows")
+        fast = _fast(rows, recipe) if isinstance(rows[0], dict) else None
+        if fast is not None:
+            return fast
+        if not all(isinstance(r, dict) for r in rows):
+            raise DataError(f"{label}: expected dicts of column -> value, got "
+                            f"{type(next(r for r in rows if not isinstance(r, dict))).__name__}")
+        rows = pd.DataFrame.from_records(rows)
+    if not isinstance(rows, pd.DataFrame):
+        raise DataError(f"{label}: expected a DataFrame or a list of dicts, got {type(rows).__name__}")
+    return from_frame(rows.reset_index(drop=True), recipe, Source(Path(label)))
+
+
+def require(rows: Rows, recipe: Recipe, label: str = "rows") -> None:
+    """At least one full window."""
+    if len(rows) < recipe.window_size:
+        raise DataError(f"{label}: {len(rows)} row{'s' if len(rows) != 1 else ''}; the model reads windows of "
+                        f"{recipe.window_size} rows (columns {name_list(recipe.columns)}): pass at least that many")

@@ -1,0 +1,251 @@
+"""bwkit.predictor, bwkit.rows, bwkit.scoring and the Node.js consumer: serving agrees with training.
+
+The served model here has everything a consumer could get wrong: legacy column names, two
+traces, gaps filled and flagged (nan_policy="fill_flag", one at a trace's start), and the
+predicted row's calendar among its inputs.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bwkit import cli, export, uncertainty
+from bwkit.data import load_telemetry
+from bwkit.errors import DataError, RunError
+from bwkit.features import training_recipe
+from bwkit.model import predict
+from bwkit.predictor import Predictor
+from bwkit.scoring import score_csv
+from bwkit.train import train_model
+from bwkit.windows import prepare
+from conftest import FEATURES, TARGETS, telemetry_frame, train_config
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE = ROOT / "consumers" / "node"
+WINDOW = 8
+
+
+def served_frame() -> pd.DataFrame:
+    """Two traces of one-minute rows with legacy names and gaps in queue_depth (the second trace opens with one)."""
+    frames = []
+    for trace, start in (("a", "2025-11-03T00:00:00Z"), ("b", "2025-11-05T07:00:00Z")):
+        frame = telemetry_frame(rows=400, seed=len(frames), start=pd.Timestamp(start))
+        frame.insert(1, "trace_id", trace)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True).rename(columns={"throughput_mbps": "bandwidth_mbps"})
+    frame["queue_depth"] = frame["queue_depth"].astype(float)
+    frame.loc[[50, 51, 52, 300, 400, 401, 402], "queue_depth"] = np.nan
+    return frame
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(Predictor, frame, torch model, Prepared) of a model trained for one epoch and exported as 04_export does."""
+    folder = tmp_path_factory.mktemp("served")
+    frame = served_frame()
+    frame.to_csv(folder / "telemetry.csv", index=False)
+    telemetry = load_telemetry(folder / "telemetry.csv", FEATURES, TARGETS, "fill_flag")
+    config = train_config(window_size=WINDOW, hidden_size=8, epochs=1, known_future=True, batch_size=64)
+    prepared = prepare(telemetry, WINDOW, True)
+    result = train_model(prepared, config, folder / "best_model.pth", folder / "log.txt",
+                         data_info=telemetry.info(), progress=False)
+    onnx_path = export.export_onnx(result.model, WINDOW, len(prepared.features), folder / "model.onnx")
+    shipped = uncertainty.shipped(uncertainty.calibration(result.model, prepared, telemetry))
+    saved = {"features": prepared.features, "targets": prepared.targets, "config": config, "best_epoch": 1,
+             "state_dict": result.model.state_dict(), "model": {}, "data": {}, "versions": {}, "hardware": {}}
+    recipe = training_recipe(telemetry, prepared.features, WINDOW).to_dict()
+    export.write_metadata(folder / "model_metadata_v1.json", saved, WINDOW, {}, {}, onnx_path.name, shipped, recipe)
+    return Predictor.from_run(folder), frame, result.model, prepared
+
+
+def _seconds(stamps: pd.Series) -> np.ndarray:
+    return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
+
+
+def test_predictions_are_the_trained_models_on_every_window(served):
+    predictor, frame, model, prepared = served
+    out = predictor.predict(frame)
+    windows = {name: len(w) for name, w in prepared.splits.items()}
+    # every training window, plus the one after each trace's last row (no actual value there)
+    assert len(out) == sum(windows.values()) + 2 and out[TARGETS[0]].isna().sum() == 2
+    scored = out.dropna(subset=[TARGETS[0]])
+    expected = np.concatenate([predict(model, w.X) for w in prepared.splits.values()])
+    got = scored[[f"{t}_pred" for t in TARGETS]].to_numpy()
+    assert np.abs(got - expected).max() / model.y_std.numpy().min() < 1e-5
+    actual = np.concatenate([w.Y for w in prepared.splits.values()])
+    np.testing.assert_allclose(scored[TARGETS].to_numpy(), actual, rtol=1e-6)
+    assert (scored[[f"{t}_lower_80" for t in TARGETS]].to_numpy() < got).all()
+    assert (scored[[f"{t}_upper_95" for t in TARGETS]].to_numpy()
+            > scored[[f"{t}_upper_80" for t in TARGETS]].to_numpy()).all()
+
+
+def test_the_predicted_row_is_one_cadence_after_the_window(served):
+    predictor, frame, _, _ = served
+    out = predictor.predict(frame)
+    last = pd.to_datetime(frame["timestamp"], utc=True)
+    first_a = last.iloc[WINDOW - 1] + pd.Timedelta(minutes=1)
+    assert out["timestamp"].iloc[0] == first_a and list(out["trace_id"].unique()) == ["a", "b"]
+    assert predictor.next(frame.iloc[-WINDOW:])["timestamp"] == last.iloc[-1] + pd.Timedelta(minutes=1)
+
+
+def test_the_stream_gives_exactly_the_batch_predictions(served):
+    predictor, frame, _, _ = served
+    batch = predictor.predict(frame)
+    stream = predictor.stream()
+    answers = [stream.update(row) for row in frame.to_dict("records")]
+    got = pd.DataFrame([a for a in answers if a is not None])
+    assert sum(a is None for a in answers) == 2 * (WINDOW - 1)   # each trace fills its first window
+    columns = [c for c in batch.columns if c.endswith(("_pred", "_80", "_95"))]
+    np.testing.assert_array_equal(got[columns].to_numpy(), batch[columns].to_numpy())
+    assert (got["timestamp"].to_numpy() == batch["timestamp"].to_numpy()).all()
+
+
+def test_a_long_gap_starts_a_new_window_in_batch_and_stream(served):
+    predictor, frame, _, _ = served
+    rows = frame[frame.trace_id == "a"].drop(columns="trace_id").iloc[:40].copy()
+    stamps = pd.to_datetime(rows["timestamp"], utc=True)
+    stamps.iloc[20:] += pd.Timedelta(minutes=10)   # 11 minutes between rows 19 and 20: over 3 cadences
+    rows["timestamp"] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    batch = predictor.predict(rows)
+    assert len(batch) == (20 - WINDOW + 1) * 2
+    stream = predictor.stream()
+    answers = [stream.update(r) for r in rows.to_dict("records")]
+    assert [a is None for a in answers[20:20 + WINDOW]] == [True] * (WINDOW - 1) + [False]
+    np.testing.assert_array_equal([a["rtt_ms_pred"] for a in answers if a], batch["rtt_ms_pred"].to_numpy())
+
+
+def test_numeric_dicts_take_the_fast_path_to_the_same_answer(served):
+    predictor, frame, _, _ = served
+    rows = frame[frame.trace_id == "a"].drop(columns="trace_id").iloc[100:100 + WINDOW]
+    as_iso = predictor.next(rows.to_dict("records"))
+    numeric = rows.assign(timestamp=_seconds(pd.to_datetime(rows["timestamp"], utc=True)))
+    as_seconds = predictor.next(numeric.to_dict("records"))
+    as_millis = predictor.next(numeric.assign(timestamp=numeric["timestamp"] * 1000).to_dict("records"))
+    assert as_iso == as_seconds == as_millis
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: f.drop(columns="rtt_ms"), "column 'rtt_ms': not found"),
+    (lambda f: f.iloc[:WINDOW - 1], f"the model reads windows of {WINDOW} rows"),
+    (lambda f: f.assign(jitter_ms=f["jitter_ms"].where(f.index != 3)), "column 'jitter_ms', row 4"),
+    (lambda f: f.iloc[[0, 2, 1, 3, 4, 5, 6, 7, 8]], "comes before the previous row's"),
+    (lambda f: f.assign(rtt_ms=f["rtt_ms"].astype(str).where(f.index != 2, "fast")), "'fast' is not a number"),
+])
+def test_bad_rows_are_refused_with_the_loaders_messages(served, change, message):
+    predictor, frame, _, _ = served
+    rows = frame[frame.trace_id == "a"].drop(columns="trace_id").iloc[:20].reset_index(drop=True)
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        predictor.predict(change(rows))
+
+
+def test_the_stream_refuses_a_row_back_in_time(served):
+    predictor, frame, _, _ = served
+    rows = frame.drop(columns="trace_id").to_dict("records")
+    stream = predictor.stream()
+    stream.update(rows[5])
+    with pytest.raises(DataError, match="row 2: timestamp .* is not after"):
+        stream.update(rows[4])
+
+
+def test_scoring_a_csv_in_blocks_equals_predicting_it_whole(served, tmp_path):
+    predictor, frame, _, _ = served
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    counts = score_csv(predictor, tmp_path / "in.csv", tmp_path / "out.csv", block_bytes=3000, progress=False)
+    written, whole = pd.read_csv(tmp_path / "out.csv"), predictor.predict(frame)
+    assert counts == {"rows": len(frame), "predictions": len(whole), "output": str(tmp_path / "out.csv")}
+    assert list(written.columns) == list(whole.columns)
+    numbers = [c for c in whole.columns if c not in ("timestamp", "trace_id")]
+    np.testing.assert_allclose(written[numbers].to_numpy(), whole[numbers].to_numpy(), rtol=1e-6)
+    assert (pd.to_datetime(written["timestamp"], utc=True) == whole["timestamp"]).all()
+
+
+def test_scoring_names_the_files_row_and_line_in_a_later_block(served, tmp_path):
+    predictor, frame, _, _ = served
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    lines = (tmp_path / "in.csv").read_text().splitlines()
+    lines[700] = lines[700] + ",9"
+    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"row 700 \(line 701\): 12 fields where the header has 11"):
+        score_csv(predictor, tmp_path / "in.csv", tmp_path / "out.csv", block_bytes=3000, progress=False)
+    assert not (tmp_path / "out.csv").exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_bwkit_predict_scores_a_runs_own_data(tiny_run, tmp_path, capsys):
+    data = json.loads(tiny_run.metadata("v1").read_text())["data"]["path"]
+    assert cli.main(["predict", str(tiny_run.root), data, "-o", str(tmp_path / "p.csv")]) == 0
+    assert "predictions from 500 rows" in capsys.readouterr().out
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert len(out) == 500 - WINDOW + 1 and out["throughput_mbps"].isna().sum() == 1
+    assert cli.main(["predict", str(tiny_run.root), str(tmp_path / "none.csv"), "-o", str(tmp_path / "q.csv")]) == 1
+    assert "none.csv: file not found" in capsys.readouterr().err
+
+
+def test_a_run_without_an_export_is_refused(tmp_path):
+    with pytest.raises(RunError, match="run its 04_export stage first"):
+        Predictor.from_run(tmp_path)
+
+
+def test_the_predictor_imports_and_runs_without_torch(tiny_run):
+    code = f"""
+import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, Blocked())
+import pandas as pd
+from bwkit.predictor import Predictor
+p = Predictor.from_run({str(tiny_run.root)!r})
+rows = pd.read_csv(p.metadata["data"]["path"]).iloc[:50]
+print(len(p.predict(rows)), "torch" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(50 - WINDOW + 1), "False"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (the Node.js consumer needs it)")
+def test_the_node_consumer_matches_the_predictor(served, tmp_path):
+    if not (NODE / "node_modules" / "onnxruntime-node").is_dir():
+        pytest.fail(f"{NODE}/node_modules is missing: run `make node` (npm ci there)")
+    predictor, frame, _, _ = served
+    frame.to_json(tmp_path / "rows.json", orient="records")
+    result = subprocess.run(["node", str(NODE / "predict.js"), str(predictor.onnx_path), str(predictor.metadata_path),
+                             str(tmp_path / "rows.json")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    theirs, ours = pd.DataFrame(json.loads(result.stdout)), predictor.predict(frame)
+    assert len(theirs) == len(ours)
+    np.testing.assert_array_equal(theirs["timestamp"].to_numpy(), _seconds(ours["timestamp"]))
+    std = dict(zip(predictor.targets, predictor.metadata["scalers"]["targets"]["std"]))
+    for column in theirs.columns.drop("timestamp"):
+        target = next(t for t in predictor.targets if column.startswith(t + "_"))
+        assert np.abs(theirs[column].to_numpy() - ours[column].to_numpy()).max() / std[target] < 1e-5, column
+
+
+def test_the_consumer_notebook_scores_new_rows_and_shows_a_trace_break(tiny_run, tmp_path):
+    import papermill
+
+    out = tmp_path / "06.ipynb"
+    papermill.execute_notebook(str(ROOT / "notebooks" / "06_predict.ipynb"), str(out), kernel_name="python3",
+                               parameters={"run_dir": str(tiny_run.root), "rows": 200, "break_after": 100},
+                               progress_bar=False, cwd=str(ROOT))
+    text = "".join("".join(o.get("text", "")) for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
+    assert f"{200 - WINDOW + 1} predictions as one trace, {200 - 2 * (WINDOW - 1)} as two" in text
+    assert "identical to the batch: True" in text
+
+
+def test_the_export_writes_the_recipe_into_the_metadata_and_the_onnx_file(tiny_run):
+    import onnx
+
+    meta = json.loads(tiny_run.metadata("v1").read_text())
+    props = {p.key: json.loads(p.value) for p in onnx.load(str(tiny_run.onnx("v1"))).metadata_props}
+    assert props["bwkit.recipe"] == meta["recipe"] and meta["opset"] == 17
+    assert meta["recipe"]["features"] == meta["features"] and meta["recipe"]["cadence_seconds"] == 60.0
+    assert [d["kind"] for d in meta["recipe"]["derivation"]][-31:] == ["next_hour"] * 24 + ["next_weekday"] * 7
