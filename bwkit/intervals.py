@@ -141,9 +141,9 @@ def row_scale(X, columns, target_std, share) -> np.ndarray:
     return np.where(np.isfinite(share), adaptive, constant)
 
 
-def band_constants(recipe: dict, levels, features, targets) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """From a shipped band recipe: multipliers [levels, targets], base scale [targets], and the (target,
-    input feature) pairs whose window std adds to the scale.
+def band_constants(recipe: dict, levels, features, targets) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """From a shipped band recipe: multipliers [levels, targets], base scale [targets], and the targets and
+    input features (two index arrays) whose window std adds to the scale.
 
     recipe: {"multiplier": {level: {target: q}}, "scale": {"base", "window_std", "columns"}}, as an
     exported model's metadata carries it.
@@ -152,17 +152,17 @@ def band_constants(recipe: dict, levels, features, targets) -> tuple[np.ndarray,
     base = np.array([recipe["scale"]["base"][t] for t in targets], np.float64)
     pairs = [(j, features.index(recipe["scale"]["columns"][t])) for j, t in enumerate(targets)
              if recipe["scale"]["window_std"][t]]
-    return q, base, pairs
+    return q, base, tuple(np.array(side, np.int64) for side in zip(*pairs)) if pairs else ()
 
 
-def window_scale(X, base: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+def window_scale(X, base: np.ndarray, pairs: tuple) -> np.ndarray:
     """Each window's scale [rows, targets]: `base` plus the population std of the paired input column."""
     scale = np.repeat(base[None], len(X), axis=0)
     if pairs:
-        j, column = zip(*pairs)
-        x = np.asarray(X[:, :, list(column)], np.float64)
+        j, column = pairs
+        x = np.asarray(X[:, :, column], np.float64)
         deviation = x - x.sum(axis=1, keepdims=True) / x.shape[1]   # np.std's arithmetic, without its overhead
-        scale[:, list(j)] += np.sqrt(np.square(deviation).sum(axis=1) / x.shape[1])
+        scale[:, j] += np.sqrt(np.square(deviation).sum(axis=1) / x.shape[1])
     return scale
 
 

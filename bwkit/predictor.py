@@ -104,11 +104,11 @@ class Predictor:
         recipe, ts, n = self.recipe, rows.timestamps, len(rows)
         new_trace = rows.trace[1:] != rows.trace[:-1]
         breaks = np.zeros(n, bool)        # breaks[i]: row i + 1 starts a new window segment (the last: always)
-        breaks[:-1] = new_trace | (np.diff(ts) > recipe.max_gap_cadences * recipe.cadence_seconds)
+        breaks[:-1] = new_trace | (ts[1:] - ts[:-1] > recipe.max_gap_cadences * recipe.cadence_seconds)
         breaks[-1] = True
         segment, trace = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        np.cumsum(breaks[:-1], out=segment[1:])
-        np.cumsum(new_trace, out=trace[1:])
+        np.add.accumulate(breaks[:-1], out=segment[1:])   # ufuncs direct: one window is microseconds
+        np.add.accumulate(new_trace, out=trace[1:])
         ahead = ts + recipe.cadence_seconds              # the row a window ending here predicts
         next_ts = ahead.copy()
         next_ts[:-1][~breaks[:-1]] = ts[1:][~breaks[:-1]]
@@ -138,9 +138,11 @@ class Predictor:
         shape = (0, len(self.targets))
         out["pred"] = np.concatenate(out["pred"]) if out["pred"] else np.empty(shape, np.float32)
         out["half"] = np.concatenate(out["half"], axis=1) if out["half"] else np.empty((len(self.levels), *shape))
-        following = np.minimum(ends + 1, len(rows) - 1)
-        has_next = (ends + 1 < len(rows)) & (segment[following] == segment[ends])
-        out["actual"] = {t: np.where(has_next, v[following], np.nan) for t, v in rows.actual.items()}
+        out["actual"] = {}
+        if rows.actual:   # the predicted row's value, where the rows hold that row
+            following = np.minimum(ends + 1, len(rows) - 1)
+            has_next = (ends + 1 < len(rows)) & (segment[following] == segment[ends])
+            out["actual"] = {t: np.where(has_next, v[following], np.nan) for t, v in rows.actual.items()}
         return out
 
     def frame(self, forecast: dict, rows: R.Rows) -> pd.DataFrame:

@@ -75,27 +75,52 @@ def from_frame(frame: pd.DataFrame, recipe: Recipe, source: Source) -> Rows:
     return Rows(timestamps, trace, values, actual)
 
 
+def _fast_seconds(stamps: list) -> np.ndarray | None:
+    """Unix seconds of all-number or all-plain-ISO timestamps; None for anything the full checks must see."""
+    kinds = set(map(type, stamps))
+    if kinds == {str}:
+        text = np.array(stamps)
+        chars = text.view("U1").reshape(len(stamps), -1)
+        if chars.shape[1] < 10 or not ((chars[:, 4] == "-") & (chars[:, 7] == "-")).all():
+            return None   # not date-first ISO 8601 (numpy would read "20251103" as a count)
+        if (chars[:, 10:] == "+").any() or (chars[:, 10:] == "-").any():
+            return None   # an offset: pandas applies it, numpy would only warn
+        zulu = chars[:, -1] == "Z"
+        if zulu.any():
+            if not zulu.all():
+                return None   # strings of several lengths, or Z on some only: the full path
+            text = text.astype(f"U{chars.shape[1] - 1}")   # drops the final Z
+        try:
+            parsed = text.astype("datetime64[ns]")
+        except ValueError:
+            return None
+        return None if np.isnat(parsed).any() else parsed.astype(np.int64) / 1e9
+    if not all(issubclass(k, (int, float, np.integer, np.floating)) and not issubclass(k, bool) for k in kinds):
+        return None
+    seconds = np.array(stamps, np.float64)
+    low, high = seconds.min(), seconds.max()               # NaN fails both tests below
+    if low > data.UNIX_MS_ABOVE:                           # every one in milliseconds (the loader's rule)
+        return seconds / 1000.0
+    return seconds if high <= data.UNIX_MS_ABOVE else None   # a mix, or NaN: the full checks decide
+
+
 def _fast(rows: list[dict], recipe: Recipe) -> Rows | None:
-    """Plain numeric dicts with every needed key and nothing to refuse: numpy only. None: take the full path."""
-    columns = recipe.columns
+    """Plain dicts with every needed key and nothing to refuse: numpy only. None: take the full path."""
+    columns, first = recipe.columns, rows[0]
+    legacy = {name: alias for alias, name in recipe.aliases.items() if alias in first}
+    keys = [c if c in first or c not in legacy else legacy[c] for c in columns]   # the loader's alias rule
     try:
-        table = np.array(list(map(itemgetter("timestamp", *columns), rows)), np.float64).reshape(len(rows), -1)
+        stamps = [r["timestamp"] for r in rows]
+        table = np.array(list(map(itemgetter(*keys), rows)), np.float64).reshape(len(rows), -1)
     except (KeyError, TypeError, ValueError):
         return None
-    if "trace_id" in rows[0] or table.ndim != 2:
+    timestamps = None if "trace_id" in rows[0] else _fast_seconds(stamps)
+    if timestamps is None or not (data.TIME_RANGE[0] <= timestamps.min() and timestamps.max() <= data.TIME_RANGE[1]):
         return None
-    timestamps = table[:, 0]
-    low, high = timestamps.min(), timestamps.max()       # NaN fails both tests below
-    if low > data.UNIX_MS_ABOVE:                         # every one in milliseconds (the loader's rule)
-        timestamps, low, high = timestamps / 1000.0, low / 1000.0, high / 1000.0
-    elif not high <= data.UNIX_MS_ABOVE:                 # a mix, or NaN: the full checks decide
+    complete = [j for j, c in enumerate(columns) if c not in recipe.flagged]
+    if (timestamps[1:] <= timestamps[:-1]).any() or not np.isfinite(table[:, complete]).all():
         return None
-    if not (data.TIME_RANGE[0] <= low and high <= data.TIME_RANGE[1]) or (np.diff(timestamps) <= 0).any():
-        return None
-    complete = [j + 1 for j, c in enumerate(columns) if c not in recipe.flagged]
-    if not np.isfinite(table[:, complete]).all():
-        return None
-    return Rows(timestamps, np.full(len(rows), "", object), {c: table[:, j + 1] for j, c in enumerate(columns)}, {})
+    return Rows(timestamps, np.full(len(rows), "", object), {c: table[:, j] for j, c in enumerate(columns)}, {})
 
 
 def parse(rows, recipe: Recipe, label: str = "rows") -> Rows:

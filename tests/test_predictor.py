@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from bwkit import cli, export, uncertainty
+from bwkit import rows as R
 from bwkit.data import load_telemetry
 from bwkit.errors import DataError, RunError
 from bwkit.features import training_recipe
@@ -121,14 +122,16 @@ def test_a_long_gap_starts_a_new_window_in_batch_and_stream(served):
     np.testing.assert_array_equal([a["rtt_ms_pred"] for a in answers if a], batch["rtt_ms_pred"].to_numpy())
 
 
-def test_numeric_dicts_take_the_fast_path_to_the_same_answer(served):
+def test_plain_dicts_take_the_fast_path_to_the_full_checks_answer(served):
     predictor, frame, _, _ = served
     rows = frame[frame.trace_id == "a"].drop(columns="trace_id").iloc[100:100 + WINDOW]
+    assert R._fast(rows.to_dict("records"), predictor.recipe) is not None
+    checked = predictor.next(rows)   # a DataFrame: every check of the loader
     as_iso = predictor.next(rows.to_dict("records"))
     numeric = rows.assign(timestamp=_seconds(pd.to_datetime(rows["timestamp"], utc=True)))
     as_seconds = predictor.next(numeric.to_dict("records"))
     as_millis = predictor.next(numeric.assign(timestamp=numeric["timestamp"] * 1000).to_dict("records"))
-    assert as_iso == as_seconds == as_millis
+    assert checked == as_iso == as_seconds == as_millis
 
 
 @pytest.mark.parametrize("change, message", [
