@@ -124,21 +124,21 @@ class Predictor:
         """Predictions (arrays) for the windows of `rows` ending at rows first..last."""
         X, segment, ahead = self._inputs(rows, carry)
         ends = self._window_ends(segment, first, len(rows) - 1 if last is None else last)
-        steps = self._steps
-        out = {"end": ends, "timestamp": ahead[ends], "pred": [], "half": []}
+        pred, half = [], []
         for i in range(0, len(ends), BATCH):
             batch = ends[i:i + BATCH]
-            windows = X[batch[:, None] + steps]
+            windows = X[batch[:, None] + self._steps]
             if self._calendar:   # the last row carries the predicted row's calendar: its time plus the cadence
                 windows[:, -1, self._calendar] = calendar_channels(ahead[batch])
-            out["pred"].append(self.session.run(None, {"input": windows})[0])
+            pred.append(self.session.run(None, {"input": windows})[0])
             if self.bands is not None:
                 q, base, pairs = self._band
-                out["half"].append(q[:, None, :] * window_scale(windows, base, pairs)[None])
+                half.append(q[:, None, :] * window_scale(windows, base, pairs)[None])
         shape = (0, len(self.targets))
-        out["pred"] = np.concatenate(out["pred"]) if out["pred"] else np.empty(shape, np.float32)
-        out["half"] = np.concatenate(out["half"], axis=1) if out["half"] else np.empty((len(self.levels), *shape))
-        out["actual"] = {}
+        out = {"end": ends, "timestamp": ahead[ends], "actual": {},
+               "pred": (pred[0] if len(pred) == 1 else np.concatenate(pred)) if pred else np.empty(shape, np.float32),
+               "half": (half[0] if len(half) == 1 else np.concatenate(half, axis=1)) if half
+               else np.empty((len(self.levels), *shape))}
         if rows.actual:   # the predicted row's value, where the rows hold that row
             following = np.minimum(ends + 1, len(rows) - 1)
             has_next = (ends + 1 < len(rows)) & (segment[following] == segment[ends])
