@@ -119,13 +119,18 @@ def _meets(avg) -> str:
 def _interval_sentence(ev: Evaluation) -> str:
     if not ev.intervals:
         return ""
-    cover = {m: {lvl: np.mean([s["coverage"] for s in v["test"] if s["level"] == lvl]) for lvl in ev.intervals["levels"]}
-             for m, v in ev.intervals["methods"].items()}
-    said = " and ".join(f"{100 * c:.1f} %" for c in cover[MODEL].values())
+    def cover(method: str, key: str) -> str:
+        entries = ev.intervals["methods"][method].get(key, [])
+        return " and ".join(f"{100 * np.mean([s['coverage'] for s in entries if s['level'] == lvl]):.1f} %"
+                            for lvl in ev.intervals["levels"]) if entries else ""
     nominal = " and ".join(f"{100 * lvl:g} %" for lvl in ev.intervals["levels"])
-    return (f"Its {nominal} prediction intervals (calibrated on validation residuals) cover {said} of the test rows, "
-            f"averaged over targets; persistence's own calibrated bands cover "
-            + " and ".join(f"{100 * c:.1f} %" for c in cover[REFERENCE].values()) + ".")
+    text = (f"Its {nominal} prediction intervals (calibrated on validation residuals) cover {cover(MODEL, 'test')} "
+            f"of the test rows, averaged over targets; persistence's own calibrated bands cover "
+            f"{cover(REFERENCE, 'test')}.")
+    if cover(MODEL, "adaptive_test"):
+        text += (f" Learning from their misses as each actual arrives (adaptive conformal), the model's cover "
+                 f"{cover(MODEL, 'adaptive_test')}.")
+    return text
 
 
 def summary(ev: Evaluation, saved: dict | None = None) -> str:

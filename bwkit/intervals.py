@@ -76,12 +76,17 @@ def calibrate(actual, predicted, scored=None, levels=LEVELS, scale=None) -> np.n
 
 
 def bands(predicted, half_widths, scale=None) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper ends, each [len(levels), rows, targets]: predicted -+ half-width (x the row's scale)."""
+    """Lower and upper ends, each [len(levels), rows, targets]: predicted -+ half-width (x the row's scale).
+
+    half_widths: [levels, targets], or [levels, rows, targets] for bands that change row by row.
+    """
     predicted, half_widths = np.asarray(predicted, np.float64), np.asarray(half_widths, np.float64)
-    if predicted.ndim != 2 or half_widths.shape != (half_widths.shape[0], predicted.shape[1]):
+    per_row = half_widths.ndim == 3 and half_widths.shape[1:] == predicted.shape
+    if predicted.ndim != 2 or not (per_row or half_widths.shape == (half_widths.shape[0], predicted.shape[1])):
         raise DataError(f"predicted {predicted.shape} must be [rows, targets] and half_widths "
-                        f"{half_widths.shape} [levels, targets] with the same targets")
-    spread = half_widths[:, None, :] * (1.0 if scale is None else np.asarray(scale, np.float64)[None])
+                        f"{half_widths.shape} [levels, targets] or [levels, rows, targets] with the same targets")
+    spread = (half_widths if per_row else half_widths[:, None, :]) * (1.0 if scale is None else
+                                                                      np.asarray(scale, np.float64)[None])
     return predicted[None] - spread, predicted[None] + spread
 
 
@@ -102,9 +107,10 @@ def score(actual, predicted, half_widths, scored=None, levels=LEVELS, scale=None
     """
     actual, predicted, scored, levels = _inputs(actual, predicted, scored, levels)
     half_widths = np.asarray(half_widths, np.float64)
-    if half_widths.shape != (len(levels), actual.shape[1]):
+    if half_widths.shape not in {(len(levels), actual.shape[1]), (len(levels), *actual.shape)}:
         raise DataError(f"half_widths has shape {half_widths.shape}; expected [levels, targets] = "
-                        f"{(len(levels), actual.shape[1])}, as `calibrate` returns for the same levels")
+                        f"{(len(levels), actual.shape[1])}, as `calibrate` returns for the same levels "
+                        "(or [levels, rows, targets])")
     lower, upper = bands(predicted, half_widths, scale)
     results = []
     for i, level in enumerate(levels):

@@ -25,6 +25,7 @@ import pandas as pd
 from . import rows as R
 from .errors import DataError, RunError
 from .features import Recipe
+from .adaptive import Tracker
 from .intervals import band_constants, window_scale
 from .windows import CALENDAR_FEATURES, calendar_channels
 
@@ -124,7 +125,7 @@ class Predictor:
         """Predictions (arrays) for the windows of `rows` ending at rows first..last."""
         X, segment, ahead = self._inputs(rows, carry)
         ends = self._window_ends(segment, first, len(rows) - 1 if last is None else last)
-        pred, half = [], []
+        pred, half, scale = [], [], []
         for i in range(0, len(ends), BATCH):
             batch = ends[i:i + BATCH]
             windows = X[batch[:, None] + self._steps]
@@ -133,12 +134,13 @@ class Predictor:
             pred.append(self.session.run(None, {"input": windows})[0])
             if self.bands is not None:
                 q, base, pairs = self._band
-                half.append(q[:, None, :] * window_scale(windows, base, pairs)[None])
+                scale.append(window_scale(windows, base, pairs))
+                half.append(q[:, None, :] * scale[-1][None])
         shape = (0, len(self.targets))
         out = {"end": ends, "timestamp": ahead[ends], "actual": {},
                "pred": (pred[0] if len(pred) == 1 else np.concatenate(pred)) if pred else np.empty(shape, np.float32),
                "half": (half[0] if len(half) == 1 else np.concatenate(half, axis=1)) if half
-               else np.empty((len(self.levels), *shape))}
+               else np.empty((len(self.levels), *shape)), "scale": scale}
         if rows.actual:   # the predicted row's value, where the rows hold that row
             following = np.minimum(ends + 1, len(rows) - 1)
             has_next = (ends + 1 < len(rows)) & (segment[following] == segment[ends])
@@ -192,8 +194,10 @@ class Predictor:
             names += [f"{t}_{edge}_{100 * level:g}" for edge in ("lower", "upper") for t in self.targets]
         return names
 
-    def stream(self) -> "Stream":
-        return Stream(self)
+    def stream(self, adaptive: bool = False) -> "Stream":
+        """One row at a time; `adaptive`: bands that learn from their misses (`bwkit.adaptive`), where the
+        metadata ships the table for it."""
+        return Stream(self, adaptive)
 
 
 def check_continues(before: R.Rows, after: R.Rows, where: str) -> None:
@@ -214,9 +218,16 @@ class Stream:
     back-filled from the first valid value *seen so far* (0 before any), never from a later row.
     """
 
-    def __init__(self, predictor: Predictor):
+    def __init__(self, predictor: Predictor, adaptive: bool = False):
         self.predictor, self.recipe = predictor, predictor.recipe
         self.tail, self.carry, self.rows_seen = R.Rows.empty(self.recipe), {}, 0
+        self.tracker, self.pending = None, None   # adaptive bands: the tracker, and the last (prediction, scale)
+        if adaptive:
+            shipped = (predictor.bands or {}).get("adaptive")
+            if shipped is None:
+                raise RunError(f"{predictor.onnx_path}: its metadata has no adaptive band table; export it again")
+            quantiles = np.array([shipped["quantiles"][t] for t in predictor.targets])
+            self.tracker = Tracker(quantiles, predictor.levels, shipped["gamma"])
 
     def update(self, row) -> dict | None:
         new = R.parse(row, self.recipe, label=f"row {self.rows_seen + 1}")
@@ -225,10 +236,30 @@ class Stream:
         tail = self.tail.then(new) if len(self.tail) else new
         cut = max(len(tail) - self.recipe.window_size, 0)        # keep one window's rows, carry the rest's values
         self.carry, self.tail = carry_before(tail, cut, self.carry), tail.take(slice(cut, None))
+        if self.tracker is not None:
+            self._learn(new)
         if len(self.tail) < self.recipe.window_size:
             return None
         forecast = self.predictor._forecast(self.tail, self.carry, first=len(self.tail) - 1)
-        return self.predictor._single(forecast) if len(forecast["end"]) else None
+        if not len(forecast["end"]):
+            return None
+        if self.tracker is not None:
+            self.pending = (forecast["pred"][0].astype(np.float64), forecast["scale"][0][0])
+            forecast["half"] = self.tracker.multipliers()[:, None, :] * forecast["scale"][0][None]
+        return self.predictor._single(forecast)
+
+    def _learn(self, new: R.Rows) -> None:
+        """The row a pending prediction was for has arrived (same trace, within the gap): count its misses."""
+        if self.pending is None:
+            return
+        pred, scale = self.pending
+        self.pending = None
+        if len(self.tail) < 2 or self.tail.trace[-1] != self.tail.trace[-2] or \
+                new.timestamps[-1] - self.tail.timestamps[-2] > self.recipe.max_gap_cadences * self.recipe.cadence_seconds:
+            return
+        actual = np.array([new.values[t][-1] if t in new.values else new.actual.get(t, [np.nan])[-1]
+                           for t in self.predictor.targets], np.float64)
+        self.tracker.observe(np.abs(actual - pred) / scale, np.isfinite(actual))
 
 
 def agreement(predictions: pd.DataFrame, targets: list[str]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import intervals, significance
+from . import adaptive, intervals, significance
 from .baselines import persistence
 from .methods import MODEL, REFERENCE, names
 from .windows import Scaler
@@ -78,15 +78,19 @@ def _calibrated(prepared, telemetry, predicted_val) -> dict:
     columns, std = prepared.target_columns, Scaler.fit(prepared.splits["train"].Y).std   # the model's own y_std
     mask = _scored(telemetry, val.row)
     share = intervals.choose_floor(val.Y, predicted_val, val.X, columns, std, mask)
-    q = intervals.calibrate(val.Y, predicted_val, mask, scale=intervals.row_scale(val.X, columns, std, share))
-    adaptive = columns is not None
+    scale = intervals.row_scale(val.X, columns, std, share)
+    q = intervals.calibrate(val.Y, predicted_val, mask, scale=scale)
+    quantiles = adaptive.table(np.abs(val.Y - predicted_val) / scale, mask)
+    online = {"gamma": adaptive.GAMMA, "grid": adaptive.GRID,
+              "quantiles": {t: quantiles[j].tolist() for j, t in enumerate(prepared.targets)}}
+    adaptive_scale = columns is not None
     return {"multiplier": {f"{level:g}": dict(zip(prepared.targets, map(float, q[i])))
-                           for i, level in enumerate(intervals.LEVELS)},
+                           for i, level in enumerate(intervals.LEVELS)}, "adaptive": online,
             "scale": {"columns": dict(zip(prepared.targets, (prepared.features[c] for c in columns)))
-                      if adaptive else None,
+                      if adaptive_scale else None,
                       "floor_share": dict(zip(prepared.targets, map(float, share))),
-                      "window_std": {t: bool(adaptive and np.isfinite(v)) for t, v in zip(prepared.targets, share)},
-                      "base": {t: float(s * d if adaptive and np.isfinite(s) else d)
+                      "window_std": {t: bool(adaptive_scale and np.isfinite(v)) for t, v in zip(prepared.targets, share)},
+                      "base": {t: float(s * d if adaptive_scale and np.isfinite(s) else d)
                                for t, s, d in zip(prepared.targets, share, std)}}}
 
 
@@ -119,9 +123,21 @@ def interval_check(ev, model, prepared, telemetry) -> tuple[dict, np.ndarray]:
         q, scale = _band_terms(checked, name, test.X, prepared.features, ev.targets)
         scores = intervals.score(ev.actual, ev.predictions[name], q, ev.scored, checked["levels"], scale)
         entry["test"] = [{**s, "target": ev.targets[s["target"]]} for s in scores]
+        online = adaptive_multipliers(entry, checked["levels"], ev.targets, ev.actual, ev.predictions[name],
+                                      scale, ev.scored)
+        scores = intervals.score(ev.actual, ev.predictions[name], online, ev.scored, checked["levels"], scale)
+        entry["adaptive_test"] = [{**s, "target": ev.targets[s["target"]]} for s in scores]
         if name == MODEL:
             bands = q[:, None, :] * scale[None]
     return checked, bands
+
+
+def adaptive_multipliers(entry: dict, levels, targets, actual, predicted, scale, scored) -> np.ndarray:
+    """The multipliers [levels, rows, targets] a service's tracker uses on these rows, in time order:
+    each row's band learns from the misses of the rows before it (`bwkit.adaptive`)."""
+    quantiles = np.array([entry["adaptive"]["quantiles"][t] for t in targets])
+    errors = np.abs(np.asarray(actual, np.float64) - predicted) / scale
+    return adaptive.replay(quantiles, levels, errors, scored, entry["adaptive"]["gamma"])
 
 
 def shipped(checked: dict) -> dict:
@@ -132,16 +148,26 @@ def shipped(checked: dict) -> dict:
            "column scale.columns[target] over the window where scale.window_std[target] is true)")
     out = {"levels": checked["levels"], "method": checked["method"], "validation_rows": checked["validation_rows"],
            "multiplier": model["multiplier"], "scale": scale,
-           "use": how + "; lower = output - half_width, upper = output + half_width"}
-    if "test" in model:
-        out["test_coverage"] = {f"{lvl:g}": {s["target"]: s["coverage"] for s in model["test"] if s["level"] == lvl}
-                                for lvl in checked["levels"]}
+           "use": how + "; lower = output - half_width, upper = output + half_width",
+           "adaptive": {**model["adaptive"], "use": ADAPTIVE_USE}}
+    for key, name in (("test", "test_coverage"), ("adaptive_test", "adaptive_test_coverage")):
+        if key in model:
+            out[name] = {f"{lvl:g}": {s["target"]: s["coverage"] for s in model[key] if s["level"] == lvl}
+                         for lvl in checked["levels"]}
     return out
 
 
+ADAPTIVE_USE = ("optional, for a consumer that learns each actual value: keep rate[level][target] = 1 - level; "
+                "multiplier = quantiles[target][k], k = ceil((1 - rate) x grid) clipped to 0..grid; after the actual "
+                "arrives, miss = |actual - output| / scale > multiplier, rate += gamma x ((1 - level) - miss)")
+
+
 def interval_table(checked: dict) -> pd.DataFrame:
-    """Coverage, width and interval score per (method, level, target) on test."""
-    return pd.DataFrame.from_records(
-        [{"method": m, "level %": 100 * s["level"], "target": s["target"], "coverage %": 100 * s["coverage"],
-          "mean width": s["width"], "interval score": s["interval_score"], "pinball": s["pinball"]}
-         for m, v in checked["methods"].items() for s in v["test"]])
+    """Coverage, width and interval score per (method, level, target) on test: the bands calibrated on
+    validation, then ("<method>, adaptive") the same bands learning from their misses row by row."""
+    def row(method: str, s: dict) -> dict:
+        return {"method": method, "level %": 100 * s["level"], "target": s["target"], "coverage %": 100 * s["coverage"],
+                "mean width": s["width"], "interval score": s["interval_score"], "pinball": s["pinball"]}
+    methods = checked["methods"].items()
+    return pd.DataFrame.from_records([row(m, s) for m, v in methods for s in v["test"]] +
+                                     [row(f"{m}, adaptive", s) for m, v in methods for s in v.get("adaptive_test", [])])

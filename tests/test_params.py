@@ -207,9 +207,9 @@ def test_shared_parameters_have_one_default_and_type():
                 seen[name] = (path.stem, param)
 
 
-def test_every_stage_has_a_notebook_and_the_only_other_is_the_comparison():
+def test_every_stage_has_a_notebook_and_the_others_are_the_comparison_and_the_consumer():
     from bwkit.paths import STAGES
-    assert sorted([*STAGES, "05_compare"]) == [p.stem for p in NOTEBOOKS]
+    assert sorted([*STAGES, "05_compare", "06_predict"]) == [p.stem for p in NOTEBOOKS]
 
 
 def test_the_default_targets_are_the_metrics_the_generator_writes():

@@ -21,6 +21,7 @@ from bwkit import rows as R
 from bwkit.data import load_telemetry
 from bwkit.errors import DataError, RunError
 from bwkit.features import training_recipe
+from bwkit.intervals import band_terms
 from bwkit.model import predict
 from bwkit.predictor import Predictor
 from bwkit.scoring import score_csv
@@ -252,3 +253,22 @@ def test_the_export_writes_the_recipe_into_the_metadata_and_the_onnx_file(tiny_r
     assert props["bwkit.recipe"] == meta["recipe"] and meta["opset"] == 17
     assert meta["recipe"]["features"] == meta["features"] and meta["recipe"]["cadence_seconds"] == 60.0
     assert [d["kind"] for d in meta["recipe"]["derivation"]][-31:] == ["next_hour"] * 24 + ["next_weekday"] * 7
+
+
+def test_an_adaptive_stream_gives_the_bands_the_evaluation_scores(served):
+    """Fed the test split row by row, the stream's learning bands are those 03_evaluate scores as "adaptive"."""
+    predictor, frame, model, prepared = served
+    test = prepared.splits["test"]
+    rows = frame.iloc[test.row[0] - WINDOW:].to_dict("records")
+    stream = predictor.stream(adaptive=True)
+    answers = [a for a in map(stream.update, rows) if a is not None][:len(test)]
+    predicted = predict(model, test.X)
+    _, scale = band_terms(predictor.bands, predictor.levels, test.X, prepared.features, prepared.targets)
+    expected = uncertainty.adaptive_multipliers({"adaptive": predictor.bands["adaptive"]}, predictor.levels,
+                                                prepared.targets, test.Y, predicted, scale, None) * scale[None]
+    for j, t in enumerate(prepared.targets):
+        got = np.array([a[f"{t}_upper_95"] - a[f"{t}_pred"] for a in answers])
+        np.testing.assert_allclose(got, expected[1, :, j], rtol=1e-5, atol=1e-9 * predictor.bands["scale"]["base"][t])
+    static = predictor.predict(frame.iloc[test.row[0] - WINDOW:])
+    assert not np.allclose(static[f"{TARGETS[0]}_upper_95"].to_numpy()[:len(test)],
+                           [a[f"{TARGETS[0]}_upper_95"] for a in answers])
