@@ -1,7 +1,7 @@
 # make run   - set up .venv if needed, run the whole pipeline, print the report path
 # make test  - set up .venv if needed, run the test suite
 # make test-slow - real-size checks (a few minutes)
-# make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving); not part of the tests
+# make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving, generator); not part of the tests
 # make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
 # make coverage - the test suite with line coverage of bwkit/
 # make node  - install the Node.js consumer's pinned onnxruntime-node (consumers/node), when npm is there
@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_resume.py
 	$(BIN)/python bench/bench_sweep.py
 	$(BIN)/python bench/bench_predict.py
+	$(BIN)/python bench/bench_generate.py
 
 # Defaults on dwcp, legacy seeds 1-5 and the irish5g preset: one accuracy table (about 6 minutes).
 bench-accuracy: $(STAMP)

@@ -38,10 +38,31 @@ def test_same_parameters_give_identical_bytes_and_another_seed_differs(tmp_path)
      "263c3e6e0d0bc56978fc71b12c6d085c871beca856174601e604f35bb040d619"),
     ("legacy", 777, 3, "2024-02-28T23:00:00Z",
      "95787641f9a1f2e6e2320d86ad4d335eaddf57e302e284f805ef6bff8d251152"),
+    # several oracle blocks, a start with seconds, across a year's end
+    ("dwcp", 20001, 11, "1999-12-31T23:59:07Z",
+     "c5ac5ac2293560e4cb5d6426c0e4801884d33f7b6a976c4317ea86bf64d2d904"),
+    ("legacy", 1441, 5, "2025-11-03T00:00:00Z",
+     "5a0f1367b07da01c81d3d1a203d4c2178fc3d36415647d08d1ab59046d808b9f"),
 ])
 def test_the_bytes_are_pinned(tmp_path, profile, samples, seed, start, sha256):
     path = synth.write(tmp_path / "new" / "folder" / "data.csv", samples, seed, profile, start)
     assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+
+
+def test_write_csv_writes_exactly_what_pandas_writes(tmp_path):
+    """Rounding ties, powers of ten, subnormal and huge values, -0 and NaN, wide integers, labels;
+    then text pandas would quote, which the writer leaves to pandas."""
+    rng = np.random.default_rng(0)
+    ties = (rng.integers(100000, 1000000, 3000) + 0.5) * 10.0 ** rng.integers(-12, 12, 3000)
+    x = np.concatenate([ties, np.nextafter(ties, 0), np.nextafter(ties, np.inf), -ties,
+                        rng.standard_normal(3000) * 10.0 ** rng.integers(-320, 300, 3000),
+                        10.0 ** np.arange(-8, 9), [0.0, -0.0, np.nan, 5e-324, 99999.95, 999999.5, 1e300]])
+    frame = pd.DataFrame({"x": x, "k": rng.integers(-10 ** 12, 10 ** 12, len(x)),
+                          "s": np.where(rng.random(len(x)) < 0.5, "ab", "c-d")})
+    for df in (frame, frame.assign(s=frame["s"].where(frame.index != 3, 'say "hi", bye'))):
+        synth.write_csv(df, tmp_path / "fast.csv")
+        df.to_csv(tmp_path / "pandas.csv", index=False, float_format="%.6g", lineterminator="\n", na_rep="")
+        assert (tmp_path / "fast.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
 def test_every_generator_argument_is_required():

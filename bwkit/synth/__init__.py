@@ -30,6 +30,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..schema import METRICS, oracle_column
 from . import dwcp, legacy
+from .csvwrite import write_csv
 from .dwcp import DWCP_COLUMNS
 from .legacy import LEGACY_COLUMNS
 
@@ -67,11 +68,6 @@ def generate(samples: int, seed: int, profile: str, start: str) -> pd.DataFrame:
         raise ParameterError(f"samples={samples!r} must be an integer >= 1")
     ts = parse_start(start)
     return PROFILES[profile](int(samples), int(seed), ts)
-
-
-def write_csv(df: pd.DataFrame, path) -> None:
-    """Write ``df`` with '%.6g' floats, empty NaN and '\\n' line endings (byte-deterministic)."""
-    df.to_csv(path, index=False, float_format="%.6g", lineterminator="\n", na_rep="")
 
 
 def write(path, samples: int, seed: int, profile: str, start: str) -> Path:

@@ -39,8 +39,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from ..schema import METRICS, oracle_column
+from .text import iso_stamps
+from .threads import ordered_map
 
 DWCP_COLUMNS = ("timestamp", *METRICS, "time_of_day", "day_of_week", "congestion_window",
                 "queue_depth", "retransmits", *(oracle_column(m) for m in METRICS))
@@ -65,6 +68,8 @@ AR_PHI, AR_SD = 0.98, 0.03                        # AR(1) load noise, stationary
 BULK_PERIOD_MIN, BULK_DURATION_MIN = 10, 4
 BULK_MEAN, BULK_CV = 0.20, 0.15                   # paced transfer rate, fraction of capacity
 NOISE_SD = {"throughput": 0.005, "qdelay": 0.03, "jitter": 0.02, "queue": 0.03, "cwnd": 0.02}
+QUEUE_BLOCK = 4096                                # minutes of queue filtered at once
+ORACLE_BLOCK = 8192                               # oracle rows per block; a multiple of 4 (see _oracle)
 
 
 def _lognormal(rng, sd, size):
@@ -118,51 +123,96 @@ def _transitions():
 
 
 def _regimes(trans, u_regime):
-    """Markov chain of regimes, started from its stationary distribution."""
+    """Markov chain of regimes, started from its stationary distribution.
+
+    Each minute's draw u maps every regime to the next one (0 if u < cum[r][0],
+    else 1 if u < cum[r][1], else 2): a map of {0, 1, 2} to itself, coded
+    f(0) + 3 f(1) + 9 f(2).  Maps compose through a 27 x 27 table, so the chain is
+    a prefix composition, log2(n) vectorised steps, with the loop's comparisons."""
     stationary = np.linalg.matrix_power(trans, 4096)[0]
-    cum = np.cumsum(trans, axis=1).tolist()
-    regime = [int(np.searchsorted(np.cumsum(stationary), u_regime[0]))]
-    for u in u_regime[1:].tolist():
-        row = cum[regime[-1]]
-        regime.append(0 if u < row[0] else 1 if u < row[1] else 2)
-    return np.array(regime)
+    cum = np.cumsum(trans, axis=1)
+    first = int(np.searchsorted(np.cumsum(stationary), u_regime[0]))
+    u = u_regime[1:, None]
+    step = ((u >= cum[:, 0]).astype(np.int16) + (u >= cum[:, 1])) @ np.array([1, 3, 9], np.int16)
+    maps = np.array([_code(g, f) for g in range(27) for f in range(27)], np.int16)
+    shift = 1
+    while shift < len(step):
+        step[shift:] = maps.take(step[shift:] * 27 + step[:-shift])
+        shift *= 2
+    return np.concatenate([[first], step // 3 ** first % 3]).astype(np.int64)
+
+
+def _code(g, f):
+    """The code of map g after map f, r -> g(f(r)) (see ``_regimes``)."""
+    g_of, f_of = ([code // 3 ** r % 3 for r in range(3)] for code in (g, f))
+    return sum(g_of[f_of[r]] * 3 ** r for r in range(3))
 
 
 def _ar_noise(eps):
-    """AR(1) load noise, started from its stationary distribution."""
-    ar = [AR_SD * eps[0]]
-    for x in (AR_SD * np.sqrt(1.0 - AR_PHI ** 2) * eps[1:]).tolist():
-        ar.append(AR_PHI * ar[-1] + x)
-    return np.array(ar)
+    """AR(1) load noise, started from its stationary distribution.
+
+    ``lfilter`` computes each step as phi * previous + innovation, the very
+    operations of the minute-by-minute recurrence, so the values are identical."""
+    x = AR_SD * np.sqrt(1.0 - AR_PHI ** 2) * eps
+    x[:1] = AR_SD * eps[:1]
+    return lfilter([1.0], [1.0, -AR_PHI], x)
 
 
 def _bulk(size, phase):
-    """Bulk replication: one size per transfer, held while it runs."""
-    n = len(phase)
-    bulk = np.zeros(n)
-    for k in np.flatnonzero((phase < BULK_DURATION_MIN) & ((phase == 0) | (np.arange(n) == 0))):
-        bulk[k:k + BULK_DURATION_MIN - phase[k]] = size[k]
-    return bulk
+    """Bulk replication: one size per transfer (drawn on its first row), held while it runs.
+
+    A transfer starts at phase 0, or on row 0 when that row is mid-transfer, and
+    runs while the phase is below ``BULK_DURATION_MIN``."""
+    first = np.maximum(np.arange(len(phase)) - phase, 0)
+    return np.where(phase < BULK_DURATION_MIN, size[first], 0.0)
 
 
 def _queue(rho, burst):
-    """Queue (packets) relaxing toward its equilibrium, started at equilibrium."""
-    a = np.exp(-1.0 / QUEUE_TAU_MIN)
-    q_in = ((1.0 - a) * _queue_eq(rho) * burst).tolist()
-    q = [float(_queue_eq(rho[0]))]
-    for x in q_in[1:]:
-        q.append(min(a * q[-1] + x, BUFFER_PKTS))
-    return np.array(q)
+    """Queue (packets) relaxing toward its equilibrium, started at equilibrium.
+
+    q = min(a q_prev + inflow, BUFFER_PKTS) is linear until the cap binds:
+    ``lfilter`` evaluates a * q_prev + inflow with the loop's own operations, and
+    only a block in which the cap binds is stepped minute by minute."""
+    a = float(np.exp(-1.0 / QUEUE_TAU_MIN))
+    inflow = (1.0 - a) * _queue_eq(rho) * burst
+    q = np.empty(len(rho))
+    q[0] = float(_queue_eq(rho[0]))
+    for lo in range(1, len(rho), QUEUE_BLOCK):
+        x = inflow[lo:lo + QUEUE_BLOCK]
+        y = lfilter([1.0], [1.0, -a], x, zi=[a * q[lo - 1]])[0]
+        q[lo:lo + len(x)] = _capped_queue(a, q[lo - 1], x) if (y > BUFFER_PKTS).any() else y
+    return q
 
 
-def _observe(rng, ts, hour, dow, rho, q):
+def _capped_queue(a, q, inflow):
+    """The queue recurrence minute by minute, over plain floats."""
+    out = []
+    for x in inflow.tolist():
+        q = min(a * q + x, BUFFER_PKTS)
+        out.append(q)
+    return out
+
+
+def _clock(start, n):
+    """Each row's timestamp text, fractional hour, weekday (0 = Monday) and bulk phase.
+
+    Integer arithmetic on epoch seconds gives the values of pandas' field accessors."""
+    ts = pd.date_range(start, periods=n, freq="min")
+    sec = ts.as_unit("s").asi8
+    of_day = sec % 86400
+    hh, mm = of_day // 3600, of_day // 60 % 60
+    hour = hh + mm / 60.0 + of_day % 60 / 3600.0
+    return iso_stamps(ts), hour, (sec // 86400 + 3) % 7, (hh * 60 + mm) % BULK_PERIOD_MIN
+
+
+def _observe(rng, stamps, hour, dow, rho, q):
     """The observed columns (without the oracle): link means plus measurement noise."""
-    n = len(ts)
+    n = len(stamps)
     thr, rtt, loss, jitter = _link(rho, q)
     sent = thr * PKTS_PER_MIN_PER_MBPS
     lost = np.minimum(rng.poisson(loss * sent), sent)
-    return pd.DataFrame({
-        "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    return {
+        "timestamp": stamps,
         "throughput_mbps": np.minimum(thr * _lognormal(rng, NOISE_SD["throughput"], n),
                                       CAPACITY_MBPS),
         "rtt_ms": PROP_RTT_MS + (rtt - PROP_RTT_MS) * _lognormal(rng, NOISE_SD["qdelay"], n),
@@ -174,16 +224,13 @@ def _observe(rng, ts, hour, dow, rho, q):
                                      * _lognormal(rng, NOISE_SD["cwnd"], n)).astype(np.int64),
         "queue_depth": np.round(q * _lognormal(rng, NOISE_SD["queue"], n), 1),
         "retransmits": (lost + rng.poisson(1e-5 * sent)).astype(np.int64),
-    })
+    }
 
 
 def generate(n: int, seed: int, start: pd.Timestamp) -> pd.DataFrame:
     """``n`` rows of ``DWCP_COLUMNS`` from ``start`` (a UTC timestamp)."""
     rng = np.random.default_rng(seed)
-    ts = pd.date_range(start, periods=n, freq="min")
-    hour = (ts.hour + ts.minute / 60.0 + ts.second / 3600.0).to_numpy(float)
-    dow = ts.dayofweek.to_numpy(np.int64)
-    phase = ((ts.hour * 60 + ts.minute) % BULK_PERIOD_MIN).to_numpy(np.int64)
+    stamps, hour, dow, phase = _clock(start, n)
     demand = _demand(hour, dow)
     u_regime, eps = rng.random(n), rng.standard_normal(n)
     burst, size = _lognormal(rng, QUEUE_BURST_SD, n), _bulk_size(rng.standard_normal(n))
@@ -192,28 +239,55 @@ def generate(n: int, seed: int, start: pd.Timestamp) -> pd.DataFrame:
     regime, ar, bulk = _regimes(trans, u_regime), _ar_noise(eps), _bulk(size, phase)
     rho = np.maximum(demand + REGIME_OFFSET[regime] + ar + bulk, 0.02)
     q = _queue(rho, burst)
-    df = _observe(rng, ts, hour, dow, rho, q)
-    oracle = _oracle(trans, regime, ar, bulk, q, demand, phase)
-    for metric, values in zip(METRICS, oracle):
-        df[oracle_column(metric)] = values
-    return df
+    columns = _observe(rng, stamps, hour, dow, rho, q)
+    columns.update(zip(map(oracle_column, METRICS), _oracle(trans, regime, ar, bulk, q, demand, phase)))
+    return pd.DataFrame(columns, copy=False)          # fresh arrays: no copy into 2-D blocks
 
 
 def _oracle(trans, regime, ar, bulk, q, demand, phase):
-    """E[next observed metrics | hidden state of row i, clock of row i+1]; NaN on the last row."""
+    """E[next observed metrics | hidden state of row i, clock of row i+1]; NaN on the last row.
+
+    Block by block (memory stays in cache), each metric on the 3 x 3 x 5 quadrature
+    grid is computed once per distinct point: without a transfer starting the next
+    minute, the 5 transfer-size nodes share one value.  The values are then laid out
+    on the full grid and weighted by the same BLAS product as on the whole array: it
+    sums each row alike in any block of a multiple of 4 rows."""
+    nodes, state = _nodes(), (trans[regime[:-1]], ar[:-1], bulk[:-1], q[:-1], demand[1:], phase[1:])
+    starts = range(0, len(regime) - 1, ORACLE_BLOCK)
+    out = np.full((len(METRICS), len(regime)), np.nan)
+    blocks = ordered_map(lambda lo: _oracle_block(nodes, *(a[lo:lo + ORACLE_BLOCK] for a in state)), starts)
+    for lo, acc in zip(starts, blocks):
+        out[:, lo:lo + acc.shape[1]] = acc
+    return list(out)
+
+
+def _nodes():
+    """The quadrature grid (index 15 x AR node + 5 x burst node + size node), its weights, and
+    its distinct AR steps, bursts and transfer sizes."""
     (za, wa), (zb, wb), (zs, ws) = _gauss(3), _gauss(3), _gauss(5)
     za, zb, zs = (g.ravel() for g in np.meshgrid(za, zb, zs, indexing="ij"))
     w = np.einsum("i,j,k->ijk", wa, wb, ws).ravel()
     burst = np.exp(QUEUE_BURST_SD * zb - 0.5 * QUEUE_BURST_SD ** 2)
-    nph = phase[1:, None]
-    bulk_next = np.where(nph == 0, _bulk_size(zs),
-                         np.where(nph < BULK_DURATION_MIN, bulk[:-1, None], 0.0))
-    ar_next = AR_PHI * ar[:-1, None] + AR_SD * np.sqrt(1.0 - AR_PHI ** 2) * za
-    base = demand[1:, None] + ar_next + bulk_next
-    out = [np.zeros(len(regime) - 1) for _ in METRICS]
+    ar_step = AR_SD * np.sqrt(1.0 - AR_PHI ** 2) * za
+    return {"w": w, "ar": ar_step[0:45:15], "burst": burst[0:15:5], "size": _bulk_size(zs)[:5]}
+
+
+def _oracle_block(nodes, p, ar, bulk, q, demand_next, phase_next):
+    """The oracle's four metrics on a block of rows, given their next-regime probabilities ``p``."""
+    starting = np.flatnonzero(phase_next == 0)
+    held = np.where(phase_next < BULK_DURATION_MIN, bulk, 0.0)
+    base = demand_next[:, None] + (AR_PHI * ar[:, None] + nodes["ar"])        # rows x AR node
+    base_start = base[starting][:, :, None] + nodes["size"]                     # x size node
+    q_prev, burst = q[:, None, None], nodes["burst"][:, None]
+    acc = np.zeros((len(METRICS), len(p)))
+    grid = np.empty((len(p), 9, 5))
     for r_next, offset in enumerate(REGIME_OFFSET):
-        rho = np.maximum(base + offset, 0.02)
-        p = trans[regime[:-1], r_next]
-        for acc, value in zip(out, _link(rho, _step_queue(q[:-1, None], rho, burst))):
-            acc += p * (value @ w)
-    return [np.append(acc, np.nan) for acc in out]
+        rho = np.maximum(base + held[:, None] + offset, 0.02)[:, :, None]
+        rho_start = np.maximum(base_start + offset, 0.02)[:, :, None, :]
+        values = _link(rho, _step_queue(q_prev, rho, burst.T))
+        values_start = _link(rho_start, _step_queue(q_prev[starting, :, :, None], rho_start, burst))
+        for k, (value, value_start) in enumerate(zip(values, values_start)):
+            grid[:] = value.reshape(len(p), 9, 1)
+            grid[starting] = value_start.reshape(len(starting), 9, 5)
+            acc[k] += p[:, r_next] * (grid.reshape(len(p), 45) @ nodes["w"])
+    return acc

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import METRICS, oracle_column
+from .text import labels
 
 LEGACY_COLUMNS = (
     "timestamp", "region", "az", "link_type", "node_id", "peer_id", "rtt_ms", "jitter_ms",
@@ -39,18 +40,18 @@ def generate(n: int, seed: int, start: pd.Timestamp) -> pd.DataFrame:
     """``n`` rows of ``LEGACY_COLUMNS`` then the oracle columns, from ``start`` (UTC)."""
     rng = np.random.default_rng(seed)
     ts = pd.date_range(start, periods=n, freq="min")
-    hour, dow = ts.hour.to_numpy(np.int64), ts.dayofweek.to_numpy(np.int64)
+    hour, dow = ts.hour.to_numpy(np.int64), ts.day_of_week.to_numpy(np.int64)
     weekend = dow >= 5
     thr, rtt, loss, jitter, congestion = _targets(rng, hour, weekend, n)
-    regions = np.array(["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"])
-    region = regions[rng.integers(0, 4, n)]
+    regions = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]
+    region = rng.integers(0, 4, n)
     bytes_tx = (thr * 1024 * 1024 / 8 * 60 * rng.uniform(0.8, 1.2, n)).astype(np.int64)
     unix = (ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     cols = {
         "timestamp": unix.to_numpy(np.int64),
-        "region": region,
-        "az": np.char.add(region, np.array(["a", "b", "c"])[rng.integers(0, 3, n)]),
-        "link_type": rng.choice(["dc", "metro", "wan"], n, p=[0.4, 0.4, 0.2]),
+        "region": labels(regions, region),
+        "az": labels([r + z for r in regions for z in "abc"], 3 * region + rng.integers(0, 3, n)),
+        "link_type": _choice(rng, ["dc", "metro", "wan"], n, [0.4, 0.4, 0.2]),
         "node_id": rng.integers(1000, 2000, n),
         "peer_id": rng.integers(2000, 3000, n),
         "rtt_ms": rtt, "jitter_ms": jitter, "throughput_mbps": thr,
@@ -60,16 +61,20 @@ def generate(n: int, seed: int, start: pd.Timestamp) -> pd.DataFrame:
         "retransmits": (1000 * loss + rng.poisson(5, n)).astype(np.int64),
         "congestion_window": np.clip(2 * thr + rng.normal(0, 100, n), 100, 2000).astype(np.int64),
         "queue_depth": np.clip(100 * congestion + rng.exponential(10, n), 0, 200).astype(np.int64),
-        "dwcp_mode": rng.choice(["standard", "turbo", "reliable"], n, p=[0.5, 0.3, 0.2]),
-        "network_tier": rng.choice(["Premium", "Standard", "Economy"], n, p=[0.3, 0.5, 0.2]),
-        "transport_type": rng.choice(["tcp", "quic", "udp"], n, p=[0.6, 0.3, 0.1]),
+        "dwcp_mode": _choice(rng, ["standard", "turbo", "reliable"], n, [0.5, 0.3, 0.2]),
+        "network_tier": _choice(rng, ["Premium", "Standard", "Economy"], n, [0.3, 0.5, 0.2]),
+        "transport_type": _choice(rng, ["tcp", "quic", "udp"], n, [0.6, 0.3, 0.1]),
         "time_of_day": hour, "day_of_week": dow,
-        "bandwidth_mbps": thr, "latency_ms": rtt,
+        "bandwidth_mbps": thr.copy(), "latency_ms": rtt.copy(),  # the frame keeps arrays uncopied
     }
-    df = pd.DataFrame({c: cols[c] for c in LEGACY_COLUMNS})
-    for metric, values in zip(METRICS, _oracle(seed, hour, weekend)):
-        df[oracle_column(metric)] = values
-    return df
+    cols.update(zip(map(oracle_column, METRICS), _oracle(seed, hour, weekend)))
+    names = (*LEGACY_COLUMNS, *map(oracle_column, METRICS))
+    return pd.DataFrame({c: cols[c] for c in names}, copy=False)     # fresh arrays: no copy into blocks
+
+
+def _choice(rng, names, n, p):
+    """``rng.choice(names, n, p=p)`` (the same draws: choice picks indices either way) as text."""
+    return labels(names, rng.choice(len(names), n, p=p))
 
 
 def _oracle(seed, hour, weekend):
