@@ -3,6 +3,7 @@
 # make test-slow - real-size checks (a few minutes)
 # make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving, generator); not part of the tests
 # make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
+# make bench-scale - stage times and peak memory at 15,000 to 10,000,000 rows (about 40 minutes)
 # make coverage - the test suite with line coverage of bwkit/
 # make node  - install the Node.js consumer's pinned onnxruntime-node (consumers/node), when npm is there
 PYTHON ?= python3
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.bwkit-installed
 
 NODE_STAMP := consumers/node/node_modules/.bwkit-installed
 
-.PHONY: run test test-slow coverage bench bench-accuracy lab clean-runs node
+.PHONY: run test test-slow coverage bench bench-accuracy bench-scale lab clean-runs node
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +62,10 @@ bench: $(STAMP)
 # Defaults on dwcp, legacy seeds 1-5 and the irish5g preset: one accuracy table (about 6 minutes).
 bench-accuracy: $(STAMP)
 	$(BIN)/python bench/bench_accuracy.py
+
+# 15,000 / 150,000 / 1,500,000 rows with epochs=2 and 10,000,000 with epochs=1: time and the largest process's memory.
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py
 
 # JupyterLab refuses root unless told; containers often run as root.
 lab: $(STAMP)

@@ -60,26 +60,43 @@ class SeasonalMean:
 
 
 class WindowRidge:
-    """Ridge regression on the flattened, standardised window; alpha picked on validation."""
+    """Ridge regression on the flattened, standardised window; alpha picked on validation.
+
+    Fitted from sums over chunks of windows (two passes: the mean, then the centred Gram
+    matrix and cross products), never from a flattened copy of every window: the solution of
+    scikit-learn's `Ridge(alpha)` with an intercept on the same standardised inputs.
+    """
 
     def __init__(self, train, val, alphas=RIDGE_ALPHAS):
-        from sklearn.linear_model import Ridge   # imported when fitted: reading the registry stays light
-
-        self.x_scaler = Scaler.fit(train.X.reshape(len(train), -1))
         self.y_scaler = Scaler.fit(train.Y)
-        fits = {}
-        for alpha in alphas:
-            fit = Ridge(alpha=alpha).fit(self._inputs(train.X), (train.Y - self.y_scaler.mean) / self.y_scaler.std)
-            fits[alpha] = (((self._predict(fit, val.X) - val.Y) / self.y_scaler.std) ** 2).mean(), fit
-        self.alpha = min(fits, key=lambda a: fits[a][0])
-        self.fit = fits[self.alpha][1]
+        ys = (train.Y.astype(np.float64) - self.y_scaler.mean) / self.y_scaler.std
+        n, mean = len(train), sum(x.sum(axis=0) for _, x in _flat(train.X)) / len(train)
+        gram, cross = 0.0, 0.0
+        for i, x in _flat(train.X):
+            centred = x - mean
+            gram, cross = gram + centred.T @ centred, cross + centred.T @ ys[i:i + len(x)]
+        std = np.sqrt(np.diag(gram) / n)
+        self.x_scaler = Scaler(mean, np.where(std > 1e-12, std, 1.0))
+        gram = gram / np.outer(self.x_scaler.std, self.x_scaler.std)   # of the standardised inputs, whose mean is 0
+        cross = cross / self.x_scaler.std[:, None]
+        fits = {alpha: np.linalg.solve(gram + alpha * np.eye(len(gram)), cross) for alpha in alphas}
+        self.intercept = ys.mean(axis=0)   # with centred inputs, the intercept is the targets' mean
+        losses = {alpha: (((self._predict(beta, val.X) - val.Y) / self.y_scaler.std) ** 2).mean()
+                  for alpha, beta in fits.items()}
+        self.alpha = min(losses, key=losses.get)
+        self.beta = fits[self.alpha]
 
-    def _inputs(self, X):
-        return (X.reshape(len(X), -1) - self.x_scaler.mean) / self.x_scaler.std
+    def _predict(self, beta, X) -> np.ndarray:
+        scaled = np.concatenate([((x - self.x_scaler.mean) / self.x_scaler.std) @ beta for _, x in _flat(X)]) \
+            if len(X) else np.empty((0, beta.shape[1]))
+        return (scaled + self.intercept) * self.y_scaler.std + self.y_scaler.mean
 
-    def _predict(self, fit, X):
-        scaled = fit.predict(self._inputs(X)).reshape(len(X), -1)  # sklearn drops the axis of a single target
-        return scaled * self.y_scaler.std + self.y_scaler.mean
+    def predict(self, X) -> np.ndarray:
+        return self._predict(self.beta, X)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self._predict(self.fit, X)
+
+def _flat(X, size: int = 16384):
+    """(offset, float64 [b, window x features]) chunks of windows: the ridge's inputs, a chunk at a time."""
+    for i in range(0, len(X), size):
+        chunk = X[i:i + size]
+        yield i, np.asarray(chunk, np.float64).reshape(len(chunk), -1)

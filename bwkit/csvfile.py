@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .memory import check_fits
 
 BLOCK = 1 << 20   # bytes scanned at a time for separators and line ends
 SHOWN = 20        # names a message lists before "and N more"
@@ -246,12 +247,13 @@ def _shape_by_csv(path, data: bytes) -> tuple[str, list[str], np.ndarray]:
     return sep, names, np.asarray(rows, dtype=np.int64)
 
 
-def _parse(source: Source, text, sep: str) -> pd.DataFrame:
+def _parse(source: Source, text, sep: str, usecols=None) -> pd.DataFrame:
     """pandas' parse of the checked file (a path or decompressed bytes); a warning of a loss of data is a refusal."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(text, sep=sep, engine="c", low_memory=False, index_col=False, compression=None)
+            frame = pd.read_csv(text, sep=sep, engine="c", low_memory=False, index_col=False, compression=None,
+                                usecols=usecols)
     except (ValueError, OverflowError, pd.errors.ParserWarning) as exc:
         raise DataError(f"{source}: not a readable CSV ({cut(str(exc).strip(), 300)}); check its quotes: "
                         "a field that opens with '\"' must close with one") from None
@@ -262,8 +264,12 @@ def _parse(source: Source, text, sep: str) -> pd.DataFrame:
     return frame
 
 
-def read_table(path) -> tuple[pd.DataFrame, Source, str]:
-    """(the file's rows, the Source for messages, the sha256 of the file's bytes as stored)."""
+def read_table(path, wanted=None) -> tuple[pd.DataFrame, Source, str]:
+    """(the file's rows, the Source for messages, the sha256 of the file's bytes as stored).
+
+    wanted: the column names to parse (others are checked for shape but not parsed); None: all.
+    The frame's `attrs["header"]` holds every name of the header.
+    """
     path = Path(path)
     raw = _read_bytes(path)
     sha256 = hashlib.sha256(raw).hexdigest()
@@ -275,7 +281,11 @@ def read_table(path) -> tuple[pd.DataFrame, Source, str]:
         raise DataError(f"{path}: no data rows (only the header); add one row per time step")
     trivial = lines[0] == 2 and lines[-1] == len(lines) + 1   # increasing, so every row r is on line r + 2
     source = Source(path, None if trivial else lines)
+    usecols = None if wanted is None else [n for n in names if n in set(wanted)]
+    check_fits(path, len(lines), len(names) if usecols is None else len(usecols))
     text = path if data is raw else io.BytesIO(data)   # pandas reads a plain file itself: these bytes can go
     del raw, data
-    return _parse(Source(path, lines), text, sep), source, sha256
+    frame = _parse(Source(path, lines), text, sep, usecols)
+    frame.attrs["header"] = list(names)
+    return frame, source, sha256
 

@@ -115,7 +115,7 @@ def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
     """Float unix seconds (sub-second cadences keep their fractions)."""
     if "timestamp" not in frame:
         raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); "
-                        f"columns: {name_list(frame.columns)}")
+                        f"columns: {name_list(frame.attrs.get('header', frame.columns))}")
     raw = frame["timestamp"]
     unix = _is_unix(raw)
     seconds = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix else _iso_seconds(raw)
@@ -200,7 +200,8 @@ def _resolve_columns(frame: pd.DataFrame, features, targets, fresh_column: str, 
     used = list(dict.fromkeys(features + targets))
     for column in used + ([fresh_column] if fresh_column else []):
         if column not in frame:
-            raise DataError(f"{_where(path, column)}: not found; columns are {name_list(frame.columns)}")
+            raise DataError(f"{_where(path, column)}: not found; columns are "
+                            f"{name_list(frame.attrs.get('header', frame.columns))}")
         if column.startswith(ORACLE_PREFIX):
             raise DataError(f"{_where(path, column)}: oracle columns are the generator's answers, not inputs")
     return used
@@ -264,22 +265,26 @@ def _fresh_mask(frame: pd.DataFrame, targets: list[str], fresh_column: str, fres
     return np.column_stack([is_fresh if t in held else np.ones(len(frame), bool) for t in targets])
 
 
+def _wanted(features, targets, fresh_column: str) -> set[str]:
+    """The columns loading reads: the used ones, their legacy names, flags they would clash with, oracles."""
+    used = set(features) | set(targets) | {"timestamp", "trace_id", fresh_column} | {oracle_column(t) for t in targets}
+    return used | {alias for alias, name in ALIASES.items() if name in used} | {f + "_missing" for f in features}
+
+
 def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str = "",
                    fresh_targets="") -> Telemetry:
     """Read `path`, map legacy aliases, check every used column, return arrays.
 
-    features, targets: names (a list or "a, b"); nan_policy: one of NAN_POLICIES. Their
-    defaults live in one place, 02_train's parameters cell (`bwkit.params.configure`).
-    fresh_column / fresh_targets: for targets that are held between measurements
-    (a ping test every ~14 s), the rows where `fresh_column == 0` are the rows where a
-    new measurement arrived; evaluation scores those targets there only. "" means none.
+    features, targets: names (a list or "a, b"); nan_policy: one of NAN_POLICIES (defaults: 02_train's
+    parameters cell). fresh_column / fresh_targets: for targets held between measurements (a ping
+    every ~14 s), `fresh_column == 0` marks the rows where a new one arrived; evaluation scores those
+    targets there only. "" means none. Only the columns these name are parsed.
     """
     path = Path(path)
     features, targets = split_names(features), split_names(targets)
     _check_arguments(path, features, targets, nan_policy)
-    frame, source, sha256 = read_table(path)   # source: the path, as messages name it, and each row's line
+    frame, source, sha256 = read_table(path, _wanted(features, targets, fresh_column))   # source: messages' path
     used = _resolve_columns(frame, features, targets, fresh_column, source)
-
     notes: list[str] = []
     timestamps = _timestamps(frame, source, notes)
     segment = _segments(frame, source)

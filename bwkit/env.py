@@ -24,7 +24,7 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"python": platform.python_version()}
-    for package in ("bwkit", "torch", "numpy", "pandas", "scikit-learn", "onnx", "onnxruntime", "papermill", "nbconvert"):
+    for package in ("bwkit", "torch", "numpy", "pandas", "scipy", "onnx", "onnxruntime", "papermill", "nbconvert"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:

@@ -17,7 +17,7 @@ import torch
 from .artifacts import write_json
 from .env import versions
 from .errors import ExportError
-from .model import predict
+from .model import PREDICT_BATCH, predict
 
 OPSET = 17
 LATENCY_REPEATS = 500   # timed single-window calls (after 50 warm-up calls)
@@ -58,10 +58,15 @@ def onnx_session(path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def run_onnx(session, X) -> np.ndarray:
+    """onnxruntime's outputs [windows, targets] (float64) for windows X, a batch at a time."""
+    return np.concatenate([session.run(None, {"input": np.asarray(X[i:i + PREDICT_BATCH], np.float32)})[0]
+                           for i in range(0, len(X), PREDICT_BATCH)]).astype(np.float64)
+
+
 def parity(model, onnx_path, X: np.ndarray, tolerance: float) -> dict:
     """Compare onnxruntime and PyTorch on X; raise ExportError beyond `tolerance` (training-std units)."""
-    session = onnx_session(onnx_path)
-    ours = session.run(None, {"input": X.astype(np.float32)})[0].astype(np.float64)
+    ours = run_onnx(onnx_session(onnx_path), X)
     theirs = predict(model, X)
     scale = model.y_std.numpy().astype(np.float64)
     worst = np.abs(ours - theirs) / scale

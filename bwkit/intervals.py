@@ -130,20 +130,21 @@ def score(actual, predicted, half_widths, scored=None, levels=LEVELS, scale=None
     return results
 
 
-def row_scale(X, columns, target_std, share) -> np.ndarray:
+def row_scale(X, columns, target_std, share, spread=None) -> np.ndarray:
     """Each row's scale [rows, targets]: the target's std over the input window plus `share` x its training std.
 
     X: windows [rows, window, features]; columns: each target's feature column; share: one per
     target (or one for all). With no columns (a target that is not an input) or an infinite share,
     the scale is the training std alone: a constant-width band. A consumer computes the same from
-    the window it feeds the model.
+    the window it feeds the model. spread: the windows' std of those columns, when already computed.
     """
     target_std = np.asarray(target_std, np.float64)
     share = np.broadcast_to(np.asarray(share, np.float64), target_std.shape)
     constant = np.broadcast_to(target_std, (len(X), len(target_std)))
     if columns is None:
         return constant.copy()
-    adaptive = np.asarray(X, np.float64)[:, :, columns].std(axis=1) + np.where(np.isfinite(share), share, 0) * target_std
+    spread = np.asarray(X[:, :, columns], np.float64).std(axis=1) if spread is None else spread
+    adaptive = spread + np.where(np.isfinite(share), share, 0) * target_std
     return np.where(np.isfinite(share), adaptive, constant)
 
 
@@ -191,8 +192,9 @@ def choose_floor(actual, predicted, X, columns, target_std, scored=None, shares=
     if columns is None or half < 2:
         return best
     scored = np.ones(np.shape(actual), bool) if scored is None else scored
+    spread = np.asarray(X[:, :, columns], np.float64).std(axis=1)   # the same for every share
     for share in shares:
-        scale = row_scale(X, columns, target_std, share)
+        scale = row_scale(X, columns, target_std, share, spread)
         try:
             q = calibrate(actual[:half], predicted[:half], scored[:half], scale=scale[:half])
             result = score(actual[half:], predicted[half:], q, scored[half:], scale=scale[half:])

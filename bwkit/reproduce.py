@@ -51,11 +51,11 @@ def _metrics(a: RunFolder, b: RunFolder) -> list[dict]:
 
 
 def _onnx(a: RunFolder, b: RunFolder, version: str) -> list[dict]:
-    from .export import onnx_session
+    from .export import onnx_session, run_onnx
     from .trained import load
 
     X = load(b, log=lambda *_: None).prepared.splits["test"].X
-    outputs = [onnx_session(f.onnx(version)).run(None, {"input": X})[0].astype(np.float64) for f in (a, b)]
+    outputs = [run_onnx(onnx_session(f.onnx(version)), X) for f in (a, b)]
     return [{"what": "ONNX outputs on the test windows", "original": None, "reproduced": None,
              "difference": float(np.abs(outputs[0] - outputs[1]).max())}]
 

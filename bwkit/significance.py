@@ -24,7 +24,7 @@ from scipy import stats
 from .errors import DataError
 
 BAND_Z = 1.96               # white-noise band of the autocorrelation: ±BAND_Z / sqrt(n)
-CHUNK_BYTES = 16_000_000    # bytes of one chunk's count matrix; its index arrays take about as much again
+CHUNK_BYTES = 16_000_000    # with CHUNK_RESAMPLES, how many resamples are drawn at a time (fixed: the seed's stream)
 CHUNK_RESAMPLES = 200       # resamples per chunk at most
 CONSTANT = 1e-18            # a column whose variance is below CONSTANT x mean(x²) is constant (no correlation)
 BLOCK_RULE = ("The block length is the smallest lag k ≥ 1 at which the sample autocorrelation falls inside "
@@ -159,27 +159,33 @@ def _statistics(sums: np.ndarray, base_mse: np.ndarray, thresholds: np.ndarray) 
     return np.concatenate([per_target, per_target.mean(axis=2, keepdims=True)], axis=2)
 
 
-def _counts(rng: np.random.Generator, rows: int, length: int, resamples: int) -> np.ndarray:
-    """How often each row appears in each circular moving-block resample, [resamples, rows]."""
-    blocks = -(-rows // length)
-    starts = rng.integers(0, rows, size=(resamples, blocks))
-    index = starts[:, :, None] + np.arange(length)
-    np.remainder(index, rows, out=index)
-    index = index.reshape(resamples, -1)[:, :rows]
-    index += rows * np.arange(resamples)[:, None]   # one bincount for all resamples: offset each one's rows
-    return np.bincount(index.ravel(), minlength=resamples * rows).reshape(resamples, rows).astype(np.float64)
+def _block_starts(rng: np.random.Generator, rows: int, length: int, resamples: int) -> np.ndarray:
+    """Each circular moving-block resample's block starts, [resamples, ceil(rows / length)]."""
+    return rng.integers(0, rows, size=(resamples, -(-rows // length)))
+
+
+def _resample_sums(cumulative: np.ndarray, starts: np.ndarray, length: int, rows: int) -> np.ndarray:
+    """Sum of the terms over each resample's rows, [resamples, terms], from the running sums of the terms
+    repeated once around the circle: each block's sum is a difference of two running sums, and the last
+    block keeps only the rows the resample still needs. O(blocks), not O(rows), per resample."""
+    ends = np.full(starts.shape[1], length)
+    ends[-1] = rows - (starts.shape[1] - 1) * length
+    return (cumulative[starts + ends] - cumulative[starts]).sum(axis=1)
 
 
 def _bootstrap(terms, base_mse, thresholds, length, resamples, seed) -> np.ndarray:
     """Statistics of every resample, [resamples, 3, targets + 1], in chunks that bound memory."""
     rows = terms.shape[0]
     flat = terms.reshape(rows, -1)
+    cumulative = np.zeros((rows + length + 1, flat.shape[1]))
+    np.cumsum(np.concatenate([flat, flat[:length]]), axis=0, out=cumulative[1:])
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(CHUNK_RESAMPLES, CHUNK_BYTES // (8 * rows)))
+    chunk = max(1, min(CHUNK_RESAMPLES, CHUNK_BYTES // (8 * rows)))   # the draws' order: fixed by the seed
     out = []
     for start in range(0, resamples, chunk):
-        counts = _counts(rng, rows, length, min(chunk, resamples - start))
-        out.append(_statistics((counts @ flat).reshape(-1, *terms.shape[1:]), base_mse, thresholds))
+        starts = _block_starts(rng, rows, length, min(chunk, resamples - start))
+        out.append(_statistics(_resample_sums(cumulative, starts, length, rows).reshape(-1, *terms.shape[1:]),
+                               base_mse, thresholds))
     return np.concatenate(out)
 
 

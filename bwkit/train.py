@@ -21,6 +21,7 @@ from .baselines import SeasonalMean
 from .env import hardware, pick_device, versions
 from .errors import ParameterError
 from .model import PREDICT_BATCH, LSTMForecaster, predict
+from .window_array import TorchWindows
 from .windows import CALENDAR_FEATURES, Prepared, Scaler, Windows
 
 CLIP_NORM = 1.0   # gradient norm clipping; keeps the first epochs of a residual LSTM stable
@@ -62,7 +63,7 @@ BLEND_GRID = np.linspace(0.0, 1.0, 11)   # weights of the seasonal profile tried
 
 def _cells(model: LSTMForecaster, X: np.ndarray) -> np.ndarray:
     """Each window's predicted (hour x 7 + weekday) cell, from its last step's one-hot calendar."""
-    calendar = X[:, -1][:, model.calendar_columns.numpy()]
+    calendar = X[:, -1, model.calendar_columns.numpy()]
     return calendar[:, :24].argmax(1) * 7 + calendar[:, 24:].argmax(1)
 
 
@@ -153,8 +154,8 @@ class Fit:
         seed_everything(config["seed"])
         self.prepared, self.config, self.device = prepared, config, device
         self.model = build_model(prepared, config).to(device)
-        (self.Xtr, self.Ytr), (self.Xva, self.Yva) = (
-            (torch.as_tensor(w.X, device=device), torch.as_tensor(w.Y, device=device))
+        (self.Xtr, self.Ytr), (self.Xva, self.Yva) = (   # rows on the device once; batches gathered there
+            (TorchWindows(w.X, device), torch.as_tensor(w.Y, device=device))
             for w in (prepared.splits["train"], prepared.splits["val"]))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config["learning_rate"])
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError, ParameterError
+from .window_array import WindowArray
 
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 CALENDAR_FEATURES = tuple(f"next_hour_{h:02d}" for h in range(24)) + tuple(f"next_weekday_{d}" for d in range(7))
@@ -13,7 +14,7 @@ CALENDAR_FEATURES = tuple(f"next_hour_{h:02d}" for h in range(24)) + tuple(f"nex
 
 @dataclass
 class Windows:
-    X: np.ndarray        # float32 [n, window, features]: rows i .. i+window-1
+    X: WindowArray       # float32 [n, window, features]: rows i .. i+window-1, gathered when indexed
     Y: np.ndarray        # float32 [n, targets]: row i+window, the one predicted
     row: np.ndarray      # int64 [n]: index of the predicted row in the CSV
 
@@ -21,7 +22,8 @@ class Windows:
         return len(self.row)
 
     def take(self, part: slice) -> "Windows":
-        return Windows(self.X[part], self.Y[part], self.row[part])
+        X = self.X.take(part) if isinstance(self.X, WindowArray) else self.X[part]   # a view: nothing copied
+        return Windows(X, self.Y[part], self.row[part])
 
 
 def valid_starts(rows: int, window: int, segment: np.ndarray | None = None) -> np.ndarray:
@@ -37,13 +39,9 @@ def make_windows(X: np.ndarray, Y: np.ndarray, window: int, segment: np.ndarray 
     if window < 1:
         raise ParameterError(f"window_size must be >= 1, got {window}")
     starts = valid_starts(len(X), window, segment)
-    if not starts.size:
-        return Windows(np.empty((0, window, X.shape[1]), np.float32), np.empty((0, Y.shape[1]), np.float32),
-                       np.empty(0, np.int64))
-    view = np.lib.stride_tricks.sliding_window_view(X.astype(np.float32, copy=False), window, axis=0)
-    # sliding_window_view puts the window axis last: [rows-window+1, features, window]
-    Xw = np.ascontiguousarray(view[starts].transpose(0, 2, 1))
-    return Windows(Xw, Y[starts + window].astype(np.float32), (starts + window).astype(np.int64))
+    rows = np.ascontiguousarray(X, dtype=np.float32)     # the one copy: windows are gathered from it
+    return Windows(WindowArray(rows, starts, window), Y[starts + window].astype(np.float32),
+                   (starts + window).astype(np.int64))
 
 
 def split_slices(n: int, fractions=SPLIT_FRACTIONS) -> dict[str, slice]:
@@ -60,7 +58,7 @@ def hour_and_weekday(timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hour.astype(np.int64), weekday.astype(np.int64)
 
 
-def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
+def calendar_of_next_row(timestamps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Hour of day and weekday of the *next* row, one-hot (24 + 7 channels), known before it is measured.
 
     One-hot rather than sin/cos: a daily profile with steps (business hours, a
@@ -69,13 +67,20 @@ def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
     predicted row's. The last row repeats its own step forward (no window uses it).
     """
     step = np.diff(timestamps, append=timestamps[-1] + (timestamps[-1] - timestamps[-2] if len(timestamps) > 1 else 60))
-    return calendar_channels(timestamps + step)
+    return calendar_channels(timestamps + step, out)
 
 
-def calendar_channels(next_timestamps: np.ndarray) -> np.ndarray:
-    """One-hot [rows, 24 + 7] (CALENDAR_FEATURES) of each row's next row, given that next row's unix seconds."""
+def calendar_channels(next_timestamps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """One-hot [rows, 24 + 7] (CALENDAR_FEATURES) of each row's next row, given that next row's unix seconds.
+
+    out: where to write them (e.g. the last 31 columns of the rows the windows are gathered from).
+    """
     hour, weekday = hour_and_weekday(np.asarray(next_timestamps, np.float64))
-    return np.column_stack([np.eye(24)[hour], np.eye(7)[weekday]])
+    out = np.zeros((len(hour), 31)) if out is None else out
+    out[...] = 0
+    rows = np.arange(len(hour))
+    out[rows, hour], out[rows, 24 + weekday] = 1, 1
+    return out
 
 
 def calendar_covered(timestamps: np.ndarray) -> bool:
@@ -91,10 +96,14 @@ class Scaler:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> "Scaler":
-        flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
-        std = flat.std(axis=0)
-        return cls(flat.mean(axis=0), np.where(std > 1e-12, std, 1.0))
+    def fit(cls, values) -> "Scaler":
+        """Per last-axis column, over everything else: an array, or a WindowArray's every (window, step)."""
+        if isinstance(values, WindowArray):
+            mean, std = values.moments()
+        else:
+            flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
+            mean, std = flat.mean(axis=0), flat.std(axis=0)
+        return cls(mean, np.where(std > 1e-12, std, 1.0))
 
     def to_dict(self) -> dict:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
@@ -121,8 +130,11 @@ def window_all(telemetry, window_size: int, known_future: bool) -> tuple[list[st
         raise ParameterError(f"known_future must be True or False here, got {known_future!r} "
                              "(bwkit.selection.choose resolves 'auto')")
     X, features = telemetry.X, list(telemetry.features)
-    if known_future:
-        X = np.column_stack([X, calendar_of_next_row(telemetry.timestamps)])
+    if known_future:   # written in place, in float32 (the windows' type): ten million rows x 31 channels is 1.2 GB
+        rows = np.empty((len(X), X.shape[1] + len(CALENDAR_FEATURES)), np.float32)
+        rows[:, :X.shape[1]] = X
+        X = rows
+        calendar_of_next_row(telemetry.timestamps, rows[:, -len(CALENDAR_FEATURES):])
         features += list(CALENDAR_FEATURES)
     return features, make_windows(X, telemetry.Y, window_size, telemetry.segment)
 

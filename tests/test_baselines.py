@@ -94,7 +94,7 @@ def test_window_ridge_recovers_a_linear_relation():
     X = rng.standard_normal((n, features))
     coef = rng.standard_normal((window * features, 2))
     w = windows.make_windows(X, np.zeros((n, 2)), window)
-    Yw = w.X.reshape(len(w), -1).astype(np.float64) @ coef + [5.0, -3.0]
+    Yw = np.asarray(w.X).reshape(len(w), -1).astype(np.float64) @ coef + [5.0, -3.0]
     w = windows.Windows(w.X, Yw.astype(np.float32), w.row)
     parts = {k: w.take(s) for k, s in windows.split_slices(len(w)).items()}
     ridge = baselines.WindowRidge(parts["train"], parts["val"])
