@@ -126,7 +126,7 @@ def _checked(overrides: dict) -> tuple[dict, bool]:
 def check_data(config: dict) -> None:
     """What needs the data, before any training: the columns exist and parse, the window and split fit."""
     telemetry = load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
-                               config["fresh_column"], config["fresh_targets"])
+                               config["fresh_column"], config["fresh_targets"], oracle=False)
     windows = prepare(telemetry, config["window_size"], False)   # the calendar inputs add channels, never rows
     if config.get("folds"):
         fold_splits(sum(len(w) for w in windows.splits.values()), config["folds"])

@@ -21,7 +21,7 @@ from .baselines import SeasonalMean
 from .env import hardware, pick_device, versions
 from .errors import ParameterError
 from .model import PREDICT_BATCH, LSTMForecaster, predict
-from .window_array import TorchWindows
+from .window_array import TorchWindows, WindowArray
 from .windows import CALENDAR_FEATURES, Prepared, Scaler, Windows
 
 CLIP_NORM = 1.0   # gradient norm clipping; keeps the first epochs of a residual LSTM stable
@@ -63,6 +63,8 @@ BLEND_GRID = np.linspace(0.0, 1.0, 11)   # weights of the seasonal profile tried
 
 def _cells(model: LSTMForecaster, X: np.ndarray) -> np.ndarray:
     """Each window's predicted (hour x 7 + weekday) cell, from its last step's one-hot calendar."""
+    if isinstance(X, WindowArray) and X.calendar is not None:   # the cells the channels are expanded from
+        return X.last_cells()
     calendar = X[:, -1, model.calendar_columns.numpy()]
     return calendar[:, :24].argmax(1) * 7 + calendar[:, 24:].argmax(1)
 

@@ -34,10 +34,10 @@ def ensure_data(data_path: str, log=print) -> str:
     return str(path.resolve())
 
 
-def load_data(config: dict, fresh_column: str = "", fresh_targets: str = "") -> Telemetry:
-    """The telemetry a training configuration names."""
+def load_data(config: dict, fresh_column: str = "", fresh_targets: str = "", oracle: bool = False) -> Telemetry:
+    """The telemetry a training configuration names (with the generator's oracle columns when `oracle`)."""
     return load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
-                          fresh_column=fresh_column, fresh_targets=fresh_targets)
+                          fresh_column=fresh_column, fresh_targets=fresh_targets, oracle=oracle)
 
 
 def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
@@ -81,7 +81,7 @@ def load(files: RunFolder, fresh_column: str = "", fresh_targets: str = "", log=
     _ensure_trained(files, log)
     model, saved = load_checkpoint(files.checkpoint)
     config = saved["config"]
-    telemetry = load_data(config, fresh_column, fresh_targets)
+    telemetry = load_data(config, fresh_column, fresh_targets, oracle=True)
     if telemetry.sha256 != saved["data"]["sha256"]:
         raise DataError(f"{telemetry.path} changed since training (sha256 {telemetry.sha256[:12]} != "
                         f"{saved['data']['sha256'][:12]}); retrain or restore the file")

@@ -4,25 +4,45 @@ A split of 1,000,000 windows of 20 rows is 20 times its rows when materialised a
 [windows, window, features]. `WindowArray` keeps the rows once and gathers only what is
 indexed: a batch (`X[i:j]`, `X[idx]`), some columns of every window (`X[:, :, cols]`), or
 one step (`X[:, -1]`). `TorchWindows` does the same on a device for training.
+
+The calendar inputs of `known_future` models (the next row's hour and weekday, one-hot)
+are stored as one small integer per row and expanded when gathered: 31 float32 channels
+of ten million rows would be 1.2 GB.
 """
 from __future__ import annotations
 
 import numpy as np
 
 CHUNK = 65536   # windows gathered at a time by whole-array reductions
+HOURS, WEEKDAYS = 24, 7
+
+
+def one_hot_calendar(cells: np.ndarray) -> np.ndarray:
+    """float32 [..., 24 + 7] of calendar cells (hour x 7 + weekday): the hour's and the weekday's channel set."""
+    out = np.zeros((*np.shape(cells), HOURS + WEEKDAYS), np.float32)
+    flat, cells = out.reshape(-1, HOURS + WEEKDAYS), np.asarray(cells, np.int64).ravel()
+    at = np.arange(len(cells))
+    flat[at, cells // WEEKDAYS], flat[at, HOURS + cells % WEEKDAYS] = 1, 1
+    return out
 
 
 class WindowArray:
-    """Windows [n, window, features] (float32) of `rows`, window k covering rows starts[k] .. starts[k] + window - 1."""
+    """Windows [n, window, features] (float32) of `rows`, window k covering rows starts[k] .. starts[k] + window - 1.
+
+    calendar: optional int [rows], each row's calendar cell (hour x 7 + weekday); its 31 one-hot
+    channels follow the row's own columns in every window gathered.
+    """
 
     ndim = 3
 
-    def __init__(self, rows: np.ndarray, starts: np.ndarray, window: int):
+    def __init__(self, rows: np.ndarray, starts: np.ndarray, window: int, calendar: np.ndarray | None = None):
         self.rows, self.starts, self.window = rows, np.asarray(starts, np.int64), int(window)
+        self.calendar = calendar
+        self._spreads: dict[tuple, np.ndarray] = {}
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (len(self.starts), self.window, self.rows.shape[1])
+        return (len(self.starts), self.window, self.rows.shape[1] + (0 if self.calendar is None else HOURS + WEEKDAYS))
 
     @property
     def dtype(self):
@@ -31,27 +51,63 @@ class WindowArray:
     def __len__(self) -> int:
         return len(self.starts)
 
+    def _rows(self, index: np.ndarray) -> np.ndarray:
+        """The rows at `index` (any shape), calendar channels included."""
+        if self.calendar is None:
+            return self.rows[index]
+        return np.concatenate([self.rows[index], one_hot_calendar(self.calendar[index])], axis=-1)
+
     def __getitem__(self, key) -> np.ndarray:
         first, *rest = key if isinstance(key, tuple) else (key,)
         starts = self.starts[first]
         steps = np.arange(self.window)[rest[0]] if rest else np.arange(self.window)
         index = np.add.outer(starts, steps)                  # [..windows, ..steps] of row numbers
         if len(rest) > 1:                                    # columns too: gather only those
-            columns = np.arange(self.rows.shape[1])[rest[1]]
+            columns = np.arange(self.shape[2])[rest[1]]
+            if self.calendar is not None and np.any(columns >= self.rows.shape[1]):
+                return self._rows(index)[..., columns]
             return self.rows[index[..., None], columns] if np.ndim(columns) else self.rows[index, columns]
-        return self.rows[index]
+        return self._rows(index)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self[:]
         return out if dtype is None else out.astype(dtype)
 
+    def last_cells(self) -> np.ndarray:
+        """Each window's last step's calendar cell (the predicted row's hour x 7 + weekday), without gathering."""
+        return np.asarray(self.calendar, np.int64)[self.starts + self.window - 1]
+
     def take(self, part) -> "WindowArray":
-        return WindowArray(self.rows, self.starts[part], self.window)
+        return WindowArray(self.rows, self.starts[part], self.window, self.calendar)
 
     def batches(self, size: int = CHUNK):
         """(offset, windows [b, window, features]) over the whole array, `size` windows at a time."""
         for i in range(0, len(self), size):
             yield i, self[i:i + size]
+
+    def spread(self, columns) -> np.ndarray:
+        """Population std over each window of some columns, float64 [n, columns]; computed once per columns.
+
+        np.std's arithmetic (mean, then the mean squared deviation), on each chunk's span of rows with
+        only those columns: the bands' scale, which calibration and scoring both ask for.
+        """
+        key = tuple(int(c) for c in np.atleast_1d(np.arange(self.shape[2])[columns]))
+        if key not in self._spreads and max(key) >= self.rows.shape[1]:   # a calendar channel: gathered whole
+            x = np.concatenate([self[i:i + CHUNK, :, list(key)] for i in range(0, len(self), CHUNK)]).astype(np.float64)
+            deviation = x - x.sum(axis=1, keepdims=True) / self.window
+            self._spreads[key] = np.sqrt(np.square(deviation).sum(axis=1) / self.window)
+        if key not in self._spreads:
+            out = np.empty((len(self), len(key)))
+            steps = np.arange(self.window)
+            for i in range(0, len(self), CHUNK):
+                starts = self.starts[i:i + CHUNK]
+                first = int(starts.min())
+                span = self.rows[first:int(starts.max()) + self.window][:, list(key)].astype(np.float64)
+                x = span[np.add.outer(starts - first, steps)]
+                deviation = x - x.sum(axis=1, keepdims=True) / self.window
+                out[i:i + CHUNK] = np.sqrt(np.square(deviation).sum(axis=1) / self.window)
+            self._spreads[key] = out
+        return self._spreads[key]
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and population std per feature over every (window, step), as of the materialised windows.
@@ -70,6 +126,13 @@ class WindowArray:
         square = np.zeros(self.rows.shape[1])
         for i in range(0, len(self.rows), CHUNK):
             square += weight[i:i + CHUNK] @ np.square(self.rows[i:i + CHUNK].astype(np.float64) - mean)
+        if self.calendar is not None:   # a one-hot channel: the weight of the rows where it is 1, and the rest
+            cells = np.asarray(self.calendar, np.int64)
+            hot = np.concatenate([np.bincount(cells // WEEKDAYS, weights=weight, minlength=HOURS),
+                                  np.bincount(cells % WEEKDAYS, weights=weight, minlength=WEEKDAYS)])
+            share = hot / total
+            mean = np.concatenate([mean, share])
+            square = np.concatenate([square, hot * (1 - share) ** 2 + (total - hot) * share ** 2])
         return mean, np.sqrt(square / total)
 
 
@@ -89,9 +152,18 @@ class TorchWindows:
         self.rows = torch.as_tensor(windows.rows, device=device)
         self.starts = torch.as_tensor(windows.starts, device=device)
         self.steps = torch.arange(windows.window, device=device)
+        self.calendar = None if windows.calendar is None else torch.as_tensor(windows.calendar, device=device)
 
     def __len__(self) -> int:
         return len(self.starts)
 
     def __getitem__(self, key):
-        return self.rows[self.starts[key][:, None] + self.steps]
+        import torch
+        from torch.nn.functional import one_hot
+
+        index = self.starts[key][:, None] + self.steps
+        if self.calendar is None:
+            return self.rows[index]
+        cells = self.calendar[index].long()
+        return torch.cat([self.rows[index], one_hot(cells // WEEKDAYS, HOURS).to(self.rows.dtype),
+                          one_hot(cells % WEEKDAYS, WEEKDAYS).to(self.rows.dtype)], dim=-1)

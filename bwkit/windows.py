@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError, ParameterError
-from .window_array import WindowArray
+from .window_array import WindowArray, one_hot_calendar
 
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 CALENDAR_FEATURES = tuple(f"next_hour_{h:02d}" for h in range(24)) + tuple(f"next_weekday_{d}" for d in range(7))
@@ -34,13 +34,18 @@ def valid_starts(rows: int, window: int, segment: np.ndarray | None = None) -> n
     return starts
 
 
-def make_windows(X: np.ndarray, Y: np.ndarray, window: int, segment: np.ndarray | None = None) -> Windows:
-    """Window `window` rows of X to predict the next row of Y, vectorised (no Python loop)."""
+def make_windows(X: np.ndarray, Y: np.ndarray, window: int, segment: np.ndarray | None = None,
+                 calendar: np.ndarray | None = None) -> Windows:
+    """Window `window` rows of X to predict the next row of Y, vectorised (no Python loop).
+
+    calendar: each row's next-row calendar cell (`next_row_cells`), expanded to one-hot channels after X's.
+    """
     if window < 1:
         raise ParameterError(f"window_size must be >= 1, got {window}")
     starts = valid_starts(len(X), window, segment)
-    rows = np.ascontiguousarray(X, dtype=np.float32)     # the one copy: windows are gathered from it
-    return Windows(WindowArray(rows, starts, window), Y[starts + window].astype(np.float32),
+    rows = np.ascontiguousarray(X, dtype=np.float32)     # windows are gathered from it: the telemetry's own
+                                                         # float32 rows are used as they are, not copied
+    return Windows(WindowArray(rows, starts, window, calendar), Y[starts + window].astype(np.float32),
                    (starts + window).astype(np.int64))
 
 
@@ -58,29 +63,30 @@ def hour_and_weekday(timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hour.astype(np.int64), weekday.astype(np.int64)
 
 
-def calendar_of_next_row(timestamps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Hour of day and weekday of the *next* row, one-hot (24 + 7 channels), known before it is measured.
+def next_row_cells(timestamps: np.ndarray) -> np.ndarray:
+    """Each row's *next* row's calendar cell, hour x 7 + weekday (uint8), known before that row is measured.
 
-    One-hot rather than sin/cos: a daily profile with steps (business hours, a
-    weekend) is then one weight per hour, not a curve the network must bend.
     Row r carries the calendar of row r+1, so the last step of a window carries the
     predicted row's. The last row repeats its own step forward (no window uses it).
     """
     step = np.diff(timestamps, append=timestamps[-1] + (timestamps[-1] - timestamps[-2] if len(timestamps) > 1 else 60))
-    return calendar_channels(timestamps + step, out)
+    hour, weekday = hour_and_weekday(np.asarray(timestamps + step, np.float64))
+    return (hour * 7 + weekday).astype(np.uint8)   # 0 .. 167
 
 
-def calendar_channels(next_timestamps: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """One-hot [rows, 24 + 7] (CALENDAR_FEATURES) of each row's next row, given that next row's unix seconds.
+def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
+    """Hour of day and weekday of the *next* row, one-hot (24 + 7 channels), known before it is measured.
 
-    out: where to write them (e.g. the last 31 columns of the rows the windows are gathered from).
+    One-hot rather than sin/cos: a daily profile with steps (business hours, a
+    weekend) is then one weight per hour, not a curve the network must bend.
     """
+    return one_hot_calendar(next_row_cells(timestamps)).astype(np.float64)
+
+
+def calendar_channels(next_timestamps: np.ndarray) -> np.ndarray:
+    """One-hot [rows, 24 + 7] (CALENDAR_FEATURES, float32) of each row's next row, given that next row's unix seconds."""
     hour, weekday = hour_and_weekday(np.asarray(next_timestamps, np.float64))
-    out = np.zeros((len(hour), 31)) if out is None else out
-    out[...] = 0
-    rows = np.arange(len(hour))
-    out[rows, hour], out[rows, 24 + weekday] = 1, 1
-    return out
+    return one_hot_calendar(hour * 7 + weekday)
 
 
 def calendar_covered(timestamps: np.ndarray) -> bool:
@@ -129,25 +135,32 @@ def window_all(telemetry, window_size: int, known_future: bool) -> tuple[list[st
     if not isinstance(known_future, (bool, np.bool_)):
         raise ParameterError(f"known_future must be True or False here, got {known_future!r} "
                              "(bwkit.selection.choose resolves 'auto')")
-    X, features = telemetry.X, list(telemetry.features)
-    if known_future:   # written in place, in float32 (the windows' type): ten million rows x 31 channels is 1.2 GB
-        rows = np.empty((len(X), X.shape[1] + len(CALENDAR_FEATURES)), np.float32)
-        rows[:, :X.shape[1]] = X
-        X = rows
-        calendar_of_next_row(telemetry.timestamps, rows[:, -len(CALENDAR_FEATURES):])
-        features += list(CALENDAR_FEATURES)
-    return features, make_windows(X, telemetry.Y, window_size, telemetry.segment)
+    features = list(telemetry.features) + (list(CALENDAR_FEATURES) if known_future else [])
+    calendar = next_row_cells(telemetry.timestamps) if known_future else None   # one byte per row, expanded when gathered
+    return features, make_windows(telemetry.X, telemetry.Y, window_size, telemetry.segment, calendar)
+
+
+def _checked_slices(telemetry, window_size: int, windows: int) -> dict[str, slice]:
+    """split_slices over `windows` windows, refusing a split left empty."""
+    slices = split_slices(windows)
+    if min(s.stop - s.start for s in slices.values()) < 1:
+        fewest = next(n for n in range(3, 100) if all(s.stop > s.start for s in split_slices(n).values()))
+        raise DataError(
+            f"{telemetry.path}: {telemetry.rows} rows give {windows} windows of {window_size} rows; "
+            f"a 70/15/15 split needs at least {window_size + fewest} rows in one trace (use more data or a "
+            "smaller window_size)")
+    return slices
+
+
+def split_rows(telemetry, window_size: int) -> dict[str, np.ndarray]:
+    """Each split's predicted rows, as `prepare` splits them, without preparing any window."""
+    starts = valid_starts(telemetry.rows, window_size, telemetry.segment)
+    return {name: starts[part] + window_size
+            for name, part in _checked_slices(telemetry, window_size, len(starts)).items()}
 
 
 def prepare(telemetry, window_size: int, known_future: bool) -> Prepared:
     """Window the telemetry (adding next-row calendar channels when asked) and split it."""
     features, windows = window_all(telemetry, window_size, known_future)
-    slices = split_slices(len(windows))
-    splits = {name: windows.take(part) for name, part in slices.items()}
-    if min(len(w) for w in splits.values()) < 1:
-        fewest = next(n for n in range(3, 100) if all(s.stop > s.start for s in split_slices(n).values()))
-        raise DataError(
-            f"{telemetry.path}: {telemetry.rows} rows give {len(windows)} windows of {window_size} rows; "
-            f"a 70/15/15 split needs at least {window_size + fewest} rows in one trace (use more data or a "
-            "smaller window_size)")
-    return Prepared(features, list(telemetry.targets), splits)
+    slices = _checked_slices(telemetry, window_size, len(windows))
+    return Prepared(features, list(telemetry.targets), {name: windows.take(part) for name, part in slices.items()})

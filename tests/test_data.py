@@ -258,7 +258,7 @@ def test_legacy_22_column_csv_loads_as_is(write_csv):
     np.testing.assert_allclose(tel.X, frame[FEATURES].to_numpy(float))
     np.testing.assert_allclose(tel.Y, frame[TARGETS].to_numpy(float))
     np.testing.assert_array_equal(tel.timestamps, frame["timestamp"])
-    assert tel.X.dtype == np.float64 and np.isfinite(tel.X).all()
+    assert tel.X.dtype == np.float32 and np.isfinite(tel.X).all()
 
 
 def test_legacy_csv_with_aliases_only(write_csv):

@@ -84,3 +84,28 @@ def test_only_the_used_columns_are_parsed(telemetry_csv, write_csv):
     table, _, _ = read_table(path, {"timestamp", "rtt_ms"})
     assert list(table.columns) == ["timestamp", "rtt_ms"] and "notes" in table.attrs["header"]
     assert load_telemetry(path, ["rtt_ms", "jitter_ms"], TARGETS[1:2], "error").features == ["rtt_ms", "jitter_ms"]
+
+
+def test_calendar_channels_expanded_when_gathered_are_the_stored_ones():
+    """known_future windows keep one byte per row; every index, the scaler and the device batches see the
+    31 one-hot channels a stored [rows, features + 31] array held."""
+    rng = np.random.default_rng(5)
+    times = 1_762_128_000 + np.cumsum(rng.integers(600, 7200, 400)).astype(np.float64)   # every hour and weekday
+    X = rng.standard_normal((400, 3)) * [1, 50, 0.1]
+    cells = windows.next_row_cells(times)
+    lazy = windows.make_windows(X, X[:, :1], 9, calendar=cells)
+    stored = np.hstack([X, windows.calendar_of_next_row(times)]).astype(np.float32)
+    full = materialised(stored, lazy.row - 9, 9)
+    assert lazy.X.shape == full.shape == (len(lazy), 9, 3 + 31)
+    np.testing.assert_array_equal(np.asarray(lazy.X), full)
+    for key in (np.array([3, 0, 200]), (slice(None), -1), (slice(5, 50), slice(None), [0, 3, 33]),
+                (slice(None), slice(None), 4)):
+        np.testing.assert_array_equal(lazy.X[key], full[key])
+    ours, theirs = windows.Scaler.fit(lazy.X), windows.Scaler.fit(full)
+    np.testing.assert_allclose(ours.mean, theirs.mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours.std, theirs.std, rtol=1e-9)
+    idx = torch.tensor([4, 0, 250, 99])
+    assert torch.equal(TorchWindows(lazy.X, "cpu")[idx], torch.as_tensor(full)[idx])
+    hot = full[:, -1, 3:]
+    np.testing.assert_array_equal(lazy.X.last_cells(), hot[:, :24].argmax(1) * 7 + hot[:, 24:].argmax(1))
+    np.testing.assert_allclose(lazy.X.spread([1, 4]), full[:, :, [1, 4]].astype(np.float64).std(axis=1), rtol=1e-12)
