@@ -78,18 +78,20 @@ def replay(quantiles, levels, normalised_errors: np.ndarray, scored: np.ndarray 
     scored = np.ones(errors.shape, bool) if scored is None else np.asarray(scored, bool)
     quantiles = np.asarray(quantiles, np.float64)
     out = np.empty((len(levels), *errors.shape))
+    ceil, top = math.ceil, GRID
     for i, level in enumerate(levels):
         nominal = 1 - np.float64(level)
+        hit, miss = float(gamma * (nominal - False)), float(gamma * (nominal - True))   # Tracker's two steps
         for j in range(errors.shape[1]):
-            table, rate, column = quantiles[j].tolist(), nominal, out[i, :, j]
-            values = []
+            table, rate, values = quantiles[j].tolist(), float(nominal), []
+            append = values.append
             for error, counted in zip(errors[:, j].tolist(), scored[:, j].tolist()):
-                k = math.ceil((1 - rate) * GRID - 1e-9)
-                multiplier = table[0 if k < 0 else GRID if k > GRID else k]
-                values.append(multiplier)
+                k = ceil((1 - rate) * GRID - 1e-9)
+                multiplier = table[0 if k < 0 else top if k > top else k]
+                append(multiplier)
                 if counted:
-                    rate += gamma * (nominal - (error > multiplier))
-            column[:] = values
+                    rate += miss if error > multiplier else hit
+            out[i, :, j] = values
     return out
 
 

@@ -23,6 +23,14 @@ def oracle(oracle_next: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return oracle_next[rows - 1]
 
 
+def _means(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Mean of `values` [rows, targets] per group 0 .. size - 1 (NaN for a group without rows)."""
+    counts = np.bincount(groups, minlength=size)[:, None]
+    sums = np.column_stack([np.bincount(groups, weights=values[:, j], minlength=size) for j in range(values.shape[1])])
+    with np.errstate(invalid="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 class SeasonalMean:
     """Mean of each target by (hour of day, weekday) over the training rows.
 
@@ -41,55 +49,65 @@ class SeasonalMean:
         return model
 
     def _fit(self, hour: np.ndarray, weekday: np.ndarray, values: np.ndarray) -> None:
+        """Means per cell and per hour as sums in row order over counts: what `values[mask].mean(axis=0)` adds."""
+        values = np.asarray(values, np.float64)
         self.overall = values.mean(axis=0)
-        self.by_hour = {h: values[hour == h].mean(axis=0) for h in np.unique(hour)}
-        self.by_cell = {(h, d): values[(hour == h) & (weekday == d)].mean(axis=0)
-                        for h, d in set(zip(hour.tolist(), weekday.tolist()))}
+        hour, cell = np.asarray(hour, np.int64), np.asarray(hour, np.int64) * 7 + np.asarray(weekday, np.int64)
+        by_hour, by_cell = _means(hour, values, 24), _means(cell, values, 24 * 7)
+        self._table = np.where(np.isnan(by_cell), np.repeat(np.where(np.isnan(by_hour), self.overall, by_hour), 7, 0),
+                               by_cell)
 
     def predict(self, timestamps: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return self.at(*hour_and_weekday(timestamps[rows]))
 
     def at(self, hour: np.ndarray, weekday: np.ndarray) -> np.ndarray:
-        return np.array([self.by_cell.get((h, d), self.by_hour.get(h, self.overall))
-                         for h, d in zip(hour.tolist(), weekday.tolist())])
+        return self._table[np.asarray(hour, np.int64) * 7 + np.asarray(weekday, np.int64)]
 
     def table(self) -> np.ndarray:
         """Every (hour, weekday) cell's prediction, [24 x 7, targets], row hour x 7 + weekday."""
-        cells = np.arange(24 * 7)
-        return self.at(cells // 7, cells % 7)
+        return self._table.copy()
 
 
 class WindowRidge:
     """Ridge regression on the flattened, standardised window; alpha picked on validation.
 
-    Fitted from sums over chunks of windows (two passes: the mean, then the centred Gram
-    matrix and cross products), never from a flattened copy of every window: the solution of
-    scikit-learn's `Ridge(alpha)` with an intercept on the same standardised inputs.
+    Fitted from sums over chunks of windows, never from a flattened copy of every window: one
+    pass accumulates the Gram matrix and cross products of the inputs shifted by the first chunk's
+    mean (near the windows' mean, so centring afterwards cancels little), which gives the solution
+    of scikit-learn's `Ridge(alpha)` with an intercept on the same standardised inputs.
     """
 
     def __init__(self, train, val, alphas=RIDGE_ALPHAS):
         self.y_scaler = Scaler.fit(train.Y)
         ys = (train.Y.astype(np.float64) - self.y_scaler.mean) / self.y_scaler.std
-        n, mean = len(train), sum(x.sum(axis=0) for _, x in _flat(train.X)) / len(train)
-        gram, cross = 0.0, 0.0
+        n, shift = len(train), None
+        total, gram, cross = 0.0, 0.0, 0.0
         for i, x in _flat(train.X):
-            centred = x - mean
-            gram, cross = gram + centred.T @ centred, cross + centred.T @ ys[i:i + len(x)]
-        std = np.sqrt(np.diag(gram) / n)
-        self.x_scaler = Scaler(mean, np.where(std > 1e-12, std, 1.0))
+            shift = x.mean(axis=0) if shift is None else shift   # the first chunk's mean: near the windows' mean
+            x = x - shift
+            total, gram, cross = total + x.sum(axis=0), gram + x.T @ x, cross + x.T @ ys[i:i + len(x)]
+        offset = total / n                                   # the windows' mean minus the shift
+        gram -= n * np.outer(offset, offset)                 # centred
+        cross -= np.outer(offset, ys.sum(axis=0))
+        std = np.sqrt(np.maximum(np.diag(gram), 0.0) / n)
+        self.x_scaler = Scaler(shift + offset, np.where(std > 1e-12, std, 1.0))
         gram = gram / np.outer(self.x_scaler.std, self.x_scaler.std)   # of the standardised inputs, whose mean is 0
         cross = cross / self.x_scaler.std[:, None]
-        fits = {alpha: np.linalg.solve(gram + alpha * np.eye(len(gram)), cross) for alpha in alphas}
+        fits = [np.linalg.solve(gram + alpha * np.eye(len(gram)), cross) for alpha in alphas]
         self.intercept = ys.mean(axis=0)   # with centred inputs, the intercept is the targets' mean
-        losses = {alpha: (((self._predict(beta, val.X) - val.Y) / self.y_scaler.std) ** 2).mean()
-                  for alpha, beta in fits.items()}
-        self.alpha = min(losses, key=losses.get)
-        self.beta = fits[self.alpha]
+        targets = cross.shape[1]
+        every = self._predict(np.concatenate(fits, axis=1), val.X, len(alphas))   # one pass over validation
+        losses = [(((every[:, k * targets:(k + 1) * targets] - val.Y) / self.y_scaler.std) ** 2).mean()
+                  for k in range(len(alphas))]
+        best = int(np.argmin(losses))                        # ties: the smaller alpha
+        self.alpha, self.beta = alphas[best], fits[best]
 
-    def _predict(self, beta, X) -> np.ndarray:
+    def _predict(self, beta, X, repeat: int = 1) -> np.ndarray:
+        """Predictions of one or `repeat` side-by-side coefficient sets ([inputs, targets x repeat])."""
         scaled = np.concatenate([((x - self.x_scaler.mean) / self.x_scaler.std) @ beta for _, x in _flat(X)]) \
             if len(X) else np.empty((0, beta.shape[1]))
-        return (scaled + self.intercept) * self.y_scaler.std + self.y_scaler.mean
+        return (scaled + np.tile(self.intercept, repeat)) * np.tile(self.y_scaler.std, repeat) \
+            + np.tile(self.y_scaler.mean, repeat)
 
     def predict(self, X) -> np.ndarray:
         return self._predict(self.beta, X)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from .errors import DataError
+from .window_array import WindowArray
 
 LEVELS = (0.80, 0.95)   # nominal coverage of each interval, in (0, 1)
 # Floors tried for the scale of a row, as shares of each target's training std; inf: constant width.
@@ -143,7 +144,7 @@ def row_scale(X, columns, target_std, share, spread=None) -> np.ndarray:
     constant = np.broadcast_to(target_std, (len(X), len(target_std)))
     if columns is None:
         return constant.copy()
-    spread = np.asarray(X[:, :, columns], np.float64).std(axis=1) if spread is None else spread
+    spread = window_spread(X, columns) if spread is None else spread
     adaptive = spread + np.where(np.isfinite(share), share, 0) * target_std
     return np.where(np.isfinite(share), adaptive, constant)
 
@@ -162,14 +163,21 @@ def band_constants(recipe: dict, levels, features, targets) -> tuple[np.ndarray,
     return q, base, tuple(np.array(side, np.int64) for side in zip(*pairs)) if pairs else ()
 
 
+def window_spread(X, columns) -> np.ndarray:
+    """Population std [rows, columns] of some input columns over each window (a WindowArray's, computed once)."""
+    if isinstance(X, WindowArray):
+        return X.spread(columns)
+    x = np.asarray(X[:, :, columns], np.float64)
+    deviation = x - x.sum(axis=1, keepdims=True) / x.shape[1]   # np.std's arithmetic, without its overhead
+    return np.sqrt(np.square(deviation).sum(axis=1) / x.shape[1])
+
+
 def window_scale(X, base: np.ndarray, pairs: tuple) -> np.ndarray:
     """Each window's scale [rows, targets]: `base` plus the population std of the paired input column."""
     scale = np.repeat(base[None], len(X), axis=0)
     if pairs:
         j, column = pairs
-        x = np.asarray(X[:, :, column], np.float64)
-        deviation = x - x.sum(axis=1, keepdims=True) / x.shape[1]   # np.std's arithmetic, without its overhead
-        scale[:, j] += np.sqrt(np.square(deviation).sum(axis=1) / x.shape[1])
+        scale[:, j] += window_spread(X, column)
     return scale
 
 
@@ -192,7 +200,7 @@ def choose_floor(actual, predicted, X, columns, target_std, scored=None, shares=
     if columns is None or half < 2:
         return best
     scored = np.ones(np.shape(actual), bool) if scored is None else scored
-    spread = np.asarray(X[:, :, columns], np.float64).std(axis=1)   # the same for every share
+    spread = window_spread(X, columns)   # the same for every share
     for share in shares:
         scale = row_scale(X, columns, target_std, share, spread)
         try:

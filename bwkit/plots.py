@@ -63,16 +63,24 @@ def training_history(history: dict, best_epoch: int, path=None):
     return _finish(fig, path)
 
 
+SCATTER_POINTS = 20_000   # points drawn per target at most (evenly spaced rows): a density, not a list
+
+
 def predictions_scatter(actual, predicted, targets, scored=None, path=None):
     """Predicted vs actual per target on the test split, with the identity line."""
     fig, axes = _grid(len(targets))
     for j, (ax, target) in enumerate(zip(axes, targets)):
         keep = scored[:, j] if scored is not None else slice(None)
         a, p = actual[keep, j], predicted[keep, j]
-        ax.scatter(a, p, s=3, alpha=0.35)
         lo, hi = float(min(a.min(), p.min())), float(max(a.max(), p.max()))
+        title = target
+        if len(a) > SCATTER_POINTS:
+            shown = np.linspace(0, len(a) - 1, SCATTER_POINTS).astype(np.int64)
+            title += f" ({SCATTER_POINTS:,} of {len(a):,} rows, evenly spaced)"
+            a, p = a[shown], p[shown]
+        ax.scatter(a, p, s=3, alpha=0.35)
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
-        ax.set(title=target, xlabel=f"actual{_in(target)}", ylabel=f"predicted{_in(target)}")
+        ax.set(title=title, xlabel=f"actual{_in(target)}", ylabel=f"predicted{_in(target)}")
     return _finish(fig, path)
 
 

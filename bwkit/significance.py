@@ -167,10 +167,18 @@ def _block_starts(rng: np.random.Generator, rows: int, length: int, resamples: i
 def _resample_sums(cumulative: np.ndarray, starts: np.ndarray, length: int, rows: int) -> np.ndarray:
     """Sum of the terms over each resample's rows, [resamples, terms], from the running sums of the terms
     repeated once around the circle: each block's sum is a difference of two running sums, and the last
-    block keeps only the rows the resample still needs. O(blocks), not O(rows), per resample."""
-    ends = np.full(starts.shape[1], length)
-    ends[-1] = rows - (starts.shape[1] - 1) * length
-    return (cumulative[starts + ends] - cumulative[starts]).sum(axis=1)
+    block keeps only the rows the resample still needs. O(blocks), not O(rows), per resample: a sparse
+    [resamples, running sums] matrix of +1 (block end) and -1 (block start) times the running sums."""
+    from scipy.sparse import csr_matrix
+
+    resamples, blocks = starts.shape
+    ends = np.full(blocks, length)
+    ends[-1] = rows - (blocks - 1) * length
+    columns = np.stack([starts + ends, starts], axis=2).reshape(resamples, 2 * blocks)
+    signs = np.broadcast_to(np.array([1.0, -1.0]), (resamples, blocks, 2)).reshape(resamples, 2 * blocks)
+    matrix = csr_matrix((signs.ravel(), columns.ravel(), np.arange(0, columns.size + 1, 2 * blocks)),
+                        shape=(resamples, len(cumulative)))
+    return matrix @ cumulative
 
 
 def _bootstrap(terms, base_mse, thresholds, length, resamples, seed) -> np.ndarray:

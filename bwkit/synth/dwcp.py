@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from ..schema import METRICS, oracle_column
 from .text import iso_stamps
@@ -153,6 +152,8 @@ def _ar_noise(eps):
 
     ``lfilter`` computes each step as phi * previous + innovation, the very
     operations of the minute-by-minute recurrence, so the values are identical."""
+    from scipy.signal import lfilter   # here: importing scipy.signal costs every notebook half a second
+
     x = AR_SD * np.sqrt(1.0 - AR_PHI ** 2) * eps
     x[:1] = AR_SD * eps[:1]
     return lfilter([1.0], [1.0, -AR_PHI], x)
@@ -173,6 +174,8 @@ def _queue(rho, burst):
     q = min(a q_prev + inflow, BUFFER_PKTS) is linear until the cap binds:
     ``lfilter`` evaluates a * q_prev + inflow with the loop's own operations, and
     only a block in which the cap binds is stepped minute by minute."""
+    from scipy.signal import lfilter
+
     a = float(np.exp(-1.0 / QUEUE_TAU_MIN))
     inflow = (1.0 - a) * _queue_eq(rho) * burst
     q = np.empty(len(rho))
