@@ -15,6 +15,7 @@ import pandas as pd
 
 from .csvfile import Source, cut, name_list, read_table
 from .features import FILL_RULE, fill_gaps
+from .isotime import iso_seconds
 from .memory import give_back
 from .errors import DataError  # re-exported: callers import it as bwkit.data.DataError
 from .schema import ALIASES, ORACLE_PREFIX, oracle_column
@@ -102,37 +103,6 @@ def _is_unix(raw: pd.Series) -> bool:
     return first is not None and bool(pd.notna(pd.to_numeric(raw.loc[first], errors="coerce")))
 
 
-def _zoned_whole_seconds(raw: pd.Series) -> np.ndarray | None:
-    """Unix seconds of ISO 8601 times that each carry a zone (Z or an offset) and whole seconds, parsed by
-    Arrow without a Python string per row (ten million rows: seconds and a gigabyte less than pandas);
-    None when any value is not one of those (pandas then reads the column, and names a bad value)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        nanoseconds = pc.cast(pa.array(raw, from_pandas=True), pa.timestamp("ns", tz="UTC")).cast(pa.int64())
-    except (pa.ArrowException, TypeError, ValueError):
-        return None
-    if nanoseconds.null_count:
-        return None
-    nanoseconds = nanoseconds.to_numpy()
-    seconds, fraction = np.divmod(nanoseconds, 1_000_000_000)
-    return None if fraction.any() else seconds.astype(np.float64)   # a fraction: pandas' unit and arithmetic
-
-
-def _iso_seconds(raw: pd.Series) -> np.ndarray:
-    """Unix seconds of ISO 8601 times, NaN where a value is not one; exact at any resolution and in any year."""
-    fast = _zoned_whole_seconds(raw)
-    if fast is not None:
-        return fast
-    parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
-    naive = parsed.dt.tz_localize(None).to_numpy()
-    per_second = np.timedelta64(1, "s").astype(naive.dtype.str.replace("M8", "m8")).astype(np.int64)
-    seconds = naive.view(np.int64) / per_second
-    seconds[np.isnat(naive)] = np.nan
-    return seconds
-
-
 def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
     """Float unix seconds (sub-second cadences keep their fractions)."""
     if "timestamp" not in frame:
@@ -140,7 +110,7 @@ def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
                         f"columns: {name_list(frame.attrs.get('header', frame.columns))}")
     raw = frame["timestamp"]
     unix = _is_unix(raw)
-    seconds = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix else _iso_seconds(raw)
+    seconds = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix else iso_seconds(raw)
     bad = ~np.isfinite(seconds)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
