@@ -95,22 +95,26 @@ class WindowRidge:
         cross = cross / self.x_scaler.std[:, None]
         fits = [np.linalg.solve(gram + alpha * np.eye(len(gram)), cross) for alpha in alphas]
         self.intercept = ys.mean(axis=0)   # with centred inputs, the intercept is the targets' mean
-        targets = cross.shape[1]
-        every = self._predict(np.concatenate(fits, axis=1), val.X, len(alphas))   # one pass over validation
-        losses = [(((every[:, k * targets:(k + 1) * targets] - val.Y) / self.y_scaler.std) ** 2).mean()
-                  for k in range(len(alphas))]
+        losses = np.zeros(len(alphas))   # every alpha scored in one pass over validation, a chunk at a time
+        for i, predicted in self._chunks(np.concatenate(fits, axis=1), val.X, len(alphas)):
+            error = (predicted.reshape(len(predicted), len(alphas), -1) - val.Y[i:i + len(predicted), None]) \
+                / self.y_scaler.std
+            losses += np.square(error).sum(axis=(0, 2))
         best = int(np.argmin(losses))                        # ties: the smaller alpha
         self.alpha, self.beta = alphas[best], fits[best]
 
-    def _predict(self, beta, X, repeat: int = 1) -> np.ndarray:
-        """Predictions of one or `repeat` side-by-side coefficient sets ([inputs, targets x repeat])."""
-        scaled = np.concatenate([((x - self.x_scaler.mean) / self.x_scaler.std) @ beta for _, x in _flat(X)]) \
-            if len(X) else np.empty((0, beta.shape[1]))
-        return (scaled + np.tile(self.intercept, repeat)) * np.tile(self.y_scaler.std, repeat) \
-            + np.tile(self.y_scaler.mean, repeat)
+    def _chunks(self, beta, X, repeat: int = 1):
+        """(offset, predictions) of one or `repeat` side-by-side coefficient sets, a chunk of windows at a time."""
+        for i, x in _flat(X):
+            scaled = ((x - self.x_scaler.mean) / self.x_scaler.std) @ beta
+            yield i, (scaled + np.tile(self.intercept, repeat)) * np.tile(self.y_scaler.std, repeat) \
+                + np.tile(self.y_scaler.mean, repeat)
 
     def predict(self, X) -> np.ndarray:
-        return self._predict(self.beta, X)
+        out = np.empty((len(X), self.beta.shape[1]))
+        for i, predicted in self._chunks(self.beta, X):
+            out[i:i + len(predicted)] = predicted
+        return out
 
 
 def _flat(X, size: int = 16384):

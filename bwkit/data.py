@@ -239,8 +239,19 @@ def _oracle(frame: pd.DataFrame, targets: list[str]) -> np.ndarray | None:
     oracle_columns = [oracle_column(t) for t in targets]
     if not all(c in frame for c in oracle_columns):
         return None
-    return np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64)
+    return np.column_stack([pd.to_numeric(frame.pop(c), errors="coerce").to_numpy(np.float64)
                             for c in oracle_columns])
+
+
+def _take(frame: pd.DataFrame, columns: list[str], dtype, keep=()) -> np.ndarray:
+    """[rows, columns] of `dtype`, a column at a time; each column not in `keep` then leaves the frame, which
+    shrinks as the array grows (ten million rows: about a gigabyte less at the peak)."""
+    out = np.empty((len(frame), len(columns)), dtype)
+    for j, column in enumerate(columns):
+        out[:, j] = frame[column].to_numpy()
+        if column not in keep:
+            frame[column] = None   # drops the column's array (a `del` can copy the frame's other columns)
+    return out
 
 
 def _fresh_mask(frame: pd.DataFrame, targets: list[str], fresh_column: str, fresh_targets, path) -> np.ndarray | None:
@@ -285,12 +296,10 @@ def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str =
     _check_order(frame, timestamps, segment, source)
     feature_columns, flagged = _numeric_columns(frame, used, features, targets, nan_policy, source, notes, segment)
     _check_targets_vary(frame, targets, source)
-    X = np.empty((len(frame), len(feature_columns)), np.float32)   # a column at a time: no float64 copy of all
-    for j, column in enumerate(feature_columns):
-        X[:, j] = frame[column].to_numpy()
-    Y = frame[targets].to_numpy(np.float64)
-    oracle = _oracle(frame, targets) if oracle else None
     fresh = _fresh_mask(frame, targets, fresh_column, fresh_targets, source)
+    oracle = _oracle(frame, targets) if oracle else None
+    Y = _take(frame, targets, np.float64, keep=feature_columns)
+    X = _take(frame, feature_columns, np.float32)
     del frame
     give_back()
     return Telemetry(path=path, sha256=sha256, timestamps=timestamps, segment=segment,

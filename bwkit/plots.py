@@ -39,8 +39,8 @@ def series(frame, columns, days: float = 3.0, path=None):
     """The first `days` of each column against time."""
     import pandas as pd
 
-    time = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601") if frame["timestamp"].dtype == object \
-        else pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+    time = pd.to_datetime(frame["timestamp"], unit="s", utc=True) if pd.api.types.is_numeric_dtype(frame["timestamp"]) \
+        else pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
     keep = time < time.iloc[0] + pd.Timedelta(days=days)
     fig, axes = plt.subplots(len(columns), 1, figsize=(10, 1.8 * len(columns)), sharex=True, squeeze=False)
     for ax, column in zip(axes[:, 0], columns):

@@ -26,6 +26,7 @@ from .errors import DataError
 BAND_Z = 1.96               # white-noise band of the autocorrelation: ±BAND_Z / sqrt(n)
 CHUNK_BYTES = 16_000_000    # with CHUNK_RESAMPLES, how many resamples are drawn at a time (fixed: the seed's stream)
 CHUNK_RESAMPLES = 200       # resamples per chunk at most
+TERMS = 11                  # per-row terms whose sums give every statistic (`_columns`)
 CONSTANT = 1e-18            # a column whose variance is below CONSTANT x mean(x²) is constant (no correlation)
 BLOCK_RULE = ("The block length is the smallest lag k ≥ 1 at which the sample autocorrelation falls inside "
               "the white-noise band ±1.96/sqrt(n), but at least ceil(n^(1/3)) and at most max(1, n // 10).")
@@ -117,19 +118,24 @@ def _checked(actual, model, baseline, scored) -> tuple[np.ndarray, ...]:
     return (*arrays, mask)
 
 
-def _columns(actual, model, baseline, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-row terms whose weighted sums give every statistic, [rows, 11, targets], zero on unscored rows.
+def _columns(actual, model, baseline, mask) -> tuple:
+    """Per-row terms whose weighted sums give every statistic, [rows, 11] per target, zero on unscored rows.
 
     Values are centred on their scored means first (correlations and differences do not change, and
-    the variances lose less to cancellation). Also returns the loss differential d and the
-    per-column constant thresholds for actual, model and baseline.
+    the variances lose less to cancellation). Returns `terms(j)`, target j's terms, built when asked
+    (one target's at a time is in memory), the loss differential d and the per-column constant
+    thresholds for actual, model and baseline.
     """
     w = mask.astype(np.float64)
     keep = lambda v: np.where(mask, v, 0.0)   # noqa: E731  (unscored values never enter a sum, even NaN)
     d = keep((model - actual) ** 2 - (baseline - actual) ** 2)
     n = w.sum(0)
     a, m, b = (keep(v - keep(v).sum(0) / n) for v in (actual, model, baseline))
-    terms = np.stack([w, d, a, m, b, a * a, m * m, b * b, a * m, a * b, keep((baseline - actual) ** 2)], axis=1)
+    base = keep((baseline - actual) ** 2)
+
+    def terms(j: int) -> np.ndarray:
+        return np.stack([w[:, j], d[:, j], a[:, j], m[:, j], b[:, j], a[:, j] * a[:, j], m[:, j] * m[:, j],
+                         b[:, j] * b[:, j], a[:, j] * m[:, j], a[:, j] * b[:, j], base[:, j]], axis=1)
     thresholds = np.stack([CONSTANT * (keep(v) ** 2).sum(0) / n for v in (actual, model, baseline)])
     return terms, d, thresholds
 
@@ -181,20 +187,33 @@ def _resample_sums(cumulative: np.ndarray, starts: np.ndarray, length: int, rows
     return matrix @ cumulative
 
 
-def _bootstrap(terms, base_mse, thresholds, length, resamples, seed) -> np.ndarray:
-    """Statistics of every resample, [resamples, 3, targets + 1], in chunks that bound memory."""
-    rows = terms.shape[0]
-    flat = terms.reshape(rows, -1)
-    cumulative = np.zeros((rows + length + 1, flat.shape[1]))
-    np.cumsum(np.concatenate([flat, flat[:length]]), axis=0, out=cumulative[1:])
+def _running_sums(values: np.ndarray, chunk: int = 65536) -> None:
+    """values[k] = values[0] + ... + values[k] along the first axis, in place, in order (as np.cumsum adds)."""
+    for i in range(0, len(values), chunk):
+        block = values[i:i + chunk]
+        if i:
+            block[0] += values[i - 1]
+        np.cumsum(block, axis=0, out=block)
+
+
+def _sums(terms, targets: int, rows: int, length: int, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of the terms over every row, [11, targets], and over each resample's rows, [resamples, 11, targets].
+
+    terms(j): target j's terms [rows, 11]. Every target is resampled with the same draws; one
+    target's running sums (repeated `length` rows around the circle) are in memory at a time.
+    """
     rng = np.random.default_rng(seed)
     chunk = max(1, min(CHUNK_RESAMPLES, CHUNK_BYTES // (8 * rows)))   # the draws' order: fixed by the seed
-    out = []
-    for start in range(0, resamples, chunk):
-        starts = _block_starts(rng, rows, length, min(chunk, resamples - start))
-        out.append(_statistics(_resample_sums(cumulative, starts, length, rows).reshape(-1, *terms.shape[1:]),
-                               base_mse, thresholds))
-    return np.concatenate(out)
+    draws = [_block_starts(rng, rows, length, min(chunk, resamples - start)) for start in range(0, resamples, chunk)]
+    total, resampled = np.empty((TERMS, targets)), np.empty((resamples, TERMS, targets))
+    for j in range(targets):
+        cumulative = np.zeros((rows + length + 1, TERMS))
+        cumulative[1:rows + 1] = terms(j)
+        total[:, j] = cumulative[1:rows + 1].sum(axis=0)
+        cumulative[rows + 1:] = cumulative[1:length + 1]   # the circle: the first rows again, after the last
+        _running_sums(cumulative[1:])
+        resampled[:, :, j] = np.concatenate([_resample_sums(cumulative, starts, length, rows) for starts in draws])
+    return total, resampled
 
 
 def _interval(samples: np.ndarray, level: float) -> np.ndarray:
@@ -230,8 +249,9 @@ def compare(actual, model, baseline, scored=None, *, resamples: int = 1000, seed
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (d * rows / (n * base_mse)).mean(axis=1)
     length = block_length(np.where(np.isfinite(z), z, 0.0))
-    point = _statistics(terms.sum(0)[None], base_mse, thresholds)[0]
-    low, high = _interval(_bootstrap(terms, base_mse, thresholds, length, resamples, seed), level)
+    total, resampled = _sums(terms, targets, rows, length, resamples, seed)
+    point = _statistics(total[None], base_mse, thresholds)[0]
+    low, high = _interval(_statistics(resampled, base_mse, thresholds), level)
     tests = [_diebold_mariano(d[mask[:, j], j], length - 1) for j in range(targets)]
     tests.append(_diebold_mariano(z, length - 1))
     result = {}

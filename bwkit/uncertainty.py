@@ -22,16 +22,21 @@ INTERVAL_METHOD = ("split conformal on validation residuals normalised by each r
                    "ceil((n+1) x level)-th smallest |residual| / scale")
 
 
+PARALLEL_TEST_BYTES = 256 * 2**20   # two comparisons at once below this much of terms each (~600,000 rows x 4)
+
+
 def tests(ev) -> dict[str, dict]:
     """Model against every other method of the evaluation: {method: {target or "average": figures}}.
 
     The comparisons are independent (each draws from its own seed) and mostly in NumPy, which
-    releases the GIL: two threads take about two thirds of the time of one.
+    releases the GIL: two threads take about two thirds of the time of one. With more than
+    PARALLEL_TEST_BYTES of terms per comparison they run one at a time, to bound memory.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     others = [m for m in ev.methods if m != MODEL]
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    terms = ev.actual.size * significance.TERMS * 8
+    with ThreadPoolExecutor(max_workers=2 if terms <= PARALLEL_TEST_BYTES else 1) as pool:
         results = pool.map(lambda m: significance.compare(ev.actual, ev.predictions[MODEL], ev.predictions[m],
                                                           ev.scored), others)
         return {method: {("average" if k == "average" else ev.targets[k]): v for k, v in result.items()}

@@ -200,12 +200,14 @@ def test_three_thousand_rows_four_targets_a_thousand_resamples_take_under_two_se
 
 def test_block_sums_equal_summing_every_resampled_row():
     """The running-sum shortcut gives what counting each row of each circular block resample gives."""
-    from bwkit.significance import _block_starts, _bootstrap, _statistics
+    from bwkit.significance import _block_starts, _statistics, _sums
 
     rng = np.random.default_rng(4)
     terms = np.abs(rng.standard_normal((503, 11, 2))) + 0.1
     base_mse, thresholds = np.array([1.0, 2.0]), np.zeros((3, 2))
-    got = _bootstrap(terms, base_mse, thresholds, 17, 30, seed=9)
+    total, resampled = _sums(lambda j: terms[:, :, j], 2, 503, 17, 30, seed=9)
+    got = _statistics(resampled, base_mse, thresholds)
+    np.testing.assert_allclose(total, terms.sum(axis=0), rtol=1e-12)
     starts = _block_starts(np.random.default_rng(9), 503, 17, 30)   # 30 resamples: one chunk, the same draws
     index = (starts[:, :, None] + np.arange(17)).reshape(30, -1)[:, :503] % 503
     expected = _statistics(terms[index].sum(axis=1), base_mse, thresholds)

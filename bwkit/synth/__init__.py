@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
+from ..memory import give_back
 from ..schema import METRICS, oracle_column
 from . import dwcp, legacy
 from .csvwrite import write_csv
@@ -76,4 +77,6 @@ def write(path, samples: int, seed: int, profile: str, start: str) -> Path:
     frame = generate(samples, seed, profile, start)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(frame, path)
+    del frame
+    give_back()   # the generator's temporaries: ten million rows leave over a gigabyte otherwise
     return path
