@@ -15,7 +15,7 @@ import pandas as pd
 
 from .csvfile import Source, cut, name_list, read_table
 from .features import FILL_RULE, fill_gaps
-from .isotime import iso_seconds
+from .isotime import iso_seconds, is_unix
 from .memory import give_back
 from .errors import DataError  # re-exported: callers import it as bwkit.data.DataError
 from .schema import ALIASES, ORACLE_PREFIX, oracle_column
@@ -95,21 +95,13 @@ def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
 UNIX_MS_ABOVE = 1e11  # unix seconds reach 1e11 in the year 5138; larger numbers are milliseconds
 
 
-def _is_unix(raw: pd.Series) -> bool:
-    """Numbers (unix seconds or milliseconds): by the column's type, or else by its first value."""
-    if pd.api.types.is_numeric_dtype(raw):
-        return not pd.api.types.is_bool_dtype(raw)
-    first = raw.first_valid_index() if pd.isna(raw.iloc[0]) else raw.index[0]   # no pass over the column
-    return first is not None and bool(pd.notna(pd.to_numeric(raw.loc[first], errors="coerce")))
-
-
 def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
     """Float unix seconds (sub-second cadences keep their fractions)."""
     if "timestamp" not in frame:
         raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); "
                         f"columns: {name_list(frame.attrs.get('header', frame.columns))}")
     raw = frame["timestamp"]
-    unix = _is_unix(raw)
+    unix = is_unix(raw)
     seconds = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix else iso_seconds(raw)
     bad = ~np.isfinite(seconds)
     if bad.any():

@@ -1,4 +1,4 @@
-"""ISO 8601 text to unix seconds, for a column of any length.
+"""Timestamps as text: unix numbers or ISO 8601, and ISO 8601 to unix seconds for a column of any length.
 
 Times that all carry a zone and whole seconds (what loggers and the generator write) are
 parsed by Arrow in C; anything else by pandas, which also marks each value it cannot read.
@@ -38,3 +38,11 @@ def iso_seconds(raw: pd.Series) -> np.ndarray:
     seconds = naive.view(np.int64) / per_second
     seconds[np.isnat(naive)] = np.nan
     return seconds
+
+
+def is_unix(raw: pd.Series) -> bool:
+    """Numbers (unix seconds or milliseconds): by the column's type, or else by its first value."""
+    if pd.api.types.is_numeric_dtype(raw):
+        return not pd.api.types.is_bool_dtype(raw)
+    first = raw.first_valid_index() if pd.isna(raw.iloc[0]) else raw.index[0]   # no pass over the column
+    return first is not None and bool(pd.notna(pd.to_numeric(raw.loc[first], errors="coerce")))
