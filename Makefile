@@ -3,7 +3,7 @@
 # make test-slow - real-size checks (a few minutes)
 # make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving, generator); not part of the tests
 # make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
-# make bench-scale - stage times and peak memory at 15,000 to 10,000,000 rows (about 40 minutes)
+# make bench-scale - stage times and peak memory at 15,000 to 10,000,000 rows (about 20 minutes)
 # make coverage - the test suite with line coverage of bwkit/
 # make node  - install the Node.js consumer's pinned onnxruntime-node (consumers/node), when npm is there
 PYTHON ?= python3
