@@ -141,20 +141,24 @@ def _stage_values(stage: str, config: dict, files: RunFolder) -> dict:
 
 @contextmanager
 def _sigterm_as_sigint(received: list):
-    """SIGTERM ends a run the way SIGINT does (which papermill and asyncio handle cleanly), and is named."""
+    """SIGINT and SIGTERM end a run with KeyboardInterrupt where the main thread is, and are named in `received`.
+
+    Our own SIGINT handler also keeps asyncio's away: that one cancels papermill's task instead, and
+    a cancellation that lands while the kernel starts can be swallowed, so the run went on."""
     if threading.current_thread() is not threading.main_thread():
         yield   # signal handlers belong to the main thread (a Dask worker runs tasks in others)
         return
 
     def handler(signum, frame):
-        received.append("SIGTERM")
-        os.kill(os.getpid(), signal.SIGINT)
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, before in previous.items():
+            signal.signal(s, before)
 
 
 def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> None:
@@ -174,6 +178,8 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> No
                 log(f"[{i}/{len(stages)}] {stage} ...")
                 seconds = run_stage(P.notebook_path(stage), stage, record, _stage_values(stage, config, files),
                                     progress)
+                if received:   # a signal whose KeyboardInterrupt something swallowed still ends the run
+                    raise KeyboardInterrupt
                 log(f"[{i}/{len(stages)}] {stage} done in {seconds:.1f} s")
                 write_run_index(files.root, plots=False)
         if record.data["data"]["generated"]:
