@@ -52,8 +52,8 @@ class SeasonalMean:
         """Means per cell and per hour as sums in row order over counts: what `values[mask].mean(axis=0)` adds."""
         values = np.asarray(values, np.float64)
         self.overall = values.mean(axis=0)
-        hour, cell = np.asarray(hour, np.int64), np.asarray(hour, np.int64) * 7 + np.asarray(weekday, np.int64)
-        by_hour, by_cell = _means(hour, values, 24), _means(cell, values, 24 * 7)
+        hour = np.asarray(hour, np.int64)
+        by_hour, by_cell = _means(hour, values, 24), _means(hour * 7 + np.asarray(weekday, np.int64), values, 24 * 7)
         self._table = np.where(np.isnan(by_cell), np.repeat(np.where(np.isnan(by_hour), self.overall, by_hour), 7, 0),
                                by_cell)
 
@@ -105,10 +105,9 @@ class WindowRidge:
 
     def _chunks(self, beta, X, repeat: int = 1):
         """(offset, predictions) of one or `repeat` side-by-side coefficient sets, a chunk of windows at a time."""
+        intercept, scale, shift = (np.tile(v, repeat) for v in (self.intercept, self.y_scaler.std, self.y_scaler.mean))
         for i, x in _flat(X):
-            scaled = ((x - self.x_scaler.mean) / self.x_scaler.std) @ beta
-            yield i, (scaled + np.tile(self.intercept, repeat)) * np.tile(self.y_scaler.std, repeat) \
-                + np.tile(self.y_scaler.mean, repeat)
+            yield i, (((x - self.x_scaler.mean) / self.x_scaler.std) @ beta + intercept) * scale + shift
 
     def predict(self, X) -> np.ndarray:
         out = np.empty((len(X), self.beta.shape[1]))

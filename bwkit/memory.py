@@ -1,6 +1,7 @@
 """Will it fit? The memory a load needs against what the machine has, said before the work starts."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from .errors import DataError
@@ -27,16 +28,25 @@ def check_fits(path, rows: int, columns: int) -> None:
                         "or fewer columns, or a machine with more memory")
 
 
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's malloc_trim, or None (macOS, musl: their allocators decide). Looked up once: find_library
+    runs ldconfig."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
 def give_back() -> None:
     """Return freed heap memory to the operating system (glibc's malloc_trim; nothing elsewhere).
 
     pandas parses a big CSV in chunks of a few megabytes; once they are concatenated and freed, glibc
     keeps their pages for reuse. Ten million rows leave about 0.7 GB resident that no array holds.
     """
-    import ctypes
-    import ctypes.util
-
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):   # not glibc (macOS, musl): its allocator decides
-        pass
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -24,7 +24,7 @@ from .record import RunRecord, now, reconcile, this_process
 from .pages import write_run_index, write_runs_index
 from .report import notebook_to_html
 from .rolling import fold_splits
-from .windows import prepare
+from .windows import split_rows
 
 MANAGED = {"run_dir": "is the run folder (use --run-id)", "output": "is the run's data/telemetry.csv"}
 KERNEL = "python3"
@@ -127,9 +127,9 @@ def check_data(config: dict) -> None:
     """What needs the data, before any training: the columns exist and parse, the window and split fit."""
     telemetry = load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
                                config["fresh_column"], config["fresh_targets"], oracle=False)
-    windows = prepare(telemetry, config["window_size"], False)   # the calendar inputs add channels, never rows
+    splits = split_rows(telemetry, config["window_size"])   # the calendar inputs add channels, never rows
     if config.get("folds"):
-        fold_splits(sum(len(w) for w in windows.splits.values()), config["folds"])
+        fold_splits(sum(len(rows) for rows in splits.values()), config["folds"])
 
 
 def _stage_values(stage: str, config: dict, files: RunFolder) -> dict:

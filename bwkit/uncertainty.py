@@ -22,15 +22,16 @@ INTERVAL_METHOD = ("split conformal on validation residuals normalised by each r
                    "ceil((n+1) x level)-th smallest |residual| / scale")
 
 
-PARALLEL_TEST_BYTES = 256 * 2**20   # two comparisons at once below this much of terms each (~600,000 rows x 4)
+PARALLEL_TEST_BYTES = 256 * 2**20   # two comparisons at once while rows x targets x 11 terms x 8 bytes is below this
+                                    # (about 700,000 rows of 4 targets); each holds several such arrays while it runs
 
 
 def tests(ev) -> dict[str, dict]:
     """Model against every other method of the evaluation: {method: {target or "average": figures}}.
 
     The comparisons are independent (each draws from its own seed) and mostly in NumPy, which
-    releases the GIL: two threads take about two thirds of the time of one. With more than
-    PARALLEL_TEST_BYTES of terms per comparison they run one at a time, to bound memory.
+    releases the GIL: two threads take about two thirds of the time of one. Past
+    PARALLEL_TEST_BYTES (a measure of one comparison's arrays) they run one at a time, to bound memory.
     """
     from concurrent.futures import ThreadPoolExecutor
 

@@ -92,17 +92,13 @@ class WindowArray:
         only those columns: the bands' scale, which calibration and scoring both ask for.
         """
         key = tuple(int(c) for c in np.atleast_1d(np.arange(self.shape[2])[columns]))
-        if key not in self._spreads and max(key) >= self.rows.shape[1]:   # a calendar channel: gathered whole
-            x = np.concatenate([self[i:i + CHUNK, :, list(key)] for i in range(0, len(self), CHUNK)]).astype(np.float64)
-            deviation = x - x.sum(axis=1, keepdims=True) / self.window
-            self._spreads[key] = np.sqrt(np.square(deviation).sum(axis=1) / self.window)
         if key not in self._spreads:
             out = np.empty((len(self), len(key)))
             steps = np.arange(self.window)
             for i in range(0, len(self), CHUNK):
                 starts = self.starts[i:i + CHUNK]
                 first = int(starts.min())
-                span = self.rows[first:int(starts.max()) + self.window][:, list(key)].astype(np.float64)
+                span = self._rows(np.arange(first, int(starts.max()) + self.window))[:, list(key)].astype(np.float64)
                 x = span[np.add.outer(starts - first, steps)]
                 deviation = x - x.sum(axis=1, keepdims=True) / self.window
                 out[i:i + CHUNK] = np.sqrt(np.square(deviation).sum(axis=1) / self.window)

@@ -70,8 +70,13 @@ def next_row_cells(timestamps: np.ndarray) -> np.ndarray:
     predicted row's. The last row repeats its own step forward (no window uses it).
     """
     step = np.diff(timestamps, append=timestamps[-1] + (timestamps[-1] - timestamps[-2] if len(timestamps) > 1 else 60))
-    hour, weekday = hour_and_weekday(np.asarray(timestamps + step, np.float64))
-    return (hour * 7 + weekday).astype(np.uint8)   # 0 .. 167
+    return calendar_cells(timestamps + step)
+
+
+def calendar_cells(timestamps: np.ndarray) -> np.ndarray:
+    """hour x 7 + weekday (uint8, 0 .. 167) of unix-second timestamps, in UTC."""
+    hour, weekday = hour_and_weekday(np.asarray(timestamps, np.float64))
+    return (hour * 7 + weekday).astype(np.uint8)
 
 
 def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
@@ -85,8 +90,7 @@ def calendar_of_next_row(timestamps: np.ndarray) -> np.ndarray:
 
 def calendar_channels(next_timestamps: np.ndarray) -> np.ndarray:
     """One-hot [rows, 24 + 7] (CALENDAR_FEATURES, float32) of each row's next row, given that next row's unix seconds."""
-    hour, weekday = hour_and_weekday(np.asarray(next_timestamps, np.float64))
-    return one_hot_calendar(hour * 7 + weekday)
+    return one_hot_calendar(calendar_cells(next_timestamps))
 
 
 def calendar_covered(timestamps: np.ndarray) -> bool:
