@@ -252,8 +252,8 @@ def _parse(source: Source, text, sep: str, usecols=None) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            # Parsed in chunks (low_memory): ten million rows take half the memory and a third of the time of
-            # one pass. A column whose chunks differ in type comes back mixed, and the loader checks every value.
+            # Parsed in chunks (low_memory): a big file needs far less memory, and less time, than in one pass.
+            # A column whose chunks differ in type comes back mixed, and the loader checks every value.
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             frame = pd.read_csv(text, sep=sep, engine="c", low_memory=True, index_col=False, compression=None,
                                 usecols=usecols)

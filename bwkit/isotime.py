@@ -11,7 +11,7 @@ import pandas as pd
 
 def _zoned_whole_seconds(raw: pd.Series) -> np.ndarray | None:
     """Unix seconds of ISO 8601 times that each carry a zone (Z or an offset) and whole seconds, parsed by
-    Arrow without a Python string per row (ten million rows: seconds and a gigabyte less than pandas);
+    Arrow without a Python string per row (pandas makes one for every row);
     None when any value is not one of those (pandas then reads the column, and names a bad value)."""
     import pyarrow as pa
     import pyarrow.compute as pc

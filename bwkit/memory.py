@@ -45,7 +45,7 @@ def give_back() -> None:
     """Return freed heap memory to the operating system (glibc's malloc_trim; nothing elsewhere).
 
     pandas parses a big CSV in chunks of a few megabytes; once they are concatenated and freed, glibc
-    keeps their pages for reuse. Ten million rows leave about 0.7 GB resident that no array holds.
+    keeps their pages for reuse, resident though no array holds them.
     """
     trim = _malloc_trim()
     if trim is not None:

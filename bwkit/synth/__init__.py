@@ -78,5 +78,5 @@ def write(path, samples: int, seed: int, profile: str, start: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(frame, path)
     del frame
-    give_back()   # the generator's temporaries: ten million rows leave over a gigabyte otherwise
+    give_back()   # the generator's freed temporaries, before the notebook reads the file back
     return path
