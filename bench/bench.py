@@ -31,9 +31,9 @@ def machine() -> str:
 
 def bench_windowing(repeats: int = 20) -> float:
     from bwkit import synth
-    from bwkit.data import split_names
-    from bwkit.params import configure
-    from bwkit.windows import make_windows
+    from bwkit.data.loader import split_names
+    from bwkit.runs.params import configure
+    from bwkit.features.windows import make_windows
 
     config = configure()
     frame = synth.generate(config["samples"], config["seed"], config["profile"], config["start"])
@@ -48,9 +48,9 @@ def bench_windowing(repeats: int = 20) -> float:
 
 
 def main() -> None:
-    from bwkit import pipeline
-    from bwkit.artifacts import RunFolder
-    from bwkit.params import configure
+    from bwkit.pipeline import runner as pipeline
+    from bwkit.runs.artifacts import RunFolder
+    from bwkit.runs.params import configure
 
     rows = [("machine", machine())]
     rows.append(("windowing 15,000 rows x 9 features, window 20 (median of 20)", f"{bench_windowing():.2f} ms"))
@@ -73,7 +73,7 @@ def main() -> None:
         rows.append(("full default bwkit run, wall", f"{wall:.1f} s"))
         for stage, info in record["stages"].items():
             rows.append((f"  stage {stage} (papermill + HTML)", f"{info['seconds']:.1f} s"))
-        lat = metadata["metrics"]["onnx_latency"]   # measured by 04_export (bwkit/export.py, latency_ms)
+        lat = metadata["metrics"]["onnx_latency"]   # measured by 04_export (bwkit/serving/export.py, latency_ms)
         rows.append(("ONNX single-window latency, 1 thread", f"p50 {lat['p50_ms']:.3f} ms, p99 {lat['p99_ms']:.3f} ms"))
         avg = report["comparison"]["LSTM"]["average"]
         rows.append(("default run: LSTM avg correlation / MAPE", f"{avg['correlation']:.4f} / {avg['mape']:.2f} %"))

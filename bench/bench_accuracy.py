@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bwkit.significance import verdict
+from bwkit.evaluation.significance import verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "bench-accuracy"

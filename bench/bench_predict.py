@@ -53,8 +53,8 @@ def latency_rows(run: Path) -> list[tuple[str, str]]:
     import onnxruntime as ort
     import torch
 
-    from bwkit.model import load_checkpoint
-    from bwkit.predictor import Predictor
+    from bwkit.training.model import load_checkpoint
+    from bwkit.serving.predictor import Predictor
 
     predictor = Predictor.from_run(run, threads=1)
     w = predictor.recipe.window_size
@@ -121,8 +121,8 @@ def scoring_rows(run: Path, folder: Path) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    from bwkit import pipeline
-    from bwkit.params import configure
+    from bwkit.pipeline import runner as pipeline
+    from bwkit.runs.params import configure
 
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(sys.argv[1]) if len(sys.argv) > 1 else None

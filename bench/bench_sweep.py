@@ -35,8 +35,9 @@ def machinery() -> tuple[float, float]:
 
 
 def main() -> None:
-    from bwkit import pipeline, sweep
-    from bwkit.reproduce import reproduce
+    from bwkit.pipeline import runner as pipeline
+    from bwkit.experiments import sweeps as sweep
+    from bwkit.pipeline.reproduction import reproduce
 
     quiet = {"log": lambda *_: None}
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,7 +49,7 @@ def main() -> None:
                 pipeline.run({"epochs": 3, "learning_rate": lr, "batch_size": batch}, runs_root=Path(tmp) / "seq", **quiet)
         sequential = time.perf_counter() - start
         start = time.perf_counter()
-        sweep.sweep({"epochs": 3}, grid, sweep_id="bench", workers=2, progress=False, **quiet)
+        sweep.run_sweep({"epochs": 3}, grid, sweep_id="bench", workers=2, progress=False, **quiet)
         swept = time.perf_counter() - start
         cluster, round_trip = machinery()
         start = time.perf_counter()

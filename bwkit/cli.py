@@ -17,28 +17,27 @@ import json
 import logging
 import sys
 
-from . import params as P
-from .artifacts import RunFolder
-from .errors import BwkitError, ParameterError, RunError, RunInterrupted
+from bwkit.errors import BwkitError, ParameterError, RunError, RunInterrupted
+from bwkit.runs import RunFolder, configure, pipeline_parameters
 
 
 def _run(args) -> int:
-    from .pipeline import run
+    from bwkit.pipeline import run
 
-    config = P.configure(parameters_file=args.parameters_file, sets=args.set)
+    config = configure(parameters_file=args.parameters_file, sets=args.set)
     print(run(config, run_id=args.run_id, progress=True))
     return 0
 
 
 def _resume(args) -> int:
-    from .pipeline import resume
+    from bwkit.pipeline import resume
 
     print(resume(args.run_dir, progress=True))
     return 0
 
 
 def _reproduce(args) -> int:
-    from .reproduce import reproduce
+    from bwkit.pipeline import reproduce
 
     index, result = reproduce(args.run_dir, args.run_id)
     print(f"{result['verdict']}: {index}")
@@ -48,11 +47,11 @@ def _reproduce(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweep import parse_grid, sweep
+    from bwkit.experiments import parse_grid, run_sweep
 
-    base = P.configure(parameters_file=args.parameters_file, sets=args.set)
+    base = configure(parameters_file=args.parameters_file, sets=args.set)
     base = {k: v for k, v in base.items() if k not in {"run_dir", "output"}}
-    record = sweep(base, parse_grid(args.grid), args.repeats, args.sweep_id, args.scheduler, args.workers)
+    record = run_sweep(base, parse_grid(args.grid), args.repeats, args.sweep_id, args.scheduler, args.workers)
     failed = {rid: r["error"] for rid, r in record["results"].items() if r["status"] != "succeeded"}
     for rid, error in failed.items():
         print(f"failed: {rid}: {error}", file=sys.stderr)
@@ -61,26 +60,26 @@ def _sweep(args) -> int:
 
 
 def _compare(args) -> int:
-    from .sweep import compare_report
+    from bwkit.experiments import compare_report
 
     print(compare_report(args.sweep or "", ",".join(args.run_dirs)))
     return 0
 
 
 def _check(args) -> int:
-    from .check import report
+    from bwkit.pipeline import print_checks
 
-    return 1 if report(args.run_dir) else 0
+    return 1 if print_checks(args.run_dir) else 0
 
 
 def _params(args) -> int:
-    for name, p in P.pipeline_parameters().items():
+    for name, p in pipeline_parameters().items():
         print(f"{name:16s} {p.type.__name__:6s} {p.default!r:32}  {p.help}")
     return 0
 
 
 def _table(args) -> int:
-    from .report import markdown_table
+    from bwkit.reports import markdown_table
 
     path = RunFolder(args.run_dir).report
     if not path.exists():
@@ -93,8 +92,8 @@ def _table(args) -> int:
 
 
 def _predict(args) -> int:
-    from .predictor import Predictor
-    from .scoring import score_csv
+    from bwkit.serving import Predictor
+    from bwkit.serving import score_csv
 
     predictor = Predictor.from_run(args.run_dir, args.version, threads=args.threads)
     result = score_csv(predictor, args.csv, args.output)

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit import pipeline, synth
-from bwkit.artifacts import RunFolder
-from bwkit.data import split_names
-from bwkit.params import configure
+from bwkit.pipeline import runner as pipeline
+from bwkit import synth
+from bwkit.runs.artifacts import RunFolder
+from bwkit.data.loader import split_names
+from bwkit.runs.params import configure
 
 # ---------------------------------------------------------------------------
 # Defaults

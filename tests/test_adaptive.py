@@ -1,9 +1,10 @@
-"""bwkit.adaptive: bands that learn from their misses hold their level where the data drifts."""
+"""bwkit.evaluation.adaptive: bands that learn from their misses hold their level where the data drifts."""
 from __future__ import annotations
 
 import numpy as np
 
-from bwkit import adaptive, intervals
+from bwkit.evaluation import adaptive
+from bwkit.evaluation import intervals
 
 
 def test_the_table_holds_the_split_conformal_quantiles():

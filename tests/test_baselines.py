@@ -1,11 +1,12 @@
-"""bwkit.baselines on series where each baseline's answer is known exactly."""
+"""bwkit.evaluation.baselines on series where each baseline's answer is known exactly."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit import baselines, windows
+from bwkit.evaluation import baselines
+from bwkit.features import windows
 
 MONDAY = int(pd.Timestamp("2025-11-03T00:00Z").timestamp())
 DAY = 86400

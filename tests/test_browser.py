@@ -80,7 +80,7 @@ def hostile_run(tmp_path_factory):
     import numpy as np
     import pandas as pd
 
-    from bwkit import pipeline
+    from bwkit.pipeline import runner as pipeline
 
     folder = tmp_path_factory.mktemp("hostile")
     rng = np.random.default_rng(0)
@@ -144,8 +144,8 @@ def test_reviewer_pages_have_no_input_cells(browser, tiny_runs):
 def test_the_list_of_runs_sorts_when_a_header_is_clicked(browser, tmp_path):
     import json
 
-    from bwkit.artifacts import RunFolder
-    from bwkit.pages import write_runs_index
+    from bwkit.runs.artifacts import RunFolder
+    from bwkit.reports.pages import write_runs_index
 
     for name, epochs in (("b", 5), ("a", 50), ("c", 20)):
         folder = tmp_path / name

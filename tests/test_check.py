@@ -3,7 +3,8 @@ import shutil
 
 import pytest
 
-from bwkit import check, cli
+from bwkit.pipeline import check
+from bwkit import cli
 
 
 @pytest.fixture
@@ -32,4 +33,4 @@ def test_a_damaged_folder_fails_and_says_what(copy, capsys, damage, expected):
 
 def test_a_folder_without_a_record_fails(tmp_path):
     lines = []
-    assert check.report(tmp_path, lines.append) == 1 and "run.json readable" in lines[0]
+    assert check.print_checks(tmp_path, lines.append) == 1 and "run.json readable" in lines[0]

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from bwkit import cli, params
+from bwkit import cli
+from bwkit.runs import params
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,9 +1,9 @@
-"""bwkit.compare on tables whose answers are known: repeats, intervals, the best against the runner-up."""
+"""bwkit.experiments.compare on tables whose answers are known: repeats, intervals, the best against the runner-up."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit import compare
+from bwkit.experiments import compare
 
 
 def frame(losses: dict[float, list[float]]) -> pd.DataFrame:

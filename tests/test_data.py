@@ -1,4 +1,4 @@
-"""bwkit.data.load_telemetry: good input loads, bad input gets one clear DataError."""
+"""bwkit.data.loader.load_telemetry: good input loads, bad input gets one clear DataError."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from bwkit import errors
-from bwkit.data import DataError, load_telemetry, sha256_file, split_names
-from bwkit.params import configure
+from bwkit.data.loader import DataError, load_telemetry, sha256_file, split_names
+from bwkit.runs.params import configure
 
 MONDAY = int(pd.Timestamp("2025-11-03T00:00:00Z").timestamp())
 # The defaults live in one place, 02_train's parameters cell; read them through the one configuration path.

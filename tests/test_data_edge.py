@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit.csvfile import name_list
-from bwkit.data import DataError, load_telemetry
-from bwkit.params import configure
+from bwkit.data.csvfile import name_list
+from bwkit.data.loader import DataError, load_telemetry
+from bwkit.runs.params import configure
 
 NAN_POLICY = configure(stage="02_train")["nan_policy"]   # the default lives in 02_train's parameters cell
 

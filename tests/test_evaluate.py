@@ -3,9 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit import evaluate, train
-from bwkit.data import DataError, load_telemetry
-from bwkit.windows import prepare
+from bwkit.evaluation import evaluate
+from bwkit.training import train
+from bwkit.data.loader import DataError, load_telemetry
+from bwkit.features.windows import prepare
 
 from conftest import train_config
 

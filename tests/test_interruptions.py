@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from bwkit import cli, pipeline
-from bwkit.artifacts import RunFolder
-from bwkit.pages import write_runs_index
+from bwkit import cli
+from bwkit.pipeline import runner as pipeline
+from bwkit.runs.artifacts import RunFolder
+from bwkit.reports.pages import write_runs_index
 
 from conftest import TINY_RUN
 

@@ -1,10 +1,10 @@
-"""bwkit.intervals: split-conformal coverage on exchangeable data, hand-computed scores, masks, errors."""
+"""bwkit.evaluation.intervals: split-conformal coverage on exchangeable data, hand-computed scores, masks, errors."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bwkit import intervals
+from bwkit.evaluation import intervals
 
 
 def exchangeable(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""bwkit.isotime: Arrow's fast path reads exactly what pandas reads, and leaves the rest to pandas."""
+"""bwkit.data.isotime: Arrow's fast path reads exactly what pandas reads, and leaves the rest to pandas."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +8,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bwkit import isotime
+from bwkit.data import isotime
 
 
 def slow(values: pd.Series) -> np.ndarray:

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from bwkit.paths import NOTEBOOKS
+from bwkit.runs.paths import NOTEBOOKS
 
 from test_browser import CHROMIUM, FLAGS
 

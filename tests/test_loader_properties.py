@@ -23,7 +23,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bwkit.data import DataError, load_telemetry
+from bwkit.data.loader import DataError, load_telemetry
 
 COMMON = {"deadline": 2000, "database": None,
          "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}

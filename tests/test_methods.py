@@ -4,8 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from bwkit import evaluate, methods, plots, trained
-from bwkit.methods import Method
+from bwkit.evaluation import evaluate
+from bwkit.evaluation import methods
+from bwkit.reports import plots
+from bwkit.training import trained
+from bwkit.evaluation.methods import Method
 
 
 @pytest.fixture
@@ -27,7 +30,7 @@ def legend(figure) -> list[str]:
 def test_a_registered_method_reaches_the_table_the_plots_and_the_report(tiny_run, training_mean, tmp_path):
     run = trained.load(tiny_run, log=lambda *_: None)
     ev = evaluate.evaluate(run.model, run.prepared, run.telemetry, run.window_only)
-    assert ev.methods == methods.names() and ev.methods[-2:] == [training_mean, methods.REFERENCE]
+    assert ev.methods == methods.method_names() and ev.methods[-2:] == [training_mean, methods.REFERENCE]
     assert training_mean in set(ev.table()["method"])
     for figure in (plots.skill_bars(ev), plots.overlay(ev), plots.residuals(ev)):
         assert training_mean in legend(figure)

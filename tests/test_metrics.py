@@ -1,4 +1,4 @@
-"""bwkit.metrics on hand-computed examples."""
+"""bwkit.evaluation.metrics on hand-computed examples."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from bwkit import metrics
+from bwkit.evaluation import metrics
 
 ACTUAL = np.array([1.0, 2.0, 3.0, 4.0])
 PREDICTED = np.array([2.0, 2.0, 2.0, 6.0])   # errors +1, 0, -1, +2
@@ -96,7 +96,7 @@ def test_verdict_thresholds(correlation, mape, expected):
 
 def test_a_constant_prediction_has_no_correlation_not_a_tiny_one():
     import numpy as np
-    from bwkit.metrics import target_metrics
+    from bwkit.evaluation.metrics import target_metrics
 
     actual = np.array([1.0, 2.0, 3.0, 4.0])
     assert np.isnan(target_metrics(actual, np.full(4, 0.1) + np.array([0, 1e-17, 0, 0]))["correlation"])
@@ -106,7 +106,7 @@ def test_a_constant_prediction_has_no_correlation_not_a_tiny_one():
 def test_an_undefined_metric_says_why_and_is_null_in_the_json(tmp_path):
     import json
 
-    from bwkit.artifacts import write_json
+    from bwkit.runs.artifacts import write_json
 
     m = metrics.target_metrics(np.full(4, 2.0), ACTUAL)
     assert m["undefined"] == {"r2": "the actual values are constant on the scored rows",

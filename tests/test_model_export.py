@@ -1,4 +1,4 @@
-"""bwkit.model.LSTMForecaster and bwkit.export: ONNX with a dynamic batch, parity that fails loudly."""
+"""bwkit.training.model.LSTMForecaster and bwkit.serving.export: ONNX with a dynamic batch, parity that fails loudly."""
 from __future__ import annotations
 
 import copy
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from bwkit import export
-from bwkit.model import LSTMForecaster
-from bwkit.params import configure
-from bwkit.windows import Scaler
+from bwkit.serving import export
+from bwkit.training.model import LSTMForecaster
+from bwkit.runs.params import configure
+from bwkit.features.windows import Scaler
 
 WINDOW, FEATURES, TARGET_COLUMNS = 6, 5, [0, 3]
 TOLERANCE = configure(stage="04_export")["parity_tolerance"]   # 04_export's default

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from bwkit import methods, params
-from bwkit.model import load_checkpoint
-from bwkit.paths import ROOT, STAGES
-from bwkit.windows import CALENDAR_FEATURES
+from bwkit.evaluation import methods
+from bwkit.runs import params
+from bwkit.training.model import load_checkpoint
+from bwkit.runs.paths import ROOT, STAGES
+from bwkit.features import CALENDAR_FEATURES
 
 from conftest import TARGETS, TINY_RUN, write_synthetic
 
@@ -39,7 +40,7 @@ def test_evaluate_notebook_reports_the_guide_fields_and_every_method(tiny_run):
     for key in ("model", "success", "achieved_metrics", "target_metrics", "training_time_seconds", "model_size_mb"):
         assert key in report
     assert set(report["achieved_metrics"]) == {"correlation", "mape", "accuracy_percent"}
-    assert list(report["comparison"]) == methods.names()   # synthetic data with a twin: every registered method
+    assert list(report["comparison"]) == methods.method_names()   # synthetic data with a twin: every registered method
     assert "hour and weekday" in report["summary"] and report["model_size_mb"] > 0
     for method in report["comparison"].values():
         assert list(method["per_target"]) == TARGETS

@@ -1,4 +1,4 @@
-"""bwkit.params: the parameters cell is the one place a default lives, and it is checked."""
+"""bwkit.runs.params: the parameters cell is the one place a default lives, and it is checked."""
 from __future__ import annotations
 
 import ast
@@ -9,8 +9,8 @@ from pathlib import Path
 import papermill
 import pytest
 
-from bwkit import params
-from bwkit.params import Parameter, ParameterError
+from bwkit.runs import params
+from bwkit.runs.params import Parameter, ParameterError
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -208,7 +208,7 @@ def test_shared_parameters_have_one_default_and_type():
 
 
 def test_every_stage_has_a_notebook_and_the_others_are_the_comparison_and_the_consumer():
-    from bwkit.paths import STAGES
+    from bwkit.runs.paths import STAGES
     assert sorted([*STAGES, "05_compare", "06_predict"]) == [p.stem for p in NOTEBOOKS]
 
 
@@ -218,7 +218,7 @@ def test_the_default_targets_are_the_metrics_the_generator_writes():
 
 
 def test_pipeline_parameters_is_the_union_of_the_stages():
-    from bwkit.paths import STAGES
+    from bwkit.runs.paths import STAGES
     merged = params.pipeline_parameters()
     assert set(merged) == {n for stage in STAGES for n in params.notebook_parameters(stage)}
 

@@ -5,11 +5,12 @@ import re
 import pytest
 import torch
 
-from bwkit import cli, pipeline
-from bwkit.artifacts import RunFolder
-from bwkit.data import sha256_file
+from bwkit import cli
+from bwkit.pipeline import runner as pipeline
+from bwkit.runs.artifacts import RunFolder
+from bwkit.data.loader import sha256_file
 from bwkit.errors import ParameterError, RunError
-from bwkit.paths import STAGES
+from bwkit.runs.paths import STAGES
 
 from conftest import TINY_RUN, write_synthetic
 

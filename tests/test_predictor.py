@@ -1,4 +1,4 @@
-"""bwkit.predictor, bwkit.rows, bwkit.scoring and the Node.js consumer: serving agrees with training.
+"""bwkit.serving.predictor, bwkit.data.rows, bwkit.serving.scoring and the Node.js consumer: serving agrees with training.
 
 The served model here has everything a consumer could get wrong: legacy column names, two
 traces, gaps filled and flagged (nan_policy="fill_flag", one at a trace's start), and the
@@ -16,17 +16,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit import cli, export, uncertainty
-from bwkit import rows as R
-from bwkit.data import load_telemetry
+from bwkit import cli
+from bwkit.serving import export
+from bwkit.evaluation import uncertainty
+from bwkit.data import rows as R
+from bwkit.data.loader import load_telemetry
 from bwkit.errors import DataError, RunError
-from bwkit.features import training_recipe
-from bwkit.intervals import band_terms
-from bwkit.model import predict
-from bwkit.predictor import Predictor
-from bwkit.scoring import score_csv
-from bwkit.train import train_model
-from bwkit.windows import prepare
+from bwkit.features.recipe import training_recipe
+from bwkit.evaluation.intervals import band_terms
+from bwkit.training.model import predict
+from bwkit.serving.predictor import Predictor
+from bwkit.serving.scoring import score_csv
+from bwkit.training.train import train_model
+from bwkit.features.windows import prepare
 from conftest import FEATURES, TARGETS, telemetry_frame, train_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,7 +207,7 @@ class Blocked:
             raise ImportError("torch is blocked in this test")
 sys.meta_path.insert(0, Blocked())
 import pandas as pd
-from bwkit.predictor import Predictor
+from bwkit.serving.predictor import Predictor
 p = Predictor.from_run({str(tiny_run.root)!r})
 rows = pd.read_csv(p.metadata["data"]["path"]).iloc[:50]
 print(len(p.predict(rows)), "torch" in sys.modules)

@@ -5,14 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit import pipeline
-from bwkit.artifacts import RunFolder
-from bwkit.data import sha256_file
-from bwkit.data import load_telemetry
+from bwkit.pipeline import runner as pipeline
+from bwkit.runs.artifacts import RunFolder
+from bwkit.data.loader import sha256_file
+from bwkit.data.loader import load_telemetry
 from bwkit.errors import ParameterError
-from bwkit.params import configure
-from bwkit.paths import ROOT
-from bwkit.windows import prepare
+from bwkit.runs.params import configure
+from bwkit.runs.paths import ROOT
+from bwkit.features.windows import prepare
 
 PRESET = ROOT / "presets" / "irish5g.yml"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bwkit.paths import NOTEBOOKS, ROOT
+from bwkit.runs.paths import NOTEBOOKS, ROOT
 
 
 def pins_from_pyproject() -> dict[str, str]:

@@ -4,10 +4,11 @@ import shutil
 
 import pytest
 
-from bwkit import cli, pipeline
-from bwkit.artifacts import RunFolder
+from bwkit import cli
+from bwkit.pipeline import runner as pipeline
+from bwkit.runs.artifacts import RunFolder
 from bwkit.errors import RunError
-from bwkit.reproduce import reproduce
+from bwkit.pipeline.reproduction import reproduce
 
 from conftest import write_synthetic
 

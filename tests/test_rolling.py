@@ -1,7 +1,7 @@
 """Rolling-origin evaluation: expanding windows in time order, every fold trained on its past only."""
 import pytest
 
-from bwkit import rolling
+from bwkit.evaluation import rolling
 from bwkit.errors import ParameterError
 
 
@@ -22,8 +22,8 @@ def test_too_many_folds_for_the_data_is_a_parameter_error():
 
 
 def test_every_fold_is_trained_and_scored_and_the_spread_is_summarised(tiny_run, tmp_path):
-    from bwkit import trained
-    from bwkit.artifacts import RunFolder
+    from bwkit.training import trained
+    from bwkit.runs.artifacts import RunFolder
 
     run = trained.load(tiny_run, log=lambda *a: None)
     files = RunFolder(tmp_path)
@@ -42,7 +42,7 @@ def test_every_fold_is_trained_and_scored_and_the_spread_is_summarised(tiny_run,
 def test_too_many_folds_fail_the_run_at_the_data_check_before_any_training(tmp_path):
     import json
 
-    from bwkit import pipeline
+    from bwkit.pipeline import runner as pipeline
     from bwkit.errors import RunError
 
     with pytest.raises(RunError, match="data check before 02_train: folds=1000"):

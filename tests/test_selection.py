@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from bwkit import params, selection, train
-from bwkit.data import load_telemetry
+from bwkit.runs import params
+from bwkit.training import selection
+from bwkit.training import train
+from bwkit.data.loader import load_telemetry
 
 from conftest import train_config
 
@@ -47,7 +49,7 @@ def test_a_daily_profile_gets_the_level_and_the_calendar_a_random_walk_the_resid
     assert chosen(walk)[0] is True
     losses = {(c["residual"], c["known_future"]): c["val_loss"] for c in walk.record["candidates"]}
     assert losses[chosen(walk)] == min(losses.values())
-    assert "validation" in selection.sentence(walk.record) and f"{losses[chosen(walk)]:.4f}" in walk.describe()
+    assert "validation" in selection.selection_sentence(walk.record) and f"{losses[chosen(walk)]:.4f}" in walk.describe()
 
 
 def test_explicit_settings_win_and_nothing_is_raced(tmp_path):
@@ -89,7 +91,7 @@ def test_auto_switches_take_true_false_or_auto(given, expected):
 
 
 def test_training_refuses_a_setting_still_left_to_auto(tmp_path):
-    from bwkit.windows import prepare
+    from bwkit.features.windows import prepare
 
     telemetry = hourly_csv(tmp_path, "walk")
     with pytest.raises(params.ParameterError, match="selection.choose"):
@@ -99,7 +101,7 @@ def test_training_refuses_a_setting_still_left_to_auto(tmp_path):
 
 
 def test_with_the_calendar_the_output_leans_on_the_seasonal_profile_only_where_validation_says_so(tmp_path):
-    from bwkit.model import predict
+    from bwkit.training.model import predict
 
     for kind, expect_high in (("profile", True), ("walk", False)):
         telemetry = hourly_csv(tmp_path, kind)

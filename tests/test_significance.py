@@ -1,4 +1,4 @@
-"""bwkit.significance: paired block bootstrap and Diebold–Mariano, on data whose answer is known."""
+"""bwkit.evaluation.significance: paired block bootstrap and Diebold–Mariano, on data whose answer is known."""
 from __future__ import annotations
 
 import math
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from bwkit import significance
+from bwkit.evaluation import significance
 from bwkit.errors import DataError
-from bwkit.metrics import target_metrics
+from bwkit.evaluation.metrics import target_metrics
 
 KEYS = {"mse_diff", "mse_low", "mse_high", "rel_mse_diff", "rel_low", "rel_high",
         "r_diff", "r_low", "r_high", "dm_stat", "dm_p", "block", "rows"}
@@ -200,7 +200,7 @@ def test_three_thousand_rows_four_targets_a_thousand_resamples_take_under_two_se
 
 def test_block_sums_equal_summing_every_resampled_row():
     """The running-sum shortcut gives what counting each row of each circular block resample gives."""
-    from bwkit.significance import _block_starts, _statistics, _sums
+    from bwkit.evaluation.significance import _block_starts, _statistics, _sums
 
     rng = np.random.default_rng(4)
     terms = np.abs(rng.standard_normal((503, 11, 2))) + 0.1

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from bwkit import pipeline
-from bwkit.params import configure
-from bwkit.paths import NOTEBOOKS, ROOT
+from bwkit.pipeline import runner as pipeline
+from bwkit.runs.params import configure
+from bwkit.runs.paths import NOTEBOOKS, ROOT
 
 pytestmark = pytest.mark.slow
 

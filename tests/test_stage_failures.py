@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bwkit import pipeline
-from bwkit.artifacts import RunFolder
+from bwkit.pipeline import runner as pipeline
+from bwkit.runs.artifacts import RunFolder
 from bwkit.errors import RunError
 
 FIXTURES = Path(__file__).parent / "notebooks"

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from bwkit import cli, sweep
+from bwkit import cli
+from bwkit.experiments import sweeps as sweep
 from bwkit.errors import ParameterError
 
 pytest.importorskip("dask.distributed")
@@ -18,7 +19,7 @@ def swept(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BWKIT_RUNS", str(root))
         grid = sweep.parse_grid(["hidden_size=4,8", "window_size=5,400"])
-        record = sweep.sweep(TINY, grid, sweep_id="grid", workers=2, log=lambda *_: None, progress=False)
+        record = sweep.run_sweep(TINY, grid, sweep_id="grid", workers=2, log=lambda *_: None, progress=False)
     return root / "sweeps" / "grid", record
 
 
@@ -51,7 +52,7 @@ def test_rerunning_a_sweep_id_finishes_only_what_is_missing(swept, monkeypatch):
     unfinished.write_text(json.dumps(data))
     monkeypatch.setenv("BWKIT_RUNS", str(folder.parent.parent))
     said = []
-    again = sweep.sweep(TINY, sweep.parse_grid(["hidden_size=4,8", "window_size=5,400"]), sweep_id="grid", workers=2,
+    again = sweep.run_sweep(TINY, sweep.parse_grid(["hidden_size=4,8", "window_size=5,400"]), sweep_id="grid", workers=2,
                         log=said.append, progress=False)
     assert "skipping 1 that succeeded; running 0 new, 2 failed, 1 unfinished, 0 changed" in said[0]
     assert again["skipped"] == [succeeded[1]] and set(again["results"]) == set(record["runs"]) - {succeeded[1]}
@@ -64,7 +65,7 @@ def test_workers_without_the_clients_disk_send_their_run_folders_back(tmp_path, 
     monkeypatch.setenv("BWKIT_RUNS", str(client_runs))
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                       local_directory=str(tmp_path / "elsewhere"), env={"BWKIT_RUNS": str(worker_runs)}) as cluster:
-        record = sweep.sweep(TINY, sweep.parse_grid(["learning_rate=0.001"]), sweep_id="apart",
+        record = sweep.run_sweep(TINY, sweep.parse_grid(["learning_rate=0.001"]), sweep_id="apart",
                              scheduler=cluster.scheduler_address, log=lambda *_: None, progress=False)
     run = client_runs / "sweeps" / "apart" / "apart-000"
     assert record["results"]["apart-000"]["status"] == "succeeded"
@@ -109,7 +110,7 @@ def test_a_killed_client_and_its_cluster_leave_a_sweep_that_a_rerun_finishes(tmp
     client.wait(timeout=30)
     monkeypatch.setenv("BWKIT_RUNS", str(tmp_path))
     said = []
-    record = sweep.sweep(TINY, sweep.parse_grid(["hidden_size=4,8"]), sweep_id="cut", workers=1, log=said.append,
+    record = sweep.run_sweep(TINY, sweep.parse_grid(["hidden_size=4,8"]), sweep_id="cut", workers=1, log=said.append,
                          progress=False)
     assert "skipping 1 that succeeded" in said[0] and record["skipped"] == ["cut-000"]
     assert record["results"]["cut-001"]["status"] == "succeeded"

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from bwkit import synth
-from bwkit.data import load_telemetry
+from bwkit.data.loader import load_telemetry
 from bwkit.errors import ParameterError
-from bwkit.metrics import target_metrics, verdict, average
-from bwkit.params import configure
+from bwkit.evaluation.metrics import target_metrics, verdict, average
+from bwkit.runs.params import configure
 from bwkit.schema import METRICS
 
 

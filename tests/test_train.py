@@ -2,10 +2,10 @@
 import numpy as np
 import torch
 
-from bwkit import train
-from bwkit.data import load_telemetry
-from bwkit.model import load_checkpoint
-from bwkit.windows import prepare
+from bwkit.training import train
+from bwkit.data.loader import load_telemetry
+from bwkit.training.model import load_checkpoint
+from bwkit.features.windows import prepare
 
 from conftest import FEATURES, TARGETS, train_config, write_synthetic
 

@@ -1,8 +1,9 @@
 """A run folder read back: default data on demand, a changed CSV refused, an empty folder trained first."""
 import pytest
 
-from bwkit import params, trained
-from bwkit.artifacts import RunFolder
+from bwkit.runs import params
+from bwkit.training import trained
+from bwkit.runs.artifacts import RunFolder
 from bwkit.errors import DataError
 
 from conftest import train_config, write_synthetic

@@ -5,8 +5,9 @@ from types import SimpleNamespace
 import numpy as np
 import onnx
 
-from bwkit import trained, uncertainty
-from bwkit.methods import MODEL
+from bwkit.training import trained
+from bwkit.evaluation import uncertainty
+from bwkit.evaluation.methods import MODEL
 
 
 def figures(low, high, diff=None):
@@ -47,10 +48,10 @@ def test_a_consumer_rebuilds_the_bands_from_the_onnx_file_alone(tiny_run):
     """The bands shipped in the ONNX metadata, applied to the test windows, give the coverage the report states."""
     model = onnx.load(str(next(tiny_run.root.glob("*.onnx"))))
     props = {p.key: json.loads(p.value) for p in model.metadata_props}
-    shipped, features = props["bwkit.intervals"], props["bwkit.features"]
+    shipped, features = props["bwkit.evaluation.intervals"], props["bwkit.features.recipe"]
     run = trained.load(tiny_run, log=lambda *a: None)
     test = run.prepared.splits["test"]
-    from bwkit.model import predict
+    from bwkit.training.model import predict
 
     predicted = predict(run.model, test.X)
     half = uncertainty.half_widths({"levels": shipped["levels"], "methods": {MODEL: shipped}}, MODEL, test.X,

@@ -1,12 +1,13 @@
-"""Windows never copied out (bwkit.window_array) give what the materialised windows gave."""
+"""Windows never copied out (bwkit.features.window_array) give what the materialised windows gave."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from bwkit import baselines, windows
-from bwkit.window_array import TorchWindows, WindowArray
+from bwkit.evaluation import baselines
+from bwkit.features import calendar, windows
+from bwkit.features.window_array import TorchWindows, WindowArray
 
 
 @pytest.fixture
@@ -64,8 +65,8 @@ def test_the_ridge_from_sums_is_scikit_learns_ridge_on_the_flattened_windows(laz
 
 
 def test_a_file_that_cannot_fit_is_refused_before_parsing_with_the_estimate(telemetry_csv, monkeypatch):
-    from bwkit import memory
-    from bwkit.data import DataError, load_telemetry
+    from bwkit.data import memory
+    from bwkit.data.loader import DataError, load_telemetry
     from conftest import FEATURES, TARGETS
 
     path, _ = telemetry_csv
@@ -75,8 +76,8 @@ def test_a_file_that_cannot_fit_is_refused_before_parsing_with_the_estimate(tele
 
 
 def test_only_the_used_columns_are_parsed(telemetry_csv, write_csv):
-    from bwkit.csvfile import read_table
-    from bwkit.data import load_telemetry
+    from bwkit.data.csvfile import read_table
+    from bwkit.data.loader import load_telemetry
     from conftest import TARGETS
 
     _, frame = telemetry_csv
@@ -92,9 +93,9 @@ def test_calendar_channels_expanded_when_gathered_are_the_stored_ones():
     rng = np.random.default_rng(5)
     times = 1_762_128_000 + np.cumsum(rng.integers(600, 7200, 400)).astype(np.float64)   # every hour and weekday
     X = rng.standard_normal((400, 3)) * [1, 50, 0.1]
-    cells = windows.next_row_cells(times)
+    cells = calendar.next_row_cells(times)
     lazy = windows.make_windows(X, X[:, :1], 9, calendar=cells)
-    stored = np.hstack([X, windows.calendar_of_next_row(times)]).astype(np.float32)
+    stored = np.hstack([X, calendar.calendar_of_next_row(times)]).astype(np.float32)
     full = materialised(stored, lazy.row - 9, 9)
     assert lazy.X.shape == full.shape == (len(lazy), 9, 3 + 31)
     np.testing.assert_array_equal(np.asarray(lazy.X), full)

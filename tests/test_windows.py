@@ -1,4 +1,4 @@
-"""bwkit.windows: windows, chronological split, scaler, next-row calendar, prepare."""
+"""bwkit.features.windows: windows, chronological split, scaler, next-row calendar, prepare."""
 from __future__ import annotations
 
 import re
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit import windows
-from bwkit.data import DataError, Telemetry
+from bwkit.features import calendar, windows
+from bwkit.data.loader import DataError, Telemetry
 from bwkit.errors import ParameterError
 
 
@@ -107,8 +107,8 @@ def _hot(cal_row):
 
 def test_calendar_of_next_row_crosses_midnight():
     ts = np.array([_unix("2025-11-03T23:58Z"), _unix("2025-11-03T23:59Z")])   # a Monday
-    cal = windows.calendar_of_next_row(ts)
-    assert cal.shape == (2, len(windows.CALENDAR_FEATURES)) == (2, 31)
+    cal = calendar.calendar_of_next_row(ts)
+    assert cal.shape == (2, len(calendar.CALENDAR_FEATURES)) == (2, 31)
     assert _hot(cal[0]) == (23, 0)     # row 0 carries 23:59 Monday
     assert _hot(cal[1]) == (0, 1)      # row 1 (the last) steps forward one minute: Tuesday 00:00
 
@@ -117,16 +117,16 @@ def test_calendar_of_next_row_known_days():
     # Sunday 23:00 -> next row (one hour later) is Monday 00:00; Friday 11:00 -> Friday 12:00
     ts = np.array([_unix("2025-11-09T23:00Z"), _unix("2025-11-10T00:00Z"), _unix("2025-11-14T11:00Z"),
                    _unix("2025-11-14T12:00Z")])
-    cal = windows.calendar_of_next_row(ts)
+    cal = calendar.calendar_of_next_row(ts)
     assert [_hot(row) for row in cal] == [(0, 0), (11, 4), (12, 4), (13, 4)]
-    assert windows.CALENDAR_FEATURES[0] == "next_hour_00" and windows.CALENDAR_FEATURES[-1] == "next_weekday_6"
+    assert calendar.CALENDAR_FEATURES[0] == "next_hour_00" and calendar.CALENDAR_FEATURES[-1] == "next_weekday_6"
 
 
 def test_calendar_covered_needs_every_hour_and_weekday():
     week = _unix("2025-11-03T00:00Z") + 3600 * np.arange(24 * 7)
-    assert windows.calendar_covered(week)
-    assert not windows.calendar_covered(week[np.arange(len(week)) % 24 != 5])   # 05:00 never seen
-    assert not windows.calendar_covered(week[: 24 * 6])       # no Sunday at all
+    assert calendar.calendar_covered(week)
+    assert not calendar.calendar_covered(week[np.arange(len(week)) % 24 != 5])   # 05:00 never seen
+    assert not calendar.calendar_covered(week[: 24 * 6])       # no Sunday at all
 
 
 # --------------------------------------------------------------------------- prepare
@@ -149,7 +149,7 @@ def test_prepare_splits_windows_chronologically():
 
 def test_prepare_known_future_adds_calendar_channels():
     prep = windows.prepare(_telemetry(120), 10, known_future=True)
-    assert prep.features == ["a", "b", *windows.CALENDAR_FEATURES]
+    assert prep.features == ["a", "b", *calendar.CALENDAR_FEATURES]
     assert prep.splits["train"].X.shape[-1] == 2 + 31
 
 

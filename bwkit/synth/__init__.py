@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ParameterError
-from ..memory import give_back
-from ..schema import METRICS, oracle_column
-from . import dwcp, legacy
-from .csvwrite import write_csv
-from .dwcp import DWCP_COLUMNS
-from .legacy import LEGACY_COLUMNS
+from bwkit.data import give_back
+from bwkit.errors import ParameterError
+from bwkit.schema import METRICS, oracle_column
+from bwkit.synth import dwcp, legacy
+from bwkit.synth.csvwrite import write_csv
+from bwkit.synth.dwcp import DWCP_COLUMNS
+from bwkit.synth.legacy import LEGACY_COLUMNS
 
 __all__ = ["PROFILES", "DWCP_COLUMNS", "LEGACY_COLUMNS", "ORACLE_COLUMNS",
            "generate", "parse_start", "write", "write_csv"]

@@ -20,8 +20,8 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from .text import byte_matrix
-from .threads import ordered_map
+from bwkit.synth.text import byte_matrix
+from bwkit.synth.threads import ordered_map
 
 CHUNK_ROWS = 65536
 TIE_TOL = 1e-7                      # the mantissa is off by under 3e-10: nearer a tie, Python rounds

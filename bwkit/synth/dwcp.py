@@ -40,9 +40,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import METRICS, oracle_column
-from .text import iso_stamps
-from .threads import ordered_map
+from bwkit.schema import METRICS, oracle_column
+from bwkit.synth.text import iso_stamps
+from bwkit.synth.threads import ordered_map
 
 DWCP_COLUMNS = ("timestamp", *METRICS, "time_of_day", "day_of_week", "congestion_window",
                 "queue_depth", "retransmits", *(oracle_column(m) for m in METRICS))

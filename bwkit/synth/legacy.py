@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..schema import METRICS, oracle_column
-from .text import labels
+from bwkit.schema import METRICS, oracle_column
+from bwkit.synth.text import labels
 
 LEGACY_COLUMNS = (
     "timestamp", "region", "az", "link_type", "node_id", "peer_id", "rtt_ms", "jitter_ms",

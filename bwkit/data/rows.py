@@ -1,0 +1,154 @@
+"""Raw telemetry rows for serving, checked with the loader's own rules.
+
+`parse` takes what a consumer has (a DataFrame, a list of dicts, one dict) and returns
+`Rows`: unix seconds, trace labels, and the raw columns a `Recipe` needs, as floats
+(NaN where missing), plus the targets' actual values where the rows carry them.
+Checks and messages are `bwkit.data.loader`'s (legacy aliases, timestamps, order, numbers),
+so serving refuses what training refuses. A list of plain numeric dicts takes a
+numpy-only fast path; anything it cannot vouch for goes through the full checks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from operator import itemgetter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bwkit.data import loader as data
+from bwkit.data.csvfile import Source, name_list
+from bwkit.errors import DataError
+
+if TYPE_CHECKING:   # the recipe is read, never built, here: data sits below features
+    from bwkit.features import Recipe
+
+
+@dataclass
+class Rows:
+    timestamps: np.ndarray            # float64 unix seconds
+    trace: np.ndarray                 # object labels ("" without trace_id)
+    values: dict[str, np.ndarray]     # each needed raw column, float64, NaN where missing
+    actual: dict[str, np.ndarray]     # each target the rows carry, float64
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def take(self, part) -> "Rows":
+        return Rows(self.timestamps[part], self.trace[part], {k: v[part] for k, v in self.values.items()},
+                    {k: v[part] for k, v in self.actual.items()})
+
+    def then(self, later: "Rows") -> "Rows":
+        """These rows followed by `later` (columns both have)."""
+        return Rows(np.r_[self.timestamps, later.timestamps], np.r_[self.trace, later.trace],
+                    {k: np.r_[v, later.values[k]] for k, v in self.values.items()},
+                    {k: np.r_[v, later.actual[k]] for k, v in self.actual.items() if k in later.actual})
+
+    @classmethod
+    def empty(cls, recipe: Recipe) -> "Rows":
+        return cls(np.empty(0), np.empty(0, object), {c: np.empty(0) for c in recipe.columns},
+                   {t: np.empty(0) for t in recipe.targets})
+
+
+def _check_complete(values: dict, recipe: Recipe, source) -> None:
+    """Columns the model has no missing flag for must be complete (the run's nan_policy)."""
+    for column in recipe.columns:
+        if column in recipe.flagged:
+            continue
+        bad = np.flatnonzero(~np.isfinite(values[column]))
+        if bad.size:
+            raise DataError(f"{source}, column '{column}', {source.at(int(bad[0]))}: missing (NaN or inf); the model "
+                            "was trained without gaps in this column (no '_missing' flag): give every row a value")
+
+
+def rows_from_frame(frame: pd.DataFrame, recipe: Recipe, source: Source) -> Rows:
+    """Rows of a DataFrame as the CSV had it, with the loader's checks and messages."""
+    frame = frame.copy(deep=False)
+    if not len(frame):
+        raise DataError(f"{source}: no rows")
+    data._resolve_columns(frame, recipe.columns, [], "", source)   # legacy aliases, missing columns, oracles
+    timestamps = data._timestamps(frame, source, [])
+    segment = data._segments(frame, source)
+    data._check_order(frame, timestamps, segment, source)
+    values = {c: data._numeric(frame, c, source) for c in recipe.columns}
+    _check_complete(values, recipe, source)
+    actual = {t: data._numeric(frame, t, source) for t in recipe.targets if t in frame}
+    trace = frame["trace_id"].astype(str).to_numpy(object) if "trace_id" in frame else np.full(len(frame), "", object)
+    return Rows(timestamps, trace, values, actual)
+
+
+def _fast_seconds(stamps: list) -> np.ndarray | None:
+    """Unix seconds of all-number or all-plain-ISO timestamps; None for anything the full checks must see."""
+    kinds = set(map(type, stamps))
+    if kinds == {str}:
+        text = np.array(stamps)
+        chars = text.view("U1").reshape(len(stamps), -1)
+        if chars.shape[1] < 10 or not ((chars[:, 4] == "-") & (chars[:, 7] == "-")).all():
+            return None   # not date-first ISO 8601 (numpy would read "20251103" as a count)
+        if (chars[:, 10:] == "+").any() or (chars[:, 10:] == "-").any():
+            return None   # an offset: pandas applies it, numpy would only warn
+        zulu = chars[:, -1] == "Z"
+        if zulu.any():
+            if not zulu.all():
+                return None   # strings of several lengths, or Z on some only: the full path
+            text = text.astype(f"U{chars.shape[1] - 1}")   # drops the final Z
+        try:
+            parsed = text.astype("datetime64[ns]")
+        except ValueError:
+            return None
+        return None if np.isnat(parsed).any() else parsed.astype(np.int64) / 1e9
+    if not all(issubclass(k, (int, float, np.integer, np.floating)) and not issubclass(k, bool) for k in kinds):
+        return None
+    seconds = np.array(stamps, np.float64)
+    low, high = seconds.min(), seconds.max()               # NaN fails both tests below
+    if low > data.UNIX_MS_ABOVE:                           # every one in milliseconds (the loader's rule)
+        return seconds / 1000.0
+    return seconds if high <= data.UNIX_MS_ABOVE else None   # a mix, or NaN: the full checks decide
+
+
+def _fast(rows: list[dict], recipe: Recipe) -> Rows | None:
+    """Plain dicts with every needed key and nothing to refuse: numpy only. None: take the full path."""
+    columns, first = recipe.columns, rows[0]
+    legacy = {name: alias for alias, name in recipe.aliases.items() if alias in first}
+    keys = [c if c in first or c not in legacy else legacy[c] for c in columns]   # the loader's alias rule
+    try:
+        stamps = [r["timestamp"] for r in rows]
+        table = np.array(list(map(itemgetter(*keys), rows)), np.float64).reshape(len(rows), -1)
+    except (KeyError, TypeError, ValueError):
+        return None
+    timestamps = None if "trace_id" in rows[0] else _fast_seconds(stamps)
+    if timestamps is None or not (data.TIME_RANGE[0] <= timestamps.min() and timestamps.max() <= data.TIME_RANGE[1]):
+        return None
+    complete = [j for j, c in enumerate(columns) if c not in recipe.flagged]
+    if (timestamps[1:] <= timestamps[:-1]).any() or not np.isfinite(table[:, complete]).all():
+        return None
+    return Rows(timestamps, np.full(len(rows), "", object), {c: table[:, j] for j, c in enumerate(columns)}, {})
+
+
+def parse_rows(rows, recipe: Recipe, label: str = "rows") -> Rows:
+    """Rows from a DataFrame, a list of dicts (raw CSV columns, `timestamp`, optional `trace_id`) or one dict."""
+    if isinstance(rows, Rows):
+        return rows
+    if isinstance(rows, dict):
+        rows = [rows]
+    if isinstance(rows, list):
+        if not rows:
+            raise DataError(f"{label}: no rows")
+        fast = _fast(rows, recipe) if isinstance(rows[0], dict) else None
+        if fast is not None:
+            return fast
+        if not all(isinstance(r, dict) for r in rows):
+            raise DataError(f"{label}: expected dicts of column -> value, got "
+                            f"{type(next(r for r in rows if not isinstance(r, dict))).__name__}")
+        rows = pd.DataFrame.from_records(rows)
+    if not isinstance(rows, pd.DataFrame):
+        raise DataError(f"{label}: expected a DataFrame or a list of dicts, got {type(rows).__name__}")
+    return rows_from_frame(rows.reset_index(drop=True), recipe, Source(Path(label)))
+
+
+def require_window(rows: Rows, recipe: Recipe, label: str = "rows") -> None:
+    """At least one full window."""
+    if len(rows) < recipe.window_size:
+        raise DataError(f"{label}: {len(rows)} row{'s' if len(rows) != 1 else ''}; the model reads windows of "
+                        f"{recipe.window_size} rows (columns {name_list(recipe.columns)}): pass at least that many")

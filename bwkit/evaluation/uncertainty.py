@@ -1,0 +1,185 @@
+"""How sure a run's verdict is: paired tests against every other method, and calibrated intervals.
+
+`tests` compares the model with each method on the same test rows (`significance`:
+MSE and correlation differences with 95 % paired block-bootstrap intervals, and a
+Diebold-Mariano test). `verdict_sentence` turns them into words that say "beats X"
+only when the interval excludes zero. `interval_check` calibrates 80 % and 95 %
+bands for the model and for persistence on validation residuals (`intervals`) and
+scores both on test.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bwkit.evaluation import adaptive, intervals, significance
+from bwkit.evaluation.baselines import persistence
+from bwkit.evaluation.methods import MODEL, REFERENCE, method_names
+from bwkit.features import Scaler
+
+INTERVAL_METHOD = ("split conformal on validation residuals normalised by each row's scale (the target's std over "
+                   "the input window plus a floor chosen on validation halves): multiplier = the "
+                   "ceil((n+1) x level)-th smallest |residual| / scale")
+
+
+PARALLEL_TEST_BYTES = 256 * 2**20   # two comparisons at once while rows x targets x 11 terms x 8 bytes is below this
+                                    # (about 700,000 rows of 4 targets); each holds several such arrays while it runs
+
+
+def tests(ev) -> dict[str, dict]:
+    """Model against every other method of the evaluation: {method: {target or "average": figures}}.
+
+    The comparisons are independent (each draws from its own seed) and mostly in NumPy, which
+    releases the GIL: two threads take about two thirds of the time of one. Past
+    PARALLEL_TEST_BYTES (a measure of one comparison's arrays) they run one at a time, to bound memory.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    others = [m for m in ev.methods if m != MODEL]
+    terms = ev.actual.size * significance.TERMS * 8
+    with ThreadPoolExecutor(max_workers=2 if terms <= PARALLEL_TEST_BYTES else 1) as pool:
+        results = pool.map(lambda m: significance.compare(ev.actual, ev.predictions[MODEL], ev.predictions[m],
+                                                          ev.scored), others)
+        return {method: {("average" if k == "average" else ev.targets[k]): v for k, v in result.items()}
+                for method, result in zip(others, results)}
+
+
+def tests_table(tests: dict) -> pd.DataFrame:
+    """One row per (method, target) of `tests` (an evaluation's, or a report's where NaN is null): MSE and r
+    changes with their 95 % intervals, the DM p-value and the verdict."""
+    records = []
+    for method, per_target in tests.items():
+        for target, figures in per_target.items():
+            t = {k: float("nan") if v is None else v for k, v in figures.items()}
+            records.append({"against": method, "target": target,
+                            "MSE change %": 100 * t["rel_mse_diff"],
+                            "95 % interval (MSE %)": f"[{100 * t['rel_low']:+.1f}, {100 * t['rel_high']:+.1f}]",
+                            "r change": t["r_diff"], "95 % interval (r)": f"[{t['r_low']:+.4f}, {t['r_high']:+.4f}]",
+                            "DM p": t["dm_p"], "verdict": significance.verdict(t["rel_low"], t["rel_high"])})
+    return pd.DataFrame.from_records(records)
+
+
+def _phrase(method: str, t: dict) -> str:
+    word = significance.verdict(t["rel_low"], t["rel_high"])
+    return (f"{'is ' if word != 'beats' else ''}{word} {method} ({100 * t['rel_mse_diff']:+.1f} % MSE, "
+            f"95 % interval {100 * t['rel_low']:+.1f} to {100 * t['rel_high']:+.1f} %)")
+
+
+def verdict_sentence(ev) -> str:
+    """"The model beats X ..., is indistinguishable from Y ...": averages over targets, then per-target exceptions."""
+    against = [m for m in method_names("baseline") if m in ev.tests]
+    if not against:
+        return ""
+    block = ev.tests[against[0]]["average"]["block"]
+    text = ("The model " + ", ".join(_phrase(m, ev.tests[m]["average"]) for m in against) +
+            f", in MSE averaged over targets (paired block bootstrap over test rows, blocks of {block} rows).")
+    mixed = [f"{significance.verdict(t['rel_low'], t['rel_high'])} {m} on {target}"
+             for m in against for target, t in ev.tests[m].items() if target != "average"
+             and significance.verdict(t["rel_low"], t["rel_high"]) != "beats"]
+    return text + (" Per target it " + ", ".join(("is " if not p.startswith("is") else "") + p for p in mixed)
+                   + "." if mixed else " It beats every baseline on every target too.")
+
+
+def _scored(telemetry, rows):
+    return None if telemetry.fresh is None else telemetry.fresh[rows]
+
+
+def _calibrated(prepared, telemetry, predicted_val) -> dict:
+    """One method's bands from validation: the floor share (chosen on validation halves) and the multipliers."""
+    val = prepared.splits["val"]
+    columns, std = prepared.target_columns, Scaler.fit(prepared.splits["train"].Y).std   # the model's own y_std
+    mask = _scored(telemetry, val.row)
+    share = intervals.choose_floor(val.Y, predicted_val, val.X, columns, std, mask)
+    scale = intervals.row_scale(val.X, columns, std, share)
+    q = intervals.calibrate(val.Y, predicted_val, mask, scale=scale)
+    quantiles = adaptive.table(np.abs(val.Y - predicted_val) / scale, mask)
+    online = {"gamma": adaptive.GAMMA, "grid": adaptive.GRID,
+              "quantiles": {t: quantiles[j].tolist() for j, t in enumerate(prepared.targets)}}
+    adaptive_scale = columns is not None
+    return {"multiplier": {f"{level:g}": dict(zip(prepared.targets, map(float, q[i])))
+                           for i, level in enumerate(intervals.LEVELS)}, "adaptive": online,
+            "scale": {"columns": dict(zip(prepared.targets, (prepared.features[c] for c in columns)))
+                      if adaptive_scale else None,
+                      "floor_share": dict(zip(prepared.targets, map(float, share))),
+                      "window_std": {t: bool(adaptive_scale and np.isfinite(v)) for t, v in zip(prepared.targets, share)},
+                      "base": {t: float(s * d if adaptive_scale and np.isfinite(s) else d)
+                               for t, s, d in zip(prepared.targets, share, std)}}}
+
+
+def calibration(model, prepared, telemetry) -> dict:
+    """80 % / 95 % bands of the model and of persistence, each from its own validation residuals."""
+    from bwkit.training import predict
+
+    val = prepared.splits["val"]
+    on_val = {MODEL: predict(model, val.X), REFERENCE: persistence(telemetry.Y, val.row)}
+    return {"levels": list(intervals.LEVELS), "method": INTERVAL_METHOD, "validation_rows": len(val),
+            "methods": {name: _calibrated(prepared, telemetry, p) for name, p in on_val.items()}}
+
+
+def _band_terms(checked: dict, method: str, X, features, targets) -> tuple[np.ndarray, np.ndarray]:
+    """A method's multipliers [levels, targets] and each window's scale [rows, targets], from the shipped recipe."""
+    return intervals.band_terms(checked["methods"][method], checked["levels"], X, features, targets)
+
+
+def half_widths(checked: dict, method: str, X, features, targets) -> np.ndarray:
+    """Half-widths [levels, rows, targets] of a method's bands for windows X, as a consumer computes them."""
+    q, scale = _band_terms(checked, method, X, features, targets)
+    return q[:, None, :] * scale[None]
+
+
+def interval_check(ev, model, prepared, telemetry) -> tuple[dict, np.ndarray]:
+    """`calibration`, each method's bands scored on the evaluation's test rows; and the model's test half-widths."""
+    checked = calibration(model, prepared, telemetry)
+    test = prepared.splits["test"]
+    for name, entry in checked["methods"].items():
+        q, scale = _band_terms(checked, name, test.X, prepared.features, ev.targets)
+        scores = intervals.score(ev.actual, ev.predictions[name], q, ev.scored, checked["levels"], scale)
+        entry["test"] = [{**s, "target": ev.targets[s["target"]]} for s in scores]
+        online = adaptive_multipliers(entry, checked["levels"], ev.targets, ev.actual, ev.predictions[name],
+                                      scale, ev.scored)
+        scores = intervals.score(ev.actual, ev.predictions[name], online, ev.scored, checked["levels"], scale)
+        entry["adaptive_test"] = [{**s, "target": ev.targets[s["target"]]} for s in scores]
+        if name == MODEL:
+            bands = q[:, None, :] * scale[None]
+    return checked, bands
+
+
+def adaptive_multipliers(entry: dict, levels, targets, actual, predicted, scale, scored) -> np.ndarray:
+    """The multipliers [levels, rows, targets] a service's tracker uses on these rows, in time order:
+    each row's band learns from the misses of the rows before it (`bwkit.evaluation.adaptive`)."""
+    quantiles = np.array([entry["adaptive"]["quantiles"][t] for t in targets])
+    errors = np.abs(np.asarray(actual, np.float64) - predicted) / scale
+    return adaptive.replay(quantiles, levels, errors, scored, entry["adaptive"]["gamma"])
+
+
+def shipped(checked: dict) -> dict:
+    """What a consumer of the exported model gets: how to compute its bands, and their test coverage."""
+    model = checked["methods"][MODEL]
+    scale = model["scale"]
+    how = ("half_width = multiplier[level][target] x (scale.base[target], plus the population std of the input "
+           "column scale.columns[target] over the window where scale.window_std[target] is true)")
+    out = {"levels": checked["levels"], "method": checked["method"], "validation_rows": checked["validation_rows"],
+           "multiplier": model["multiplier"], "scale": scale,
+           "use": how + "; lower = output - half_width, upper = output + half_width",
+           "adaptive": {**model["adaptive"], "use": ADAPTIVE_USE}}
+    for key, name in (("test", "test_coverage"), ("adaptive_test", "adaptive_test_coverage")):
+        if key in model:
+            out[name] = {f"{lvl:g}": {s["target"]: s["coverage"] for s in model[key] if s["level"] == lvl}
+                         for lvl in checked["levels"]}
+    return out
+
+
+ADAPTIVE_USE = ("optional, for a consumer that learns each actual value: keep rate[level][target] = 1 - level; "
+                "multiplier = quantiles[target][k], k = ceil((1 - rate) x grid) clipped to 0..grid; after the actual "
+                "arrives, miss = |actual - output| / scale > multiplier, rate += gamma x ((1 - level) - miss)")
+
+
+def interval_table(checked: dict) -> pd.DataFrame:
+    """Coverage, width and interval score per (method, level, target) on test: the bands calibrated on
+    validation, then ("<method>, adaptive") the same bands learning from their misses row by row."""
+    def row(method: str, s: dict) -> dict:
+        return {"method": method, "level %": 100 * s["level"], "target": s["target"], "coverage %": 100 * s["coverage"],
+                "mean width": s["width"], "interval score": s["interval_score"], "pinball": s["pinball"]}
+    methods = checked["methods"].items()
+    return pd.DataFrame.from_records([row(m, s) for m, v in methods for s in v["test"]] +
+                                     [row(f"{m}, adaptive", s) for m, v in methods for s in v.get("adaptive_test", [])])

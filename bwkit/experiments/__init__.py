@@ -1,0 +1,8 @@
+"""Experiments: many runs at once (`sweep` on Dask) and what differs between runs (`compare`).
+"""
+from bwkit.lazy import face
+
+__getattr__, __dir__, __all__ = face(
+    __name__,
+    sweeps=["compare_report", "parse_grid", "run_sweep"],
+)

@@ -1,0 +1,109 @@
+"""Compare runs (a sweep's, or any run folders): what differs, how each scored, whether the best is best.
+
+Every number comes from the runs' own report JSONs; nothing is retrained or rescored.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bwkit.errors import RunError
+from bwkit.runs import RunFolder
+
+AVERAGES = ("correlation", "mape", "rmse", "r2")
+IGNORED = {"data_path", "run_dir", "output"}   # where, not what
+
+
+def load(folders) -> list[dict]:
+    """Each run folder's record and report (a run without a report is listed with its status and error)."""
+    runs = []
+    for folder in folders:
+        files = RunFolder(Path(folder))
+        if not files.run_json.is_file():
+            raise RunError(f"{files.root} has no {RunFolder.RUN_JSON}: not a bwkit run folder")
+        record = json.loads(files.run_json.read_text())
+        report = json.loads(files.report.read_text()) if files.report.is_file() else None
+        runs.append({"run": record["run_id"], "folder": files.root, "status": record["status"],
+                     "error": record.get("error"), "parameters": record.get("parameters", {}), "report": report})
+    return runs
+
+
+def differing(runs: list[dict]) -> list[str]:
+    """Parameters whose values are not the same in every run."""
+    names = sorted({k for r in runs for k in r["parameters"]} - IGNORED)
+    return [n for n in names if len({json.dumps(r["parameters"].get(n)) for r in runs}) > 1]
+
+
+def table(runs: list[dict]) -> pd.DataFrame:
+    """One row per run: the differing parameters, best validation loss, test averages; best first."""
+    swept = differing(runs)
+    rows = []
+    for r in runs:
+        avg = r["report"]["comparison"]["LSTM"]["average"] if r["report"] else {}
+        rows.append({"run": r["run"], "status": r["status"], "error": (r["error"] or "")[:200],
+                     **{p: r["parameters"].get(p) for p in swept},
+                     "val_loss": r["report"]["best_val_loss"] if r["report"] else np.nan,
+                     **{f"test {m}": avg.get(m, np.nan) for m in AVERAGES}})
+    return pd.DataFrame(rows).sort_values("val_loss", na_position="last").reset_index(drop=True)
+
+
+def per_target(runs: list[dict]) -> pd.DataFrame:
+    rows = [{"run": r["run"], "target": t, **{m: v.get(m) for m in AVERAGES}}
+            for r in runs if r["report"] for t, v in r["report"]["comparison"]["LSTM"]["per_target"].items()]
+    return pd.DataFrame(rows)
+
+
+def _interval(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean, standard deviation and the half-width of a 95 % t interval (0 with one value)."""
+    from scipy import stats
+
+    n = len(values)
+    sd = float(values.std(ddof=1)) if n > 1 else 0.0
+    return float(values.mean()), sd, float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else 0.0
+
+
+def _configuration_keys(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in {"run", "status", "error", "val_loss", "seed"}
+            and not c.startswith("test ")]
+
+
+def configurations(frame: pd.DataFrame) -> pd.DataFrame:
+    """With repeats: one row per configuration (every differing parameter but seed), mean ± sd and 95 % CI."""
+    keys = _configuration_keys(frame)
+    done = frame.dropna(subset=["val_loss"])
+    rows = []
+    for values, group in (done.groupby(keys, dropna=False) if keys else [((), done)]):
+        values = values if isinstance(values, tuple) else (values,)
+        mean, sd, half = _interval(group["val_loss"].to_numpy())
+        corr = _interval(group["test correlation"].to_numpy())
+        rows.append({**dict(zip(keys, values)), "runs": len(group), "val_loss mean": mean, "val_loss sd": sd,
+                     "val_loss 95% CI": f"[{mean - half:.4g}, {mean + half:.4g}]",
+                     "test correlation mean": corr[0], "test correlation sd": corr[1]})
+    return pd.DataFrame(rows).sort_values("val_loss mean").reset_index(drop=True)
+
+
+def verdict(frame: pd.DataFrame) -> str:
+    """A plain sentence: is the best configuration distinguishable from the runner-up (Welch's t-test)?"""
+    from scipy import stats
+
+    keys = _configuration_keys(frame)
+    done = frame.dropna(subset=["val_loss"])
+    if not keys or done.empty:
+        return "Only one configuration: nothing to compare."
+    groups = sorted(((g["val_loss"].mean(), v, g["val_loss"].to_numpy()) for v, g in done.groupby(keys)),
+                    key=lambda item: item[0])
+    best = ", ".join(f"{k}={v}" for k, v in zip(keys, groups[0][1] if isinstance(groups[0][1], tuple)
+                                                   else (groups[0][1],)))
+    if len(groups) < 2:
+        return f"The best configuration is {best}; no runner-up finished."
+    a, b = groups[0][2], groups[1][2]
+    if min(len(a), len(b)) < 2:
+        return (f"The best configuration by validation loss is {best} (one run each: repeat the sweep with "
+                "--repeats 3 or more to tell whether it is better than the runner-up or only luckier).")
+    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    word = "distinguishable from" if p < 0.05 else "not distinguishable from"
+    return (f"The best configuration by validation loss is {best}; over {len(a)} and {len(b)} repeats it is {word} "
+            f"the runner-up (Welch's t-test on validation loss, p = {p:.3g}).")

@@ -1,0 +1,263 @@
+"""`bwkit sweep`: many runs, each one ordinary run folder, executed as tasks on Dask distributed.
+
+    bwkit sweep --grid learning_rate=1e-4,1e-3 --grid batch_size=32,64 [--repeats 3] [--workers N]
+                [--scheduler tcp://host:8786] [--sweep-id ID] [-f params.yml] [--set k=v ...]
+
+Every combination of the grid (x repeats, which add 0, 1, 2, ... to `seed`) is one run,
+`runs/sweeps/<id>/<id>-<n>/`. Synthetic data is generated once per distinct set of data
+parameters, by the client, and every run reads it (a run then trains with its own
+seed on the shared CSV). The run folders are the record: re-running a sweep id skips
+each run that succeeded with the same parameters and data sha256, and re-runs the rest.
+Without `--scheduler` a LocalCluster of process workers with one thread each; with it,
+an existing cluster, whose workers need the same environment and this repository
+importable. Workers that cannot see the client's files get the data sent and send
+their run folders back.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from bwkit import synth
+from bwkit.data import sha256_file
+from bwkit.errors import ParameterError
+from bwkit.runs import (
+    FILE_SAFE,
+    RunFolder,
+    check_value,
+    coerce,
+    configure,
+    pipeline_parameters,
+    runs_root as default_runs_root,
+    unknown_parameter,
+    write_json,
+)
+
+DATA_PARAMETERS = ("samples", "profile", "start", "seed")   # what the generator reads
+SWEEP_JSON = "sweep.json"
+RETRIES = 2   # kernel start-up races between parallel papermill executions (ports, time-outs)
+
+
+def parse_grid(pairs) -> dict[str, list]:
+    """`["learning_rate=1e-4,1e-3", ...]` -> {"learning_rate": [0.0001, 0.001]}, every value checked."""
+    known, grid = pipeline_parameters(), {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or not text.strip():
+            raise ParameterError(f"--grid expects name=value1,value2,..., got {pair!r}")
+        if name not in known:
+            raise unknown_parameter(name, known)
+        if name in {"run_dir", "output"}:
+            raise ParameterError(f"parameter '{name}' is set by bwkit for each run; it cannot be swept")
+        grid[name] = [coerce(known[name], value) for value in text.split(",")]
+    return grid
+
+
+def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
+    """Every run of the sweep, in a stable order: {"run_id", "config", "repeat"}."""
+    if repeats < 1:
+        raise ParameterError(f"--repeats must be at least 1, got {repeats}")
+    runs, names = [], list(grid)
+    for n, values in enumerate(itertools.product(*grid.values())):
+        for r in range(repeats):
+            config = configure({**base, **dict(zip(names, values))})
+            config["seed"] = check_value(pipeline_parameters()["seed"], config["seed"] + r)
+            for name in ("run_dir", "output"):
+                config.pop(name, None)
+            runs.append({"run_id": f"{sweep_id}-{n:03d}" + (f"-r{r}" if repeats > 1 else ""), "config": config,
+                         "repeat": r})
+    return runs
+
+
+def _shared_data(runs: list[dict], folder: Path, log) -> None:
+    """Generate each distinct synthetic data set once (with the sweep's seed); point its runs at it."""
+    for entry in runs:
+        config = entry["config"]
+        if config.get("data_path"):
+            config["data_path"] = str(Path(config["data_path"]).expanduser().resolve())
+            continue
+        key = {k: config[k] for k in DATA_PARAMETERS}
+        key["seed"] -= entry["repeat"]   # repeats vary the training, not the data
+        path = folder / "data" / f"{key['profile']}_{key['samples']}_seed{key['seed']}.csv"
+        if not path.exists():
+            log(f"generating {path.name} once for the sweep")
+            synth.write(path, key["samples"], key["seed"], key["profile"], key["start"])
+        config["data_path"] = str(path)
+
+
+def _state(folder: Path, entry: dict) -> str:
+    """"succeeded" (same parameters, same data sha256), "failed", "unfinished" or "new"."""
+    record_path = RunFolder(folder / entry["run_id"]).run_json
+    if not record_path.is_file():
+        return "unfinished" if record_path.parent.exists() else "new"   # a folder its run never recorded
+    try:
+        record = json.loads(record_path.read_text())
+    except ValueError:
+        return "unfinished"
+    config, recorded = entry["config"], record.get("parameters", {})
+    same = all(recorded[k] == v for k, v in config.items() if k in recorded and k != "data_path")
+    data_ok = record.get("data", {}).get("sha256") == sha256_file(config["data_path"])
+    status = record.get("status")
+    if status == "succeeded":
+        return "succeeded" if same and data_ok else "changed"
+    return "failed" if status == "failed" else "unfinished"
+
+
+def _startup_race(error: str) -> bool:
+    words = ("kernel died", "kernel didn't respond", "timed out", "timeout", "address already in use", "zmq")
+    return any(w in error.lower() for w in words)
+
+
+def run_task(run_id: str, config: dict, folder: str, data: dict | None) -> dict:
+    """One run on a worker. `data` (file name -> bytes) is sent when the worker cannot see the client's files;
+    then the run lands in a temporary folder and its files come back in the result."""
+    from bwkit.pipeline import run
+
+    root = Path(folder) if data is None else Path(tempfile.mkdtemp(prefix="bwkit-sweep-"))
+    if data is not None:
+        (root / "data").mkdir()
+        for name, payload in data.items():
+            (root / "data" / name).write_bytes(payload)
+        config = {**config, "data_path": str(root / "data" / Path(config["data_path"]).name)}
+    status, error = "failed", None
+    for attempt in range(RETRIES + 1):
+        try:
+            run(config, run_id=run_id, runs_root=root, log=lambda *_: None)
+            status, error = "succeeded", None
+            break
+        except Exception as exc:  # noqa: BLE001 - a failed run is a result; the sweep goes on
+            error = f"{type(exc).__name__}: {exc}"
+            if not (attempt < RETRIES and _startup_race(error) and not isinstance(exc, ParameterError)):
+                break
+            shutil.rmtree(root / run_id, ignore_errors=True)
+    files = None
+    if data is not None:
+        files = {str(p.relative_to(root / run_id)): p.read_bytes() for p in (root / run_id).rglob("*") if p.is_file()}
+        shutil.rmtree(root, ignore_errors=True)
+    return {"run_id": run_id, "status": status, "error": error, "files": files, "attempts": attempt + 1}
+
+
+def _sees(token: str, client_runs: str) -> bool:
+    return os.path.exists(token) and str(default_runs_root()) == client_runs
+
+
+@contextmanager
+def _client(scheduler: str | None, workers: int | None):
+    """A client of the given scheduler, or of a LocalCluster of process workers with one thread each."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        yield client
+
+
+def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress: bool) -> list[dict]:
+    """Submit every run; collect results as they finish (files written here when the worker's disk is not ours)."""
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    token = folder / f".token-{os.getpid()}"
+    token.write_text("the client's disk")
+    shared = all(client.run(_sees, str(token), str(runs_root)).values())
+    token.unlink()
+    data = None if shared else {Path(p).name: Path(p).read_bytes()
+                                for p in {e["config"]["data_path"] for e in todo}}
+    futures = [client.submit(run_task, e["run_id"], e["config"], str(folder), data, key=f"bwkit-run-{e['run_id']}",
+                             pure=False) for e in todo]
+    results, counts = [], {"done": 0, "failed": 0}
+    with tqdm(total=len(futures), desc="sweep", unit="run", disable=not progress) as bar:
+        for future in as_completed(futures):
+            result = future.result()
+            for name, payload in (result.pop("files") or {}).items():
+                (folder / result["run_id"] / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / result["run_id"] / name).write_bytes(payload)
+            counts["done" if result["status"] == "succeeded" else "failed"] += 1
+            bar.set_postfix(**counts, running=len(futures) - bar.n - 1)
+            bar.update()
+            results.append(result)
+    return results
+
+
+def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = None, scheduler: str | None = None,
+          workers: int | None = None, runs_root=None, log=print, progress: bool = True) -> dict:
+    """Run every combination; return the sweep's record (also in runs/sweeps/<id>/sweep.json)."""
+    sweep_id = sweep_id or dt.datetime.now(dt.timezone.utc).strftime("sweep-%Y%m%d-%H%M%S")
+    if not FILE_SAFE.fullmatch(sweep_id):
+        raise ParameterError(f"sweep id {sweep_id!r} must be 1 to 64 letters, digits, '.', '_' or '-'")
+    runs_root = Path(runs_root or default_runs_root()).resolve()
+    folder = runs_root / "sweeps" / sweep_id
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = plan(base, grid, repeats, sweep_id)
+    _shared_data(runs, folder, log)
+    states = {e["run_id"]: _state(folder, e) for e in runs}
+    todo = [e for e in runs if states[e["run_id"]] != "succeeded"]
+    for e in todo:
+        if states[e["run_id"]] != "new":
+            shutil.rmtree(folder / e["run_id"])   # failed, unfinished or changed: run again from scratch
+    tally = {k: sum(v == k for v in states.values()) for k in ("succeeded", "failed", "unfinished", "changed", "new")}
+    log(f"sweep {sweep_id}: {len(runs)} runs; skipping {tally['succeeded']} that succeeded; running "
+        f"{tally['new']} new, {tally['failed']} failed, {tally['unfinished']} unfinished, {tally['changed']} changed")
+    record = {"sweep_id": sweep_id, "grid": grid, "repeats": repeats, "base": base,
+              "runs": [e["run_id"] for e in runs], "started": dt.datetime.now(dt.timezone.utc).isoformat()}
+    write_json(folder / SWEEP_JSON, record)
+    results = []
+    if todo:
+        with _client(scheduler, workers) as client:
+            if client.dashboard_link:
+                log(f"Dask dashboard: {client.dashboard_link}")
+            results = _dispatch(client, todo, folder, runs_root, progress)
+    record["results"] = {r["run_id"]: {k: r[k] for k in ("status", "error", "attempts")} for r in results}
+    record["skipped"] = [rid for rid, state in states.items() if state == "succeeded"]
+    write_json(folder / SWEEP_JSON, record)
+    if runs_root == default_runs_root():
+        record["comparison"] = str(compare_report(sweep_id))
+    return record
+
+
+def folders(sweep_id: str, runs: str, out_dir: str) -> tuple[list[Path], Path]:
+    """05_compare's inputs: the run folders to compare and where its plots go (created)."""
+    if bool(sweep_id) == bool(runs.strip()):
+        raise ParameterError("give either sweep_id (a sweep under runs/sweeps/) or runs (comma-separated run folders)")
+    if sweep_id:
+        folder = default_runs_root() / "sweeps" / sweep_id
+        if not (folder / SWEEP_JSON).is_file():
+            raise ParameterError(f"no sweep {sweep_id!r}: {folder / SWEEP_JSON} does not exist")
+        found = [folder / rid for rid in json.loads((folder / SWEEP_JSON).read_text())["runs"]]
+        found = [f for f in found if (f / RunFolder.RUN_JSON).is_file()]
+    else:
+        found, folder = [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()], None
+    out = Path(out_dir).expanduser().resolve() if out_dir else folder or default_runs_root() / "comparisons" / "scratch"
+    out.mkdir(parents=True, exist_ok=True)
+    return found, out
+
+
+def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", progress: bool = False) -> Path:
+    """Execute notebooks/05_compare.ipynb into the sweep's folder (or `out_dir`) and render its HTML."""
+    from bwkit.runs import notebook_path
+    from bwkit.pipeline import execute
+    from bwkit.reports import write_runs_index
+    from bwkit.reports import notebook_to_html
+
+    if not out_dir and not sweep_id:
+        out_dir = str(default_runs_root() / "comparisons" / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S"))
+    _, out = folders(sweep_id, runs, out_dir)
+    notebook = out / "05_compare.ipynb"
+    try:
+        execute(notebook_path("05_compare"), notebook, {"sweep_id": sweep_id, "runs": runs, "out_dir": str(out)},
+                progress)
+    finally:
+        if notebook.exists():
+            notebook_to_html(notebook)
+    write_runs_index(default_runs_root())
+    return notebook.with_suffix(".html")

@@ -1,0 +1,10 @@
+"""The pipeline: the notebooks run into a run folder (`run`, `resume`), checked and reproduced.
+"""
+from bwkit.lazy import face
+
+__getattr__, __dir__, __all__ = face(
+    __name__,
+    runner=["execute", "resume", "run"],
+    check=["print_checks", "checks", "manifest"],
+    reproduction=["reproduce"],
+)

@@ -1,0 +1,92 @@
+"""`bwkit check runs/<id>`: is this run folder complete and unaltered?
+
+Every check is a (name, passed, detail) line: the expected files, the sha256 manifest
+written when the run ended, the report's fields, the ONNX file loading from a folder
+of its own and answering batches of 1, 7 and 256, and HTML that needs no network.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from bwkit.data import sha256_file
+from bwkit.runs import RunFolder, STAGES
+
+REPORT_FIELDS = ("model", "success", "achieved_metrics", "target_metrics", "training_time_seconds", "model_size_mb")
+REMOTE = re.compile(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", re.I)
+UNLISTED = {RunFolder.RUN_JSON, RunFolder.INDEX}   # rewritten after the manifest, by design
+
+
+def manifest(root: Path) -> dict[str, str]:
+    """sha256 of every file of a run folder but run.json and the run page."""
+    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".") and str(p.relative_to(root)) not in UNLISTED}
+
+
+def _expected(files: RunFolder, run: dict) -> list[Path]:
+    stages = [s for s in STAGES if s in run.get("stages", {})]
+    version = run.get("parameters", {}).get("model_version", "v1")
+    paths = [files.run_json, files.index, files.checkpoint, files.log, files.report, *files.plots(),
+             files.onnx(version), files.torchscript(version), files.metadata(version)]
+    paths += [p for s in stages for p in (files.notebook(s), files.html(s), files.html_with_code(s))]
+    return paths + ([files.data] if run.get("data", {}).get("generated") else [])
+
+
+def _onnx(path: Path):
+    import numpy as np
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as lonely:   # the file alone: no external data beside it
+        copy = Path(shutil.copy(path, Path(lonely) / "model.onnx"))
+        try:
+            session = ort.InferenceSession(str(copy), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - any load failure is the finding
+            yield "ONNX loads from a folder of its own", False, str(exc)[:200]
+            return
+        yield "ONNX loads from a folder of its own", True, ""
+        _, window, features = session.get_inputs()[0].shape
+        for batch in (1, 7, 256):
+            out = session.run(None, {"input": np.zeros((batch, int(window), int(features)), np.float32)})[0]
+            yield f"ONNX answers a batch of {batch}", out.shape[0] == batch and np.isfinite(out).all(), \
+                f"output shape {out.shape}"
+
+
+def checks(run_dir):
+    """Yield (check, passed, detail) for one run folder."""
+    files = RunFolder(Path(run_dir))
+    try:
+        run = json.loads(files.run_json.read_text())
+    except (OSError, ValueError) as exc:
+        yield "run.json readable", False, str(exc)
+        return
+    yield "run succeeded", run.get("status") == "succeeded", f"status {run.get('status')!r}"
+    for path in _expected(files, run):
+        yield f"file {path.relative_to(files.root)}", path.is_file(), "missing"
+    recorded, now = run.get("manifest", {}), manifest(files.root)
+    yield "sha256 manifest recorded", bool(recorded), "run.json has no manifest"
+    changed = sorted(n for n in recorded if now.get(n) != recorded[n])
+    added = sorted(set(now) - set(recorded))
+    yield "every file as the run left it", not changed, "changed or missing: " + ", ".join(changed)
+    yield "no file added since", not added, "added: " + ", ".join(added)
+    if files.report.is_file():
+        missing = [f for f in REPORT_FIELDS if f not in json.loads(files.report.read_text())]
+        yield "report has the original guide's fields", not missing, f"missing {missing}"
+    onnx = files.onnx(run.get("parameters", {}).get("model_version", "v1"))
+    if onnx.is_file():
+        yield from _onnx(onnx)
+    for page in sorted(files.root.glob("*.html")):
+        remote = REMOTE.search(page.read_text(errors="replace"))
+        yield f"{page.name} needs no network", remote is None, remote.group(0)[:100] if remote else ""
+
+
+def print_checks(run_dir, out=print) -> int:
+    """Print one line per check; return the number that failed."""
+    failed = 0
+    for name, passed, detail in checks(run_dir):
+        failed += not passed
+        out(f"{'ok  ' if passed else 'FAIL'} {name}" + ("" if passed or not detail else f"  ({detail})"))
+    out(f"{failed} check(s) failed" if failed else "all checks passed")
+    return failed

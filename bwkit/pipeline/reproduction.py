@@ -1,0 +1,108 @@
+"""`bwkit reproduce runs/<id>`: re-execute a run from its record and say what, if anything, drifted.
+
+The new run gets the recorded parameters (the data regenerated, or the same external
+CSV after its sha256 is checked) and is then compared with the original: the data's
+hash, every weight of the final model, every metric, and both ONNX files' outputs on
+the test windows. The verdict and the drift table land in the new run's `run.json`
+(`reproduction`) and on its page, beside any versions that differ.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bwkit.data import sha256_file
+from bwkit.errors import RunError
+from bwkit.runs import ROOT, RunFolder, RunRecord
+
+
+def _data_path(record: dict) -> Path:
+    data = record["data"]
+    inside = data.get("path_in_repository")
+    return ROOT / inside if inside and (ROOT / inside).exists() else Path(data["path"])
+
+
+def _weights(a: RunFolder, b: RunFolder) -> list[dict]:
+    import torch
+
+    old, new = (torch.load(f.checkpoint, map_location="cpu", weights_only=True)["state_dict"] for f in (a, b))
+    return [{"what": f"weights {name}", "original": None, "reproduced": None,
+             "difference": float((old[name].double() - new[name].double()).abs().max())}
+            for name in old if name in new and old[name].shape == new[name].shape and old[name].numel()]
+
+
+def _metrics(a: RunFolder, b: RunFolder) -> list[dict]:
+    old, new = (json.loads(f.report.read_text())["comparison"] for f in (a, b))
+    rows = []
+    for method, block in old.items():
+        twin = new.get(method, {"per_target": {}, "average": {}})
+        twin = {**twin["per_target"], "average": twin["average"]}
+        for target, values in {**block["per_target"], "average": block["average"]}.items():
+            other = twin.get(target)
+            for metric, value in values.items():
+                if isinstance(value, (int, float)) and other and isinstance(other.get(metric), (int, float)):
+                    rows.append({"what": f"{method} {target} {metric}", "original": value,
+                                 "reproduced": other[metric], "difference": abs(other[metric] - value)})
+    return rows
+
+
+def _onnx(a: RunFolder, b: RunFolder, version: str) -> list[dict]:
+    from bwkit.serving import onnx_session, run_onnx
+    from bwkit.training import load
+
+    X = load(b, log=lambda *_: None).prepared.splits["test"].X
+    outputs = [run_onnx(onnx_session(f.onnx(version)), X) for f in (a, b)]
+    return [{"what": "ONNX outputs on the test windows", "original": None, "reproduced": None,
+             "difference": float(np.abs(outputs[0] - outputs[1]).max())}]
+
+
+def compare(original: RunFolder, reproduced: RunFolder) -> dict:
+    """Everything that differs between two runs of the same record: drift rows and differing versions."""
+    old, new = (json.loads(f.run_json.read_text()) for f in (original, reproduced))
+    version = old["parameters"].get("model_version", "v1")
+    rows = [{"what": "data sha256", "original": old["data"].get("sha256"), "reproduced": new["data"].get("sha256"),
+             "difference": float(old["data"].get("sha256") != new["data"].get("sha256"))}]
+    rows += _weights(original, reproduced) + _metrics(original, reproduced) + _onnx(original, reproduced, version)
+    drift = [r for r in rows if r["difference"] != 0]
+    envs = [r.get("environment", {}) for r in (old, new)]
+    versions = {k: [old["versions"].get(k), new["versions"].get(k)] for k in {*old["versions"], *new["versions"]}
+                if old["versions"].get(k) != new["versions"].get(k)}
+    if envs[0].get("commit") != envs[1].get("commit"):
+        versions["bwkit commit"] = [envs[0].get("commit"), envs[1].get("commit")]
+    return {"of": old["run_id"], "verdict": "reproduced exactly" if not drift else f"drifted ({len(drift)} of "
+            f"{len(rows)} comparisons differ)", "compared": len(rows), "drift": drift, "versions_differ": versions}
+
+
+def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict]:
+    """Re-run `run_dir` from its run.json beside it; return the new run's page and the comparison."""
+    from bwkit.pipeline.runner import run
+    from bwkit.reports import write_run_index
+
+    original = RunFolder(Path(run_dir).expanduser().resolve())
+    if not original.run_json.is_file():
+        raise RunError(f"{original.root} has no {RunFolder.RUN_JSON}: not a bwkit run folder")
+    record = json.loads(original.run_json.read_text())
+    if record.get("status") != "succeeded":
+        raise RunError(f"run {record['run_id']} is {record.get('status')}: only a succeeded run can be reproduced")
+    config = dict(record["parameters"])
+    if record["data"]["generated"]:
+        config["data_path"] = ""   # generate it again: its sha256 is compared with the record's
+    else:
+        path = _data_path(record)
+        if not path.is_file() or sha256_file(path) != record["data"].get("sha256"):
+            raise RunError(f"{path} is not the data run {record['run_id']} read (sha256 {record['data'].get('sha256')}"
+                           f"); restore that file to reproduce it")
+        config["data_path"] = str(path)
+    index = run(config, run_id=run_id or f"{record['run_id']}-reproduced", runs_root=original.root.parent, log=log)
+    reproduced = RunFolder(index.parent)
+    from bwkit.pipeline.check import checks
+
+    result = compare(original, reproduced)
+    result["check"] = [f"{name}: {detail}" for name, passed, detail in checks(reproduced.root) if not passed]
+    target = RunRecord.load(reproduced)
+    target.data["reproduction"] = result
+    target.save()
+    write_run_index(reproduced.root)
+    return index, result

@@ -1,0 +1,269 @@
+"""One run: the four notebooks executed by papermill into runs/<run_id>/, each turned
+into offline HTML, with run.json recording parameters, status, timings and the hashes
+of what each stage wrote (so `resume` can trust a finished stage)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from bwkit.data import load_telemetry, sha256_file
+from bwkit.errors import DataError, ParameterError, RunError, RunInterrupted
+from bwkit.evaluation import fold_splits
+from bwkit.features import split_rows
+from bwkit.pipeline.check import manifest
+from bwkit.reports import notebook_to_html, write_run_index, write_runs_index
+from bwkit.runs import (
+    ROOT,
+    RUNS_INDEX,
+    RunFolder,
+    RunRecord,
+    STAGES,
+    configure,
+    environment,
+    notebook_parameters,
+    notebook_path,
+    now,
+    pipeline_parameters,
+    reconcile,
+    runs_root as default_runs_root,
+    this_process,
+    versions,
+)
+
+MANAGED = {"run_dir": "is the run folder (use --run-id)", "output": "is the run's data/telemetry.csv"}
+KERNEL = "python3"
+# ipykernel warns on every start that its local TCP sockets are unencrypted, and logs a traceback when an
+# interrupted run shuts it down mid-cell: noise here (a cell's own errors reach the notebook, not this log).
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
+RUN_ID = re.compile(r"[^/\\\x00]{1,128}")   # a plain folder name; HTML-ish characters are escaped where shown
+RESERVED = {RUNS_INDEX, ".", ".."}
+
+
+def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
+    """Create the run folder; an existing id is refused, never overwritten."""
+    if run_id is not None and (not RUN_ID.fullmatch(run_id) or run_id in RESERVED or run_id.startswith(".")):
+        raise ParameterError(f"run id {run_id!r} must be a plain folder name of 1 to 128 characters, not "
+                             f"starting with '.', without '/', and not {RUNS_INDEX!r}")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    names = [run_id] if run_id else [stamp] + [f"{stamp}-{n}" for n in range(2, 1000)]
+    try:
+        runs_root.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            try:
+                (runs_root / name).mkdir()
+                return runs_root / name
+            except FileExistsError:
+                if run_id:
+                    raise RunError(f"run {run_id!r} already exists in {runs_root}; pick another --run-id") from None
+    except OSError as exc:
+        raise RunError(f"cannot create a run folder in {runs_root}: {exc.strerror or exc}") from None
+    raise RunError(f"could not find a free run id under {runs_root}")
+
+
+def execute(notebook, out: Path, parameters: dict, progress: bool = False) -> None:
+    """Run a notebook with papermill into `out` (raises PapermillExecutionError)."""
+    import papermill as pm
+
+    pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
+                        progress_bar=progress, extra_arguments=KERNEL_ARGS)
+
+
+def describe_failure(stage: str, exc) -> dict:
+    """Where a notebook failed: the stage, the cell's number (In [n]) and first line, the exception."""
+    first = next((line.strip() for line in exc.source.splitlines() if line.strip()), "")
+    return {"stage": stage, "cell": exc.exec_count, "cell_index": exc.cell_index, "line": first,
+            "exception": exc.ename, "message": exc.evalue}
+
+
+def _snapshot(root: Path) -> dict[str, tuple]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+
+def _outputs(root: Path, before: dict) -> dict[str, str]:
+    """sha256 of every file the stage wrote or changed (run.json and the run page excepted)."""
+    after = _snapshot(root)
+    return {name: sha256_file(root / name) for name, stat in sorted(after.items())
+            if before.get(name) != stat and name not in {RunFolder.RUN_JSON, RunFolder.INDEX}}
+
+
+def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: bool = False) -> float:
+    """Execute one notebook into the run folder and render its HTML (failing or not); return seconds."""
+    from papermill.exceptions import PapermillExecutionError
+
+    files, t0 = record.files, time.perf_counter()
+    before = _snapshot(files.root)
+    record.stage(stage, "running")
+    try:
+        execute(notebook, files.notebook(stage), values, progress)
+    except PapermillExecutionError as exc:
+        if exc.ename == "KeyboardInterrupt":   # the kernel got the SIGINT (Ctrl-C reaches the whole group)
+            raise KeyboardInterrupt from None
+        failure = record.data["failure"] = describe_failure(stage, exc)
+        record.data["error"] = f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: {exc.ename}: {exc.evalue}"
+        record.stage(stage, "failed", time.perf_counter() - t0)
+        raise RunError(record.data["error"]) from None
+    finally:
+        if files.notebook(stage).exists():
+            notebook_to_html(files.notebook(stage), files.html(stage))
+    seconds = time.perf_counter() - t0
+    record.stage(stage, "succeeded", seconds, outputs=_outputs(files.root, before))
+    return seconds
+
+
+def _checked(overrides: dict) -> tuple[dict, bool]:
+    """The run's configuration and whether it reads an external CSV (then generation does not run)."""
+    config = configure(overrides)
+    defaults = {name: p.default for name, p in pipeline_parameters().items()}
+    for name, why in MANAGED.items():
+        if name in config and config.pop(name) != defaults[name]:
+            raise ParameterError(f"parameter '{name}' is set by bwkit run: it {why}")
+    external = bool(config.get("data_path"))
+    if external:  # a missing or bad file fails the run's data check, with the loader's message
+        config["data_path"] = str(Path(config["data_path"]).expanduser().resolve())
+        later = {n for stage in STAGES[1:] for n in notebook_parameters(stage)}
+        for name in set(notebook_parameters(STAGES[0])) - later:
+            config.pop(name, None)  # generation does not run: its parameters would only mislead
+    return config, external
+
+
+def check_data(config: dict) -> None:
+    """What needs the data, before any training: the columns exist and parse, the window and split fit."""
+    telemetry = load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
+                               config["fresh_column"], config["fresh_targets"], oracle=False)
+    splits = split_rows(telemetry, config["window_size"])   # the calendar inputs add channels, never rows
+    if config.get("folds"):
+        fold_splits(sum(len(rows) for rows in splits.values()), config["folds"])
+
+
+def _stage_values(stage: str, config: dict, files: RunFolder) -> dict:
+    declared = notebook_parameters(stage)
+    values = {k: config[k] for k in declared if k in config}
+    values.update({k: v for k, v in (("run_dir", str(files.root)), ("output", config["data_path"])) if k in declared})
+    return values
+
+
+@contextmanager
+def _sigterm_as_sigint(received: list):
+    """SIGINT and SIGTERM end a run with KeyboardInterrupt where the main thread is, and are named in `received`.
+
+    Our own SIGINT handler also keeps asyncio's away: that one cancels papermill's task instead, and
+    a cancellation that lands while the kernel starts can be swallowed, so the run went on."""
+    if threading.current_thread() is not threading.main_thread():
+        yield   # signal handlers belong to the main thread (a Dask worker runs tasks in others)
+        return
+
+    def handler(signum, frame):
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, before in previous.items():
+            signal.signal(s, before)
+
+
+def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> None:
+    """Run `stages` in order, keeping run.json and the pages true whatever happens."""
+    files, start, received = record.files, time.perf_counter(), []
+    try:
+        with _sigterm_as_sigint(received):
+            for i, stage in enumerate(stages, 1):
+                if stage == "02_train":
+                    try:
+                        check_data(config)
+                    except (DataError, ParameterError) as exc:   # the data, or what is asked of it (folds)
+                        record.data["failure"] = {"stage": "data check", "exception": type(exc).__name__,
+                                                  "message": str(exc)}
+                        record.data["error"] = f"data check before 02_train: {exc}"
+                        raise RunError(record.data["error"]) from None
+                log(f"[{i}/{len(stages)}] {stage} ...")
+                seconds = run_stage(notebook_path(stage), stage, record, _stage_values(stage, config, files),
+                                    progress)
+                if received:   # a signal whose KeyboardInterrupt something swallowed still ends the run
+                    raise KeyboardInterrupt
+                log(f"[{i}/{len(stages)}] {stage} done in {seconds:.1f} s")
+                write_run_index(files.root, plots=False)
+        if record.data["data"]["generated"]:
+            record.data["data"]["sha256"] = sha256_file(files.data)
+        record.data["status"] = "succeeded"
+    except KeyboardInterrupt:
+        record.interrupt(f"interrupted by {(received or ['SIGINT'])[-1]}")
+        raise RunInterrupted(f"{record.data['error']}; finish it with: bwkit resume {files.root}") from None
+    except BaseException as exc:
+        record.data["status"] = "failed"
+        record.data.setdefault("error", f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        record.data.update(finished=now(), wall_seconds=round(record.data.get("wall_seconds", 0)
+                                                              + time.perf_counter() - start, 2))
+        record.data["manifest"] = manifest(files.root)   # what `bwkit check` verifies later
+        record.save()
+        write_run_index(files.root)
+        write_runs_index(files.root.parent)
+
+
+def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None, log=print,
+        progress: bool = False) -> Path:
+    """Execute the pipeline; return the run's index.html. Raises RunError if a stage fails.
+
+    overrides: parameter values (checked by `params.configure`; a full configuration is fine too).
+    runs_root: default runs/ (or $BWKIT_RUNS). progress: papermill's per-cell bar for each stage.
+    """
+    config, external = _checked(overrides or {})
+    runs_root = Path(runs_root or default_runs_root()).resolve()  # the notebooks run with cwd=ROOT: absolute paths
+    files = RunFolder(new_run_dir(runs_root, run_id))
+    if not external:
+        files.data.parent.mkdir()
+        config["data_path"] = str(files.data)
+    data = {"path": config["data_path"], "generated": not external}
+    if Path(data["path"]).is_relative_to(ROOT):   # so a copied repository and run folder still find it
+        data["path_in_repository"] = str(Path(data["path"]).relative_to(ROOT))
+    if external and Path(data["path"]).is_file():  # hash what this run reads, before it runs
+        data["sha256"] = sha256_file(data["path"])
+    record = RunRecord.start(files, parameters=config, data=data, versions=versions(), environment=environment(),
+                             command=sys.argv)
+    write_run_index(files.root, plots=False)
+    write_runs_index(runs_root)
+    _execute(record, config, STAGES[1:] if external else STAGES, log, progress)
+    return files.index
+
+
+def _unchanged(files: RunFolder, entry: dict) -> bool:
+    return all((files.root / name).is_file() and sha256_file(files.root / name) == digest
+               for name, digest in entry.get("outputs", {}).items())
+
+
+def resume(run_dir, log=print, progress: bool = False) -> Path:
+    """Finish an interrupted or failed run from the first stage that did not finish (or whose files changed)."""
+    files = RunFolder(Path(run_dir).expanduser().resolve())
+    if not files.run_json.is_file():
+        raise RunError(f"{files.root} has no {RunFolder.RUN_JSON}: not a bwkit run folder")
+    record = RunRecord(files, reconcile(files))
+    status = record.data["status"]
+    if status in {"running", "succeeded"}:
+        raise RunError(f"run {files.root.name} is {status}: nothing to resume"
+                       + (f" (process {record.data['process']['pid']} still runs it)" if status == "running" else ""))
+    config, data = dict(record.data["parameters"]), record.data["data"]
+    if not data["generated"] and data.get("sha256") and sha256_file(data["path"]) != data["sha256"]:
+        raise RunError(f"{data['path']} changed since the run started; start a new run")
+    stages = STAGES if data["generated"] else STAGES[1:]
+    first = next((i for i, s in enumerate(stages) if record.data["stages"].get(s, {}).get("status") != "succeeded"
+                  or not _unchanged(files, record.data["stages"][s])), len(stages))
+    for stage in stages[:first]:
+        log(f"{stage}: finished before, its {len(record.data['stages'][stage]['outputs'])} files unchanged (sha256)")
+    for key in ("error", "failure", "finished"):
+        record.data.pop(key, None)
+    record.data.update(status="running", process=this_process(), resumed=record.data.get("resumed", []) + [now()])
+    record.save()
+    _execute(record, config, stages[first:], log, progress)
+    return files.index

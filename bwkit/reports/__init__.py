@@ -1,0 +1,9 @@
+"""Reports: executed notebooks as offline HTML, the run and runs pages, the plots.
+"""
+from bwkit.lazy import face
+
+__getattr__, __dir__, __all__ = face(
+    __name__,
+    html=["markdown_table", "notebook_to_html"],
+    pages=["write_run_index", "write_runs_index"],
+)

@@ -1,0 +1,121 @@
+"""HTML that opens offline: executed notebooks as reviewer pages, notebook displays, shared page bits."""
+from __future__ import annotations
+
+import functools
+import html
+from pathlib import Path
+
+from bwkit.runs import TEMPLATES, write_atomic
+
+TEMPLATE = "bwkit_offline"
+STYLE = """body{font-family:system-ui,sans-serif;margin:1.2rem auto;max-width:1300px;color:#222}
+.best{font-weight:700}.lead{font-size:1.05rem}details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
+figure{display:inline-block;vertical-align:top;margin:.3rem;max-width:48%}figure img{max-width:100%}figcaption{font-size:.8rem;color:#555}
+table.sortable th{cursor:pointer}
+table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child,td:nth-child(2){text-align:left}.ok{color:#137333;font-weight:600}
+.bad{color:#b3261e;font-weight:600}img{max-width:100%;border:1px solid #eee;margin:.5rem 0}code{background:#f5f5f5;padding:0 .2rem}"""
+
+
+def notebook_to_html(ipynb, html_path=None) -> Path:
+    """Executed notebook -> two self-contained HTML pages (images inline, no script, no remote link):
+    `<name>.html` for a reviewer (outputs only, the parameters that differ as one table) and
+    `<name>.code.html` with every cell, from the same execution."""
+    import nbformat
+
+    ipynb = Path(ipynb)
+    html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
+    nb = nbformat.read(ipynb, as_version=4)
+    for reviewer, path in ((True, html_path), (False, html_path.with_name(f"{html_path.stem}.code.html"))):
+        body, _ = _exporter(reviewer).from_notebook_node(_for_reviewer(nb) if reviewer else nb,
+                                                         resources={"metadata": {"name": ipynb.stem}})
+        write_atomic(path, body)
+    return html_path
+
+
+@functools.lru_cache(maxsize=2)
+def _exporter(reviewer: bool):
+    """One exporter per variant and process: building one compiles the templates (a good part of a second)."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name=TEMPLATE, extra_template_basedirs=[str(TEMPLATES)], embed_images=True,
+                        exclude_input=reviewer)
+
+
+def _for_reviewer(nb):
+    """The notebook without its parameter cells and empty code cells, with a table of what differs instead."""
+    import copy
+
+    import nbformat
+
+    from bwkit.runs import parse_parameters_cell
+
+    nb = copy.deepcopy(nb)
+    tagged = {tag: cell for cell in nb.cells for tag in cell.metadata.get("tags", [])}
+    defaults = parse_parameters_cell(tagged["parameters"].source) if "parameters" in tagged else {}
+    given = parse_parameters_cell(tagged["injected-parameters"].source) if "injected-parameters" in tagged else {}
+    changed = [(n, p.default, defaults[n].default if n in defaults else "(not declared)")
+               for n, p in given.items() if n not in defaults or p.default != defaults[n].default]
+    cell = lambda v: html.escape(repr(v)).replace("|", "&#124;")  # noqa: E731
+    table = ("Parameters that differ from this notebook's defaults:\n\n| parameter | value | default |\n|---|---|---|\n"
+             + "\n".join(f"| {html.escape(n)} | {cell(v)} | {cell(d)} |" for n, v, d in changed)
+             if changed else "Run with this notebook's default parameters.")
+    nb.cells = [c for c in nb.cells if not ({"parameters", "injected-parameters"} & set(c.metadata.get("tags", [])))
+                and not (c.cell_type == "code" and not c.get("outputs"))]
+    first = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)
+    nb.cells.insert(first, nbformat.v4.new_markdown_cell(table))
+    return nb
+
+
+def paragraph(text: str):
+    """Text a user's names may reach (columns, paths), shown in a notebook as one escaped HTML paragraph."""
+    from IPython.display import HTML
+
+    return HTML(f"<p>{html.escape(text)}</p>")
+
+
+def styled_table(frame, caption: str):
+    """A metrics table for a notebook: numbers to 4 significant digits, every label and text cell escaped."""
+    numbers = frame.select_dtypes("number").columns
+    return (frame.style.format("{:.4g}", na_rep="nan", subset=numbers).format(escape="html", subset=frame.columns.difference(numbers))
+            .format_index(escape="html", axis=0)
+            .format_index(escape="html", axis=1).set_caption(html.escape(caption)))
+
+
+def ranking(frame):
+    """The runs of a comparison, best first, the best row highlighted and every label escaped."""
+    best = frame.index[0] if len(frame) and frame["val_loss"].notna().iloc[0] else None
+    return (frame.style.format(precision=4, na_rep="", escape="html").hide(axis="index")
+            .apply(lambda row: ["background:#e6f4ea;font-weight:600" if row.name == best else ""] * len(row), axis=1)
+            .format_index(escape="html", axis=1))
+
+
+def page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{body}</body></html>")
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "&mdash;"
+    if isinstance(value, float):
+        return "nan" if value != value else f"{value:.4g}"
+    return html.escape(str(value))
+
+
+TABLE_COLUMNS = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
+
+
+def comparison_rows(report: dict, columns=TABLE_COLUMNS):
+    """(method, target, rows scored, formatted cells) for every method and target, 'average' last."""
+    for method, block in report["comparison"].items():
+        for target, values in {**block["per_target"], "average": block["average"]}.items():
+            yield method, target, values.get("n", ""), [fmt(values.get(c, float("nan"))) for c in columns]
+
+
+def markdown_table(report: dict) -> str:
+    """The comparison of a report JSON as a Markdown table (what README quotes)."""
+    lines = ["| method | target | rows | " + " | ".join(TABLE_COLUMNS) + " |",
+             "|---|---|---:|" + "---:|" * len(TABLE_COLUMNS)]
+    lines += [f"| {method} | {target} | {n} | {' | '.join(cells)} |" for method, target, n, cells in comparison_rows(report)]
+    return "\n".join(lines)

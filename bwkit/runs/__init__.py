@@ -1,0 +1,12 @@
+"""The run folder's contract: where runs live, every file name, run.json, parameters, the environment.
+"""
+from bwkit.lazy import face
+
+__getattr__, __dir__, __all__ = face(
+    __name__,
+    paths=["ROOT", "NOTEBOOKS", "STAGES", "TEMPLATES", "default_data_path", "runs_root", "scratch_run"],
+    artifacts=["RUNS_INDEX", "RunFolder", "write_atomic", "write_json"],
+    record=["RunRecord", "now", "reconcile", "this_process"],
+    params=["AUTO", "FILE_SAFE", "check_value", "coerce", "unknown_parameter", "configure", "notebook_path", "notebook_parameters", "parse_parameters_cell", "pipeline_parameters"],
+    env=["environment", "hardware", "pick_device", "versions"],
+)

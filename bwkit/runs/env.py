@@ -1,0 +1,78 @@
+"""What a result was made with: library versions, hardware, device choice."""
+from __future__ import annotations
+
+import os
+import platform
+
+from bwkit.errors import ParameterError
+
+
+def pick_device(device: str) -> str:
+    """"auto" -> "cuda" when available, else "cpu"; anything else is checked and returned."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(f"device={device!r} but CUDA is not available here; use 'auto' or 'cpu'")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ParameterError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+    return device
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("bwkit", "torch", "numpy", "pandas", "scipy", "onnx", "onnxruntime", "papermill", "nbconvert"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def hardware(device: str) -> dict[str, object]:
+    import torch
+
+    info = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": device}
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git(*args) -> str | None:
+    import subprocess
+
+    from bwkit.runs.paths import ROOT
+
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def environment() -> dict[str, object]:
+    """What reproducing a run elsewhere needs: every installed package, the kit's commit, the machine.
+
+    Read without importing torch (a GPU, if any, is recorded by training, in the checkpoint's hardware).
+    """
+    from importlib.metadata import distributions
+
+    packages = {d.metadata["Name"]: d.version for d in distributions() if d.metadata["Name"]}
+    status = _git("status", "--porcelain")
+    return {"packages": dict(sorted(packages.items(), key=lambda kv: kv[0].lower())),
+            "commit": _git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status),
+            "machine": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform()}}

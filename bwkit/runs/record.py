@@ -1,0 +1,93 @@
+"""run.json: the record of one run, always true.
+
+It is rewritten atomically at every change (a reader sees the old record or the new,
+never half of one), and it names the process that runs it: its pid, host and the
+process's start time (from /proc). A run whose process died without a word (SIGKILL,
+power loss) is recognised the next time anyone reads the record through `reconcile`
+(the list of runs, `bwkit resume`): on the same host, when that pid no longer exists or
+now belongs to a process that started at another time, the run is marked `interrupted`.
+A run recorded on another host is left as it says (nothing here can tell).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from pathlib import Path
+
+from bwkit.runs.artifacts import RunFolder, write_json
+
+STATUSES = ("running", "succeeded", "failed", "interrupted")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]
+
+
+def this_process() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "start": _process_start(os.getpid())}
+
+
+def process_alive(process: dict) -> bool | None:
+    """True or False for a process of this host; None when it ran elsewhere (unknown)."""
+    if process.get("host") != socket.gethostname():
+        return None
+    start = _process_start(process["pid"])
+    return start is not None and (process.get("start") is None or start == process["start"])
+
+
+class RunRecord:
+    """One run's run.json, held in memory and saved at every change."""
+
+    def __init__(self, files: RunFolder, data: dict):
+        self.files, self.data = files, data
+
+    @classmethod
+    def start(cls, files: RunFolder, **fields) -> "RunRecord":
+        record = cls(files, {"run_id": files.root.name, "status": "running", "started": now(), **fields,
+                             "stages": {}, "process": this_process()})
+        record.save()
+        return record
+
+    @classmethod
+    def load(cls, files: RunFolder) -> "RunRecord":
+        return cls(files, json.loads(files.run_json.read_text()))
+
+    def save(self) -> None:
+        write_json(self.files.run_json, self.data)
+
+    def stage(self, stage: str, status: str, seconds: float | None = None, **fields) -> None:
+        entry = {"status": status, **({} if seconds is None else {"seconds": round(seconds, 2)}), **fields}
+        self.data["stages"][stage] = entry
+        self.save()
+
+    def running_stage(self) -> str | None:
+        return next((name for name, s in self.data["stages"].items() if s["status"] == "running"), None)
+
+    def interrupt(self, why: str) -> None:
+        """Mark the run and its running stage interrupted, with a one-line reason."""
+        stage = self.running_stage()
+        if stage:
+            self.data["stages"][stage]["status"] = "interrupted"
+        self.data.update(status="interrupted", error=why + (f" during {stage}" if stage else ""))
+        self.save()
+
+
+def reconcile(files: RunFolder) -> dict:
+    """run.json as it truly is: a `running` run whose process is gone becomes `interrupted` (and is saved)."""
+    record = RunRecord.load(files)
+    process = record.data.get("process", {})
+    if record.data.get("status") == "running" and process and process_alive(process) is False:
+        record.interrupt(f"interrupted: its process (pid {process['pid']} on {process['host']}) ended without a "
+                         f"word (killed or the machine stopped), found at {now()}")
+    return record.data

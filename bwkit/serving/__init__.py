@@ -1,0 +1,11 @@
+"""Serving: the exported model on raw telemetry, without torch (`Predictor`, `score_csv`),
+and the export that writes it (`export`, which needs torch, imported only when asked for).
+"""
+from bwkit.lazy import face
+
+__getattr__, __dir__, __all__ = face(
+    __name__,
+    predictor=["Predictor", "Forecast"],
+    scoring=["score_csv"],
+    export=["onnx_session", "run_onnx"],
+)

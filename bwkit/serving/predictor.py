@@ -1,0 +1,274 @@
+"""Use a run's model from raw telemetry: onnxruntime, numpy and pandas; never torch.
+
+    from bwkit.serving.predictor import Predictor
+    predictor = Predictor.from_run("runs/<id>")
+    predictor.predict(frame)           # every window of these rows: a DataFrame
+    predictor.next(last_rows)          # the row after the last one: a dict
+    stream = predictor.stream()        # one row at a time: stream.update(row) -> dict or None
+
+Inputs are rows as the CSV had them (`timestamp`, the raw columns, legacy names
+too, optional `trace_id`). The input channels are derived by `bwkit.features.recipe.Recipe`,
+the code training used, from the recipe 04_export wrote into the run's metadata.
+A window is `window_size` consecutive rows of one trace with no step longer than
+`max_gap_cadences` x the training cadence; its prediction is for the row one cadence
+after its last, in original units, with the calibrated 80 % and 95 % bands.
+"""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bwkit.data import Rows, parse_rows, require_window
+from bwkit.errors import DataError, RunError
+from bwkit.evaluation import Tracker, band_constants, window_scale
+from bwkit.features import CALENDAR_FEATURES, Recipe, calendar_channels
+
+BATCH = 1024   # windows per onnxruntime call
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _metadata_path(run_dir: Path, version: str | None) -> Path:
+    found = sorted(run_dir.glob(f"model_metadata_{version or '*'}.json"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise RunError(f"{run_dir}: no model_metadata_{version or '*'}.json; run its 04_export stage first")
+    raise RunError(f"{run_dir}: several exported models ({', '.join(p.name for p in found)}); pass version=")
+
+
+def carry_before(rows: Rows, cut: int, carry: dict) -> dict:
+    """Each column's last valid value before row `cut`, in row `cut`'s trace (`carry`: those before row 0)."""
+    same = rows.trace[:cut] == rows.trace[cut] if cut < len(rows) else np.zeros(cut, bool)
+    start = 0 if same.all() else cut - int(np.argmin(same[::-1]))   # where row cut's trace begins
+    out = {}
+    for column, values in rows.values.items():
+        valid = np.flatnonzero(np.isfinite(values[start:cut]))
+        if valid.size:
+            out[column] = float(values[start + valid[-1]])
+        elif start == 0 and same.all() and column in carry:
+            out[column] = carry[column]
+    return out
+
+
+class Predictor:
+    """A run's exported model with its input recipe and calibrated bands."""
+
+    def __init__(self, onnx_path, metadata: dict, threads: int = 1, metadata_path=None):
+        if "recipe" not in metadata:
+            raise RunError(f"{onnx_path}: its metadata has no input recipe (exported before bwkit wrote one); "
+                           "run the run's 04_export stage again")
+        self.metadata, self.recipe = metadata, Recipe.from_dict(metadata["recipe"])
+        self.onnx_path, self.metadata_path = Path(onnx_path), metadata_path and Path(metadata_path)
+        self.session = _session(self.onnx_path, threads)
+        self.bands = metadata.get("intervals")
+        self.levels = [] if self.bands is None else list(self.bands["levels"])
+        if self.bands is not None:
+            self._band = band_constants(self.bands, self.levels, self.recipe.features, self.targets)
+        self._steps = np.arange(1 - self.recipe.window_size, 1)   # a window's rows, relative to its last
+        self._calendar = [self.recipe.features.index(c) for c in CALENDAR_FEATURES] if self.recipe.known_future else []
+
+    @classmethod
+    def from_run(cls, run_dir, version: str | None = None, threads: int = 1) -> "Predictor":
+        """The model 04_export wrote into `run_dir` (its only one, or `model_metadata_<version>.json`'s)."""
+        meta_path = _metadata_path(Path(run_dir), version)
+        return cls.from_files(meta_path.parent / json.loads(meta_path.read_text())["onnx_file"], meta_path, threads)
+
+    @classmethod
+    def from_files(cls, onnx_path, metadata_path, threads: int = 1) -> "Predictor":
+        return cls(onnx_path, json.loads(Path(metadata_path).read_text()), threads, metadata_path)
+
+    @property
+    def targets(self) -> list[str]:
+        return self.recipe.targets
+
+    def predict_windows(self, X: np.ndarray) -> np.ndarray:
+        """Prepared windows [n, window, features] (float32, original units) -> predictions [n, targets]."""
+        X = np.ascontiguousarray(X, np.float32)
+        return np.concatenate([self.session.run(None, {"input": X[i:i + BATCH]})[0]
+                               for i in range(0, len(X), BATCH)]) if len(X) else np.empty((0, len(self.targets)))
+
+    def _inputs(self, rows: Rows, carry: dict):
+        """Input channels [rows, features], each row's window segment, and the predicted row's time per row."""
+        recipe, ts, n = self.recipe, rows.timestamps, len(rows)
+        new_trace = rows.trace[1:] != rows.trace[:-1]
+        breaks = np.zeros(n, bool)        # breaks[i]: row i + 1 starts a new window segment (the last: always)
+        breaks[:-1] = new_trace | (ts[1:] - ts[:-1] > recipe.max_gap_cadences * recipe.cadence_seconds)
+        breaks[-1] = True
+        segment, trace = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        np.add.accumulate(breaks[:-1], out=segment[1:])   # ufuncs direct: one window is microseconds
+        np.add.accumulate(new_trace, out=trace[1:])
+        ahead = ts + recipe.cadence_seconds              # the row a window ending here predicts
+        next_ts = ahead.copy()
+        next_ts[:-1][~breaks[:-1]] = ts[1:][~breaks[:-1]]
+        X = recipe.matrix(rows.values, next_ts, trace, carry)
+        return X, segment, ahead
+
+    def _window_ends(self, segment: np.ndarray, first: int, last: int) -> np.ndarray:
+        w = self.recipe.window_size
+        ends = np.arange(max(first, w - 1), last + 1)
+        return ends[segment[ends - w + 1] == segment[ends]]
+
+    def _forecast(self, rows: Rows, carry: dict, first: int = 0, last: int | None = None) -> dict:
+        """Predictions (arrays) for the windows of `rows` ending at rows first..last."""
+        X, segment, ahead = self._inputs(rows, carry)
+        ends = self._window_ends(segment, first, len(rows) - 1 if last is None else last)
+        pred, half, scale = [], [], []
+        for i in range(0, len(ends), BATCH):
+            batch = ends[i:i + BATCH]
+            windows = X[batch[:, None] + self._steps]
+            if self._calendar:   # the last row carries the predicted row's calendar: its time plus the cadence
+                windows[:, -1, self._calendar] = calendar_channels(ahead[batch])
+            pred.append(self.session.run(None, {"input": windows})[0])
+            if self.bands is not None:
+                q, base, pairs = self._band
+                scale.append(window_scale(windows, base, pairs))
+                half.append(q[:, None, :] * scale[-1][None])
+        shape = (0, len(self.targets))
+        out = {"end": ends, "timestamp": ahead[ends], "actual": {},
+               "pred": (pred[0] if len(pred) == 1 else np.concatenate(pred)) if pred else np.empty(shape, np.float32),
+               "half": (half[0] if len(half) == 1 else np.concatenate(half, axis=1)) if half
+               else np.empty((len(self.levels), *shape)), "scale": scale}
+        if rows.actual:   # the predicted row's value, where the rows hold that row
+            following = np.minimum(ends + 1, len(rows) - 1)
+            has_next = (ends + 1 < len(rows)) & (segment[following] == segment[ends])
+            out["actual"] = {t: np.where(has_next, v[following], np.nan) for t, v in rows.actual.items()}
+        return out
+
+    def frame(self, forecast: dict, rows: Rows) -> pd.DataFrame:
+        """A forecast as a table: timestamp (UTC), trace_id when given, <target>_pred, actuals, band edges."""
+        table = {"timestamp": pd.to_datetime(forecast["timestamp"], unit="s", utc=True)}
+        if (rows.trace != "").any():
+            table["trace_id"] = rows.trace[forecast["end"]]
+        for j, t in enumerate(self.targets):
+            table[f"{t}_pred"] = forecast["pred"][:, j].astype(np.float64)
+            if t in forecast["actual"]:
+                table[t] = forecast["actual"][t]
+        for k, level in enumerate(self.levels):
+            for j, t in enumerate(self.targets):
+                center, half = forecast["pred"][:, j].astype(np.float64), forecast["half"][k, :, j]
+                table[f"{t}_lower_{100 * level:g}"], table[f"{t}_upper_{100 * level:g}"] = center - half, center + half
+        return pd.DataFrame(table)
+
+    def predict(self, rows) -> pd.DataFrame:
+        """Every window of `rows` (a DataFrame or list of dicts): one row per prediction, in time order."""
+        parsed = parse_rows(rows, self.recipe)
+        require_window(parsed, self.recipe)
+        return self.frame(self._forecast(parsed, {}), parsed)
+
+    def next(self, rows) -> dict:
+        """The prediction for the row after the last of `rows` (at least one window of them)."""
+        parsed = parse_rows(rows, self.recipe)
+        require_window(parsed, self.recipe)
+        return self._single(self._forecast(parsed, {}, first=len(parsed) - 1))
+
+    def _single(self, forecast: dict) -> dict:
+        if not len(forecast["end"]):
+            raise DataError(f"the last {self.recipe.window_size} rows span a trace break (a new trace_id or a step "
+                            f"over {self.recipe.max_gap_cadences:g} x {self.recipe.cadence_seconds:g} s); "
+                            "pass a window of one trace")
+        pred = forecast["pred"][0].astype(np.float64)
+        half = forecast["half"][:, 0, :]
+        values = [pred] + [edge for k in range(len(self.levels)) for edge in (pred - half[k], pred + half[k])]
+        names = self.output_names
+        return {"timestamp": pd.Timestamp(float(forecast["timestamp"][0]), unit="s", tz="UTC"),
+                **dict(zip(names, np.concatenate(values).tolist()))}
+
+    @cached_property
+    def output_names(self) -> list[str]:
+        """Each prediction's names after `timestamp`: <target>_pred, then per level the lower and upper edges."""
+        names = [f"{t}_pred" for t in self.targets]
+        for level in self.levels:
+            names += [f"{t}_{edge}_{100 * level:g}" for edge in ("lower", "upper") for t in self.targets]
+        return names
+
+    def stream(self, adaptive: bool = False) -> "Stream":
+        """One row at a time; `adaptive`: bands that learn from their misses (`bwkit.evaluation.adaptive`), where the
+        metadata ships the table for it."""
+        return Stream(self, adaptive)
+
+
+def check_continues(before: Rows, after: Rows, where: str) -> None:
+    """`after` may follow `before`: a new trace, or a later time in the same one."""
+    if len(before) and len(after) and after.trace[0] == before.trace[-1] and after.timestamps[0] <= before.timestamps[-1]:
+        raise DataError(f"{where}: timestamp {after.timestamps[0]:.6g} is not after the previous row's "
+                        f"{before.timestamps[-1]:.6g} (trace {after.trace[0]!r}); rows must come in time order")
+
+
+class Stream:
+    """Next-step predictions one row at a time, equal to `Predictor.predict` on the same rows.
+
+    `update(row)` keeps the last `window_size` rows of the current trace and returns the
+    prediction for the row one cadence after `row` once it holds a full window (else None).
+    A new `trace_id`, or a step longer than `max_gap_cadences` cadences, starts a new window.
+    Filled columns carry their last valid value across the window, as in training.
+    One difference with a whole-file batch: a trace's first rows before any valid value are
+    back-filled from the first valid value *seen so far* (0 before any), never from a later row.
+    """
+
+    def __init__(self, predictor: Predictor, adaptive: bool = False):
+        self.predictor, self.recipe = predictor, predictor.recipe
+        self.tail, self.carry, self.rows_seen = Rows.empty(self.recipe), {}, 0
+        self.tracker, self.pending = None, None   # adaptive bands: the tracker, and the last (prediction, scale)
+        if adaptive:
+            shipped = (predictor.bands or {}).get("adaptive")
+            if shipped is None:
+                raise RunError(f"{predictor.onnx_path}: its metadata has no adaptive band table; export it again")
+            quantiles = np.array([shipped["quantiles"][t] for t in predictor.targets])
+            self.tracker = Tracker(quantiles, predictor.levels, shipped["gamma"])
+
+    def update(self, row) -> dict | None:
+        new = parse_rows(row, self.recipe, label=f"row {self.rows_seen + 1}")
+        check_continues(self.tail, new, f"row {self.rows_seen + 1}")
+        self.rows_seen += len(new)
+        tail = self.tail.then(new) if len(self.tail) else new
+        cut = max(len(tail) - self.recipe.window_size, 0)        # keep one window's rows, carry the rest's values
+        self.carry, self.tail = carry_before(tail, cut, self.carry), tail.take(slice(cut, None))
+        if self.tracker is not None:
+            self._learn(new)
+        if len(self.tail) < self.recipe.window_size:
+            return None
+        forecast = self.predictor._forecast(self.tail, self.carry, first=len(self.tail) - 1)
+        if not len(forecast["end"]):
+            return None
+        if self.tracker is not None:
+            self.pending = (forecast["pred"][0].astype(np.float64), forecast["scale"][0][0])
+            forecast["half"] = self.tracker.multipliers()[:, None, :] * forecast["scale"][0][None]
+        return self.predictor._single(forecast)
+
+    def _learn(self, new: Rows) -> None:
+        """The row a pending prediction was for has arrived (same trace, within the gap): count its misses."""
+        if self.pending is None:
+            return
+        pred, scale = self.pending
+        self.pending = None
+        if len(self.tail) < 2 or self.tail.trace[-1] != self.tail.trace[-2] or \
+                new.timestamps[-1] - self.tail.timestamps[-2] > self.recipe.max_gap_cadences * self.recipe.cadence_seconds:
+            return
+        actual = np.array([new.values[t][-1] if t in new.values else new.actual.get(t, [np.nan])[-1]
+                           for t in self.predictor.targets], np.float64)
+        self.tracker.observe(np.abs(actual - pred) / scale, np.isfinite(actual))
+
+
+def agreement(predictions: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+    """Per target, on the rows whose actual value is known: mean absolute error and each band's coverage."""
+    rows = []
+    for t in targets:
+        known = predictions[predictions[t].notna()] if t in predictions else predictions.iloc[:0]
+        entry = {"target": t, "predictions": len(known), "MAE": float((known[f"{t}_pred"] - known[t]).abs().mean())}
+        for level in ("80", "95"):
+            if f"{t}_lower_{level}" in known:
+                inside = (known[t] >= known[f"{t}_lower_{level}"]) & (known[t] <= known[f"{t}_upper_{level}"])
+                entry[f"{level} % band coverage %"] = 100 * float(inside.mean())
+        rows.append(entry)
+    return pd.DataFrame(rows)

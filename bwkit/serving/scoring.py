@@ -1,0 +1,66 @@
+"""`bwkit predict`: score every window of a CSV of any size with a run's model, in bounded memory.
+
+The file is read in blocks (`bwkit.data.blocks.iter_tables`, the loader's checks and messages);
+the last window of rows and each filled column's last valid value carry from one block to
+the next, so the output equals `Predictor.predict` on the whole file. The window ending at a
+block's last row waits for the next block, which holds the actual value it predicts.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from bwkit.data import Rows, iter_tables, rows_from_frame
+from bwkit.errors import DataError
+from bwkit.serving.predictor import Predictor, carry_before, check_continues
+
+BLOCK_BYTES = 16 << 20   # CSV bytes per block: about 130,000 rows of ten columns
+
+
+def _write(predictor: Predictor, forecast: dict, rows: Rows, out, header: bool) -> int:
+    """Append the forecast's rows to `out` (binary). pyarrow writes CSV in C++: pandas' writer formats
+    each float in Python and would take most of the time. Model outputs are float32, written so."""
+    import pyarrow as pa
+    from pyarrow import csv
+
+    table = predictor.frame(forecast, rows)
+    made = {c for c in table.columns if c.endswith(("_pred", *(f"_{100 * lvl:g}" for lvl in predictor.levels)))}
+    table = table.astype({c: np.float32 for c in made})
+    csv.write_csv(pa.Table.from_pandas(table, preserve_index=False), out,
+                  csv.WriteOptions(include_header=header, quoting_style="needed"))
+    return len(table)
+
+
+def score_csv(predictor: Predictor, csv_path, out_path, block_bytes: int = BLOCK_BYTES, progress: bool = True) -> dict:
+    """Write one row per window of `csv_path` to `out_path` (CSV); returns counts. Rows: see Predictor.frame."""
+    csv_path, out_path = Path(csv_path), Path(out_path)
+    window = predictor.recipe.window_size
+    tail, carry, written, read = None, {}, 0, 0
+    partial = out_path.with_name(out_path.name + ".partial")   # renamed into place only when complete
+    bar = tqdm(total=os.path.getsize(csv_path) if csv_path.is_file() else None, unit="B", unit_scale=True,
+               desc=f"predict {csv_path.name}", disable=not progress)
+    try:
+        with open(partial, "wb") as out:
+            for frame, source in iter_tables(csv_path, block_bytes, on_bytes=bar.update):
+                block = rows_from_frame(frame, predictor.recipe, source)
+                if tail is not None:
+                    check_continues(tail, block, f"{csv_path}, {source.at(0)}")
+                rows = tail.then(block) if tail is not None else block
+                first = len(tail) - 1 if tail is not None else 0
+                forecast = predictor._forecast(rows, carry, first=first, last=len(rows) - 2)
+                written += _write(predictor, forecast, rows, out, header=tail is None)
+                cut = max(len(rows) - window, 0)
+                carry, tail = carry_before(rows, cut, carry), rows.take(slice(cut, None))
+                read += len(block)
+            if tail is None or read < window:
+                raise DataError(f"{csv_path}: {read} rows; the model reads windows of {window} rows")
+            forecast = predictor._forecast(tail, carry, first=len(tail) - 1)
+            written += _write(predictor, forecast, tail, out, header=False)
+        partial.replace(out_path)
+    finally:
+        bar.close()
+        partial.unlink(missing_ok=True)
+    return {"rows": read, "predictions": written, "output": str(out_path)}

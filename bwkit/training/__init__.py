@@ -1,0 +1,11 @@
+"""Training: the LSTM, its fit, the "auto" settings chosen on validation, a run's model read back.
+"""
+from bwkit.lazy import face
+
+__getattr__, __dir__, __all__ = face(
+    __name__,
+    model=["LSTMForecaster", "PREDICT_BATCH", "predict", "load_checkpoint"],
+    train=["TrainResult", "train_model"],
+    selection=["choose", "selection_sentence"],
+    trained=["TrainedRun", "load", "train_run", "ensure_data"],
+)

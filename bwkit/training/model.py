@@ -1,0 +1,82 @@
+"""The forecaster: a stacked LSTM and a small head, scaling inside the graph.
+
+Inputs and outputs are in original units, so the exported ONNX file needs no
+side-car arithmetic: the training-set means and standard deviations are buffers.
+With `residual=True` the head predicts the change from the last observed value
+of each target, so an untrained model already starts at persistence. With the
+predicted row's calendar among the inputs (`calendar_columns`: 24 hour then 7
+weekday one-hot channels), the output can be blended, per target, with the
+training rows' mean for that hour and weekday (`seasonal`, `blend`: set after
+training, on validation, by `bwkit.training.train.fit_blend`; 0 leaves the network alone).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+PREDICT_BATCH = 4096   # windows per forward pass when scoring (memory, not accuracy)
+
+
+class LSTMForecaster(nn.Module):
+    def __init__(self, n_features: int, n_targets: int, hidden_size: int, num_layers: int, dropout: float,
+                 target_columns: list[int] | None, calendar_columns: list[int] | None = None):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden_size, num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.head = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_targets))
+        nn.init.zeros_(self.head[-1].weight)  # start as "no change" (persistence when residual)
+        nn.init.zeros_(self.head[-1].bias)
+        self.register_buffer("x_mean", torch.zeros(n_features))
+        self.register_buffer("x_std", torch.ones(n_features))
+        self.register_buffer("y_mean", torch.zeros(n_targets))
+        self.register_buffer("y_std", torch.ones(n_targets))
+        self.residual = target_columns is not None
+        self.register_buffer("target_columns", torch.tensor(target_columns or [], dtype=torch.long))
+        self.register_buffer("calendar_columns", torch.tensor(calendar_columns or [], dtype=torch.long))
+        if calendar_columns:
+            self.register_buffer("seasonal", torch.zeros(24 * 7, n_targets))   # [hour x 7 + weekday, target]
+            self.register_buffer("blend", torch.zeros(n_targets))
+
+    def seasonal_profile(self, x: torch.Tensor) -> torch.Tensor:
+        """The training mean of each target for the predicted row's hour and weekday, [batch, targets]."""
+        calendar = x[:, -1].index_select(1, self.calendar_columns)
+        cell = (calendar[:, :24, None] * calendar[:, None, 24:]).flatten(1)   # [batch, 24 x 7]
+        return cell @ self.seasonal
+
+    def set_scalers(self, x_scaler, y_scaler) -> None:
+        for name, value in (("x_mean", x_scaler.mean), ("x_std", x_scaler.std),
+                            ("y_mean", y_scaler.mean), ("y_std", y_scaler.std)):
+            getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32))
+
+    def forward_scaled(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw window [batch, window, features] -> standardised targets [batch, targets]."""
+        out, _ = self.lstm((x - self.x_mean) / self.x_std)
+        z = self.head(out[:, -1])
+        if self.residual:
+            last = x[:, -1].index_select(1, self.target_columns)
+            z = z + (last - self.y_mean) / self.y_std
+        return z
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw window -> targets of the next row, in original units."""
+        out = self.forward_scaled(x) * self.y_std + self.y_mean
+        if self.calendar_columns.numel():
+            out = (1 - self.blend) * out + self.blend * self.seasonal_profile(x)
+        return out
+
+
+def predict(model: LSTMForecaster, X: np.ndarray) -> np.ndarray:
+    """Targets of the row after each window, float64 [windows, targets], in batches."""
+    with torch.no_grad():
+        return np.concatenate([model(torch.as_tensor(X[i:i + PREDICT_BATCH])).numpy()
+                               for i in range(0, len(X), PREDICT_BATCH)]).astype(np.float64)
+
+
+def load_checkpoint(path) -> tuple[LSTMForecaster, dict]:
+    """Rebuild the model from a checkpoint (`weights_only`: a checkpoint is data, never code)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = LSTMForecaster(**saved["model"])
+    state = {"calendar_columns": torch.zeros(0, dtype=torch.long), **saved["state_dict"]}   # checkpoints before it
+    model.load_state_dict(state)
+    return model.eval(), saved

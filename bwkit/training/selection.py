@@ -1,0 +1,100 @@
+"""Settings left to "auto", chosen on the validation split only.
+
+Two settings decide much of what an LSTM reaches on a new data set, and the right
+answer differs between data sets: `residual` (predict the change from the last
+value: right when the next minute is close to the last) and `known_future` (feed
+the predicted row's hour and weekday: right when a daily or weekly profile carries
+the signal). Every combination left to "auto" starts training from the same seed;
+after `select_epochs` epochs the one with the lowest validation loss trains on and
+the others stop. The winner is the model a fixed setting would have trained, so an
+"auto" that picks today's default gives today's weights. An explicit True or False
+is kept. The test split is never read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bwkit.features import Prepared, calendar_covered, prepare
+from bwkit.runs import AUTO
+
+if TYPE_CHECKING:   # torch: imported when a model is trained, not when a report is read
+    from bwkit.data import Telemetry
+    from bwkit.training.train import Fit
+
+
+@dataclass
+class Choice:
+    config: dict              # the configuration, with every "auto" resolved
+    prepared: Prepared        # windows for the chosen inputs
+    fit: Fit                  # the chosen model's training, started
+    record: dict | None       # what was tried and why this won (None: nothing was left to "auto")
+
+    def describe(self) -> str:
+        if not self.record:
+            return "residual and known_future were set explicitly: no selection."
+        lines = [f"Chosen on validation after {self.record['epochs']} epoch(s) each ({self.record['rule']}):"]
+        for c in self.record["candidates"]:
+            mark = "  <- chosen" if c["chosen"] else ""
+            lines.append(f"  {label(c['residual'], c['known_future']):40s} val_loss {c['val_loss']:.5f}{mark}")
+        return "\n".join(lines + [f"  note: {n}" for n in self.record["notes"]])
+
+
+def selection_sentence(record: dict) -> str:
+    """The selection in one sentence, for the report."""
+    chosen = next(c for c in record["candidates"] if c["chosen"])
+    others = [c for c in record["candidates"] if not c["chosen"]]
+    text = (f"Chosen on the validation split (test unseen): {label(chosen['residual'], chosen['known_future'])}, "
+            f"validation loss {chosen['val_loss']:.4f} after {record['epochs']} epoch(s)")
+    text += (" against " + ", ".join(f"{c['val_loss']:.4f} for {label(c['residual'], c['known_future'])}"
+                                     for c in others) + ".") if others else " (the only candidate)."
+    return text + "".join(f" Note: {n}." for n in record["notes"])
+
+
+def label(residual: bool, known_future: bool) -> str:
+    return (("residual (change from the last value)" if residual else "level") +
+            (" + calendar" if known_future else ""))
+
+
+def options(telemetry: Telemetry, config: dict, prepared: Prepared) -> tuple[list[tuple[bool, bool]], list[str]]:
+    """The (residual, known_future) pairs to try, today's defaults first, and why any was left out."""
+    notes, residuals, calendars = [], [config["residual"]], [config["known_future"]]
+    if config["residual"] == AUTO:
+        residuals = [True, False]
+        if prepared.target_columns is None:
+            residuals, notes = [False], notes + ["residual not tried: not every target is among the features"]
+    if config["known_future"] == AUTO:
+        calendars = [False, True]
+        if not calendar_covered(telemetry.timestamps[prepared.splits["train"].row]):
+            calendars = [False]
+            notes.append("calendar inputs not tried: the training rows do not cover every hour of day and weekday")
+    return [(r, k) for r in residuals for k in calendars], notes
+
+
+def choose(telemetry: Telemetry, config: dict) -> Choice:
+    """Resolve "auto" in `residual` and `known_future` by a short race on validation; start the winner."""
+    from bwkit.runs import pick_device
+    from bwkit.training.train import Fit
+
+    device = pick_device(config["device"])
+    asked = {k: config[k] for k in ("residual", "known_future")}
+    racing = AUTO in asked.values()
+    windows = {False: prepare(telemetry, config["window_size"], False)}
+    pairs, notes = options(telemetry, config, windows[False])
+    fits = []
+    for residual, known_future in pairs:
+        if known_future not in windows:
+            windows[known_future] = prepare(telemetry, config["window_size"], known_future)
+        fit = Fit(windows[known_future], {**config, "residual": residual, "known_future": known_future}, device)
+        while racing and fit.epoch < min(config["select_epochs"], config["epochs"]):
+            fit.step()
+        fits.append(fit)
+    if not racing:
+        return Choice(fits[0].config, fits[0].prepared, fits[0], None)
+    best = min(fits, key=lambda f: f.best_val)   # ties: the earlier, today's defaults first
+    record = {"asked": asked, "epochs": best.epoch, "notes": notes,
+              "rule": "lowest validation loss (MSE on standardised targets)",
+              "candidates": [{"residual": f.config["residual"], "known_future": f.config["known_future"],
+                              "val_loss": f.best_val, "chosen": f is best} for f in fits],
+              "other_seconds": sum(f.seconds for f in fits if f is not best)}
+    return Choice(best.config, best.prepared, best, record)

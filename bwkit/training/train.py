@@ -1,0 +1,242 @@
+"""Train the LSTM: Adam, ReduceLROnPlateau, early stopping, gradient clipping.
+
+Deterministic on CPU: same data and parameters give the same weights. The best
+checkpoint (lowest validation loss) is a plain dict of tensors and builtins, so
+`torch.load(path, weights_only=True)` reads it: a checkpoint is data, never code.
+It stores the configuration it was trained with, exactly as given.
+"""
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from bwkit.errors import ParameterError
+from bwkit.features import CALENDAR_FEATURES, HOURS, Prepared, Scaler, SeasonalMean, TorchWindows, WindowArray, Windows, cell
+from bwkit.runs import hardware, pick_device, versions
+from bwkit.training.model import LSTMForecaster, PREDICT_BATCH, predict
+
+CLIP_NORM = 1.0   # gradient norm clipping; keeps the first epochs of a residual LSTM stable
+
+
+@dataclass
+class TrainResult:
+    model: LSTMForecaster
+    history: dict[str, list[float]]
+    best_epoch: int
+    stopped_epoch: int
+    training_time_seconds: float
+    checkpoint: Path
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def build_model(prepared: Prepared, config: dict) -> LSTMForecaster:
+    """The configured LSTM with its scalers fit on the training windows."""
+    columns = prepared.target_columns if config["residual"] else None
+    if config["residual"] and columns is None:
+        missing = [t for t in prepared.targets if t not in prepared.features]
+        warnings.warn(f"residual=True needs every target among the features ({missing} are not): "
+                      "the model predicts the targets directly")
+    calendar = [prepared.features.index(c) for c in CALENDAR_FEATURES] if config["known_future"] else None
+    model = LSTMForecaster(len(prepared.features), len(prepared.targets), config["hidden_size"],
+                           config["num_layers"], config["dropout"], columns, calendar)
+    train = prepared.splits["train"]
+    model.set_scalers(Scaler.fit(train.X), Scaler.fit(train.Y))
+    return model
+
+
+BLEND_GRID = np.linspace(0.0, 1.0, 11)   # weights of the seasonal profile tried, per target
+
+
+def _cells(model: LSTMForecaster, X: np.ndarray) -> np.ndarray:
+    """Each window's predicted calendar cell, from its last step's one-hot calendar."""
+    if isinstance(X, WindowArray) and X.calendar is not None:   # the cells the channels are expanded from
+        return X.last_cells()
+    calendar = X[:, -1, model.calendar_columns.numpy()]
+    return cell(calendar[:, :HOURS].argmax(1), calendar[:, HOURS:].argmax(1))
+
+
+def fit_blend(model: LSTMForecaster, train: Windows, val: Windows) -> dict[int, float]:
+    """Fill the seasonal table from the training windows and pick each target's blend weight on validation.
+
+    A cell never seen in training takes its hour's mean, then the overall mean (as the
+    seasonal baseline does). Returns {target index: weight}; 0 keeps the network's output.
+    """
+    cells = _cells(model, train.X)
+    table = SeasonalMean.of_cells(cells, train.Y.astype(np.float64)).table()
+    model.seasonal.copy_(torch.as_tensor(table, dtype=torch.float32))
+    model.blend.zero_()
+    network, profile = predict(model, val.X), table[_cells(model, val.X)]
+    weights = [round(float(BLEND_GRID[np.argmin([(((1 - w) * network[:, j] + w * profile[:, j] - val.Y[:, j]) ** 2)
+                                                 .mean() for w in BLEND_GRID])]), 2) for j in range(table.shape[1])]
+    model.blend.copy_(torch.as_tensor(weights, dtype=torch.float32))
+    return dict(enumerate(weights))
+
+
+def _blend(model: LSTMForecaster, prepared: Prepared, log_path) -> dict[str, float] | None:
+    """With calendar inputs: the seasonal blend, chosen on validation and logged; else None."""
+    if not model.calendar_columns.numel():
+        return None
+    weights = fit_blend(model, prepared.splits["train"], prepared.splits["val"])
+    blend = {prepared.targets[j]: w for j, w in weights.items()}
+    with open(log_path, "a") as log:
+        log.write("# blend with the training mean for the predicted hour and weekday (chosen on validation): "
+                  + ", ".join(f"{t} {w:.1f}" for t, w in blend.items()) + "\n")
+    return blend
+
+
+def _loss(model, X, Y) -> float:
+    """Mean squared error on standardised targets, without gradients."""
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(X), PREDICT_BATCH):
+            z = model.forward_scaled(X[i:i + PREDICT_BATCH])
+            total += float(((z - (Y[i:i + PREDICT_BATCH] - model.y_mean) / model.y_std) ** 2).sum())
+    return total / (len(X) * Y.shape[1])
+
+
+def _epoch(model, optimizer, X, Y, order, batch_size: int) -> float:
+    """One pass over the training windows in `order`; returns the mean training loss."""
+    model.train()
+    running = 0.0
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        target = (Y[idx] - model.y_mean) / model.y_std
+        loss = torch.nn.functional.mse_loss(model.forward_scaled(X[idx]), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
+        optimizer.step()
+        running += float(loss.detach()) * len(idx)
+    return running / len(X)
+
+
+def _sizes(config: dict) -> str:
+    return (f"hidden={config['hidden_size']} layers={config['num_layers']} batch={config['batch_size']} "
+            f"lr={config['learning_rate']}")
+
+
+def _close_as_done(bar, epochs_run: int) -> None:
+    """Early stopping is success: end the bar full (a notebook shows a bar closed short in red)."""
+    if epochs_run < (bar.total or 0):
+        bar.n = bar.total = epochs_run
+        bar.refresh()
+    bar.close()
+
+
+class Fit:
+    """One model's training state, advanced an epoch at a time.
+
+    Selection runs a few epochs of several fits and continues the best one, so a
+    fit trained in pieces is the same as one trained in one go.
+    """
+
+    def __init__(self, prepared: Prepared, config: dict, device: str):
+        unresolved = [k for k in ("residual", "known_future") if not isinstance(config[k], bool)]
+        if unresolved:
+            raise ParameterError(f"{', '.join(unresolved)} must be True or False here (got "
+                                 f"{', '.join(repr(config[k]) for k in unresolved)}); bwkit.training.selection.choose "
+                                 "resolves 'auto' on validation")
+        if config["num_threads"] > 0:
+            torch.set_num_threads(config["num_threads"])  # a small LSTM gains nothing from more threads on CPU
+        seed_everything(config["seed"])
+        self.prepared, self.config, self.device = prepared, config, device
+        self.model = build_model(prepared, config).to(device)
+        (self.Xtr, self.Ytr), (self.Xva, self.Yva) = (   # rows on the device once; batches gathered there
+            (TorchWindows(w.X, device), torch.as_tensor(w.Y, device=device))
+            for w in (prepared.splits["train"], prepared.splits["val"]))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config["learning_rate"])
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=0.5, patience=max(config["patience"] // 3, 1))
+        self.shuffle = torch.Generator().manual_seed(config["seed"])
+        self.history = {"epoch": [], "train_loss": [], "val_loss": [], "learning_rate": [], "seconds": []}
+        self.best_val, self.best_epoch, self.best_state, self.epoch = float("inf"), 0, None, 0
+
+    def step(self) -> str:
+        """Train one epoch, validate, keep the best weights; returns the epoch's log line."""
+        start = time.perf_counter()
+        self.epoch += 1
+        order = torch.randperm(len(self.Xtr), generator=self.shuffle).to(self.device)
+        train_loss = _epoch(self.model, self.optimizer, self.Xtr, self.Ytr, order, self.config["batch_size"])
+        val_loss, lr = _loss(self.model, self.Xva, self.Yva), self.optimizer.param_groups[0]["lr"]
+        self.scheduler.step(val_loss)
+        for key, value in zip(self.history, (self.epoch, train_loss, val_loss, lr, time.perf_counter() - start)):
+            self.history[key].append(value)
+        improved = val_loss < self.best_val
+        if improved:
+            self.best_val, self.best_epoch = val_loss, self.epoch
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        return (f"epoch {self.epoch:4d}  train_loss {train_loss:.6f}  val_loss {val_loss:.6f}  lr {lr:.2e}"
+                f"{'  *best' if improved else ''}")
+
+    @property
+    def stalled(self) -> bool:
+        return self.epoch - self.best_epoch >= self.config["patience"]
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.history["seconds"]))
+
+
+def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_info: dict,
+                progress: bool = True, fit: Fit | None = None, selection: dict | None = None) -> TrainResult:
+    """Fit on the train split, select on validation; write the checkpoint and one log line per epoch.
+
+    config: 02_train's checked configuration (params.configure); it is saved in the checkpoint as given.
+    fit: a fit already started (by `bwkit.training.selection`), continued here; its epochs so far are logged first.
+    selection: what chose this model's settings on validation, saved in the checkpoint.
+    """
+    fit = fit or Fit(prepared, config, pick_device(config["device"]))
+    with open(log_path, "w") as log:
+        log.write(f"# training {len(fit.Xtr)} windows, validating on {len(fit.Xva)}; device={fit.device}; "
+                  f"{_sizes(config)}\n")
+        for epoch in range(fit.epoch):
+            log.write(f"epoch {epoch + 1:4d}  val_loss {fit.history['val_loss'][epoch]:.6f}  (selection)\n")
+        bar = tqdm(total=config["epochs"], initial=fit.epoch, desc="training", unit="epoch", disable=not progress)
+        while fit.epoch < config["epochs"] and not fit.stalled:
+            log.write(fit.step() + "\n")
+            log.flush()
+            bar.update()
+            bar.set_postfix(train=f"{fit.history['train_loss'][-1]:.4f}", val=f"{fit.history['val_loss'][-1]:.4f}",
+                            lr=f"{fit.history['learning_rate'][-1]:.1e}")
+        if fit.stalled:
+            log.write(f"# early stop: no validation improvement for {config['patience']} epochs\n")
+        _close_as_done(bar, fit.epoch)
+        log.write(f"# best epoch {fit.best_epoch} (val_loss {fit.best_val:.6f}); {fit.epoch} epochs in "
+                  f"{fit.seconds:.1f} s\n")
+    fit.model.load_state_dict(fit.best_state)
+    blend = _blend(fit.model.cpu().eval(), prepared, log_path)
+    seconds = fit.seconds + (selection or {}).get("other_seconds", 0.0)   # the candidates not kept count too
+    result = TrainResult(fit.model.cpu().eval(), fit.history, fit.best_epoch, fit.epoch, seconds, Path(checkpoint))
+    _save(result, prepared, config, data_info, fit.device, {"selection": selection, "blend": blend})
+    return result
+
+
+def _save(result: TrainResult, prepared: Prepared, config: dict, data_info: dict, device: str,
+          chosen: dict) -> None:
+    model = result.model
+    torch.save({
+        "state_dict": model.state_dict(),
+        "model": {"n_features": len(prepared.features), "n_targets": len(prepared.targets),
+                  "hidden_size": config["hidden_size"], "num_layers": config["num_layers"],
+                  "dropout": config["dropout"],
+                  "target_columns": model.target_columns.tolist() if model.residual else None,
+                  "calendar_columns": model.calendar_columns.tolist() or None},
+        "features": prepared.features, "targets": prepared.targets,
+        "config": dict(config), "data": dict(data_info),
+        "history": result.history, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch,
+        "training_time_seconds": result.training_time_seconds, **chosen,
+        "versions": versions(), "hardware": hardware(device),
+    }, result.checkpoint)

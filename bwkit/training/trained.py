@@ -1,0 +1,109 @@
+"""A run folder's data and trained model: what 02_train makes, and what 03 and 04 read back.
+
+`train_run` is the training stage without its displays; `load` reads a run back
+exactly as training saw it, training it first (in this process) when the folder
+has no model yet, so 03_evaluate and 04_export also run alone on an empty folder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bwkit import synth
+from bwkit.data import Telemetry, load_telemetry
+from bwkit.errors import DataError
+from bwkit.features import Prepared, prepare
+from bwkit.runs import RunFolder, configure, default_data_path
+from bwkit.training.model import LSTMForecaster, load_checkpoint
+from bwkit.training.selection import choose
+from bwkit.training.train import TrainResult, train_model
+
+
+def ensure_data(data_path: str, log=print) -> str:
+    """data_path, or 01_generate_data's default CSV, generated first if missing (and said so)."""
+    if data_path:
+        return str(Path(data_path).expanduser().resolve())
+    g = configure(stage="01_generate_data")
+    path = default_data_path(g["profile"], g["samples"], g["seed"])
+    if not path.exists():
+        log(f"data_path is empty and {path} does not exist yet: generating the default {g['profile']} data "
+            f"({g['samples']:,} rows, seed {g['seed']}) first.")
+        synth.write(path, g["samples"], g["seed"], g["profile"], g["start"])
+    return str(path.resolve())
+
+
+def load_data(config: dict, fresh_column: str = "", fresh_targets: str = "", oracle: bool = False) -> Telemetry:
+    """The telemetry a training configuration names (with the generator's oracle columns when `oracle`)."""
+    return load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
+                          fresh_column=fresh_column, fresh_targets=fresh_targets, oracle=oracle)
+
+
+def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
+    """The twin of a known_future model, trained with the same settings on the window alone."""
+    twin_config = {**config, "known_future": False}
+    return train_model(prepare(telemetry, config["window_size"], False), twin_config, files.window_only_checkpoint,
+                       files.window_only_log, data_info=telemetry.info(), progress=progress)
+
+
+def train_run(config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
+    """02_train without its displays: load, choose the "auto" settings, train (and the window-only twin)."""
+    telemetry = load_data(config)
+    choice = choose(telemetry, config)
+    result = train_model(choice.prepared, choice.config, files.checkpoint, files.log, data_info=telemetry.info(),
+                         progress=progress, fit=choice.fit, selection=choice.record)
+    if choice.config["known_future"] and config["compare_window_only"]:
+        train_window_only(telemetry, choice.config, files, progress)
+    return result
+
+
+@dataclass
+class TrainedRun:
+    model: LSTMForecaster
+    saved: dict                      # the checkpoint: config, features, scalers, history, versions
+    telemetry: Telemetry
+    prepared: Prepared
+    window_only: tuple | None        # (model, prepared) of the window-only twin, when trained
+
+
+def _ensure_trained(files: RunFolder, log) -> None:
+    if files.checkpoint.exists():
+        return
+    log(f"No {files.checkpoint.name} in {files.root}: training with 02_train's defaults there first.")
+    config = configure({"run_dir": str(files.root)}, stage="02_train")
+    config["data_path"] = ensure_data(config["data_path"], log)
+    train_run(config, files)
+
+
+def load(files: RunFolder, fresh_column: str = "", fresh_targets: str = "", log=print) -> TrainedRun:
+    """The run's model, checkpoint, telemetry and windows exactly as training saw them."""
+    _ensure_trained(files, log)
+    model, saved = load_checkpoint(files.checkpoint)
+    config = saved["config"]
+    telemetry = load_data(config, fresh_column, fresh_targets, oracle=True)
+    if telemetry.sha256 != saved["data"]["sha256"]:
+        raise DataError(f"{telemetry.path} changed since training (sha256 {telemetry.sha256[:12]} != "
+                        f"{saved['data']['sha256'][:12]}); retrain or restore the file")
+    window_only = None
+    if files.window_only_checkpoint.exists():
+        twin, twin_saved = load_checkpoint(files.window_only_checkpoint)
+        window_only = twin, prepare(telemetry, twin_saved["config"]["window_size"], False)
+    prepared = prepare(telemetry, config["window_size"], config["known_future"])
+    log(describe(files, saved))
+    return TrainedRun(model, saved, telemetry, prepared, window_only)
+
+
+def describe(files: RunFolder, saved: dict) -> str:
+    """Which model this notebook works on: checkpoint, when and how it was trained, on what data."""
+    import datetime as dt
+
+    config, data = saved["config"], saved["data"]
+    when = dt.datetime.fromtimestamp(files.checkpoint.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = (f"Model: {files.checkpoint} (trained {when}: best epoch {saved['best_epoch']} of "
+            f"{saved['stopped_epoch']} run, epochs={config['epochs']}, hidden_size={config['hidden_size']}, "
+            f"window_size={config['window_size']}, seed={config['seed']}) on {Path(data['path']).name} "
+            f"({data['rows']:,} rows, sha256 {data['sha256'][:12]}).")
+    default_epochs = configure(stage="02_train")["epochs"]
+    if config["epochs"] < default_epochs:
+        text += (f" Warning: trained for at most {config['epochs']} epochs (the default is {default_epochs}): "
+                 "this looks like a quick test, not a model to judge.")
+    return text
