@@ -18,7 +18,7 @@ import logging
 import sys
 
 from bwkit.errors import BwkitError, ParameterError, RunError, RunInterrupted
-from bwkit.runs import RunFolder, configure, pipeline_parameters
+from bwkit.runs import SET_BY_BWKIT, RunFolder, configure, pipeline_parameters
 
 
 def _run(args) -> int:
@@ -50,7 +50,7 @@ def _sweep(args) -> int:
     from bwkit.experiments import parse_grid, run_sweep
 
     base = configure(parameters_file=args.parameters_file, sets=args.set)
-    base = {k: v for k, v in base.items() if k not in {"run_dir", "output"}}
+    base = {k: v for k, v in base.items() if k not in SET_BY_BWKIT}
     record = run_sweep(base, parse_grid(args.grid), args.repeats, args.sweep_id, args.scheduler, args.workers)
     failed = {rid: r["error"] for rid, r in record["results"].items() if r["status"] != "succeeded"}
     for rid, error in failed.items():

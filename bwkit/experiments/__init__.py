@@ -4,5 +4,5 @@ from bwkit.lazy import face
 
 __getattr__, __dir__, __all__ = face(
     __name__,
-    sweeps=["compare_report", "parse_grid", "run_sweep"],
+    sweeps=["parse_grid", "run_sweep"], compare=["compare_report", "comparison_inputs"],
 )

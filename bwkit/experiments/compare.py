@@ -4,17 +4,19 @@ Every number comes from the runs' own report JSONs; nothing is retrained or resc
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bwkit.errors import RunError
-from bwkit.runs import RunFolder
+from bwkit.evaluation import MODEL
+from bwkit.errors import ParameterError
+from bwkit.runs import SET_BY_BWKIT, RunFolder, SweepFolder, comparison_folder, notebook_path, read_record, runs_root
 
 AVERAGES = ("correlation", "mape", "rmse", "r2")
-IGNORED = {"data_path", "run_dir", "output"}   # where, not what
+IGNORED = {"data_path", *SET_BY_BWKIT}   # where, not what
 
 
 def load(folders) -> list[dict]:
@@ -22,9 +24,7 @@ def load(folders) -> list[dict]:
     runs = []
     for folder in folders:
         files = RunFolder(Path(folder))
-        if not files.run_json.is_file():
-            raise RunError(f"{files.root} has no {RunFolder.RUN_JSON}: not a bwkit run folder")
-        record = json.loads(files.run_json.read_text())
+        record = read_record(files)
         report = json.loads(files.report.read_text()) if files.report.is_file() else None
         runs.append({"run": record["run_id"], "folder": files.root, "status": record["status"],
                      "error": record.get("error"), "parameters": record.get("parameters", {}), "report": report})
@@ -42,7 +42,7 @@ def table(runs: list[dict]) -> pd.DataFrame:
     swept = differing(runs)
     rows = []
     for r in runs:
-        avg = r["report"]["comparison"]["LSTM"]["average"] if r["report"] else {}
+        avg = r["report"]["comparison"][MODEL]["average"] if r["report"] else {}
         rows.append({"run": r["run"], "status": r["status"], "error": (r["error"] or "")[:200],
                      **{p: r["parameters"].get(p) for p in swept},
                      "val_loss": r["report"]["best_val_loss"] if r["report"] else np.nan,
@@ -52,7 +52,7 @@ def table(runs: list[dict]) -> pd.DataFrame:
 
 def per_target(runs: list[dict]) -> pd.DataFrame:
     rows = [{"run": r["run"], "target": t, **{m: v.get(m) for m in AVERAGES}}
-            for r in runs if r["report"] for t, v in r["report"]["comparison"]["LSTM"]["per_target"].items()]
+            for r in runs if r["report"] for t, v in r["report"]["comparison"][MODEL]["per_target"].items()]
     return pd.DataFrame(rows)
 
 
@@ -107,3 +107,41 @@ def verdict(frame: pd.DataFrame) -> str:
     word = "distinguishable from" if p < 0.05 else "not distinguishable from"
     return (f"The best configuration by validation loss is {best}; over {len(a)} and {len(b)} repeats it is {word} "
             f"the runner-up (Welch's t-test on validation loss, p = {p:.3g}).")
+
+
+def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[Path], Path]:
+    """05_compare's inputs: the run folders to compare and where its plots go (created)."""
+    if bool(sweep_id) == bool(runs.strip()):
+        raise ParameterError("give either sweep_id (a sweep under runs/sweeps/) or runs (comma-separated run folders)")
+    if sweep_id:
+        sweep = SweepFolder(runs_root(), sweep_id)
+        if not sweep.record.is_file():
+            raise ParameterError(f"no sweep {sweep_id!r}: {sweep.record} does not exist")
+        found = [sweep.run(rid).root for rid in json.loads(sweep.record.read_text())["runs"]]
+        found, folder = [f for f in found if RunFolder(f).run_json.is_file()], sweep.root
+    else:
+        found, folder = [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()], None
+    out = Path(out_dir).expanduser().resolve() if out_dir else folder or comparison_folder(runs_root(), "scratch")
+    out.mkdir(parents=True, exist_ok=True)
+    return found, out
+
+
+def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", progress: bool = False) -> Path:
+    """Execute notebooks/05_compare.ipynb into the sweep's folder (or `out_dir`) and render its HTML."""
+    from bwkit.runs import notebook_path
+    from bwkit.pipeline import execute
+    from bwkit.reports import write_runs_index
+    from bwkit.reports import notebook_to_html
+
+    if not out_dir and not sweep_id:
+        out_dir = str(comparison_folder(runs_root(), dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")))
+    _, out = comparison_inputs(sweep_id, runs, out_dir)
+    notebook = out / "05_compare.ipynb"
+    try:
+        execute(notebook_path("05_compare"), notebook, {"sweep_id": sweep_id, "runs": runs, "out_dir": str(out)},
+                progress)
+    finally:
+        if notebook.exists():
+            notebook_to_html(notebook)
+    write_runs_index(runs_root())
+    return notebook.with_suffix(".html")

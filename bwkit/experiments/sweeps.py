@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import os
 import shutil
 import tempfile
@@ -26,21 +25,23 @@ from pathlib import Path
 
 from bwkit import synth
 from bwkit.data import sha256_file
-from bwkit.errors import ParameterError
+from bwkit.errors import ParameterError, RunError
+from bwkit.experiments.compare import compare_report
 from bwkit.runs import (
     FILE_SAFE,
     RunFolder,
+    SweepFolder,
     check_value,
     coerce,
     configure,
     pipeline_parameters,
+    read_record,
     runs_root as default_runs_root,
     unknown_parameter,
     write_json,
 )
 
 DATA_PARAMETERS = ("samples", "profile", "start", "seed")   # what the generator reads
-SWEEP_JSON = "sweep.json"
 RETRIES = 2   # kernel start-up races between parallel papermill executions (ports, time-outs)
 
 
@@ -76,7 +77,7 @@ def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
     return runs
 
 
-def _shared_data(runs: list[dict], folder: Path, log) -> None:
+def _shared_data(runs: list[dict], sweep: SweepFolder, log) -> None:
     """Generate each distinct synthetic data set once (with the sweep's seed); point its runs at it."""
     for entry in runs:
         config = entry["config"]
@@ -85,7 +86,7 @@ def _shared_data(runs: list[dict], folder: Path, log) -> None:
             continue
         key = {k: config[k] for k in DATA_PARAMETERS}
         key["seed"] -= entry["repeat"]   # repeats vary the training, not the data
-        path = folder / "data" / f"{key['profile']}_{key['samples']}_seed{key['seed']}.csv"
+        path = sweep.data / f"{key['profile']}_{key['samples']}_seed{key['seed']}.csv"
         if not path.exists():
             log(f"generating {path.name} once for the sweep")
             synth.write(path, key["samples"], key["seed"], key["profile"], key["start"])
@@ -94,12 +95,12 @@ def _shared_data(runs: list[dict], folder: Path, log) -> None:
 
 def _state(folder: Path, entry: dict) -> str:
     """"succeeded" (same parameters, same data sha256), "failed", "unfinished" or "new"."""
-    record_path = RunFolder(folder / entry["run_id"]).run_json
-    if not record_path.is_file():
-        return "unfinished" if record_path.parent.exists() else "new"   # a folder its run never recorded
+    files = RunFolder(folder / entry["run_id"])
+    if not files.run_json.is_file():
+        return "unfinished" if files.root.exists() else "new"   # a folder its run never recorded
     try:
-        record = json.loads(record_path.read_text())
-    except ValueError:
+        record = read_record(files)
+    except RunError:
         return "unfinished"
     config, recorded = entry["config"], record.get("parameters", {})
     same = all(recorded[k] == v for k, v in config.items() if k in recorded and k != "data_path")
@@ -196,10 +197,11 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = N
     if not FILE_SAFE.fullmatch(sweep_id):
         raise ParameterError(f"sweep id {sweep_id!r} must be 1 to 64 letters, digits, '.', '_' or '-'")
     runs_root = Path(runs_root or default_runs_root()).resolve()
-    folder = runs_root / "sweeps" / sweep_id
+    sweep = SweepFolder(runs_root, sweep_id)
+    folder = sweep.root
     folder.mkdir(parents=True, exist_ok=True)
     runs = plan(base, grid, repeats, sweep_id)
-    _shared_data(runs, folder, log)
+    _shared_data(runs, sweep, log)
     states = {e["run_id"]: _state(folder, e) for e in runs}
     todo = [e for e in runs if states[e["run_id"]] != "succeeded"]
     for e in todo:
@@ -210,7 +212,7 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = N
         f"{tally['new']} new, {tally['failed']} failed, {tally['unfinished']} unfinished, {tally['changed']} changed")
     record = {"sweep_id": sweep_id, "grid": grid, "repeats": repeats, "base": base,
               "runs": [e["run_id"] for e in runs], "started": dt.datetime.now(dt.timezone.utc).isoformat()}
-    write_json(folder / SWEEP_JSON, record)
+    write_json(sweep.record, record)
     results = []
     if todo:
         with _client(scheduler, workers) as client:
@@ -219,45 +221,7 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = N
             results = _dispatch(client, todo, folder, runs_root, progress)
     record["results"] = {r["run_id"]: {k: r[k] for k in ("status", "error", "attempts")} for r in results}
     record["skipped"] = [rid for rid, state in states.items() if state == "succeeded"]
-    write_json(folder / SWEEP_JSON, record)
+    write_json(sweep.record, record)
     if runs_root == default_runs_root():
         record["comparison"] = str(compare_report(sweep_id))
     return record
-
-
-def folders(sweep_id: str, runs: str, out_dir: str) -> tuple[list[Path], Path]:
-    """05_compare's inputs: the run folders to compare and where its plots go (created)."""
-    if bool(sweep_id) == bool(runs.strip()):
-        raise ParameterError("give either sweep_id (a sweep under runs/sweeps/) or runs (comma-separated run folders)")
-    if sweep_id:
-        folder = default_runs_root() / "sweeps" / sweep_id
-        if not (folder / SWEEP_JSON).is_file():
-            raise ParameterError(f"no sweep {sweep_id!r}: {folder / SWEEP_JSON} does not exist")
-        found = [folder / rid for rid in json.loads((folder / SWEEP_JSON).read_text())["runs"]]
-        found = [f for f in found if (f / RunFolder.RUN_JSON).is_file()]
-    else:
-        found, folder = [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()], None
-    out = Path(out_dir).expanduser().resolve() if out_dir else folder or default_runs_root() / "comparisons" / "scratch"
-    out.mkdir(parents=True, exist_ok=True)
-    return found, out
-
-
-def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", progress: bool = False) -> Path:
-    """Execute notebooks/05_compare.ipynb into the sweep's folder (or `out_dir`) and render its HTML."""
-    from bwkit.runs import notebook_path
-    from bwkit.pipeline import execute
-    from bwkit.reports import write_runs_index
-    from bwkit.reports import notebook_to_html
-
-    if not out_dir and not sweep_id:
-        out_dir = str(default_runs_root() / "comparisons" / dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S"))
-    _, out = folders(sweep_id, runs, out_dir)
-    notebook = out / "05_compare.ipynb"
-    try:
-        execute(notebook_path("05_compare"), notebook, {"sweep_id": sweep_id, "runs": runs, "out_dir": str(out)},
-                progress)
-    finally:
-        if notebook.exists():
-            notebook_to_html(notebook)
-    write_runs_index(default_runs_root())
-    return notebook.with_suffix(".html")

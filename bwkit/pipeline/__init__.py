@@ -5,6 +5,6 @@ from bwkit.lazy import face
 __getattr__, __dir__, __all__ = face(
     __name__,
     runner=["execute", "resume", "run"],
-    check=["print_checks", "checks", "manifest"],
+    check=["print_checks", "checks"],
     reproduction=["reproduce"],
 )

@@ -12,23 +12,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bwkit.data import sha256_file
-from bwkit.runs import RunFolder, STAGES
+from bwkit.errors import RunError
+from bwkit.runs import STAGES, RunFolder, model_version, read_record
 
 REPORT_FIELDS = ("model", "success", "achieved_metrics", "target_metrics", "training_time_seconds", "model_size_mb")
 REMOTE = re.compile(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", re.I)
-UNLISTED = {RunFolder.RUN_JSON, RunFolder.INDEX}   # rewritten after the manifest, by design
-
-
-def manifest(root: Path) -> dict[str, str]:
-    """sha256 of every file of a run folder but run.json and the run page."""
-    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith(".") and str(p.relative_to(root)) not in UNLISTED}
 
 
 def _expected(files: RunFolder, run: dict) -> list[Path]:
     stages = [s for s in STAGES if s in run.get("stages", {})]
-    version = run.get("parameters", {}).get("model_version", "v1")
+    version = model_version(run)
     paths = [files.run_json, files.index, files.checkpoint, files.log, files.report, *files.plots(),
              files.onnx(version), files.torchscript(version), files.metadata(version)]
     paths += [p for s in stages for p in (files.notebook(s), files.html(s), files.html_with_code(s))]
@@ -58,14 +51,14 @@ def checks(run_dir):
     """Yield (check, passed, detail) for one run folder."""
     files = RunFolder(Path(run_dir))
     try:
-        run = json.loads(files.run_json.read_text())
-    except (OSError, ValueError) as exc:
+        run = read_record(files)
+    except RunError as exc:
         yield "run.json readable", False, str(exc)
         return
     yield "run succeeded", run.get("status") == "succeeded", f"status {run.get('status')!r}"
     for path in _expected(files, run):
         yield f"file {path.relative_to(files.root)}", path.is_file(), "missing"
-    recorded, now = run.get("manifest", {}), manifest(files.root)
+    recorded, now = run.get("manifest", {}), files.hashes()
     yield "sha256 manifest recorded", bool(recorded), "run.json has no manifest"
     changed = sorted(n for n in recorded if now.get(n) != recorded[n])
     added = sorted(set(now) - set(recorded))
@@ -74,7 +67,7 @@ def checks(run_dir):
     if files.report.is_file():
         missing = [f for f in REPORT_FIELDS if f not in json.loads(files.report.read_text())]
         yield "report has the original guide's fields", not missing, f"missing {missing}"
-    onnx = files.onnx(run.get("parameters", {}).get("model_version", "v1"))
+    onnx = files.onnx(model_version(run))
     if onnx.is_file():
         yield from _onnx(onnx)
     for page in sorted(files.root.glob("*.html")):

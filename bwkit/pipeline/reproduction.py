@@ -15,7 +15,7 @@ import numpy as np
 
 from bwkit.data import sha256_file
 from bwkit.errors import RunError
-from bwkit.runs import ROOT, RunFolder, RunRecord
+from bwkit.runs import ROOT, RunFolder, RunRecord, model_version, read_record
 
 
 def _data_path(record: dict) -> Path:
@@ -60,8 +60,8 @@ def _onnx(a: RunFolder, b: RunFolder, version: str) -> list[dict]:
 
 def compare(original: RunFolder, reproduced: RunFolder) -> dict:
     """Everything that differs between two runs of the same record: drift rows and differing versions."""
-    old, new = (json.loads(f.run_json.read_text()) for f in (original, reproduced))
-    version = old["parameters"].get("model_version", "v1")
+    old, new = (read_record(f) for f in (original, reproduced))
+    version = model_version(old)
     rows = [{"what": "data sha256", "original": old["data"].get("sha256"), "reproduced": new["data"].get("sha256"),
              "difference": float(old["data"].get("sha256") != new["data"].get("sha256"))}]
     rows += _weights(original, reproduced) + _metrics(original, reproduced) + _onnx(original, reproduced, version)
@@ -81,9 +81,7 @@ def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict
     from bwkit.reports import write_run_index
 
     original = RunFolder(Path(run_dir).expanduser().resolve())
-    if not original.run_json.is_file():
-        raise RunError(f"{original.root} has no {RunFolder.RUN_JSON}: not a bwkit run folder")
-    record = json.loads(original.run_json.read_text())
+    record = read_record(original)
     if record.get("status") != "succeeded":
         raise RunError(f"run {record['run_id']} is {record.get('status')}: only a succeeded run can be reproduced")
     config = dict(record["parameters"])

@@ -17,10 +17,10 @@ from bwkit.data import load_telemetry, sha256_file
 from bwkit.errors import DataError, ParameterError, RunError, RunInterrupted
 from bwkit.evaluation import fold_splits
 from bwkit.features import split_rows
-from bwkit.pipeline.check import manifest
 from bwkit.reports import notebook_to_html, write_run_index, write_runs_index
 from bwkit.runs import (
     ROOT,
+    SET_BY_BWKIT,
     RUNS_INDEX,
     RunFolder,
     RunRecord,
@@ -37,7 +37,6 @@ from bwkit.runs import (
     versions,
 )
 
-MANAGED = {"run_dir": "is the run folder (use --run-id)", "output": "is the run's data/telemetry.csv"}
 KERNEL = "python3"
 # ipykernel warns on every start that its local TCP sockets are unencrypted, and logs a traceback when an
 # interrupted run shuts it down mid-cell: noise here (a cell's own errors reach the notebook, not this log).
@@ -90,8 +89,8 @@ def _snapshot(root: Path) -> dict[str, tuple]:
 def _outputs(root: Path, before: dict) -> dict[str, str]:
     """sha256 of every file the stage wrote or changed (run.json and the run page excepted)."""
     after = _snapshot(root)
-    return {name: sha256_file(root / name) for name, stat in sorted(after.items())
-            if before.get(name) != stat and name not in {RunFolder.RUN_JSON, RunFolder.INDEX}}
+    return RunFolder(root).hashes(name for name, stat in after.items() if before.get(name) != stat
+                                  and name not in {RunFolder.RUN_JSON, RunFolder.INDEX})
 
 
 def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: bool = False) -> float:
@@ -122,7 +121,7 @@ def _checked(overrides: dict) -> tuple[dict, bool]:
     """The run's configuration and whether it reads an external CSV (then generation does not run)."""
     config = configure(overrides)
     defaults = {name: p.default for name, p in pipeline_parameters().items()}
-    for name, why in MANAGED.items():
+    for name, why in SET_BY_BWKIT.items():
         if name in config and config.pop(name) != defaults[name]:
             raise ParameterError(f"parameter '{name}' is set by bwkit run: it {why}")
     external = bool(config.get("data_path"))
@@ -206,7 +205,7 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> No
     finally:
         record.data.update(finished=now(), wall_seconds=round(record.data.get("wall_seconds", 0)
                                                               + time.perf_counter() - start, 2))
-        record.data["manifest"] = manifest(files.root)   # what `bwkit check` verifies later
+        record.data["manifest"] = files.hashes()   # what `bwkit check` verifies later
         record.save()
         write_run_index(files.root)
         write_runs_index(files.root.parent)
@@ -246,8 +245,6 @@ def _unchanged(files: RunFolder, entry: dict) -> bool:
 def resume(run_dir, log=print, progress: bool = False) -> Path:
     """Finish an interrupted or failed run from the first stage that did not finish (or whose files changed)."""
     files = RunFolder(Path(run_dir).expanduser().resolve())
-    if not files.run_json.is_file():
-        raise RunError(f"{files.root} has no {RunFolder.RUN_JSON}: not a bwkit run folder")
     record = RunRecord(files, reconcile(files))
     status = record.data["status"]
     if status in {"running", "succeeded"}:

@@ -14,7 +14,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bwkit.reports.html import fmt, page
-from bwkit.runs import RUNS_INDEX, RunFolder, STAGES, write_atomic
+from bwkit.errors import RunError
+from bwkit.runs import RUNS_INDEX, STAGES, RunFolder, SweepFolder, model_version, read_record, write_atomic
 from bwkit.schema import unit
 
 SCALE_FREE = (("correlation", "avg r", 4), ("mape", "avg MAPE (%)", 2), ("wape", "avg WAPE (%)", 2),
@@ -136,7 +137,7 @@ def _reproduction(result: dict) -> str:
 
 def _links(files: RunFolder, run: dict) -> str:
     """Every artifact of the folder that exists, and the way back to the list of runs."""
-    version = run.get("parameters", {}).get("model_version", "v1")
+    version = model_version(run)
     named = [(files.run_json, "the record: parameters, status, timings, versions, sha256 manifest"),
              (files.report, "every metric of every method (JSON)"), (files.log, "one line per epoch"),
              (files.checkpoint, "best-validation checkpoint (torch.load(..., weights_only=True))"),
@@ -159,7 +160,7 @@ def write_run_index(run_dir, plots: bool = True) -> Path:
 
     plots=False while a run is under way: the page says where it is without compressing images each stage."""
     files = RunFolder(run_dir)
-    run = json.loads(files.run_json.read_text())
+    run = read_record(files)
     status = run["status"]
     parts = [f"<p><a href='../{RUNS_INDEX}'>&larr; all runs</a></p>",
              f"<h1>bwkit run <code>{html.escape(run['run_id'])}</code></h1>",
@@ -218,7 +219,7 @@ def _runs_row(files: RunFolder, defaults: dict) -> str:
     try:
         run = reconcile(files)
         report = json.loads(files.report.read_text()) if files.report.exists() else {}
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RunError) as exc:
         return f"<tr><td>{link}</td><td colspan='6' class='bad'>unreadable record: {html.escape(str(exc))}</td></tr>"
     status = str(run.get("status"))
     reason = f"<br><small>{html.escape(str(run['error'])[:200])}</small>" if run.get("error") else ""
@@ -247,14 +248,14 @@ def write_runs_index(runs_root) -> Path:
 def _sweeps_list(runs_root: Path) -> str:
     """The sweeps under runs/sweeps/, each linking to its comparison page."""
     items = []
-    for record in sorted((runs_root / "sweeps").glob("*/sweep.json")):
-        name = record.parent.name
+    for sweep in SweepFolder.all(runs_root):
+        name = sweep.root.name
         try:
-            runs = len(json.loads(record.read_text()).get("runs", []))
-        except ValueError:
+            runs = len(json.loads(sweep.record.read_text()).get("runs", []))
+        except (OSError, ValueError, AttributeError):
             runs = "?"
-        page = record.parent / "05_compare.html"
-        link = (f"<a href='sweeps/{html.escape(quote(name))}/05_compare.html'>{html.escape(name)}</a>"
-                if page.exists() else html.escape(name) + " (no comparison page yet)")
+        href = html.escape(quote(str(sweep.page.relative_to(runs_root))))
+        link = (f"<a href='{href}'>{html.escape(name)}</a>" if sweep.page.exists()
+                else html.escape(name) + " (no comparison page yet)")
         items.append(f"<li>{link}: {runs} runs</li>")
     return "<h2>Sweeps</h2><ul>" + "".join(items) + "</ul>" if items else ""

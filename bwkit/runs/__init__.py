@@ -5,8 +5,8 @@ from bwkit.lazy import face
 __getattr__, __dir__, __all__ = face(
     __name__,
     paths=["ROOT", "NOTEBOOKS", "STAGES", "TEMPLATES", "default_data_path", "runs_root", "scratch_run"],
-    artifacts=["RUNS_INDEX", "RunFolder", "write_atomic", "write_json"],
-    record=["RunRecord", "now", "reconcile", "this_process"],
-    params=["AUTO", "FILE_SAFE", "check_value", "coerce", "unknown_parameter", "configure", "notebook_path", "notebook_parameters", "parse_parameters_cell", "pipeline_parameters"],
+    artifacts=["COMPARISONS", "RUNS_INDEX", "RunFolder", "SweepFolder", "comparison_folder", "write_atomic", "write_json"],
+    record=["RunRecord", "model_version", "now", "read_record", "reconcile", "this_process"],
+    params=["AUTO", "SET_BY_BWKIT", "FILE_SAFE", "check_value", "coerce", "unknown_parameter", "configure", "notebook_path", "notebook_parameters", "parse_parameters_cell", "pipeline_parameters"],
     env=["environment", "hardware", "pick_device", "versions"],
 )

@@ -12,9 +12,13 @@ import math
 import os
 from pathlib import Path
 
+from bwkit.data import sha256_file
 from bwkit.runs.paths import scratch_run
 
 RUNS_INDEX = "index.html"   # runs/index.html: every run, one row each
+SWEEPS = "sweeps"           # runs/sweeps/<id>/: one sweep's run folders, sweep.json and comparison page
+COMPARISONS = "comparisons"  # runs/comparisons/<id>/: a `bwkit compare` of any run folders
+COMPARE_PAGE = "05_compare.html"
 PLOTS = {                   # key -> file, in the order the run's page shows them
     "history": "training_history.png",
     "scatter": "predictions_scatter.png",
@@ -88,6 +92,44 @@ class RunFolder:
 
     def metadata(self, version: str) -> Path:
         return self._at(f"model_metadata_{version}.json")
+
+    def files(self) -> list[str]:
+        """Every file of the folder (relative names, sorted) but dotfiles, run.json and the run page, which are
+        rewritten after the rest by design."""
+        names = (str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(name for name in names if name not in UNHASHED)
+
+    def hashes(self, names=None) -> dict[str, str]:
+        """sha256 of the named files (default: every file of `files()`): the manifest `bwkit check` verifies."""
+        return {name: sha256_file(self.root / name) for name in (self.files() if names is None else sorted(names))}
+
+
+UNHASHED = {RunFolder.RUN_JSON, RunFolder.INDEX}
+
+
+class SweepFolder:
+    """runs/sweeps/<id>/: the sweep's record, its shared data, its run folders and its comparison page."""
+
+    JSON = "sweep.json"
+
+    def __init__(self, runs_root, sweep_id: str):
+        self.root = Path(runs_root) / SWEEPS / sweep_id
+
+    @classmethod
+    def all(cls, runs_root) -> list["SweepFolder"]:
+        return [cls(runs_root, p.parent.name) for p in sorted((Path(runs_root) / SWEEPS).glob(f"*/{cls.JSON}"))]
+
+    record = property(lambda self: self.root / self.JSON)
+    data = property(lambda self: self.root / "data")
+    page = property(lambda self: self.root / COMPARE_PAGE)
+
+    def run(self, run_id: str) -> RunFolder:
+        return RunFolder(self.root / run_id)
+
+
+def comparison_folder(runs_root, name: str) -> Path:
+    """runs/comparisons/<name>/: where `bwkit compare` of any run folders writes its page."""
+    return Path(runs_root) / COMPARISONS / name
 
 
 def write_atomic(path, text: str) -> Path:

@@ -16,6 +16,7 @@ import os
 import socket
 from pathlib import Path
 
+from bwkit.errors import RunError
 from bwkit.runs.artifacts import RunFolder, write_json
 
 STATUSES = ("running", "succeeded", "failed", "interrupted")
@@ -61,7 +62,7 @@ class RunRecord:
 
     @classmethod
     def load(cls, files: RunFolder) -> "RunRecord":
-        return cls(files, json.loads(files.run_json.read_text()))
+        return cls(files, read_record(files))
 
     def save(self) -> None:
         write_json(self.files.run_json, self.data)
@@ -81,6 +82,31 @@ class RunRecord:
             self.data["stages"][stage]["status"] = "interrupted"
         self.data.update(status="interrupted", error=why + (f" during {stage}" if stage else ""))
         self.save()
+
+
+def read_record(files: RunFolder) -> dict:
+    """run.json as a dict: the one place it is read. A missing, unreadable or malformed record is a RunError
+    naming the file (a record is a JSON object with a run id, a status, parameters and stages)."""
+    path = files.run_json
+    if not path.is_file():
+        raise RunError(f"{files.root} has no {RunFolder.RUN_JSON}: not a bwkit run folder")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunError(f"{path}: not a readable run record ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: not a run record (a JSON {type(data).__name__}, not an object)")
+    for name, kind in (("run_id", str), ("status", str), ("parameters", dict), ("stages", dict)):
+        if not isinstance(data.get(name), kind):
+            raise RunError(f"{path}: not a run record ('{name}' is missing or not a {kind.__name__})")
+    return data
+
+
+def model_version(record: dict) -> str:
+    """The model version a run exported under: its recorded parameter, else 04_export's default."""
+    from bwkit.runs.params import notebook_parameters
+
+    return record["parameters"].get("model_version") or notebook_parameters("04_export")["model_version"].default
 
 
 def reconcile(files: RunFolder) -> dict:

@@ -16,6 +16,7 @@ after its last, in original units, with the calibrated 80 % and 95 % bands.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -119,7 +120,7 @@ class Predictor:
         ends = np.arange(max(first, w - 1), last + 1)
         return ends[segment[ends - w + 1] == segment[ends]]
 
-    def _forecast(self, rows: Rows, carry: dict, first: int = 0, last: int | None = None) -> dict:
+    def forecast(self, rows: Rows, carry: dict, first: int = 0, last: int | None = None) -> "Forecast":
         """Predictions (arrays) for the windows of `rows` ending at rows first..last."""
         X, segment, ahead = self._inputs(rows, carry)
         ends = self._window_ends(segment, first, len(rows) - 1 if last is None else last)
@@ -135,28 +136,28 @@ class Predictor:
                 scale.append(window_scale(windows, base, pairs))
                 half.append(q[:, None, :] * scale[-1][None])
         shape = (0, len(self.targets))
-        out = {"end": ends, "timestamp": ahead[ends], "actual": {},
-               "pred": (pred[0] if len(pred) == 1 else np.concatenate(pred)) if pred else np.empty(shape, np.float32),
-               "half": (half[0] if len(half) == 1 else np.concatenate(half, axis=1)) if half
-               else np.empty((len(self.levels), *shape)), "scale": scale}
+        out = Forecast(ends, ahead[ends],
+                       (pred[0] if len(pred) == 1 else np.concatenate(pred)) if pred else np.empty(shape, np.float32),
+                       (half[0] if len(half) == 1 else np.concatenate(half, axis=1)) if half
+                       else np.empty((len(self.levels), *shape)), scale)
         if rows.actual:   # the predicted row's value, where the rows hold that row
             following = np.minimum(ends + 1, len(rows) - 1)
             has_next = (ends + 1 < len(rows)) & (segment[following] == segment[ends])
-            out["actual"] = {t: np.where(has_next, v[following], np.nan) for t, v in rows.actual.items()}
+            out.actual = {t: np.where(has_next, v[following], np.nan) for t, v in rows.actual.items()}
         return out
 
-    def frame(self, forecast: dict, rows: Rows) -> pd.DataFrame:
+    def frame(self, forecast: "Forecast", rows: Rows) -> pd.DataFrame:
         """A forecast as a table: timestamp (UTC), trace_id when given, <target>_pred, actuals, band edges."""
-        table = {"timestamp": pd.to_datetime(forecast["timestamp"], unit="s", utc=True)}
+        table = {"timestamp": pd.to_datetime(forecast.timestamp, unit="s", utc=True)}
         if (rows.trace != "").any():
-            table["trace_id"] = rows.trace[forecast["end"]]
+            table["trace_id"] = rows.trace[forecast.end]
         for j, t in enumerate(self.targets):
-            table[f"{t}_pred"] = forecast["pred"][:, j].astype(np.float64)
-            if t in forecast["actual"]:
-                table[t] = forecast["actual"][t]
+            table[f"{t}_pred"] = forecast.pred[:, j].astype(np.float64)
+            if t in forecast.actual:
+                table[t] = forecast.actual[t]
         for k, level in enumerate(self.levels):
             for j, t in enumerate(self.targets):
-                center, half = forecast["pred"][:, j].astype(np.float64), forecast["half"][k, :, j]
+                center, half = forecast.pred[:, j].astype(np.float64), forecast.half[k, :, j]
                 table[f"{t}_lower_{100 * level:g}"], table[f"{t}_upper_{100 * level:g}"] = center - half, center + half
         return pd.DataFrame(table)
 
@@ -164,24 +165,25 @@ class Predictor:
         """Every window of `rows` (a DataFrame or list of dicts): one row per prediction, in time order."""
         parsed = parse_rows(rows, self.recipe)
         require_window(parsed, self.recipe)
-        return self.frame(self._forecast(parsed, {}), parsed)
+        return self.frame(self.forecast(parsed, {}), parsed)
 
     def next(self, rows) -> dict:
         """The prediction for the row after the last of `rows` (at least one window of them)."""
         parsed = parse_rows(rows, self.recipe)
         require_window(parsed, self.recipe)
-        return self._single(self._forecast(parsed, {}, first=len(parsed) - 1))
+        return self.single(self.forecast(parsed, {}, first=len(parsed) - 1))
 
-    def _single(self, forecast: dict) -> dict:
-        if not len(forecast["end"]):
+    def single(self, forecast: "Forecast") -> dict:
+        """The first window's prediction as one flat dict: timestamp, <target>_pred, band edges."""
+        if not len(forecast.end):
             raise DataError(f"the last {self.recipe.window_size} rows span a trace break (a new trace_id or a step "
                             f"over {self.recipe.max_gap_cadences:g} x {self.recipe.cadence_seconds:g} s); "
                             "pass a window of one trace")
-        pred = forecast["pred"][0].astype(np.float64)
-        half = forecast["half"][:, 0, :]
+        pred = forecast.pred[0].astype(np.float64)
+        half = forecast.half[:, 0, :]
         values = [pred] + [edge for k in range(len(self.levels)) for edge in (pred - half[k], pred + half[k])]
         names = self.output_names
-        return {"timestamp": pd.Timestamp(float(forecast["timestamp"][0]), unit="s", tz="UTC"),
+        return {"timestamp": pd.Timestamp(float(forecast.timestamp[0]), unit="s", tz="UTC"),
                 **dict(zip(names, np.concatenate(values).tolist()))}
 
     @cached_property
@@ -196,6 +198,21 @@ class Predictor:
         """One row at a time; `adaptive`: bands that learn from their misses (`bwkit.evaluation.adaptive`), where the
         metadata ships the table for it."""
         return Stream(self, adaptive)
+
+
+@dataclass
+class Forecast:
+    """What a prediction is: for each window of the rows given, the predicted row's time, every target's value
+    and its band half-widths (original units), and its actual value where the rows hold that row."""
+    end: np.ndarray                  # int [n]: the row (of those given) each window ends at
+    timestamp: np.ndarray            # float64 [n]: unix seconds of the row predicted (one cadence later)
+    pred: np.ndarray                 # float32 [n, targets]
+    half: np.ndarray                 # float64 [levels, n, targets]: half-width of each band
+    scale: list = field(default_factory=list)    # per batch, each window's band scale [b, targets]
+    actual: dict = field(default_factory=dict)   # target -> float64 [n], NaN where the rows end first
+
+    def __len__(self) -> int:
+        return len(self.end)
 
 
 def check_continues(before: Rows, after: Rows, where: str) -> None:
@@ -238,13 +255,13 @@ class Stream:
             self._learn(new)
         if len(self.tail) < self.recipe.window_size:
             return None
-        forecast = self.predictor._forecast(self.tail, self.carry, first=len(self.tail) - 1)
-        if not len(forecast["end"]):
+        forecast = self.predictor.forecast(self.tail, self.carry, first=len(self.tail) - 1)
+        if not len(forecast.end):
             return None
         if self.tracker is not None:
-            self.pending = (forecast["pred"][0].astype(np.float64), forecast["scale"][0][0])
-            forecast["half"] = self.tracker.multipliers()[:, None, :] * forecast["scale"][0][None]
-        return self.predictor._single(forecast)
+            self.pending = (forecast.pred[0].astype(np.float64), forecast.scale[0][0])
+            forecast.half = self.tracker.multipliers()[:, None, :] * forecast.scale[0][None]
+        return self.predictor.single(forecast)
 
     def _learn(self, new: Rows) -> None:
         """The row a pending prediction was for has arrived (same trace, within the gap): count its misses."""

@@ -50,14 +50,14 @@ def score_csv(predictor: Predictor, csv_path, out_path, block_bytes: int = BLOCK
                     check_continues(tail, block, f"{csv_path}, {source.at(0)}")
                 rows = tail.then(block) if tail is not None else block
                 first = len(tail) - 1 if tail is not None else 0
-                forecast = predictor._forecast(rows, carry, first=first, last=len(rows) - 2)
+                forecast = predictor.forecast(rows, carry, first=first, last=len(rows) - 2)
                 written += _write(predictor, forecast, rows, out, header=tail is None)
                 cut = max(len(rows) - window, 0)
                 carry, tail = carry_before(rows, cut, carry), rows.take(slice(cut, None))
                 read += len(block)
             if tail is None or read < window:
                 raise DataError(f"{csv_path}: {read} rows; the model reads windows of {window} rows")
-            forecast = predictor._forecast(tail, carry, first=len(tail) - 1)
+            forecast = predictor.forecast(tail, carry, first=len(tail) - 1)
             written += _write(predictor, forecast, tail, out, header=False)
         partial.replace(out_path)
     finally:
