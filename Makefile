@@ -1,5 +1,6 @@
 # make run   - set up .venv if needed, run the whole pipeline, print the report path
 # make test  - set up .venv if needed, run the test suite
+# make test-unit - the fast tier (tests/unit: no kernel, no subprocess, no server; under a minute)
 # make test-slow - real-size checks (a few minutes)
 # make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving, generator); not part of the tests
 # make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.bwkit-installed
 
 NODE_STAMP := consumers/node/node_modules/.bwkit-installed
 
-.PHONY: run test test-slow coverage bench bench-accuracy bench-scale lab clean-runs node
+.PHONY: run test test-unit test-slow coverage bench bench-accuracy bench-scale lab clean-runs node
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,9 @@ run: $(STAMP)
 test: $(STAMP) node
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
 # The second runtime's test needs onnxruntime-node from the npm registry. --ignore-scripts: its install
 # script only fetches optional CUDA libraries from nuget.org; the CPU runtime is in the npm package.
 node:
@@ -47,7 +51,7 @@ $(NODE_STAMP): consumers/node/package-lock.json
 # and the loader's property tests with many more generated files.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
-	HYPOTHESIS_PROFILE=slow $(BIN)/python -m pytest tests/test_loader_properties.py $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=slow $(BIN)/python -m pytest tests/unit/test_loader_properties.py $(PYTEST_ARGS)
 
 coverage: $(STAMP)
 	$(BIN)/python -m pytest --cov=bwkit --cov-report=term $(PYTEST_ARGS)

@@ -12,7 +12,7 @@ import pytest
 from bwkit.runs import params
 from bwkit.runs.params import Parameter, ParameterError
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 CELL = '''\
 data_path: str = ""            # CSV to train on; empty: the default
