@@ -61,11 +61,12 @@ def served(tmp_path_factory):
     result = train_model(prepared, config, folder / "best_model.pth", folder / "log.txt",
                          data_info=telemetry.info(), progress=False)
     onnx_path = export.export_onnx(result.model, WINDOW, len(prepared.features), folder / "model.onnx")
-    shipped = uncertainty.shipped(uncertainty.calibration(result.model, prepared, telemetry))
+    shipped = uncertainty.shipped_bands(uncertainty.calibration(result.model, prepared, telemetry))
     saved = {"features": prepared.features, "targets": prepared.targets, "config": config, "best_epoch": 1,
              "state_dict": result.model.state_dict(), "model": {}, "data": {}, "versions": {}, "hardware": {}}
     recipe = training_recipe(telemetry, prepared.features, WINDOW).to_dict()
-    export.write_metadata(folder / "model_metadata_v1.json", saved, WINDOW, {}, {}, onnx_path.name, shipped, recipe)
+    export.write_metadata(folder / "model_metadata_v1.json", saved, WINDOW, metrics={}, parity_result={},
+                          onnx_name=onnx_path.name, intervals=shipped, recipe=recipe)
     return Predictor.from_run(folder), frame, result.model, prepared
 
 

@@ -61,12 +61,12 @@ def test_committed_notebooks_are_exactly_what_the_git_filter_writes():
         assert filtered == stored(path), f"{path.name}: run `.venv/bin/nbstripout --keep-id {path}` and commit it"
 
 
-def test_notebooks_keep_functions_in_the_package():
-    """Thin notebooks: no def or class; anything worth testing lives in bwkit/."""
+def test_notebooks_keep_functions_in_the_package_and_checks_in_the_tests():
+    """Thin notebooks: no def, class or assert; anything worth testing lives in bwkit/, checks in tests/."""
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:
             source = "".join(cell["source"])
-            assert not re.search(r"^\s*(def|class) ", source, re.M), path.name
+            assert not re.search(r"^\s*(def|class|assert) ", source, re.M), path.name
 
 
 # --------------------------------------------------------------------------- size and text guards

@@ -11,5 +11,5 @@ __getattr__, __dir__, __all__ = face(
     adaptive=["Tracker"],
     intervals=["band_constants", "window_scale"],
     rolling=["fold_splits"],
-    uncertainty=["tests_table"],
+    uncertainty=["calibration", "shipped_bands", "tests_table"],
 )

@@ -152,7 +152,7 @@ def adaptive_multipliers(entry: dict, levels, targets, actual, predicted, scale,
     return adaptive.replay(quantiles, levels, errors, scored, entry["adaptive"]["gamma"])
 
 
-def shipped(checked: dict) -> dict:
+def shipped_bands(checked: dict) -> dict:
     """What a consumer of the exported model gets: how to compute its bands, and their test coverage."""
     model = checked["methods"][MODEL]
     scale = model["scale"]

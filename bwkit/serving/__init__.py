@@ -7,5 +7,5 @@ __getattr__, __dir__, __all__ = face(
     __name__,
     predictor=["Predictor", "Forecast"],
     scoring=["score_csv"],
-    export=["onnx_session", "run_onnx"],
+    export=["Exported", "export_run", "onnx_session", "run_onnx"],
 )

@@ -7,16 +7,20 @@ onnxruntime and PyTorch disagree on the test windows by more than the tolerance.
 """
 from __future__ import annotations
 
+import json
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from bwkit.errors import ExportError
-from bwkit.runs import versions, write_json
-from bwkit.training import PREDICT_BATCH, predict
+from bwkit.evaluation import calibration, shipped_bands
+from bwkit.features import training_recipe
+from bwkit.runs import RunFolder, versions, write_json
+from bwkit.training import PREDICT_BATCH, load, predict
 
 OPSET = 17
 LATENCY_REPEATS = 500   # timed single-window calls (after 50 warm-up calls)
@@ -39,8 +43,6 @@ def export_onnx(model, window: int, n_features: int, path) -> Path:
 
 def attach_metadata(onnx_path, entries: dict) -> None:
     """Key/value pairs (values as JSON) into the ONNX file's own metadata, for a consumer that has only the file."""
-    import json
-
     import onnx
 
     proto = onnx.load(str(onnx_path))
@@ -100,7 +102,7 @@ def export_torchscript(model, window: int, n_features: int, path) -> Path:
     return Path(path)
 
 
-def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result: dict, onnx_name: str,
+def write_metadata(path, saved: dict, window: int, *, metrics: dict, parity_result: dict, onnx_name: str,
                    intervals: dict | None = None, recipe: dict | None = None) -> Path:
     """Everything a consumer of the ONNX file needs to feed it and to trust it."""
     model_state = saved["state_dict"]
@@ -119,3 +121,35 @@ def write_metadata(path, saved: dict, window: int, metrics: dict, parity_result:
         "versions": versions(), "trained_with": saved["versions"], "hardware": saved["hardware"],
     }
     return write_json(path, meta)
+
+
+@dataclass
+class Exported:
+    """What 04_export wrote and measured."""
+    onnx: Path
+    torchscript: Path
+    metadata: Path
+    intervals: dict   # the calibrated bands as a consumer gets them (also inside the ONNX file)
+    parity: dict
+    latency: dict
+
+
+def export_run(files: RunFolder, *, model_version: str, parity_tolerance: float) -> Exported:
+    """04_export without its displays: ONNX (bands and input recipe in its own metadata), parity with PyTorch on
+    every test window, latency, TorchScript and the metadata JSON; the run is trained first if it has no model."""
+    run = load(files)
+    model, saved = run.model, run.saved
+    window, n_features = saved["config"]["window_size"], len(saved["features"])
+    onnx_path = export_onnx(model, window, n_features, files.onnx(model_version))
+    report = json.loads(files.report.read_text()) if files.report.exists() else {}
+    intervals = shipped_bands(report.get("intervals") or calibration(model, run.prepared, run.telemetry))
+    recipe = training_recipe(run.telemetry, saved["features"], window).to_dict()
+    attach_metadata(onnx_path, {"bwkit.intervals": intervals, "bwkit.recipe": recipe,
+                                "bwkit.targets": saved["targets"], "bwkit.features": saved["features"]})
+    checked = parity(model, onnx_path, run.prepared.splits["test"].X, parity_tolerance)
+    latency = latency_ms(onnx_path, window, n_features)
+    script = export_torchscript(model, window, n_features, files.torchscript(model_version))
+    meta = write_metadata(files.metadata(model_version), saved, window,
+                          metrics={**report.get("achieved_metrics", {}), "onnx_latency": latency},
+                          parity_result=checked, onnx_name=onnx_path.name, intervals=intervals, recipe=recipe)
+    return Exported(onnx_path, script, meta, intervals, checked, latency)
