@@ -26,5 +26,9 @@ class RunInterrupted(RunError):
     """A run stopped by SIGINT or SIGTERM; its record says `interrupted` and `bwkit resume` finishes it."""
 
 
+class DiskFull(RunError):
+    """A write that found no space left on its device; nothing half-written is left behind."""
+
+
 class ExportError(BwkitError, RuntimeError):
     """An exported model that does not reproduce PyTorch's answers."""

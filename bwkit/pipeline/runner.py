@@ -4,17 +4,20 @@ of what each stage wrote (so `resume` can trust a finished stage)."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
+import shutil
 import signal
 import sys
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
 from bwkit.data import load_telemetry, sha256_file
-from bwkit.errors import DataError, ParameterError, RunError, RunInterrupted
+from bwkit.errors import BwkitError, DataError, ParameterError, RunError, RunInterrupted
 from bwkit.evaluation import fold_splits
 from bwkit.features import split_rows
 from bwkit.reports import notebook_to_html, write_run_index, write_runs_index
@@ -106,12 +109,17 @@ def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: b
         if exc.ename == "KeyboardInterrupt":   # the kernel got the SIGINT (Ctrl-C reaches the whole group)
             raise KeyboardInterrupt from None
         failure = record.data["failure"] = describe_failure(stage, exc)
-        record.data["error"] = f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: {exc.ename}: {exc.evalue}"
+        what = (f"no space left on {files.root}" if "No space left on device" in str(exc.evalue)
+                else f"{exc.ename}: {exc.evalue}")
+        record.data["error"] = f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: {what}"
         record.stage(stage, "failed", time.perf_counter() - t0)
         raise RunError(record.data["error"]) from None
     finally:
         if files.notebook(stage).exists():
-            notebook_to_html(files.notebook(stage), files.html(stage))
+            try:
+                notebook_to_html(files.notebook(stage), files.html(stage))
+            except (OSError, BwkitError):   # a full disk: the stage's own outcome is what the record tells
+                pass
     seconds = time.perf_counter() - t0
     record.stage(stage, "succeeded", seconds, outputs=_outputs(files.root, before))
     return seconds
@@ -126,7 +134,10 @@ def _checked(overrides: dict) -> tuple[dict, bool]:
             raise ParameterError(f"parameter '{name}' is set by bwkit run: it {why}")
     external = bool(config.get("data_path"))
     if external:  # a missing or bad file fails the run's data check, with the loader's message
-        config["data_path"] = str(Path(config["data_path"]).expanduser().resolve())
+        try:
+            config["data_path"] = str(Path(config["data_path"]).expanduser().resolve())
+        except (OSError, RuntimeError) as exc:   # a symlink loop, a name too long
+            raise ParameterError(f"parameter 'data_path' ({config['data_path']!r}) cannot be resolved: {exc}") from None
         later = {n for stage in STAGES[1:] for n in notebook_parameters(stage)}
         for name in set(notebook_parameters(STAGES[0])) - later:
             config.pop(name, None)  # generation does not run: its parameters would only mislead
@@ -200,15 +211,34 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> No
         raise RunInterrupted(f"{record.data['error']}; finish it with: bwkit resume {files.root}") from None
     except BaseException as exc:
         record.data["status"] = "failed"
-        record.data.setdefault("error", f"{type(exc).__name__}: {exc}")
+        record.data.setdefault("error", _one_line(exc, files.root))
+        if not isinstance(exc, BwkitError):   # not the kit's own: the traceback stays in the record
+            record.data["traceback"] = traceback.format_exc(limit=-20)
         raise
     finally:
         record.data.update(finished=now(), wall_seconds=round(record.data.get("wall_seconds", 0)
                                                               + time.perf_counter() - start, 2))
         record.data["manifest"] = files.hashes()   # what `bwkit check` verifies later
         record.save()
-        write_run_index(files.root)
-        write_runs_index(files.root.parent)
+        record.release()
+        write_pages(files.root, log)
+
+
+def _one_line(exc: BaseException, root: Path) -> str:
+    """An error from outside the kit as the record says it: a full disk by the folder it filled."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"no space left on {root} ({exc.filename or 'while writing'})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def write_pages(root: Path, log=print) -> None:
+    """The run's page and the list of runs; a page that cannot be written is one warning, never the run's end
+    (the record is the truth, the pages its view)."""
+    for write, where in ((write_run_index, root), (write_runs_index, root.parent)):
+        try:
+            write(where)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, BwkitError) as exc:
+            log(f"warning: {where} page not written: {type(exc).__name__}: {exc}")
 
 
 def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None, log=print,
@@ -220,17 +250,25 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None
     """
     config, external = _checked(overrides or {})
     runs_root = Path(runs_root or default_runs_root()).resolve()  # the notebooks run with cwd=ROOT: absolute paths
+    data = {"path": config["data_path"], "generated": not external}
+    if external and Path(data["path"]).is_file():  # hash what this run reads, before it runs (and before its folder)
+        try:
+            data["sha256"] = sha256_file(data["path"])
+        except OSError as exc:
+            raise DataError(f"{data['path']}: cannot be read ({exc.strerror or exc})") from None
     files = RunFolder(new_run_dir(runs_root, run_id))
     if not external:
         files.data.parent.mkdir()
-        config["data_path"] = str(files.data)
-    data = {"path": config["data_path"], "generated": not external}
+        config["data_path"] = data["path"] = str(files.data)
     if Path(data["path"]).is_relative_to(ROOT):   # so a copied repository and run folder still find it
         data["path_in_repository"] = str(Path(data["path"]).relative_to(ROOT))
-    if external and Path(data["path"]).is_file():  # hash what this run reads, before it runs
-        data["sha256"] = sha256_file(data["path"])
-    record = RunRecord.start(files, parameters=config, data=data, versions=versions(), environment=environment(),
-                             command=sys.argv)
+    try:
+        record = RunRecord.start(files, parameters=config, data=data, versions=versions(),
+                                 environment=environment(), command=sys.argv)
+    except BaseException:
+        if not files.run_json.exists():   # nothing recorded: leave no empty folder that looks like a run
+            shutil.rmtree(files.root, ignore_errors=True)
+        raise
     write_run_index(files.root, plots=False)
     write_runs_index(runs_root)
     _execute(record, config, STAGES[1:] if external else STAGES, log, progress)

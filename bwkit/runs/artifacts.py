@@ -7,12 +7,14 @@ spells them: notebooks, the pipeline, the HTML pages and the benchmark ask a
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 from pathlib import Path
 
 from bwkit.data import sha256_file
+from bwkit.errors import DiskFull
 from bwkit.runs.paths import scratch_run
 
 RUNS_INDEX = "index.html"   # runs/index.html: every run, one row each
@@ -39,6 +41,7 @@ class RunFolder:
     WINDOW_ONLY_CHECKPOINT = "window_only_model.pth"   # with known_future: the twin trained without it
     WINDOW_ONLY_LOG = "training_output_window_only.log"
     REPORT = "bandwidth_predictor_report.json"
+    RECORD_RESERVE = ".run.json.reserve"   # room kept for run.json while the run goes on (a dotfile: never hashed)
 
     def __init__(self, root):
         self.root = Path(root)
@@ -64,6 +67,7 @@ class RunFolder:
     window_only_checkpoint = property(lambda self: self._at(self.WINDOW_ONLY_CHECKPOINT))
     window_only_log = property(lambda self: self._at(self.WINDOW_ONLY_LOG))
     report = property(lambda self: self._at(self.REPORT))
+    record_reserve = property(lambda self: self._at(self.RECORD_RESERVE))
 
     def plot(self, key: str) -> Path:
         """One of `PLOTS` ("history", "scatter", "skill", "overlay", "residuals")."""
@@ -133,11 +137,20 @@ def comparison_folder(runs_root, name: str) -> Path:
 
 
 def write_atomic(path, text: str) -> Path:
-    """Write a whole file or nothing: a reader sees the old text or the new, never half of it."""
+    """Write a whole file or nothing: a reader sees the old text or the new, never half of it.
+
+    A write that fails (a full disk, a folder gone) leaves no partial file behind and raises
+    `DiskFull` for a full disk, the OSError otherwise."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(f"no space left on {path.parent} (writing {path.name})") from None
+        raise
     return path
 
 

@@ -16,10 +16,11 @@ import os
 import socket
 from pathlib import Path
 
-from bwkit.errors import RunError
+from bwkit.errors import DiskFull, RunError
 from bwkit.runs.artifacts import RunFolder, write_json
 
 STATUSES = ("running", "succeeded", "failed", "interrupted")
+RESERVE_BYTES = 256 << 10   # kept free beside run.json while a run is under way, for its last word on a full disk
 
 
 def now() -> str:
@@ -55,9 +56,14 @@ class RunRecord:
 
     @classmethod
     def start(cls, files: RunFolder, **fields) -> "RunRecord":
+        """The record of a new run, written first and small, with room kept beside it for its later versions."""
         record = cls(files, {"run_id": files.root.name, "status": "running", "started": now(), **fields,
                              "stages": {}, "process": this_process()})
         record.save()
+        try:
+            files.record_reserve.write_bytes(b"\0" * RESERVE_BYTES)
+        except OSError:
+            files.record_reserve.unlink(missing_ok=True)   # no room even for that: save() says so when it fails
         return record
 
     @classmethod
@@ -65,7 +71,18 @@ class RunRecord:
         return cls(files, read_record(files))
 
     def save(self) -> None:
-        write_json(self.files.run_json, self.data)
+        """Rewrite run.json; on a full disk the kept reserve is given up so that the record can still say so."""
+        try:
+            write_json(self.files.run_json, self.data)
+        except DiskFull:
+            if not self.files.record_reserve.exists():
+                raise
+            self.files.record_reserve.unlink()
+            write_json(self.files.run_json, self.data)
+
+    def release(self) -> None:
+        """The run is over: its reserve goes."""
+        self.files.record_reserve.unlink(missing_ok=True)
 
     def stage(self, stage: str, status: str, seconds: float | None = None, **fields) -> None:
         entry = {"status": status, **({} if seconds is None else {"seconds": round(seconds, 2)}), **fields}
