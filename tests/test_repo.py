@@ -72,7 +72,8 @@ def test_notebooks_keep_functions_in_the_package_and_checks_in_the_tests():
 # --------------------------------------------------------------------------- size and text guards
 
 PACKAGE = sorted((ROOT / "bwkit").rglob("*.py"))
-TEXT = [ROOT / "README.md", ROOT / "Makefile", ROOT / "pyproject.toml", ROOT / "environment.yml", ROOT / ".ci" / "run",
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TEXT = [*DOCS, ROOT / "Makefile", ROOT / "pyproject.toml", ROOT / "environment.yml", ROOT / ".ci" / "run",
         *PACKAGE, *sorted((ROOT / "tests").rglob("*.py")), *sorted((ROOT / "tests").rglob("*.ipynb")),
         *sorted(NOTEBOOKS.glob("*.ipynb")), *sorted((ROOT / "bench").glob("*.py")),
         *sorted((ROOT / "presets").glob("*.yml"))]
@@ -90,14 +91,33 @@ def test_user_facing_text_names_no_issue_numbers_and_no_folder_outside_the_repos
 
 
 def test_every_repository_path_named_in_code_comments_and_docs_exists():
-    named = re.compile(r"(?<![\w/.])((?:bwkit|tests|notebooks|bench|presets|data/irish5g|\.ci)/[\w./*<>-]*[\w*>])")
+    named = re.compile(r"(?<![\w/.])((?:bwkit|tests|notebooks|bench|presets|data/irish5g|\.ci|docs)/[\w./*<>-]*[\w*>])")
     for path in TEXT:
         for name in named.findall(path.read_text()):
             if "<" not in name and "*" not in name and name != "data/generated":
                 assert (ROOT / name).exists(), f"{path.name} names {name}, which does not exist"
     for path in TEXT:
         for test_file in re.findall(r"\btest_\w+\.py\b", path.read_text()):
-            assert list((ROOT / "tests").rglob(test_file)), f"{path.name} names {test_file}"
+            assert any((ROOT / "tests").rglob(test_file)), f"{path.name} names {test_file}"
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#{1,6} (.+)$", re.sub(r"^```.*?^```", "", markdown, flags=re.M | re.S), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_relative_link_in_the_docs_resolves_to_a_file_and_a_heading():
+    for path in DOCS:
+        text = path.read_text()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            assert linked.exists(), f"{path.relative_to(ROOT)} links {target}: no such file"
+            if anchor and linked.suffix == ".md":
+                assert anchor in heading_anchors(linked.read_text()), f"{path.relative_to(ROOT)} links {target}: no such heading"
 
 
 # Declared, used by a tool rather than imported: the reason is the test.
