@@ -95,14 +95,17 @@ def _predict(args) -> int:
     from bwkit.serving import Predictor
     from bwkit.serving import score_csv
 
-    predictor = Predictor.from_run(args.run_dir, args.version, threads=args.threads)
-    result = score_csv(predictor, args.csv, args.output)
+    if args.threads < 1:
+        raise ParameterError(f"--threads must be at least 1, got {args.threads}")
+    predictor = Predictor.from_run(args.run_dir, args.version, threads=args.threads, allow_modified=args.allow_modified)
+    result = score_csv(predictor, args.csv, args.output, force=args.force)
     print(f"{result['predictions']:,} predictions from {result['rows']:,} rows: {result['output']}")
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bwkit", description=__doc__.splitlines()[0])
+    top.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = top.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="run the four notebooks into runs/<run_id>/ and print its index.html")
     run_p.add_argument("--run-id", help="folder name under runs/ (default: UTC time); never overwritten")
@@ -145,6 +148,9 @@ def parser() -> argparse.ArgumentParser:
                            "80 %% and 95 %% band edges")
     predict_p.add_argument("--version", help="which export, when the run has several (model_metadata_<version>.json)")
     predict_p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    predict_p.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    predict_p.add_argument("--allow-modified", action="store_true",
+                           help="use a model file that differs from the run's sha256 manifest (with a warning)")
     predict_p.set_defaults(func=_predict)
     return top
 
@@ -155,6 +161,22 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        print(f"bwkit: {args.command} interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        return _report(args, exc)
+
+
+def _report(args, exc: Exception) -> int:
+    """One line on stderr and the kit's exit code, for every error: its own, or one from outside the kit."""
+    try:
+        raise exc
     except RunInterrupted as exc:
         # the notebook client's cancelled cell task is garbage-collected at exit, and asyncio would log its
         # "Kernel died" traceback under our one line: the run's record already says what happened
@@ -167,6 +189,25 @@ def main(argv=None) -> int:
     except BwkitError as exc:
         print(f"bwkit: {'run failed: ' if args.command in {'run', 'resume', 'reproduce', 'sweep'} else ''}{exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - the boundary: whatever it is, one line and an exit code
+        print(f"bwkit: {outside_error(exc)} (bwkit --debug {args.command} ... shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def outside_error(exc: Exception) -> str:
+    """An error from outside the kit in words: the file and what the system said, a JSON file's line."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"no space left on the device of {exc.filename or 'the output'}"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+    if isinstance(exc, (TimeoutError, OSError)) and "connect" in str(exc).lower():
+        return f"cannot connect: {exc}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ parsed by Arrow in C; anything else by pandas, which also marks each value it ca
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -25,6 +27,22 @@ def _zoned_whole_seconds(raw: pd.Series) -> np.ndarray | None:
     nanoseconds = nanoseconds.to_numpy()
     seconds, fraction = np.divmod(nanoseconds, 1_000_000_000)
     return None if fraction.any() else seconds.astype(np.float64)   # a fraction: pandas' unit and arithmetic
+
+
+def datetime_seconds(raw: pd.Series) -> np.ndarray | None:
+    """Unix seconds of times given as times (what `pd.read_csv(parse_dates=...)`, `pd.Timestamp`, `datetime`
+    and datetime64 give; UTC when naive), NaN where missing; None for a column of anything else."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw if getattr(raw.dt, "tz", None) is None else raw.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif raw.dtype == object and len(raw) and all(isinstance(v, (dt.datetime, np.datetime64)) or v is None
+                                                 for v in raw):
+        parsed = pd.to_datetime(raw, utc=True, errors="coerce").dt.tz_localize(None)
+    else:
+        return None
+    values = parsed.to_numpy()
+    seconds = values.astype("datetime64[ns]").astype(np.int64) / 1e9
+    seconds[np.isnat(values)] = np.nan
+    return seconds
 
 
 def iso_seconds(raw: pd.Series) -> np.ndarray:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from bwkit.data.csvfile import Source, cut, name_list, read_table
 from bwkit.data.gaps import FILL_RULE, fill_gaps
-from bwkit.data.isotime import is_unix, iso_seconds
+from bwkit.data.isotime import datetime_seconds, is_unix, iso_seconds
 from bwkit.data.memory import give_back
 from bwkit.errors import DataError  # re-exported: callers import it as bwkit.data.DataError
 from bwkit.schema import ALIASES, ORACLE_PREFIX, oracle_column
@@ -101,8 +101,10 @@ def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
         raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); "
                         f"columns: {name_list(frame.attrs.get('header', frame.columns))}")
     raw = frame["timestamp"]
-    unix = is_unix(raw)
-    seconds = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix else iso_seconds(raw)
+    given = datetime_seconds(raw)   # times already (a DataFrame read with parse_dates, datetimes)
+    unix = given is None and is_unix(raw)
+    seconds = given if given is not None else (pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix
+                                               else iso_seconds(raw))
     bad = ~np.isfinite(seconds)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

@@ -34,6 +34,8 @@ from bwkit.runs import (
     check_value,
     coerce,
     configure,
+    SET_BY_BWKIT,
+    held,
     pipeline_parameters,
     read_record,
     runs_root as default_runs_root,
@@ -55,9 +57,16 @@ def parse_grid(pairs) -> dict[str, list]:
             raise ParameterError(f"--grid expects name=value1,value2,..., got {pair!r}")
         if name not in known:
             raise unknown_parameter(name, known)
-        if name in {"run_dir", "output"}:
+        if name in SET_BY_BWKIT:
             raise ParameterError(f"parameter '{name}' is set by bwkit for each run; it cannot be swept")
-        grid[name] = [coerce(known[name], value) for value in text.split(",")]
+        if name in grid:
+            raise ParameterError(f"--grid names '{name}' twice; give all its values once: --grid {name}=a,b,c")
+        values = [coerce(known[name], value) for value in text.split(",")]
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ParameterError(f"--grid {name} repeats {', '.join(repeated)}: each value once (use --repeats "
+                                 "for several runs of one configuration)")
+        grid[name] = values
     return grid
 
 
@@ -70,7 +79,7 @@ def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
         for r in range(repeats):
             config = configure({**base, **dict(zip(names, values))})
             config["seed"] = check_value(pipeline_parameters()["seed"], config["seed"] + r)
-            for name in ("run_dir", "output"):
+            for name in SET_BY_BWKIT:
                 config.pop(name, None)
             runs.append({"run_id": f"{sweep_id}-{n:03d}" + (f"-r{r}" if repeats > 1 else ""), "config": config,
                          "repeat": r})
@@ -196,11 +205,19 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = N
     sweep_id = sweep_id or dt.datetime.now(dt.timezone.utc).strftime("sweep-%Y%m%d-%H%M%S")
     if not FILE_SAFE.fullmatch(sweep_id):
         raise ParameterError(f"sweep id {sweep_id!r} must be 1 to 64 letters, digits, '.', '_' or '-'")
+    if workers is not None and workers < 1:
+        raise ParameterError(f"--workers must be at least 1, got {workers}")
     runs_root = Path(runs_root or default_runs_root()).resolve()
+    runs = plan(base, grid, repeats, sweep_id)   # every value checked before anything is written
     sweep = SweepFolder(runs_root, sweep_id)
-    folder = sweep.root
-    folder.mkdir(parents=True, exist_ok=True)
-    runs = plan(base, grid, repeats, sweep_id)
+    with held(sweep.lock, f"sweep {sweep_id!r} ({sweep.root})"):
+        return _run_locked(sweep, runs, grid, repeats, base, scheduler, workers, log, progress)
+
+
+def _run_locked(sweep: SweepFolder, runs: list[dict], grid: dict, repeats: int, base: dict, scheduler, workers,
+                log, progress: bool) -> dict:
+    """The sweep, while this client holds its lock: no other client deletes or re-runs its folders."""
+    folder, sweep_id, runs_root = sweep.root, sweep.root.name, sweep.root.parent.parent
     _shared_data(runs, sweep, log)
     states = {e["run_id"]: _state(folder, e) for e in runs}
     todo = [e for e in runs if states[e["run_id"]] != "succeeded"]
@@ -223,5 +240,8 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = N
     record["skipped"] = [rid for rid, state in states.items() if state == "succeeded"]
     write_json(sweep.record, record)
     if runs_root == default_runs_root():
-        record["comparison"] = str(compare_report(sweep_id))
+        try:
+            record["comparison"] = str(compare_report(sweep_id))
+        except Exception as exc:  # noqa: BLE001 - the runs are the result; their comparison page is a view
+            log(f"warning: the comparison page was not written: {type(exc).__name__}: {str(exc)[:300]}")
     return record

@@ -65,7 +65,12 @@ def checks(run_dir):
     yield "every file as the run left it", not changed, "changed or missing: " + ", ".join(changed)
     yield "no file added since", not added, "added: " + ", ".join(added)
     if files.report.is_file():
-        missing = [f for f in REPORT_FIELDS if f not in json.loads(files.report.read_text())]
+        try:
+            report = json.loads(files.report.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            report = {}
+            yield "report readable", False, str(exc)[:200]
+        missing = [f for f in REPORT_FIELDS if not isinstance(report, dict) or f not in report]
         yield "report has the original guide's fields", not missing, f"missing {missing}"
     onnx = files.onnx(model_version(run))
     if onnx.is_file():

@@ -9,4 +9,5 @@ __getattr__, __dir__, __all__ = face(
     record=["RunRecord", "model_version", "now", "read_record", "reconcile", "this_process"],
     params=["AUTO", "SET_BY_BWKIT", "FILE_SAFE", "check_value", "coerce", "unknown_parameter", "configure", "notebook_path", "notebook_parameters", "parse_parameters_cell", "pipeline_parameters"],
     env=["environment", "hardware", "pick_device", "versions"],
+    lock=["held"],
 )

@@ -124,6 +124,7 @@ class SweepFolder:
         return [cls(runs_root, p.parent.name) for p in sorted((Path(runs_root) / SWEEPS).glob(f"*/{cls.JSON}"))]
 
     record = property(lambda self: self.root / self.JSON)
+    lock = property(lambda self: self.root / ".lock")   # held by the client running the sweep
     data = property(lambda self: self.root / "data")
     page = property(lambda self: self.root / COMPARE_PAGE)
 

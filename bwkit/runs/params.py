@@ -228,8 +228,13 @@ def _read_parameters_file(path, known: dict[str, Parameter]) -> dict:
 
     try:
         values = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParameterError(f"parameters file {path}: {exc}") from None
+    except OSError as exc:
+        raise ParameterError(f"parameters file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = " ".join(str(p) for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p) or exc
+        raise ParameterError(f"parameters file {path}{where}: not valid YAML ({what})") from None
     if not isinstance(values, dict):
         raise ParameterError(f"parameters file {path}: expected 'name: value' lines")
     values = {name: _from_yaml(known.get(name), value) for name, value in values.items()}

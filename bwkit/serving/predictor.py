@@ -16,6 +16,7 @@ after its last, in original units, with the calibrated 80 % and 95 % bands.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data import Rows, parse_rows, require_window
+from bwkit.data import Rows, parse_rows, require_window, sha256_file
 from bwkit.errors import DataError, RunError
 from bwkit.evaluation import Tracker, band_constants, window_scale
 from bwkit.features import CALENDAR_FEATURES, Recipe, calendar_channels
+from bwkit.runs import RunFolder, read_record
 
 BATCH = 1024   # windows per onnxruntime call
 
@@ -36,7 +38,41 @@ def _session(path: Path, threads: int):
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    if not path.is_file():
+        raise RunError(f"{path}: the ONNX model is missing; run the run's 04_export stage again")
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own classes for a broken file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"{path}: not a loadable ONNX model ({first[:200]}); export it again") from None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RunError(f"{path}: not readable model metadata ({exc}); export it again") from None
+    if not isinstance(value, dict) or not isinstance(value.get("onnx_file", ""), str):
+        raise RunError(f"{path}: not model metadata (a JSON {type(value).__name__}); export it again")
+    return value
+
+
+def verify_model(run_dir: Path, paths, allow_modified: bool = False) -> None:
+    """The model files are those the run recorded (its sha256 manifest); refused if changed, unless allowed.
+
+    A folder without a run record (files copied by hand) has nothing to check against."""
+    try:
+        manifest = read_record(RunFolder(run_dir)).get("manifest") or {}
+    except RunError:
+        return
+    for path in paths:
+        name = str(Path(path).relative_to(run_dir))
+        if name in manifest and sha256_file(path) != manifest[name]:
+            message = (f"{path}: not the file run {run_dir.name} recorded (sha256 differs from its manifest); "
+                       "restore it, or pass --allow-modified to use it anyway")
+            if not allow_modified:
+                raise RunError(message)
+            warnings.warn(message.split(";")[0] + ": used anyway (--allow-modified)", stacklevel=2)
 
 
 def _metadata_path(run_dir: Path, version: str | None) -> Path:
@@ -80,14 +116,20 @@ class Predictor:
         self._calendar = [self.recipe.features.index(c) for c in CALENDAR_FEATURES] if self.recipe.known_future else []
 
     @classmethod
-    def from_run(cls, run_dir, version: str | None = None, threads: int = 1) -> "Predictor":
-        """The model 04_export wrote into `run_dir` (its only one, or `model_metadata_<version>.json`'s)."""
-        meta_path = _metadata_path(Path(run_dir), version)
-        return cls.from_files(meta_path.parent / json.loads(meta_path.read_text())["onnx_file"], meta_path, threads)
+    def from_run(cls, run_dir, version: str | None = None, threads: int = 1, *,
+                 allow_modified: bool = False) -> "Predictor":
+        """The model 04_export wrote into `run_dir` (its only one, or `model_metadata_<version>.json`'s), checked
+        against the run's sha256 manifest (a changed file is refused unless `allow_modified`)."""
+        run_dir = Path(run_dir).expanduser().resolve()
+        meta_path = _metadata_path(run_dir, version)
+        metadata = _read_json(meta_path)
+        onnx_path = meta_path.parent / metadata.get("onnx_file", "")
+        verify_model(run_dir, [meta_path, onnx_path] if onnx_path.is_file() else [meta_path], allow_modified)
+        return cls(onnx_path, metadata, threads, meta_path)
 
     @classmethod
     def from_files(cls, onnx_path, metadata_path, threads: int = 1) -> "Predictor":
-        return cls(onnx_path, json.loads(Path(metadata_path).read_text()), threads, metadata_path)
+        return cls(onnx_path, _read_json(Path(metadata_path)), threads, metadata_path)
 
     @property
     def targets(self) -> list[str]:
@@ -218,8 +260,14 @@ class Forecast:
 def check_continues(before: Rows, after: Rows, where: str) -> None:
     """`after` may follow `before`: a new trace, or a later time in the same one."""
     if len(before) and len(after) and after.trace[0] == before.trace[-1] and after.timestamps[0] <= before.timestamps[-1]:
-        raise DataError(f"{where}: timestamp {after.timestamps[0]:.6g} is not after the previous row's "
-                        f"{before.timestamps[-1]:.6g} (trace {after.trace[0]!r}); rows must come in time order")
+        raise DataError(f"{where}: timestamp {iso(after.timestamps[0])} is not after the previous row's "
+                        f"{iso(before.timestamps[-1])} (trace {after.trace[0]!r}); rows must come in time order")
+
+
+def iso(seconds: float) -> str:
+    """Unix seconds as ISO 8601 in UTC, to the microsecond where there is a fraction."""
+    stamp = pd.Timestamp(float(seconds), unit="s", tz="UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if stamp.microsecond else "") + "Z")
 
 
 class Stream:

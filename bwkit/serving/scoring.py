@@ -7,6 +7,7 @@ block's last row waits for the next block, which holds the actual value it predi
 """
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bwkit.data import Rows, iter_tables, rows_from_frame
-from bwkit.errors import DataError
+from bwkit.errors import DataError, DiskFull
 from bwkit.serving.predictor import Predictor, carry_before, check_continues
 
 BLOCK_BYTES = 16 << 20   # CSV bytes per block: about 130,000 rows of ten columns
@@ -34,9 +35,24 @@ def _write(predictor: Predictor, forecast: dict, rows: Rows, out, header: bool) 
     return len(table)
 
 
-def score_csv(predictor: Predictor, csv_path, out_path, block_bytes: int = BLOCK_BYTES, progress: bool = True) -> dict:
+def check_output(csv_path: Path, out_path: Path, force: bool = False) -> None:
+    """The predictions may go to `out_path`: a file in an existing folder, never the input itself (also through
+    a link), never an existing file unless `force`."""
+    if out_path.is_dir():
+        raise DataError(f"{out_path}: is a folder; name the predictions file (for example {out_path / 'predictions.csv'})")
+    if not out_path.parent.is_dir():
+        raise DataError(f"{out_path}: its folder {out_path.parent} does not exist; create it first")
+    if out_path.exists() and csv_path.exists() and os.path.samefile(out_path, csv_path):
+        raise DataError(f"{out_path}: is the input CSV itself; write the predictions to another file")
+    if out_path.exists() and not force:
+        raise DataError(f"{out_path}: already exists; pass --force to replace it")
+
+
+def score_csv(predictor: Predictor, csv_path, out_path, block_bytes: int = BLOCK_BYTES, progress: bool = True, *,
+              force: bool = False) -> dict:
     """Write one row per window of `csv_path` to `out_path` (CSV); returns counts. Rows: see Predictor.frame."""
     csv_path, out_path = Path(csv_path), Path(out_path)
+    check_output(csv_path, out_path, force)
     window = predictor.recipe.window_size
     tail, carry, written, read = None, {}, 0, 0
     partial = out_path.with_name(out_path.name + ".partial")   # renamed into place only when complete
@@ -60,6 +76,10 @@ def score_csv(predictor: Predictor, csv_path, out_path, block_bytes: int = BLOCK
             forecast = predictor.forecast(tail, carry, first=len(tail) - 1)
             written += _write(predictor, forecast, tail, out, header=False)
         partial.replace(out_path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(f"no space left on {out_path.parent} (writing {out_path.name}); nothing was written") from None
+        raise DataError(f"{exc.filename or out_path}: {exc.strerror or exc}") from None
     finally:
         bar.close()
         partial.unlink(missing_ok=True)
