@@ -118,7 +118,7 @@ def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: b
         if files.notebook(stage).exists():
             try:
                 notebook_to_html(files.notebook(stage), files.html(stage))
-            except (OSError, BwkitError):   # a full disk: the stage's own outcome is what the record tells
+            except Exception:  # noqa: BLE001 - a full disk, a notebook cut short: the stage's outcome is the record's
                 pass
     seconds = time.perf_counter() - t0
     record.stage(stage, "succeeded", seconds, outputs=_outputs(files.root, before))
@@ -185,6 +185,7 @@ def _sigterm_as_sigint(received: list):
 def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> None:
     """Run `stages` in order, keeping run.json and the pages true whatever happens."""
     files, start, received = record.files, time.perf_counter(), []
+    write_pages(files.root, log)   # the run is listed, running, from its first second
     try:
         with _sigterm_as_sigint(received):
             for i, stage in enumerate(stages, 1):
@@ -269,8 +270,6 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None
         if not files.run_json.exists():   # nothing recorded: leave no empty folder that looks like a run
             shutil.rmtree(files.root, ignore_errors=True)
         raise
-    write_run_index(files.root, plots=False)
-    write_runs_index(runs_root)
     _execute(record, config, STAGES[1:] if external else STAGES, log, progress)
     return files.index
 

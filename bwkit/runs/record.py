@@ -17,7 +17,7 @@ import socket
 from pathlib import Path
 
 from bwkit.errors import DiskFull, RunError
-from bwkit.runs.artifacts import RunFolder, write_json
+from bwkit.runs.artifacts import RunFolder, strict, write_json
 
 STATUSES = ("running", "succeeded", "failed", "interrupted")
 RESERVE_BYTES = 256 << 10   # kept free beside run.json while a run is under way, for its last word on a full disk
@@ -75,10 +75,24 @@ class RunRecord:
         try:
             write_json(self.files.run_json, self.data)
         except DiskFull:
-            if not self.files.record_reserve.exists():
-                raise
-            self.files.record_reserve.unlink()
-            write_json(self.files.run_json, self.data)
+            if self.files.record_reserve.exists():
+                self.files.record_reserve.unlink()
+                write_json(self.files.run_json, self.data)
+            else:
+                self._last_word()
+
+    def _last_word(self) -> None:
+        """No room for a new file: the record rewritten in place, compact; if even that fails it is removed (a
+        record that cannot tell the truth must not tell an old one) and the caller hears why."""
+        text = json.dumps(strict(self.data), separators=(",", ":"), allow_nan=False).encode()
+        try:
+            with open(self.files.run_json, "r+b") as handle:
+                handle.write(text)
+                handle.truncate()
+        except OSError:
+            self.files.run_json.unlink(missing_ok=True)
+            raise DiskFull(f"no space left on {self.files.root}: its run.json could not be written, and was "
+                           "removed rather than left saying what is no longer true") from None
 
     def release(self) -> None:
         """The run is over: its reserve goes."""
