@@ -17,16 +17,21 @@ NODE_STAMP := consumers/node/node_modules/.bwkit-installed
 .PHONY: run test test-unit test-slow coverage bench bench-accuracy bench-scale lab clean-runs node
 
 $(STAMP): pyproject.toml
+	@echo "bwkit: setting up $(VENV): pinned packages from pyproject.toml (the first time takes about 3 minutes; later runs skip this)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@echo "bwkit: registering the python3 kernel inside $(VENV) and the notebook output filter for git"
 	# The kernel papermill and JupyterLab use: registered inside the venv, not in $$HOME.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (bwkit)" >/dev/null
 	# Outputs JupyterLab saves into notebooks/ never reach git: nbstripout strips them as a git filter.
 	# --keep-id: the notebooks' cell ids are stable names, and committed notebooks are exactly what the filter writes,
-	# so a fresh clone is clean to `git status` (which the kit records with every run).
+	# so a fresh clone is clean to `git status` (which the kit records with every run). The refresh runs the
+	# filter over every notebook once, here, so that the first run's record does not wait for it.
 	if git rev-parse --git-dir >/dev/null 2>&1; then $(BIN)/nbstripout --install && \
-	  git config filter.nbstripout.clean '"$(CURDIR)/$(BIN)/python" -m nbstripout --keep-id'; fi
+	  git config filter.nbstripout.clean '"$(CURDIR)/$(BIN)/python" -m nbstripout --keep-id' && \
+	  git update-index -q --refresh >/dev/null || true; fi
 	touch $(STAMP)
+	@echo "bwkit: set-up done"
 
 run: $(STAMP)
 	$(BIN)/bwkit run $(ARGS)
@@ -71,9 +76,10 @@ bench-accuracy: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python bench/bench_scale.py
 
-# JupyterLab refuses root unless told; containers often run as root.
+# JupyterLab refuses root unless told; containers often run as root. exec: the PID make prints is Jupyter's own,
+# so `kill <pid>` stops it. LAB_ARGS passes anything else, e.g. make lab LAB_ARGS="--ip 127.0.0.1 --port 8899 --no-browser"
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/ $$(if [ "$$(id -u)" = 0 ]; then echo --allow-root; fi)
+	exec $(BIN)/jupyter lab notebooks/ $$(if [ "$$(id -u)" = 0 ]; then echo --allow-root; fi) $(LAB_ARGS)
 
 clean-runs:
 	rm -rf runs/*/ runs/index.html

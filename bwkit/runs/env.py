@@ -52,16 +52,35 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _git(*args) -> str | None:
+def _git(*args, timeout: float = 10) -> tuple[int, str] | None:
+    """git's exit code and output in the kit's repository; None when git is missing or took too long."""
     import subprocess
 
     from bwkit.runs.paths import ROOT
 
     try:
-        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    return done.returncode, done.stdout.strip()
+
+
+REFRESH_SECONDS = 120   # the first refresh after a clone runs the notebook filter over every notebook
+
+
+def tree_dirty() -> bool | str | None:
+    """Whether the kit's files differ from its commit, as git decides after its filters: the stat cache refreshed
+    (a notebook saved with outputs that the filter strips is clean), then tracked changes or untracked files.
+    None outside a git checkout; "unknown" when git did not answer in time."""
+    inside = _git("rev-parse", "--git-dir")
+    if inside is None or inside[0]:
+        return None
+    refreshed = _git("update-index", "-q", "--refresh", timeout=REFRESH_SECONDS)
+    changed = _git("diff-index", "--quiet", "HEAD", "--", timeout=REFRESH_SECONDS)
+    untracked = _git("ls-files", "--others", "--exclude-standard")
+    if refreshed is None or changed is None or untracked is None:
+        return "unknown"
+    return changed[0] != 0 or bool(untracked[1])
 
 
 def environment() -> dict[str, object]:
@@ -72,7 +91,7 @@ def environment() -> dict[str, object]:
     from importlib.metadata import distributions
 
     packages = {d.metadata["Name"]: d.version for d in distributions() if d.metadata["Name"]}
-    status = _git("status", "--porcelain")
+    commit = _git("rev-parse", "HEAD")
     return {"packages": dict(sorted(packages.items(), key=lambda kv: kv[0].lower())),
-            "commit": _git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status),
+            "commit": commit[1] if commit and commit[0] == 0 else None, "dirty": tree_dirty(),
             "machine": {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "platform": platform.platform()}}
