@@ -69,16 +69,18 @@ REFRESH_SECONDS = 120   # the first refresh after a clone runs the notebook filt
 
 
 def tree_dirty() -> bool | str | None:
-    """Whether the kit's files differ from its commit, as git decides after its filters: the stat cache refreshed
-    (a notebook saved with outputs that the filter strips is clean), then tracked changes or untracked files.
-    None outside a git checkout; "unknown" when git did not answer in time."""
+    """Whether the kit's files differ from its commit, as git decides after its filters, or untracked files exist.
+
+    `git status` calls a notebook modified when only its size changed (JupyterLab saved it with outputs that the
+    filter strips), without running the filter; `git diff HEAD` compares what the filter makes of each file with
+    the commit, so a notebook saved with outputs is clean. None outside a git checkout; "unknown" when git did not
+    answer in time (the first pass after a clone runs the filter over every notebook)."""
     inside = _git("rev-parse", "--git-dir")
     if inside is None or inside[0]:
         return None
-    refreshed = _git("update-index", "-q", "--refresh", timeout=REFRESH_SECONDS)
-    changed = _git("diff-index", "--quiet", "HEAD", "--", timeout=REFRESH_SECONDS)
+    changed = _git("diff", "--quiet", "--no-ext-diff", "--no-textconv", "HEAD", "--", timeout=REFRESH_SECONDS)
     untracked = _git("ls-files", "--others", "--exclude-standard")
-    if refreshed is None or changed is None or untracked is None:
+    if changed is None or untracked is None:
         return "unknown"
     return changed[0] != 0 or bool(untracked[1])
 
