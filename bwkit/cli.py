@@ -73,8 +73,22 @@ def _check(args) -> int:
 
 
 def _params(args) -> int:
-    for name, p in pipeline_parameters().items():
-        print(f"{name:16s} {p.type.__name__:6s} {p.default!r:32}  {p.help}")
+    """Every parameter by the stage that declares it (a shared one under its first stage), in aligned columns."""
+    from bwkit.runs import STAGES, notebook_parameters
+
+    shown, rows = set(), []
+    for stage in STAGES:
+        declared = [p for name, p in notebook_parameters(stage).items() if name not in shown]
+        shown |= {p.name for p in declared}
+        rows += [(stage, p.name, p.type.__name__, repr(p.default), p.help) for p in declared]
+    widths = [max(len(r[i]) for r in rows + [("", "parameter", "type", "default", "")]) for i in range(1, 4)]
+    widths[2] = min(widths[2], 28)
+    print(f"{'parameter':{widths[0]}}  {'type':{widths[1]}}  {'default':{widths[2]}}  meaning (set with --set name=value)")
+    for stage in STAGES:
+        print(f"\n{stage}:")
+        for _, name, kind, default, meaning in (r for r in rows if r[0] == stage):
+            default = default if len(default) <= widths[2] else default[:widths[2] - 1] + "…"
+            print(f"{name:{widths[0]}}  {kind:{widths[1]}}  {default:{widths[2]}}  {meaning}")
     return 0
 
 

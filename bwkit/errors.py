@@ -9,6 +9,10 @@ would fix it.
 class BwkitError(Exception):
     """Base of every error the kit raises on purpose."""
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook (IPython and papermill ask for this), the kit's own error is its one line, no traceback."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ParameterError(BwkitError, ValueError):
     """A parameter no notebook declares, or a value of the wrong type or range."""

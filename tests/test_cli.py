@@ -27,7 +27,11 @@ def test_params_lists_every_parameter_with_its_default_and_help(capsys):
     assert cli.main(["params"]) == 0
     lines = capsys.readouterr().out.splitlines()
     declared = params.pipeline_parameters()
-    assert [line.split()[0] for line in lines] == list(declared)
+    assert lines[0].split()[:3] == ["parameter", "type", "default"]   # a header, then each stage's parameters
+    stages = [line for line in lines if line.endswith(":") and line[:2].isdigit()]
+    assert [s.rstrip(":") for s in stages] == list(params.STAGES)
+    named = [line.split()[0] for line in lines[1:] if line.strip() and line not in stages]
+    assert sorted(named) == sorted(declared) and len(named) == len(declared)
     epochs = next(line for line in lines if line.startswith("epochs "))
     assert "int" in epochs and repr(declared["epochs"].default) in epochs and declared["epochs"].help in epochs
 

@@ -123,7 +123,14 @@ def _fast(rows: list[dict], recipe: Recipe) -> Rows | None:
     complete = [j for j, c in enumerate(columns) if c not in recipe.flagged]
     if (timestamps[1:] <= timestamps[:-1]).any() or not np.isfinite(table[:, complete]).all():
         return None
-    return Rows(timestamps, np.full(len(rows), "", object), {c: table[:, j] for j, c in enumerate(columns)}, {})
+    actual = {}   # the targets the rows carry, as the full path keeps them
+    for target in (t for t in recipe.targets if t in first):
+        try:
+            actual[target] = np.array([r[target] for r in rows], np.float64)
+        except (KeyError, TypeError, ValueError):
+            return None
+    return Rows(timestamps, np.full(len(rows), "", object), {c: table[:, j] for j, c in enumerate(columns)},
+                actual)
 
 
 def parse_rows(rows, recipe: Recipe, label: str = "rows") -> Rows:

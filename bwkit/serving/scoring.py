@@ -28,6 +28,9 @@ def _write(predictor: Predictor, forecast: dict, rows: Rows, out, header: bool) 
     from pyarrow import csv
 
     table = predictor.frame(forecast, rows)
+    stamps = table["timestamp"]   # ISO 8601 in UTC, as the generator writes them: 2025-11-03T00:20:00Z
+    fraction = (stamps.dt.microsecond != 0).any()
+    table["timestamp"] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if fraction else "") + "Z")
     made = {c for c in table.columns if c.endswith(("_pred", *(f"_{100 * lvl:g}" for lvl in predictor.levels)))}
     table = table.astype({c: np.float32 for c in made})
     csv.write_csv(pa.Table.from_pandas(table, preserve_index=False), out,
