@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data.columns import FLOAT32_MAX, TIME_RANGE, _check_order, _groups, _numeric, _segments, _timestamps, _where
+from bwkit.data.columns import _check_order, _groups, _numeric, _segments, _timestamps, _where
 from bwkit.data.csvfile import name_list, read_table
 from bwkit.data.gaps import FILL_RULE, MAX_GAP_CADENCES, cadence_seconds, fill_gaps, pieces
 from bwkit.data.masks import check_masks, mask_note, observed_mask

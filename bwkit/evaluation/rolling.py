@@ -35,7 +35,8 @@ def fold_splits(n: int, k: int) -> list[dict[str, slice]]:
     return out
 
 
-def _prepared_folds(telemetry, config: dict, k: int) -> list[Prepared]:
+def prepared_folds(telemetry, config: dict, k: int) -> list[Prepared]:
+    """Each fold's windows, cut by the run's split rule; a target observed too rarely in a part is refused."""
     features, windows = window_all(telemetry, config["window_size"], config["known_future"])
     times, folds = telemetry.timestamps[windows.row], []
     for i, split in enumerate(fold_splits(len(windows), k)):
@@ -55,7 +56,7 @@ def evaluate_folds(telemetry, config: dict, k: int, files, progress: bool = True
     records = []
     folder = files.root / "folds"
     folder.mkdir(exist_ok=True)
-    for i, prepared in enumerate(tqdm(_prepared_folds(telemetry, config, k), desc="folds", disable=not progress)):
+    for i, prepared in enumerate(tqdm(prepared_folds(telemetry, config, k), desc="folds", disable=not progress)):
         result = train_model(prepared, config, folder / f"fold_{i + 1}.pth", folder / f"fold_{i + 1}.log",
                              data_info=telemetry.info(), progress=False)
         ev = evaluate(result.model, prepared, telemetry)

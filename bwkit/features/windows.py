@@ -12,7 +12,7 @@ import numpy as np
 from bwkit.data import MIN_OBSERVED, require_observed
 from bwkit.errors import DataError, ParameterError
 from bwkit.features.calendar import CALENDAR_FEATURES, next_row_cells
-from bwkit.features.splits import SPLIT_FRACTIONS, assign, split_slices
+from bwkit.features.splits import assign, split_slices
 from bwkit.features.window_array import WindowArray
 
 
@@ -156,3 +156,16 @@ def prepare(telemetry, window_size: int, known_future: bool, split: str = "time"
     features, windows = window_all(telemetry, window_size, known_future)
     parts = _parts(telemetry, window_size, windows.row, split)
     return Prepared(features, list(telemetry.targets), {name: windows.take(part) for name, part in parts.items()})
+
+
+def split_summary(telemetry, window_size: int, split: str) -> dict:
+    """What the split holds, for the run's record and page: per split its span, windows and observed counts,
+    each group's share, the warnings, and the windows the gap rule dropped."""
+    from bwkit.features.splits import split_shares, split_table, split_warnings
+
+    rows = split_rows(telemetry, window_size, split)
+    return {"split": split, "table": split_table(telemetry, rows, split).reset_index().to_dict("records"),
+            "shares": split_shares(telemetry, rows).reset_index().to_dict("records"),
+            "warnings": split_warnings(telemetry, rows, split),
+            "dropped_for_gaps": dropped_for_gaps(telemetry, window_size),
+            "max_gap_cadences": telemetry.max_gap_cadences, "cadence_seconds": telemetry.cadence_seconds}

@@ -106,13 +106,14 @@ def _loss(model, X, Y, observed=None) -> float:
         for i in range(0, len(X), PREDICT_BATCH):
             z = model.forward_scaled(X[i:i + PREDICT_BATCH])
             error = (z - (Y[i:i + PREDICT_BATCH] - model.y_mean) / model.y_std) ** 2
-            total += float((error if observed is None else error * observed[i:i + PREDICT_BATCH]).sum())
+            total += float((error if observed is None else error[observed[i:i + PREDICT_BATCH]]).sum())
     return total / (len(X) * Y.shape[1] if observed is None else max(float(observed.sum()), 1.0))
 
 
 def _masked_mse(predicted, target, observed):
     """Mean squared error over the observed entries of a batch (a batch with none adds no gradient)."""
-    return ((predicted - target) ** 2 * observed).sum() / observed.sum().clamp(min=1.0)
+    weight = observed.to(predicted.dtype)
+    return ((predicted - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
 
 def _epoch(model, optimizer, X, Y, order, batch_size: int, observed=None) -> float:
@@ -146,8 +147,8 @@ def _close_as_done(bar, epochs_run: int) -> None:
 
 
 def _mask(observed: np.ndarray, device):
-    """The observed mask as a float32 tensor (1 observed, 0 masked); None where every value is observed."""
-    return None if observed.all() else torch.as_tensor(observed, dtype=torch.float32, device=device)
+    """The observed mask as a bool tensor (one byte per window and target); None where every value is observed."""
+    return None if observed.all() else torch.as_tensor(observed, dtype=torch.bool, device=device)
 
 
 class Fit:

@@ -12,7 +12,7 @@ from pathlib import Path
 from bwkit import synth
 from bwkit.data import Telemetry
 from bwkit.errors import DataError
-from bwkit.features import Prepared, prepare, split_of
+from bwkit.features import Prepared, prepare, split_of, split_summary
 from bwkit.runs import RunFolder, configure, default_data_path
 from bwkit.training.inputs import load_data
 from bwkit.training.model import LSTMForecaster, load_checkpoint
@@ -33,6 +33,11 @@ def ensure_data(data_path: str, log=print) -> str:
     return str(path.resolve())
 
 
+def data_info(telemetry: Telemetry, config: dict) -> dict:
+    """The data's record in the checkpoint: where it came from, what loading did, and what each split holds."""
+    return {**telemetry.info(), "split": split_summary(telemetry, config["window_size"], split_of(config))}
+
+
 def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
     """The twin of a known_future model, trained with the same settings on the window alone."""
     twin_config = {**config, "known_future": False}
@@ -44,7 +49,8 @@ def train_run(config: dict, files: RunFolder, progress: bool = True) -> TrainRes
     """02_train without its displays: load, choose the "auto" settings, train (and the window-only twin)."""
     telemetry = load_data(config)
     choice = choose(telemetry, config)
-    result = train_model(choice.prepared, choice.config, files.checkpoint, files.log, data_info=telemetry.info(),
+    result = train_model(choice.prepared, choice.config, files.checkpoint, files.log,
+                         data_info=data_info(telemetry, config),
                          progress=progress, fit=choice.fit, selection=choice.record)
     if choice.config["known_future"] and config["compare_window_only"]:
         train_window_only(telemetry, choice.config, files, progress)

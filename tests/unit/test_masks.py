@@ -3,7 +3,6 @@ no baseline fit, whatever number stands in for it."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bwkit.data import DataError, load_telemetry
@@ -13,7 +12,7 @@ from bwkit.features import prepare
 from bwkit.runs import configure
 from bwkit.training import train
 
-from conftest import FEATURES, TARGETS, telemetry_frame, train_config
+from conftest import telemetry_frame, train_config
 
 DEFAULTS = configure(stage="02_train")
 
