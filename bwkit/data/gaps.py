@@ -27,3 +27,27 @@ def fill_gaps(values: np.ndarray, trace: np.ndarray, carry: float = np.nan) -> n
     backward = (last < first) & (upcoming < end)
     out[backward] = values[upcoming[backward]]
     return out[1:]
+
+
+MAX_GAP_CADENCES = 3.0   # 02_train's max_gap_cadences default (its parameters cell), for metadata written before it
+GAP_RULE = ("a window never spans a new trace_id or a step longer than max_gap_cadences x cadence_seconds "
+            "(the median step within a trace); training, evaluation and serving all apply it")
+
+
+def cadence_seconds(timestamps: np.ndarray, segment: np.ndarray) -> float:
+    """The median step between consecutive rows of one trace: the data's cadence."""
+    steps = np.diff(timestamps)[segment[1:] == segment[:-1]]
+    return float(np.median(steps)) if steps.size else 60.0
+
+
+def breaks(timestamps: np.ndarray, new_trace: np.ndarray, cadence: float, max_gap_cadences: float) -> np.ndarray:
+    """bool [rows - 1]: no window may hold both row i and row i + 1 (GAP_RULE)."""
+    return new_trace | (np.diff(timestamps) > max_gap_cadences * cadence)
+
+
+def pieces(timestamps: np.ndarray, segment: np.ndarray, cadence: float, max_gap_cadences: float) -> np.ndarray:
+    """int64 [rows]: an id per run of rows a window may span (one trace, no step over the gap limit)."""
+    out = np.zeros(len(timestamps), np.int64)
+    if len(timestamps) > 1:
+        np.cumsum(breaks(timestamps, segment[1:] != segment[:-1], cadence, max_gap_cadences), out=out[1:])
+    return out

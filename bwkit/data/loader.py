@@ -13,17 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data.csvfile import Source, cut, name_list, read_table
-from bwkit.data.gaps import FILL_RULE, fill_gaps
-from bwkit.data.isotime import datetime_seconds, is_unix, iso_seconds
+from bwkit.data.columns import _check_order, _groups, _numeric, _segments, _timestamps, _where
+from bwkit.data.csvfile import name_list, read_table
+from bwkit.data.gaps import FILL_RULE, MAX_GAP_CADENCES, cadence_seconds, fill_gaps, pieces
+from bwkit.data.masks import check_masks, mask_note, observed_mask
 from bwkit.data.memory import give_back
 from bwkit.errors import DataError  # re-exported: callers import it as bwkit.data.DataError
 from bwkit.schema import ALIASES, ORACLE_PREFIX, oracle_column
 
 NAN_POLICIES = ("error", "fill_flag", "drop")
-FLOAT32_MAX = float(np.finfo(np.float32).max)   # the model computes in float32
-# pandas' timestamps (nanoseconds in an int64) cover 1677-09-21 to 2262-04-11; the plots convert to them.
-TIME_RANGE = (pd.Timestamp.min.value / 1e9, pd.Timestamp.max.value / 1e9)
 
 
 @dataclass
@@ -35,20 +33,40 @@ class Telemetry:
     features: list[str]
     targets: list[str]
     X: np.ndarray                   # float32 [rows, features]: what the model reads (range-checked as float64 first)
-    Y: np.ndarray                   # float64 [rows, targets]
+    Y: np.ndarray                   # float64 [rows, targets]; a missing value holds the carried one (masked)
     oracle: np.ndarray | None = None  # [rows, targets]: row i's prediction of row i+1
-    fresh: np.ndarray | None = None   # bool [rows, targets]: a new measurement arrived on that row
-    notes: list[str] = field(default_factory=list)  # what loading did (fills, drops), for the report
-    flagged: list[str] = field(default_factory=list)  # feature columns nan_policy="fill_flag" filled and flagged
+    observed: np.ndarray | None = None  # bool [rows, targets]: the target is a real, fresh, valid value (`masks`)
+    notes: list[str] = field(default_factory=list)  # what loading did (fills, drops, masks), for the report
+    flagged: list[str] = field(default_factory=list)  # input columns filled and flagged (`<column>_missing`)
+    masked: dict = field(default_factory=dict)        # target -> rows masked per rule (`masks.observed_mask`)
+    group: np.ndarray | None = None   # int [rows]: each row's group (group_column's value; else its trace)
+    group_names: list[str] = field(default_factory=list)   # group id -> its name
+    group_column: str = ""            # "" : the groups are the traces
+    max_gap_cadences: float = MAX_GAP_CADENCES   # a longer step breaks a window (`gaps.GAP_RULE`)
+
+    def __post_init__(self):
+        if self.observed is None:
+            self.observed = np.ones(self.Y.shape, bool)
+        if self.group is None:
+            self.group, self.group_names = self.segment, self.group_names or [
+                str(i) for i in range(int(self.segment.max()) + 1 if len(self.segment) else 1)]
 
     @property
     def rows(self) -> int:
         return len(self.timestamps)
 
+    @property
+    def cadence_seconds(self) -> float:
+        return cadence_seconds(self.timestamps, self.segment)
+
+    def pieces(self) -> np.ndarray:
+        """int64 [rows]: an id per run of rows one window may span (`gaps.GAP_RULE`)."""
+        return pieces(self.timestamps, self.segment, self.cadence_seconds, self.max_gap_cadences)
+
     def info(self) -> dict:
         """Where the data came from and what loading did, for the run's record."""
         return {"path": str(self.path.resolve()), "sha256": self.sha256, "rows": self.rows,
-                "traces": int(self.segment.max()) + 1, "notes": self.notes}
+                "traces": int(self.segment.max()) + 1, "notes": self.notes, "masked": self.masked}
 
 
 def split_names(names) -> list[str]:
@@ -66,96 +84,43 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
-def _shown(value) -> str:
-    return cut(repr(value.item() if isinstance(value, np.generic) else value))
+def _target_gaps(frame, targets, path, segment) -> np.ndarray:
+    """bool [rows, targets]: the target has a value there; a missing one is filled (in place) by FILL_RULE.
+
+    A missing target is masked (`bwkit.data.masks`), never refused; an infinite one is a data error.
+    """
+    finite = np.ones((len(frame), len(targets)), bool, order="F")
+    for j, target in enumerate(targets):
+        values = frame[target].to_numpy(np.float64)
+        infinite = np.flatnonzero(np.isinf(values))
+        if infinite.size:
+            row = int(infinite[0])
+            raise DataError(f"{_where(path, target, row)}: {values[row]} is infinite; a target may be missing "
+                            "(empty or NaN: that row is then masked) but not infinite: correct the value")
+        finite[:, j] = ~np.isnan(values)
+        if not finite[:, j].all():
+            frame[target] = fill_gaps(values, segment)   # the value the inputs see; never a loss or a score
+    return finite
 
 
-def _where(path: Source, column, row=None) -> str:
-    """"<file>, column 'x'" and, given a 0-based data row, ", row 3 (line 4)"."""
-    place = f"{path}, column '{column}'"
-    return place if row is None else f"{place}, {path.at(row)}"
+def _handle_missing(frame, columns, gaps: dict, policy, path, notes, segment) -> tuple[list[str], list[str]]:
+    """Apply the NaN policy to the feature columns (in place); the columns kept and the filled ones.
 
-
-def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
-    raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{_where(path, column, row)}: {_shown(raw.iloc[row])} is not a number")
-    values = values.to_numpy(dtype=np.float64)
-    huge = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
-    if huge.size:
-        row = int(huge[0])
-        raise DataError(f"{_where(path, column, row)}: {values[row]:g} is outside float32's range (+-3.4e38); "
-                        "the model computes in float32: rescale the column (other units)")
-    return values
-
-
-UNIX_MS_ABOVE = 1e11  # unix seconds reach 1e11 in the year 5138; larger numbers are milliseconds
-
-
-def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
-    """Float unix seconds (sub-second cadences keep their fractions)."""
-    if "timestamp" not in frame:
-        raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); "
-                        f"columns: {name_list(frame.attrs.get('header', frame.columns))}")
-    raw = frame["timestamp"]
-    given = datetime_seconds(raw)   # times already (a DataFrame read with parse_dates, datetimes)
-    unix = given is None and is_unix(raw)
-    seconds = given if given is not None else (pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix
-                                               else iso_seconds(raw))
-    bad = ~np.isfinite(seconds)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(raw.iloc[row])} is not an ISO 8601 time or "
-                        "unix seconds" + (" (the first row's is a number, so all must be)" if unix else ""))
-    if unix and np.median(np.minimum(np.abs(seconds), 1e300)) > UNIX_MS_ABOVE:   # no overflow in the mean of two
-        seconds = seconds / 1000.0
-        notes.append("timestamps read as unix milliseconds (values above 1e11) and converted to seconds")
-    outside = np.flatnonzero((seconds < TIME_RANGE[0]) | (seconds > TIME_RANGE[1]))
-    if outside.size:
-        row = int(outside[0])
-        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(raw.iloc[row])} is outside the times "
-                        "pandas can hold (1677-09-21 to 2262-04-11); correct it (a placeholder date?)")
-    return seconds
-
-
-def _segments(frame: pd.DataFrame, path) -> np.ndarray:
-    if "trace_id" not in frame:
-        return np.zeros(len(frame), dtype=np.int64)
-    empty = frame["trace_id"].isna().to_numpy()
-    if empty.any():
-        row = int(np.flatnonzero(empty)[0])
-        raise DataError(f"{_where(path, 'trace_id', row)}: empty; give every row its trace")
-    ids = frame["trace_id"].astype(str).to_numpy()
-    change = np.r_[False, ids[1:] != ids[:-1]]
-    seen = set()
-    for row in np.flatnonzero(np.r_[True, change[1:]]):  # the first row of each contiguous trace
-        if ids[row] in seen:
-            raise DataError(f"{_where(path, 'trace_id', int(row))}: trace {ids[row]!r} appears again after another "
-                            "trace; keep each trace's rows together")
-        seen.add(ids[row])
-    return np.cumsum(change)
-
-
-def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> tuple[list[str], list[str]]:
-    """Apply the NaN policy to feature-only columns (in place); targets must always be complete.
-
+    gaps: {target: bool [rows] missing} of the targets (already filled). A target's gaps are masked,
+    not refused: as an input it is filled and flagged, or dropped when nan_policy is "drop".
     Returns the columns kept (each filled one followed by its flag) and the filled ones.
     """
     kept, flagged = [], []
     for column in columns:
         values = frame[column]
-        missing = ~np.isfinite(values.to_numpy(dtype=np.float64))
+        missing = gaps[column] if column in gaps else ~np.isfinite(values.to_numpy(dtype=np.float64))
         if not missing.any():
             kept.append(column)
             continue
         row = int(np.flatnonzero(missing)[0])
-        if column in targets or policy == "error":
+        if policy == "error" and column not in gaps:
             raise DataError(f"{_where(path, column, row)}: {values.iloc[row]} (NaN or inf); "
-                            + ("targets must be complete" if column in targets else
-                               "clean the file, or pass nan_policy='fill_flag' or 'drop'"))
+                            "clean the file, or pass nan_policy='fill_flag' or 'drop'")
         share = f"{missing.mean():.1%} of rows"
         if policy == "drop":
             notes.append(f"feature '{column}' dropped: NaN/inf on {share}")
@@ -163,7 +128,8 @@ def _handle_missing(frame, columns, targets, policy, path, notes, segment) -> tu
         if f"{column}_missing" in frame:
             raise DataError(f"{_where(path, column + '_missing')}: already in the file, so nan_policy='fill_flag' "
                             f"cannot add its flag for '{column}'; rename that column")
-        frame[column] = fill_gaps(values.to_numpy(np.float64), segment)   # the rule serving applies too
+        if column not in gaps:   # a target is filled already
+            frame[column] = fill_gaps(values.to_numpy(np.float64), segment)   # the rule serving applies too
         frame[f"{column}_missing"] = missing.astype(np.float64)
         kept += [column, f"{column}_missing"]
         flagged.append(column)
@@ -178,13 +144,13 @@ def _check_arguments(path: Path, features: list[str], targets: list[str], nan_po
         raise DataError(f"{path}: need at least one feature and one target")
 
 
-def _resolve_columns(frame: pd.DataFrame, features, targets, fresh_column: str, path) -> list[str]:
+def _resolve_columns(frame: pd.DataFrame, features, targets, extra: list[str], path) -> list[str]:
     """Map legacy aliases (in place), check every named column exists and is no oracle; the used columns."""
     for alias, canonical in ALIASES.items():
         if canonical not in frame and alias in frame:
             frame[canonical] = frame[alias]
     used = list(dict.fromkeys(features + targets))
-    for column in used + ([fresh_column] if fresh_column else []):
+    for column in used + [c for c in extra if c]:
         if column not in frame:
             raise DataError(f"{_where(path, column)}: not found; columns are "
                             f"{name_list(frame.attrs.get('header', frame.columns))}")
@@ -193,33 +159,28 @@ def _resolve_columns(frame: pd.DataFrame, features, targets, fresh_column: str, 
     return used
 
 
-def _check_order(frame: pd.DataFrame, timestamps: np.ndarray, segment: np.ndarray, path) -> None:
-    """Within each trace, every row's time is after the previous row's."""
-    same_trace = segment[1:] == segment[:-1]
-    backwards = np.flatnonzero(same_trace & (np.diff(timestamps) <= 0))
-    if backwards.size:
-        row = int(backwards[0]) + 1
-        now, before = frame["timestamp"].iloc[row], frame["timestamp"].iloc[row - 1]
-        what = "repeats" if timestamps[row] == timestamps[row - 1] else "comes before"
-        raise DataError(f"{_where(path, 'timestamp', row)}: {now} {what} the previous row's {before}; rows must be "
-                        "sorted by time with one row per time step (within each trace)")
+def _numeric_columns(frame, used, features, targets, nan_policy, path, notes, segment):
+    """Convert the used columns to float (in place), apply the NaN policy.
 
-
-def _numeric_columns(frame, used, features, targets, nan_policy, path, notes, segment) -> tuple[list[str], list[str]]:
-    """Convert the used columns to float (in place), apply the NaN policy; the feature columns kept, those filled."""
+    Returns the feature columns kept, those filled, and bool [rows, targets]: each target has a value.
+    """
     for column in used:
         frame[column] = _numeric(frame, column, path)
-    feature_columns, flagged = _handle_missing(frame, features, targets, nan_policy, path, notes, segment)
-    _handle_missing(frame, [t for t in targets if t not in features], targets, "error", path, notes, segment)
+    finite = _target_gaps(frame, targets, path, segment)
+    gaps = {t: ~finite[:, j] for j, t in enumerate(targets)}
+    feature_columns, flagged = _handle_missing(frame, features, gaps, nan_policy, path, notes, segment)
     if not feature_columns:
         raise DataError(f"{path}: every feature was dropped by nan_policy='drop'")
-    return feature_columns, flagged
+    return feature_columns, flagged, finite
 
 
-def _check_targets_vary(frame: pd.DataFrame, targets: list[str], path) -> None:
-    """Every target varies over the file: a constant one leaves nothing to predict."""
-    for target in targets:
-        values = frame[target].to_numpy(np.float64)
+def _check_targets_vary(frame: pd.DataFrame, targets: list[str], finite: np.ndarray, path) -> None:
+    """Every target varies over the rows where it has a value: a constant one leaves nothing to predict."""
+    for j, target in enumerate(targets):
+        values = frame[target].to_numpy(np.float64)[finite[:, j]]
+        if not values.size:
+            raise DataError(f"{path}: target '{target}' has no value on any row (every one is empty or NaN); "
+                            "choose a target the file measures")
         mean = float(values.mean())
         if float(values.std()) <= 1e-12 * max(1.0, abs(mean)):
             what = (f"every row is {float(values[0])!r}" if (values == values[0]).all()
@@ -245,54 +206,61 @@ def _take(frame: pd.DataFrame, columns: list[str], dtype) -> np.ndarray:
     return out
 
 
-def _fresh_mask(frame: pd.DataFrame, targets: list[str], fresh_column: str, fresh_targets, path) -> np.ndarray | None:
-    """bool [rows, targets]: True where a target's value is a new measurement (always, for targets not held)."""
-    if split_names(fresh_targets) and not fresh_column:
-        raise DataError(f"fresh_targets={fresh_targets!r} needs fresh_column: the column that is 0 on fresh rows")
-    if not fresh_column:
-        return None
-    held = set(split_names(fresh_targets))
-    unknown = held - set(targets)
-    if unknown:
-        raise DataError(f"fresh_targets names {name_list(sorted(unknown))}, which are not targets {name_list(targets)}")
-    is_fresh = _numeric(frame, fresh_column, path) == 0
-    return np.column_stack([is_fresh if t in held else np.ones(len(frame), bool) for t in targets])
+def _observed(frame, targets, finite, masking: dict, path, notes) -> tuple[np.ndarray, dict]:
+    """bool [rows, targets] where each target is observed (`bwkit.data.masks`), the counts, and a note per target."""
+    fresh = _numeric(frame, masking["fresh_column"], path) == 0 if masking["fresh_column"] else None
+    valid = _numeric(frame, masking["valid_column"], path) == 1 if masking["valid_column"] else None
+    observed, masked = observed_mask(finite, targets, fresh, masking["fresh_targets"], valid, masking["valid_targets"])
+    notes += [mask_note(t, counts) for t, counts in masked.items() if counts["masked"]]
+    return observed, masked
 
 
-def _wanted(features, targets, fresh_column: str, oracle: bool) -> set[str]:
+def _wanted(features, targets, extra: list[str], oracle: bool) -> set[str]:
     """The columns loading reads: the used ones, their legacy names, flags they would clash with, oracles."""
-    used = set(features) | set(targets) | {"timestamp", "trace_id", fresh_column}
+    used = set(features) | set(targets) | {"timestamp", "trace_id"} | {c for c in extra if c}
     used |= {oracle_column(t) for t in targets} if oracle else set()
     return used | {alias for alias, name in ALIASES.items() if name in used} | {f + "_missing" for f in features}
 
 
-def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str = "",
-                   fresh_targets="", oracle: bool = True) -> Telemetry:
+def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str = "", fresh_targets="",
+                   oracle: bool = True, *, valid_column: str = "", valid_targets="", group_column: str = "",
+                   max_gap_cadences: float = MAX_GAP_CADENCES) -> Telemetry:
     """Read `path`, map legacy aliases, check every used column, return arrays.
 
     features, targets: names (a list or "a, b"); nan_policy: one of NAN_POLICIES (defaults: 02_train's
-    parameters cell). fresh_column / fresh_targets: for targets held between measurements (a ping
-    every ~14 s), `fresh_column == 0` marks the rows where a new one arrived; evaluation scores those
-    targets there only. "" means none. oracle: also read the generator's oracle columns (evaluation
-    scores them; training never reads them). Only the columns these name are parsed.
+    parameters cell). A target missing on a row (empty, NaN) is masked there (`bwkit.data.masks`), as
+    it is where `fresh_column` is not 0 (fresh_targets: held between measurements, a ping every ~14 s)
+    or `valid_column` is not 1 (valid_targets). "" means none. group_column: a column whose value
+    names each row's group (the split table shows each group's share; default: the traces).
+    max_gap_cadences: a longer step breaks a window (`bwkit.data.gaps.GAP_RULE`). oracle: also read
+    the generator's oracle columns (evaluation scores them; training never reads them). Only the
+    columns these name are parsed.
     """
     path = Path(path)
     features, targets = split_names(features), split_names(targets)
     _check_arguments(path, features, targets, nan_policy)
-    frame, source, sha256 = read_table(path, _wanted(features, targets, fresh_column, oracle))   # source: messages' path
-    used = _resolve_columns(frame, features, targets, fresh_column, source)
+    masking = {"fresh_column": fresh_column, "fresh_targets": fresh_targets, "valid_column": valid_column,
+               "valid_targets": valid_targets}
+    check_masks(targets, **masking)
+    extra = [fresh_column, valid_column, group_column]
+    frame, source, sha256 = read_table(path, _wanted(features, targets, extra, oracle))   # source: messages' path
+    used = _resolve_columns(frame, features, targets, extra, source)
     notes: list[str] = []
     timestamps = _timestamps(frame, source, notes)
-    segment = _segments(frame, source)
+    segment, traces = _segments(frame, source)
     _check_order(frame, timestamps, segment, source)
-    feature_columns, flagged = _numeric_columns(frame, used, features, targets, nan_policy, source, notes, segment)
-    _check_targets_vary(frame, targets, source)
-    fresh = _fresh_mask(frame, targets, fresh_column, fresh_targets, source)
+    feature_columns, flagged, finite = _numeric_columns(frame, used, features, targets, nan_policy, source, notes,
+                                                        segment)
+    _check_targets_vary(frame, targets, finite, source)
+    observed, masked = _observed(frame, targets, finite, masking, source, notes)
+    del finite
+    group, group_names = _groups(frame, group_column)
     oracle = _oracle(frame, targets) if oracle else None
     Y = _take(frame, targets, np.float64)
     X = _take(frame, feature_columns, np.float32)
     del frame
     give_back()
     return Telemetry(path=path, sha256=sha256, timestamps=timestamps, segment=segment,
-                     features=feature_columns, targets=targets, X=X, Y=Y, oracle=oracle, fresh=fresh, notes=notes,
-                     flagged=flagged)
+                     features=feature_columns, targets=targets, X=X, Y=Y, oracle=oracle, observed=observed,
+                     notes=notes, flagged=flagged, masked=masked, group=group, group_names=group_names or traces,
+                     group_column=group_column, max_gap_cadences=float(max_gap_cadences))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data import loader as data
+from bwkit.data import columns as data, loader
 from bwkit.data.csvfile import Source, name_list
 from bwkit.errors import DataError
 
@@ -67,9 +67,9 @@ def rows_from_frame(frame: pd.DataFrame, recipe: Recipe, source: Source) -> Rows
     frame = frame.copy(deep=False)
     if not len(frame):
         raise DataError(f"{source}: no rows")
-    data._resolve_columns(frame, recipe.columns, [], "", source)   # legacy aliases, missing columns, oracles
+    loader._resolve_columns(frame, recipe.columns, [], [], source)   # legacy aliases, missing columns, oracles
     timestamps = data._timestamps(frame, source, [])
-    segment = data._segments(frame, source)
+    segment, _ = data._segments(frame, source)
     data._check_order(frame, timestamps, segment, source)
     values = {c: data._numeric(frame, c, source) for c in recipe.columns}
     _check_complete(values, recipe, source)

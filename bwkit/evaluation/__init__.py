@@ -10,6 +10,6 @@ __getattr__, __dir__, __all__ = face(
     methods=["MODEL", "REFERENCE", "method_color", "method_names"],
     adaptive=["Tracker"],
     intervals=["band_constants", "window_scale"],
-    rolling=["fold_splits"],
+    rolling=["fold_splits", "prepared_folds"],
     uncertainty=["calibration", "shipped_bands", "tests_table"],
 )

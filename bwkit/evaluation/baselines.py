@@ -71,6 +71,42 @@ class WindowRidge:
         return out
 
 
+class MaskedRidge:
+    """`WindowRidge` fitted where each target is observed: one fit per set of targets sharing a mask.
+
+    Targets observed on the same training and validation windows (every target, without masks)
+    share one fit, on those windows only; its alpha is chosen on their observed validation windows.
+    """
+
+    def __init__(self, train, val, alphas=RIDGE_ALPHAS):
+        self.fits = []
+        for columns in _mask_groups(train.observed, val.observed):
+            self.fits.append((columns, WindowRidge(_only(train, columns), _only(val, columns), alphas)))
+
+    def predict(self, X) -> np.ndarray:
+        out = np.empty((len(X), sum(len(columns) for columns, _ in self.fits)))
+        for columns, fit in self.fits:
+            out[:, columns] = fit.predict(X)
+        return out
+
+
+def _mask_groups(*masks) -> list[list[int]]:
+    """Target columns grouped by identical observed columns across `masks` (in first-seen order)."""
+    groups: dict[bytes, list[int]] = {}
+    for j in range(masks[0].shape[1]):
+        key = b"".join(np.packbits(mask[:, j]).tobytes() + b"|" for mask in masks)
+        groups.setdefault(key, []).append(j)
+    return list(groups.values())
+
+
+def _only(windows, columns: list[int]):
+    """The windows where `columns` are observed, with those targets only (every window: views)."""
+    rows = np.flatnonzero(windows.observed[:, columns[0]])
+    part = slice(None) if len(rows) == len(windows) else rows
+    taken = windows.take(part)
+    return type(windows)(taken.X, taken.Y[:, columns], taken.row, taken.observed[:, columns])
+
+
 def _flat(X, size: int = 16384):
     """(offset, float64 [b, window x features]) chunks of windows: the ridge's inputs, a chunk at a time."""
     for i in range(0, len(X), size):

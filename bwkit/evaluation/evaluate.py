@@ -2,8 +2,8 @@
 
 Every registered method (`bwkit.evaluation.methods`) is a row block of one table: per target
 MAE, RMSE, MAPE (floored), WAPE, R², Pearson r and skill against persistence, plus
-the averages and the original guide's verdict. A target held between measurements
-(`fresh` mask) is scored only on the rows where a new measurement arrived.
+the averages and the original guide's verdict. A target is scored only on the rows where it is
+observed (`bwkit.data.masks`: not missing, not held between measurements, not flagged invalid).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.errors import DataError
+from bwkit.data import require_observed
 from bwkit.evaluation import methods, significance, uncertainty
 from bwkit.evaluation.methods import MODEL, REFERENCE
 from bwkit.evaluation.metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
@@ -68,19 +68,15 @@ class Evaluation:
         return out
 
 
-def _scored_rows(telemetry, targets, rows) -> tuple[np.ndarray, list[str]]:
-    """Which test rows each target is scored on, and the notes that say so."""
-    actual = telemetry.Y[rows]
-    scored = telemetry.fresh[rows] if telemetry.fresh is not None else np.ones_like(actual, dtype=bool)
-    notes = list(telemetry.notes)  # fills and drops of gappy columns, stated where the verdict is read
+def _scored_rows(telemetry, targets, test) -> tuple[np.ndarray, list[str]]:
+    """Which test rows each target is scored on (where it is observed), and the notes that say so."""
+    scored = test.observed
+    require_observed(scored, targets, "test", telemetry.path, telemetry.masked)
+    notes = list(telemetry.notes)  # fills, drops and masks, stated where the verdict is read
     for j, target in enumerate(targets):
-        if scored[:, j].sum() < 2:
-            raise DataError(f"{telemetry.path}: {target} has {int(scored[:, j].sum())} fresh rows in the test split "
-                            f"(fresh_column == 0); at least 2 are needed to score it. Use more data, or leave "
-                            f"{target} out of fresh_targets")
         if not scored[:, j].all():
-            notes.append(f"{target} is held between measurements: scored on the {int(scored[:, j].sum())} of "
-                         f"{len(rows)} test rows where a fresh measurement arrives.")
+            notes.append(f"{target} is scored on the {int(scored[:, j].sum()):,} of {len(scored):,} test rows where "
+                         "it is observed (not missing, held or invalid)")
     return scored, notes
 
 
@@ -94,7 +90,7 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
     rows, targets = inputs.rows, list(prepared.targets)
     predictions = {m.name: p for m in methods.REGISTRY if (p := m.predict(inputs)) is not None}
     actual = telemetry.Y[rows]
-    scored, notes = _scored_rows(telemetry, targets, rows)
+    scored, notes = _scored_rows(telemetry, targets, prepared.splits["test"])
     metrics, averages = {}, {}
     for method, predicted in predictions.items():
         metrics[method] = {t: target_metrics(actual[scored[:, j], j], predicted[scored[:, j], j])

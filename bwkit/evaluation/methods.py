@@ -23,7 +23,11 @@ REFERENCE = "persistence"            # skill = 1 - MSE / MSE(reference)
 
 @dataclass
 class Inputs:
-    """What a method may look at: the trained model(s), the windows and the telemetry."""
+    """What a method may look at: the trained model(s), the windows and the telemetry.
+
+    Each split's `observed` (bool [windows, targets]) says where a target may be learned from and
+    scored: a method fits on its split's observed values only (evaluation scores the same mask).
+    """
     model: object
     prepared: object
     telemetry: object
@@ -68,13 +72,13 @@ def _window_only(inputs: Inputs):
 
 def _ridge(inputs: Inputs):
     splits = inputs.prepared.splits
-    return baselines.WindowRidge(splits["train"], splits["val"]).predict(splits["test"].X)
+    return baselines.MaskedRidge(splits["train"], splits["val"]).predict(splits["test"].X)
 
 
 def _seasonal(inputs: Inputs):
     t = inputs.telemetry
-    return baselines.SeasonalMean(t.timestamps, t.Y, inputs.prepared.splits["train"].row).predict(t.timestamps,
-                                                                                                   inputs.rows)
+    return baselines.SeasonalMean(t.timestamps, t.Y, inputs.prepared.splits["train"].row,
+                                  t.observed).predict(t.timestamps, inputs.rows)
 
 
 REGISTRY: list[Method] = [

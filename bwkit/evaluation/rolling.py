@@ -1,6 +1,8 @@
 """Rolling-origin evaluation: k expanding-window folds, so one lucky split cannot carry a claim.
 
-The windows after the first half are cut into k contiguous test blocks. Fold i
+The windows after the first half are cut into k test blocks, with the run's split rule
+(`bwkit.features.splits`: at instants across all traces for split="time", by position in the
+file for "file"), and a target is trained on and scored where it is observed, as in the run. Fold i
 trains on everything before its block (the last 15 % of that past validates: early
 stopping, ridge's alpha, the interval calibration), with its own scalers, then
 every method is scored on the block. The settings are the run's (as chosen for its
@@ -11,8 +13,9 @@ from __future__ import annotations
 import pandas as pd
 from tqdm.auto import tqdm
 
+from bwkit.data import require_observed
 from bwkit.errors import ParameterError
-from bwkit.features import Prepared, SPLIT_FRACTIONS, window_all
+from bwkit.features import Prepared, SPLIT_FRACTIONS, assign, split_of, window_all
 
 FIRST_TRAIN = 0.5   # share of the windows before the first test block
 
@@ -32,10 +35,17 @@ def fold_splits(n: int, k: int) -> list[dict[str, slice]]:
     return out
 
 
-def _prepared_folds(telemetry, config: dict, k: int) -> list[Prepared]:
+def prepared_folds(telemetry, config: dict, k: int) -> list[Prepared]:
+    """Each fold's windows, cut by the run's split rule; a target observed too rarely in a part is refused."""
     features, windows = window_all(telemetry, config["window_size"], config["known_future"])
-    return [Prepared(features, list(telemetry.targets), {name: windows.take(part) for name, part in split.items()})
-            for split in fold_splits(len(windows), k)]
+    times, folds = telemetry.timestamps[windows.row], []
+    for i, split in enumerate(fold_splits(len(windows), k)):
+        parts = {name: windows.take(part) for name, part in assign(times, split, split_of(config)).items()}
+        for name, part in parts.items():
+            require_observed(part.observed, telemetry.targets, f"fold {i + 1} {name}", telemetry.path,
+                             telemetry.masked)
+        folds.append(Prepared(features, list(telemetry.targets), parts))
+    return folds
 
 
 def evaluate_folds(telemetry, config: dict, k: int, files, progress: bool = True) -> pd.DataFrame:
@@ -46,7 +56,7 @@ def evaluate_folds(telemetry, config: dict, k: int, files, progress: bool = True
     records = []
     folder = files.root / "folds"
     folder.mkdir(exist_ok=True)
-    for i, prepared in enumerate(tqdm(_prepared_folds(telemetry, config, k), desc="folds", disable=not progress)):
+    for i, prepared in enumerate(tqdm(prepared_folds(telemetry, config, k), desc="folds", disable=not progress)):
         result = train_model(prepared, config, folder / f"fold_{i + 1}.pth", folder / f"fold_{i + 1}.log",
                              data_info=telemetry.info(), progress=False)
         ev = evaluate(result.model, prepared, telemetry)

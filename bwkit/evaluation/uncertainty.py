@@ -80,15 +80,12 @@ def verdict_sentence(ev) -> str:
                    + "." if mixed else " It beats every baseline on every target too.")
 
 
-def _scored(telemetry, rows):
-    return None if telemetry.fresh is None else telemetry.fresh[rows]
-
-
 def _calibrated(prepared, telemetry, predicted_val) -> dict:
     """One method's bands from validation: the floor share (chosen on validation halves) and the multipliers."""
     val = prepared.splits["val"]
-    columns, std = prepared.target_columns, Scaler.fit(prepared.splits["train"].Y).std   # the model's own y_std
-    mask = _scored(telemetry, val.row)
+    train = prepared.splits["train"]
+    columns, std = prepared.target_columns, Scaler.fit(train.Y, train.observed).std   # the model's own y_std
+    mask = val.observed   # calibrated where the target is observed, as it is scored
     share = intervals.choose_floor(val.Y, predicted_val, val.X, columns, std, mask)
     scale = intervals.row_scale(val.X, columns, std, share)
     q = intervals.calibrate(val.Y, predicted_val, mask, scale=scale)

@@ -88,10 +88,19 @@ def calendar_covered(timestamps: np.ndarray) -> bool:
     return len(np.unique(hour)) == 24 and len(np.unique(weekday)) == 7
 
 
-def _means(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Mean of `values` [rows, targets] per group 0 .. size - 1 (NaN for a group without rows)."""
-    counts = np.bincount(groups, minlength=size)[:, None]
-    sums = np.column_stack([np.bincount(groups, weights=values[:, j], minlength=size) for j in range(values.shape[1])])
+def _means(groups: np.ndarray, values: np.ndarray, size: int, observed: np.ndarray | None = None) -> np.ndarray:
+    """Mean of `values` [rows, targets] per group 0 .. size - 1 (NaN for a group without rows).
+
+    observed: bool [rows, targets]; each target's mean over its observed rows only.
+    """
+    if observed is None:
+        counts = np.bincount(groups, minlength=size)[:, None]
+        sums = np.column_stack([np.bincount(groups, weights=values[:, j], minlength=size)
+                                for j in range(values.shape[1])])
+    else:
+        counts = np.column_stack([np.bincount(groups[observed[:, j]], minlength=size) for j in range(values.shape[1])])
+        sums = np.column_stack([np.bincount(groups[observed[:, j]], weights=values[observed[:, j], j], minlength=size)
+                                for j in range(values.shape[1])])
     with np.errstate(invalid="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
@@ -100,25 +109,30 @@ class SeasonalMean:
     """Mean of each target by (hour of day, weekday) over the training rows.
 
     A (hour, weekday) cell unseen in training falls back to the hour's mean, then to
-    the overall mean.
+    the overall mean. observed: bool [rows, targets]; a target's masked rows take no part.
     """
 
-    def __init__(self, timestamps: np.ndarray, Y: np.ndarray, train_rows: np.ndarray):
-        self._fit(cell(*hour_and_weekday(timestamps[train_rows])), Y[train_rows])
+    def __init__(self, timestamps: np.ndarray, Y: np.ndarray, train_rows: np.ndarray,
+                 observed: np.ndarray | None = None):
+        self._fit(cell(*hour_and_weekday(timestamps[train_rows])), Y[train_rows],
+                  None if observed is None else observed[train_rows])
 
     @classmethod
-    def of_cells(cls, cells: np.ndarray, values: np.ndarray) -> "SeasonalMean":
+    def of_cells(cls, cells: np.ndarray, values: np.ndarray, observed: np.ndarray | None = None) -> "SeasonalMean":
         """The same, from each training row's calendar cell and targets (no timestamps needed)."""
         model = cls.__new__(cls)
-        model._fit(cells, values)
+        model._fit(cells, values, observed)
         return model
 
-    def _fit(self, cells: np.ndarray, values: np.ndarray) -> None:
+    def _fit(self, cells: np.ndarray, values: np.ndarray, observed: np.ndarray | None = None) -> None:
         """Means per cell and per hour as sums in row order over counts: what `values[mask].mean(axis=0)` adds."""
         values = np.asarray(values, np.float64)
         cells = np.asarray(cells, np.int64)
-        self.overall = values.mean(axis=0)
-        by_hour, by_cell = _means(hour_of(cells), values, HOURS), _means(cells, values, CELLS)
+        if observed is not None and observed.all():
+            observed = None   # the same numbers, by the unmasked sums
+        self.overall = values.mean(axis=0) if observed is None else \
+            np.array([values[observed[:, j], j].mean() for j in range(values.shape[1])])
+        by_hour, by_cell = _means(hour_of(cells), values, HOURS, observed), _means(cells, values, CELLS, observed)
         self._table = np.where(np.isnan(by_cell),
                                np.repeat(np.where(np.isnan(by_hour), self.overall, by_hour), WEEKDAYS, 0), by_cell)
 

@@ -21,17 +21,11 @@ from functools import cached_property
 
 import numpy as np
 
-from bwkit.data import FILL_RULE, fill_gaps
+from bwkit.data import FILL_RULE, GAP_RULE, MAX_GAP_CADENCES, cadence_seconds, fill_gaps
 from bwkit.features.calendar import CALENDAR_FEATURES, CALENDAR_RULE, calendar_channels
 from bwkit.schema import ALIASES
 
 FLAG_SUFFIX = "_missing"
-MAX_GAP_CADENCES = 3.0   # a gap longer than this many training cadences starts a new window (serving)
-
-def cadence_seconds(timestamps: np.ndarray, segment: np.ndarray) -> float:
-    """The median step between consecutive rows of one trace: the data's cadence."""
-    steps = np.diff(timestamps)[segment[1:] == segment[:-1]]
-    return float(np.median(steps)) if steps.size else 60.0
 
 
 @dataclass
@@ -95,8 +89,7 @@ class Recipe:
                 "cadence_seconds": self.cadence_seconds, "max_gap_cadences": self.max_gap_cadences,
                 "derivation": self.derivation, "fill": FILL_RULE, "calendar": CALENDAR_RULE,
                 "timestamp": "unix seconds (numbers above 1e11 are milliseconds) or ISO 8601 (UTC when no offset)",
-                "trace": "rows of one trace_id are contiguous; a new trace_id, or a step longer than "
-                         "max_gap_cadences x cadence_seconds, starts a new window"}
+                "trace": "rows of one trace_id are contiguous; " + GAP_RULE}
 
     @classmethod
     def from_dict(cls, entry: dict) -> "Recipe":
@@ -109,5 +102,5 @@ def training_recipe(telemetry, features: list[str], window_size: int) -> Recipe:
     """The recipe of a model trained on `telemetry` with input channels `features` (the checkpoint's)."""
     raw = set(features)
     return Recipe(window_size, list(features), list(telemetry.targets), [c for c in telemetry.flagged if c in raw],
-                  cadence_seconds(telemetry.timestamps, telemetry.segment),
-                  {alias: name for alias, name in ALIASES.items() if name in raw})
+                  telemetry.cadence_seconds, {alias: name for alias, name in ALIASES.items() if name in raw},
+                  telemetry.max_gap_cadences)

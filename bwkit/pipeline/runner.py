@@ -16,10 +16,11 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
-from bwkit.data import load_telemetry, sha256_file
+from bwkit.data import sha256_file
 from bwkit.errors import BwkitError, DataError, ParameterError, RunError, RunInterrupted
 from bwkit.evaluation import fold_splits
 from bwkit.features import split_rows
+from bwkit.training import load_data
 from bwkit.reports import notebook_to_html, write_run_index, write_runs_index
 from bwkit.runs import (
     ROOT,
@@ -146,9 +147,8 @@ def _checked(overrides: dict) -> tuple[dict, bool]:
 
 def check_data(config: dict) -> None:
     """What needs the data, before any training: the columns exist and parse, the window and split fit."""
-    telemetry = load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
-                               config["fresh_column"], config["fresh_targets"], oracle=False)
-    splits = split_rows(telemetry, config["window_size"])   # the calendar inputs add channels, never rows
+    telemetry = load_data(config)
+    splits = split_rows(telemetry, config["window_size"], config["split"])   # calendar inputs add channels, never rows
     if config.get("folds"):
         fold_splits(sum(len(rows) for rows in splits.values()), config["folds"])
 

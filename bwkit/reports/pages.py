@@ -151,6 +151,21 @@ def _links(files: RunFolder, run: dict) -> str:
     return "<h2>Files</h2><ul>" + "".join(items) + f"</ul><p><a href='../{RUNS_INDEX}'>&larr; all runs</a></p>"
 
 
+def _split(record: dict | None) -> str:
+    """The split as 02_train shows it: warnings in the open, the span and share tables folded."""
+    if not record:
+        return ""
+    def rows(records: list[dict]) -> str:
+        head = "".join(f"<th>{html.escape(str(k))}</th>" for k in records[0])
+        return f"<table><tr>{head}</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values())
+                                                  + "</tr>" for r in records) + "</table>"
+    warned = "".join(f"<p class='bad'>{html.escape(w)}</p>" for w in record["warnings"])
+    gaps = (f"<p>{record['dropped_for_gaps']:,} windows dropped: they would span a step longer than "
+            f"{record['max_gap_cadences']:g} x {record['cadence_seconds']:g} s.</p>")
+    return warned + _folded(f"The split (split={html.escape(record['split'])}): spans, windows, shares",
+                            rows(record["table"]) + gaps + rows(record["shares"]))
+
+
 def _folded(title: str, body: str) -> str:
     return f"<details><summary>{title}</summary>{body}</details>"
 
@@ -176,6 +191,7 @@ def write_run_index(run_dir, plots: bool = True) -> Path:
         parts.append(_folded("Every method, averages", _averages_table(report, list(report["comparison"]))))
         parts.append(_folded("Every method and target (best per target in bold)", _per_target_table(report)))
         parts.append(_folded("The summary in full", f"<p>{html.escape(report.get('summary', ''))}</p>"))
+        parts.append(_split(report.get("data", {}).get("split")))
     parts += [_img(path) for path in files.plots() if path.exists() and plots]
     parts.append(_links(files, run))
     stages = run.get("stages", {})

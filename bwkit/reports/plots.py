@@ -119,7 +119,8 @@ def overlay(evaluation, steps: int = 300, path=None):
                 centre = evaluation.predictions[MODEL][t, j]
                 ax.fill_between(when, centre - half, centre + half, color=method_color(MODEL),
                                 alpha=alpha, lw=0, label=f"{MODEL} {100 * level:g} % interval")
-        ax.plot(when, evaluation.actual[t, j], color="black", lw=1.0, label="actual")
+        actual = np.where(evaluation.scored[t, j], evaluation.actual[t, j], np.nan)   # masked: no actual to draw
+        ax.plot(when, actual, color="black", lw=1.0, label="actual")
         for method in methods:
             ax.plot(when, evaluation.predictions[method][t, j], lw=0.8, color=method_color(method), label=method)
         ax.set_ylabel(f"{target}{_in(target)}", fontsize=8)

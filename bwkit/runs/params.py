@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bwkit.data import NAN_POLICIES
+from bwkit.data import NAN_POLICIES, check_masks
 from bwkit.errors import ParameterError
 from bwkit.runs.paths import NOTEBOOKS, STAGES
 from bwkit.synth import PROFILES, parse_start
@@ -78,6 +78,8 @@ RULES = {
     "dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
     "profile": ((lambda v: v in PROFILES), "one of " + ", ".join(map(repr, PROFILES))),
     "nan_policy": ((lambda v: v in NAN_POLICIES), "one of " + ", ".join(map(repr, NAN_POLICIES))),
+    "split": ((lambda v: v in ("time", "file")), "'time' or 'file'"),
+    "max_gap_cadences": ((lambda v: v >= 1), "at least 1 (a step of one cadence never breaks a window)"),
     "device": ((lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None), "'auto', 'cpu', 'cuda' or 'cuda:N'"),
     "features": (_names, "one or more comma-separated column names, each once"),
     "targets": (_names, "one or more comma-separated column names, each once"),
@@ -261,15 +263,10 @@ def configure(values: dict | None = None, *, parameters_file=None, sets=(), stag
 
 
 def _check_together(config: dict) -> None:
-    """Parameters that need each other."""
-    held = [n.strip() for n in config.get("fresh_targets", "").split(",") if n.strip()]
-    if held and not config.get("fresh_column"):
-        raise ParameterError(f"parameter 'fresh_targets' ({config['fresh_targets']!r}) needs 'fresh_column': "
-                             "the column that is 0 on rows where a new measurement arrives")
-    targets = [n.strip() for n in config.get("targets", "").split(",")]
-    if held and "targets" in config and set(held) - set(targets):
-        raise ParameterError(f"parameter 'fresh_targets' names {sorted(set(held) - set(targets))}, which are not "
-                             f"among the targets {targets}")
+    """Parameters that need each other: the masking columns and their targets (`bwkit.data.check_masks`)."""
+    if "targets" in config:
+        check_masks(config["targets"], **{k: config.get(k, "") for k in ("fresh_column", "fresh_targets",
+                                                                         "valid_column", "valid_targets")})
 
 
 def injected_names(namespace: dict) -> set[str]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data import Rows, parse_rows, require_window, sha256_file
+from bwkit.data import Rows, breaks as window_breaks, parse_rows, require_window, sha256_file
 from bwkit.errors import DataError, RunError
 from bwkit.evaluation import Tracker, band_constants, window_scale
 from bwkit.features import CALENDAR_FEATURES, Recipe, calendar_channels
@@ -146,7 +146,7 @@ class Predictor:
         recipe, ts, n = self.recipe, rows.timestamps, len(rows)
         new_trace = rows.trace[1:] != rows.trace[:-1]
         breaks = np.zeros(n, bool)        # breaks[i]: row i + 1 starts a new window segment (the last: always)
-        breaks[:-1] = new_trace | (ts[1:] - ts[:-1] > recipe.max_gap_cadences * recipe.cadence_seconds)
+        breaks[:-1] = window_breaks(ts, new_trace, recipe.cadence_seconds, recipe.max_gap_cadences)   # training's rule
         breaks[-1] = True
         segment, trace = np.zeros(n, np.int64), np.zeros(n, np.int64)
         np.add.accumulate(breaks[:-1], out=segment[1:])   # ufuncs direct: one window is microseconds
@@ -317,8 +317,8 @@ class Stream:
             return
         pred, scale = self.pending
         self.pending = None
-        if len(self.tail) < 2 or self.tail.trace[-1] != self.tail.trace[-2] or \
-                new.timestamps[-1] - self.tail.timestamps[-2] > self.recipe.max_gap_cadences * self.recipe.cadence_seconds:
+        if len(self.tail) < 2 or window_breaks(self.tail.timestamps[-2:], self.tail.trace[-1:] != self.tail.trace[-2:-1],
+                                               self.recipe.cadence_seconds, self.recipe.max_gap_cadences)[0]:
             return
         actual = np.array([new.values[t][-1] if t in new.values else new.actual.get(t, [np.nan])[-1]
                            for t in self.predictor.targets], np.float64)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bwkit.features import Prepared, calendar_covered, prepare
+from bwkit.features import Prepared, calendar_covered, prepare, split_of
 from bwkit.runs import AUTO
 
 if TYPE_CHECKING:   # torch: imported when a model is trained, not when a report is read
@@ -79,12 +79,12 @@ def choose(telemetry: Telemetry, config: dict) -> Choice:
     device = pick_device(config["device"])
     asked = {k: config[k] for k in ("residual", "known_future")}
     racing = AUTO in asked.values()
-    windows = {False: prepare(telemetry, config["window_size"], False)}
+    windows = {False: prepare(telemetry, config["window_size"], False, split_of(config))}
     pairs, notes = options(telemetry, config, windows[False])
     fits = []
     for residual, known_future in pairs:
         if known_future not in windows:
-            windows[known_future] = prepare(telemetry, config["window_size"], known_future)
+            windows[known_future] = prepare(telemetry, config["window_size"], known_future, split_of(config))
         fit = Fit(windows[known_future], {**config, "residual": residual, "known_future": known_future}, device)
         while racing and fit.epoch < min(config["select_epochs"], config["epochs"]):
             fit.step()

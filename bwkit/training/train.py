@@ -52,7 +52,7 @@ def build_model(prepared: Prepared, config: dict) -> LSTMForecaster:
     model = LSTMForecaster(len(prepared.features), len(prepared.targets), config["hidden_size"],
                            config["num_layers"], config["dropout"], columns, calendar)
     train = prepared.splits["train"]
-    model.set_scalers(Scaler.fit(train.X), Scaler.fit(train.Y))
+    model.set_scalers(Scaler.fit(train.X), Scaler.fit(train.Y, train.observed))
     return model
 
 
@@ -74,12 +74,14 @@ def fit_blend(model: LSTMForecaster, train: Windows, val: Windows) -> dict[int, 
     seasonal baseline does). Returns {target index: weight}; 0 keeps the network's output.
     """
     cells = _cells(model, train.X)
-    table = SeasonalMean.of_cells(cells, train.Y.astype(np.float64)).table()
+    table = SeasonalMean.of_cells(cells, train.Y.astype(np.float64), train.observed).table()
     model.seasonal.copy_(torch.as_tensor(table, dtype=torch.float32))
     model.blend.zero_()
     network, profile = predict(model, val.X), table[_cells(model, val.X)]
-    weights = [round(float(BLEND_GRID[np.argmin([(((1 - w) * network[:, j] + w * profile[:, j] - val.Y[:, j]) ** 2)
-                                                 .mean() for w in BLEND_GRID])]), 2) for j in range(table.shape[1])]
+    seen = val.observed   # each target's weight chosen where it is observed
+    weights = [round(float(BLEND_GRID[np.argmin([(((1 - w) * network[seen[:, j], j] + w * profile[seen[:, j], j]
+                                                   - val.Y[seen[:, j], j]) ** 2).mean() for w in BLEND_GRID])]), 2)
+               for j in range(table.shape[1])]
     model.blend.copy_(torch.as_tensor(weights, dtype=torch.float32))
     return dict(enumerate(weights))
 
@@ -96,25 +98,33 @@ def _blend(model: LSTMForecaster, prepared: Prepared, log_path) -> dict[str, flo
     return blend
 
 
-def _loss(model, X, Y) -> float:
-    """Mean squared error on standardised targets, without gradients."""
+def _loss(model, X, Y, observed=None) -> float:
+    """Mean squared error on standardised targets, without gradients; over the observed values (mask) only."""
     model.eval()
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(X), PREDICT_BATCH):
             z = model.forward_scaled(X[i:i + PREDICT_BATCH])
-            total += float(((z - (Y[i:i + PREDICT_BATCH] - model.y_mean) / model.y_std) ** 2).sum())
-    return total / (len(X) * Y.shape[1])
+            error = (z - (Y[i:i + PREDICT_BATCH] - model.y_mean) / model.y_std) ** 2
+            total += float((error if observed is None else error[observed[i:i + PREDICT_BATCH]]).sum())
+    return total / (len(X) * Y.shape[1] if observed is None else max(float(observed.sum()), 1.0))
 
 
-def _epoch(model, optimizer, X, Y, order, batch_size: int) -> float:
-    """One pass over the training windows in `order`; returns the mean training loss."""
+def _masked_mse(predicted, target, observed):
+    """Mean squared error over the observed entries of a batch (a batch with none adds no gradient)."""
+    weight = observed.to(predicted.dtype)
+    return ((predicted - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def _epoch(model, optimizer, X, Y, order, batch_size: int, observed=None) -> float:
+    """One pass over the training windows in `order`; returns the mean training loss (observed values only)."""
     model.train()
     running = 0.0
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         target = (Y[idx] - model.y_mean) / model.y_std
-        loss = torch.nn.functional.mse_loss(model.forward_scaled(X[idx]), target)
+        loss = torch.nn.functional.mse_loss(model.forward_scaled(X[idx]), target) if observed is None else \
+            _masked_mse(model.forward_scaled(X[idx]), target, observed[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
@@ -136,6 +146,11 @@ def _close_as_done(bar, epochs_run: int) -> None:
     bar.close()
 
 
+def _mask(observed: np.ndarray, device):
+    """The observed mask as a bool tensor (one byte per window and target); None where every value is observed."""
+    return None if observed.all() else torch.as_tensor(observed, dtype=torch.bool, device=device)
+
+
 class Fit:
     """One model's training state, advanced an epoch at a time.
 
@@ -154,8 +169,8 @@ class Fit:
         seed_everything(config["seed"])
         self.prepared, self.config, self.device = prepared, config, device
         self.model = build_model(prepared, config).to(device)
-        (self.Xtr, self.Ytr), (self.Xva, self.Yva) = (   # rows on the device once; batches gathered there
-            (TorchWindows(w.X, device), torch.as_tensor(w.Y, device=device))
+        (self.Xtr, self.Ytr, self.Mtr), (self.Xva, self.Yva, self.Mva) = (   # on the device once; batches gathered there
+            (TorchWindows(w.X, device), torch.as_tensor(w.Y, device=device), _mask(w.observed, device))
             for w in (prepared.splits["train"], prepared.splits["val"]))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config["learning_rate"])
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -169,8 +184,8 @@ class Fit:
         start = time.perf_counter()
         self.epoch += 1
         order = torch.randperm(len(self.Xtr), generator=self.shuffle).to(self.device)
-        train_loss = _epoch(self.model, self.optimizer, self.Xtr, self.Ytr, order, self.config["batch_size"])
-        val_loss, lr = _loss(self.model, self.Xva, self.Yva), self.optimizer.param_groups[0]["lr"]
+        train_loss = _epoch(self.model, self.optimizer, self.Xtr, self.Ytr, order, self.config["batch_size"], self.Mtr)
+        val_loss, lr = _loss(self.model, self.Xva, self.Yva, self.Mva), self.optimizer.param_groups[0]["lr"]
         self.scheduler.step(val_loss)
         for key, value in zip(self.history, (self.epoch, train_loss, val_loss, lr, time.perf_counter() - start)):
             self.history[key].append(value)

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bwkit import synth
-from bwkit.data import Telemetry, load_telemetry
+from bwkit.data import Telemetry
 from bwkit.errors import DataError
-from bwkit.features import Prepared, prepare
+from bwkit.features import Prepared, prepare, split_of, split_summary
 from bwkit.runs import RunFolder, configure, default_data_path
+from bwkit.training.inputs import load_data
 from bwkit.training.model import LSTMForecaster, load_checkpoint
 from bwkit.training.selection import choose
 from bwkit.training.train import TrainResult, train_model
@@ -32,16 +33,15 @@ def ensure_data(data_path: str, log=print) -> str:
     return str(path.resolve())
 
 
-def load_data(config: dict, fresh_column: str = "", fresh_targets: str = "", oracle: bool = False) -> Telemetry:
-    """The telemetry a training configuration names (with the generator's oracle columns when `oracle`)."""
-    return load_telemetry(config["data_path"], config["features"], config["targets"], config["nan_policy"],
-                          fresh_column=fresh_column, fresh_targets=fresh_targets, oracle=oracle)
+def data_info(telemetry: Telemetry, config: dict) -> dict:
+    """The data's record in the checkpoint: where it came from, what loading did, and what each split holds."""
+    return {**telemetry.info(), "split": split_summary(telemetry, config["window_size"], split_of(config))}
 
 
 def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
     """The twin of a known_future model, trained with the same settings on the window alone."""
     twin_config = {**config, "known_future": False}
-    return train_model(prepare(telemetry, config["window_size"], False), twin_config, files.window_only_checkpoint,
+    return train_model(prepare(telemetry, config["window_size"], False, split_of(config)), twin_config, files.window_only_checkpoint,
                        files.window_only_log, data_info=telemetry.info(), progress=progress)
 
 
@@ -49,7 +49,8 @@ def train_run(config: dict, files: RunFolder, progress: bool = True) -> TrainRes
     """02_train without its displays: load, choose the "auto" settings, train (and the window-only twin)."""
     telemetry = load_data(config)
     choice = choose(telemetry, config)
-    result = train_model(choice.prepared, choice.config, files.checkpoint, files.log, data_info=telemetry.info(),
+    result = train_model(choice.prepared, choice.config, files.checkpoint, files.log,
+                         data_info=data_info(telemetry, config),
                          progress=progress, fit=choice.fit, selection=choice.record)
     if choice.config["known_future"] and config["compare_window_only"]:
         train_window_only(telemetry, choice.config, files, progress)
@@ -74,20 +75,20 @@ def _ensure_trained(files: RunFolder, log) -> None:
     train_run(config, files)
 
 
-def load(files: RunFolder, fresh_column: str = "", fresh_targets: str = "", log=print) -> TrainedRun:
+def load(files: RunFolder, log=print) -> TrainedRun:
     """The run's model, checkpoint, telemetry and windows exactly as training saw them."""
     _ensure_trained(files, log)
     model, saved = load_checkpoint(files.checkpoint)
     config = saved["config"]
-    telemetry = load_data(config, fresh_column, fresh_targets, oracle=True)
+    telemetry = load_data(config, oracle=True)
     if telemetry.sha256 != saved["data"]["sha256"]:
         raise DataError(f"{telemetry.path} changed since training (sha256 {telemetry.sha256[:12]} != "
                         f"{saved['data']['sha256'][:12]}); retrain or restore the file")
     window_only = None
     if files.window_only_checkpoint.exists():
         twin, twin_saved = load_checkpoint(files.window_only_checkpoint)
-        window_only = twin, prepare(telemetry, twin_saved["config"]["window_size"], False)
-    prepared = prepare(telemetry, config["window_size"], config["known_future"])
+        window_only = twin, prepare(telemetry, twin_saved["config"]["window_size"], False, split_of(config))
+    prepared = prepare(telemetry, config["window_size"], config["known_future"], split_of(config))
     log(describe(files, saved))
     return TrainedRun(model, saved, telemetry, prepared, window_only)
 

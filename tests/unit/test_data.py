@@ -47,7 +47,7 @@ def test_default_schema_loads(telemetry_csv):
     np.testing.assert_array_equal(np.diff(tel.timestamps), 60)
     assert tel.timestamps[0] == MONDAY
     np.testing.assert_array_equal(tel.segment, 0)
-    assert tel.oracle is None and tel.fresh is None and tel.notes == []
+    assert tel.oracle is None and tel.observed.all() and tel.notes == []
     assert len(tel.sha256) == 64
 
 
@@ -61,7 +61,8 @@ def test_info_records_what_was_loaded(make_frame, write_csv):
     tel = load(path, nan_policy="fill_flag")
     info = tel.info()
     assert info == {"path": str(path.resolve()), "sha256": sha256_file(path), "rows": 50, "traces": 2,
-                    "notes": tel.notes}
+                    "notes": tel.notes, "masked": tel.masked}
+    assert all(counts["masked"] == 0 for counts in info["masked"].values())
     assert len(info["notes"]) == 1 and "queue_depth" in info["notes"][0]
     json.dumps(info)   # goes into the run's record as is
 
@@ -158,8 +159,8 @@ def test_non_numeric_value(telemetry_csv, write_csv):
     assert "abc" in str(exc.value)
 
 
-@pytest.mark.parametrize("column", ["queue_depth", "rtt_ms"])   # a feature only, a feature + target
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("column, bad", [("queue_depth", np.nan), ("queue_depth", np.inf), ("queue_depth", -np.inf),
+                                         ("rtt_ms", np.inf), ("rtt_ms", -np.inf)])  # a feature only, a feature + target
 def test_nan_and_inf_refused(telemetry_csv, write_csv, column, bad):
     _, frame = telemetry_csv
     frame[column] = frame[column].astype(float)
@@ -314,12 +315,24 @@ def test_drop_removes_the_feature(telemetry_csv, write_csv):
 
 @pytest.mark.parametrize("policy", ["error", "fill_flag", "drop"])
 @pytest.mark.parametrize("features", [FEATURES, ("time_of_day", "queue_depth")])
-def test_nan_in_target_always_an_error(telemetry_csv, write_csv, policy, features):
+def test_nan_in_target_is_masked_under_every_policy(telemetry_csv, write_csv, policy, features):
     _, frame = telemetry_csv
     frame.loc[99, "jitter_ms"] = np.nan
+    tel = load(write_csv(frame), features=features, nan_policy=policy)
+    j = tel.targets.index("jitter_ms")
+    assert not tel.observed[99, j] and tel.observed[:, j].sum() == 299 and tel.masked["jitter_ms"]["missing"] == 1
+    assert tel.Y[99, j] == frame.loc[98, "jitter_ms"]              # the carried value, never scored
+    assert any("jitter_ms" in note and "masked" in note for note in tel.notes)
+    as_input = "jitter_ms" in features and policy != "drop"         # an input: carried and flagged, or dropped
+    assert ("jitter_ms_missing" in tel.features) == as_input and ("jitter_ms" in tel.features) == as_input
+
+
+def test_inf_in_target_is_refused(telemetry_csv, write_csv):
+    _, frame = telemetry_csv
+    frame.loc[99, "jitter_ms"] = np.inf
     path = write_csv(frame)
-    with pytest.raises(DataError) as exc:
-        load(path, features=features, nan_policy=policy)
+    with pytest.raises(DataError, match="infinite") as exc:
+        load(path)
     assert_names(exc, path, "jitter_ms", row=100)
 
 
@@ -344,12 +357,13 @@ def test_fresh_mask(telemetry_csv, write_csv):
     age = np.arange(300) % 14
     frame["ping_age_s"] = age
     tel = load(write_csv(frame), fresh_column="ping_age_s", fresh_targets="rtt_ms, jitter_ms")
-    assert tel.fresh.shape == (300, 4) and tel.fresh.dtype == bool
+    assert tel.observed.shape == (300, 4) and tel.observed.dtype == bool
     held = [tel.targets.index("rtt_ms"), tel.targets.index("jitter_ms")]
     others = [tel.targets.index("throughput_mbps"), tel.targets.index("packet_loss")]
     for j in held:
-        np.testing.assert_array_equal(tel.fresh[:, j], age == 0)
-    assert tel.fresh[:, others].all()
+        np.testing.assert_array_equal(tel.observed[:, j], age == 0)
+    assert tel.observed[:, others].all()
+    assert tel.masked["rtt_ms"]["stale"] == int((age != 0).sum()) and tel.masked["packet_loss"]["masked"] == 0
     assert "ping_age_s" not in tel.features
 
 
@@ -361,5 +375,5 @@ def test_fresh_column_errors(telemetry_csv, write_csv):
     assert_names(exc, path, "ping_age_s")
     frame["ping_age_s"] = 0
     path = write_csv(frame, "with_age.csv")
-    with pytest.raises(DataError, match="signal_dbm"):
+    with pytest.raises(errors.ParameterError, match="signal_dbm"):
         load(path, fresh_column="ping_age_s", fresh_targets="signal_dbm")

@@ -9,6 +9,7 @@ import pytest
 
 from bwkit.data.csvfile import name_list
 from bwkit.data.loader import DataError, load_telemetry
+from bwkit.errors import ParameterError
 from bwkit.runs.params import configure
 
 NAN_POLICY = configure(stage="02_train")["nan_policy"]   # the default lives in 02_train's parameters cell
@@ -76,7 +77,7 @@ def test_fill_flag_refuses_to_overwrite_an_existing_flag_column(tmp_path):
 def test_fresh_targets_without_a_fresh_column_is_refused(tmp_path):
     path = tmp_path / "f.csv"
     frame().to_csv(path, index=False)
-    with pytest.raises(DataError, match="needs fresh_column"):
+    with pytest.raises(ParameterError, match="needs 'fresh_column'"):
         load(path, fresh_targets="y")
 
 

@@ -1,4 +1,4 @@
-"""Evaluation on shapes beyond the default: one target, a held target with no fresh rows."""
+"""Evaluation on shapes beyond the default: one target, a held target with no fresh rows, masked targets."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,7 +37,7 @@ def test_a_single_target_is_scored_like_several(tmp_path):
 
 
 def test_a_held_target_without_fresh_test_rows_gets_a_clear_error(tmp_path):
-    age = np.r_[np.zeros(200), np.ones(100)]  # fresh only early on: none in the test split
+    age = np.r_[np.zeros(255), np.ones(45)]  # fresh until the test split begins (its first predicted row is 256)
     telemetry = load_telemetry(csv(tmp_path, age=age), "x,y", "y", "error", fresh_column="age", fresh_targets="y")
-    with pytest.raises(DataError, match="y has 0 fresh rows in the test split"):
-        fit(telemetry, tmp_path)
+    with pytest.raises(DataError, match=r"target 'y' is observed on 0 of the 44 test windows \(stale on 45 rows\)"):
+        fit(telemetry, tmp_path)   # refused when the windows are split, before any training

@@ -1,0 +1,111 @@
+"""One column of a telemetry table read and checked: numbers, times, traces, groups.
+
+The loader's helpers (`bwkit.data.loader`): every refusal is a `DataError` naming the file,
+the column and the row.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bwkit.data.csvfile import Source, cut, name_list
+from bwkit.data.isotime import datetime_seconds, is_unix, iso_seconds
+from bwkit.errors import DataError
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)   # the model computes in float32
+# pandas' timestamps (nanoseconds in an int64) cover 1677-09-21 to 2262-04-11; the plots convert to them.
+TIME_RANGE = (pd.Timestamp.min.value / 1e9, pd.Timestamp.max.value / 1e9)
+
+
+def _shown(value) -> str:
+    return cut(repr(value.item() if isinstance(value, np.generic) else value))
+
+
+def _where(path: Source, column, row=None) -> str:
+    """"<file>, column 'x'" and, given a 0-based data row, ", row 3 (line 4)"."""
+    place = f"{path}, column '{column}'"
+    return place if row is None else f"{place}, {path.at(row)}"
+
+
+def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{_where(path, column, row)}: {_shown(raw.iloc[row])} is not a number")
+    values = values.to_numpy(dtype=np.float64)
+    huge = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
+    if huge.size:
+        row = int(huge[0])
+        raise DataError(f"{_where(path, column, row)}: {values[row]:g} is outside float32's range (+-3.4e38); "
+                        "the model computes in float32: rescale the column (other units)")
+    return values
+
+
+UNIX_MS_ABOVE = 1e11  # unix seconds reach 1e11 in the year 5138; larger numbers are milliseconds
+
+
+def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
+    """Float unix seconds (sub-second cadences keep their fractions)."""
+    if "timestamp" not in frame:
+        raise DataError(f"{path}: no 'timestamp' column (ISO 8601 or unix seconds); "
+                        f"columns: {name_list(frame.attrs.get('header', frame.columns))}")
+    raw = frame["timestamp"]
+    given = datetime_seconds(raw)   # times already (a DataFrame read with parse_dates, datetimes)
+    unix = given is None and is_unix(raw)
+    seconds = given if given is not None else (pd.to_numeric(raw, errors="coerce").to_numpy(np.float64) if unix
+                                               else iso_seconds(raw))
+    bad = ~np.isfinite(seconds)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(raw.iloc[row])} is not an ISO 8601 time or "
+                        "unix seconds" + (" (the first row's is a number, so all must be)" if unix else ""))
+    if unix and np.median(np.minimum(np.abs(seconds), 1e300)) > UNIX_MS_ABOVE:   # no overflow in the mean of two
+        seconds = seconds / 1000.0
+        notes.append("timestamps read as unix milliseconds (values above 1e11) and converted to seconds")
+    outside = np.flatnonzero((seconds < TIME_RANGE[0]) | (seconds > TIME_RANGE[1]))
+    if outside.size:
+        row = int(outside[0])
+        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(raw.iloc[row])} is outside the times "
+                        "pandas can hold (1677-09-21 to 2262-04-11); correct it (a placeholder date?)")
+    return seconds
+
+
+def _segments(frame: pd.DataFrame, path) -> tuple[np.ndarray, list[str]]:
+    """Each row's trace (0, 1, ... in file order) and each trace's trace_id."""
+    if "trace_id" not in frame:
+        return np.zeros(len(frame), dtype=np.int64), ["(one trace)"]
+    empty = frame["trace_id"].isna().to_numpy()
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise DataError(f"{_where(path, 'trace_id', row)}: empty; give every row its trace")
+    ids = frame["trace_id"].astype(str).to_numpy()
+    change = np.r_[False, ids[1:] != ids[:-1]]
+    seen = set()
+    for row in np.flatnonzero(np.r_[True, change[1:]]):  # the first row of each contiguous trace
+        if ids[row] in seen:
+            raise DataError(f"{_where(path, 'trace_id', int(row))}: trace {ids[row]!r} appears again after another "
+                            "trace; keep each trace's rows together")
+        seen.add(ids[row])
+    return np.cumsum(change), [str(name) for name in ids[np.flatnonzero(np.r_[True, change[1:]])]]
+
+
+def _groups(frame: pd.DataFrame, group_column: str) -> tuple[np.ndarray | None, list[str]]:
+    """Each row's group id and the groups' names (first seen first); None without a group column."""
+    if not group_column:
+        return None, []
+    codes, names = pd.factorize(frame[group_column].astype("string").fillna("(empty)"), sort=False)
+    return codes.astype(np.int64), [str(n) for n in names]
+
+
+def _check_order(frame: pd.DataFrame, timestamps: np.ndarray, segment: np.ndarray, path) -> None:
+    """Within each trace, every row's time is after the previous row's."""
+    same_trace = segment[1:] == segment[:-1]
+    backwards = np.flatnonzero(same_trace & (np.diff(timestamps) <= 0))
+    if backwards.size:
+        row = int(backwards[0]) + 1
+        now, before = frame["timestamp"].iloc[row], frame["timestamp"].iloc[row - 1]
+        what = "repeats" if timestamps[row] == timestamps[row - 1] else "comes before"
+        raise DataError(f"{_where(path, 'timestamp', row)}: {now} {what} the previous row's {before}; rows must be "
+                        "sorted by time with one row per time step (within each trace)")
