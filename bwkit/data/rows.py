@@ -115,13 +115,14 @@ def _fast(rows: list[dict], recipe: Recipe) -> Rows | None:
     try:
         stamps = [r["timestamp"] for r in rows]
         table = np.array(list(map(itemgetter(*keys), rows)), np.float64).reshape(len(rows), -1)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     timestamps = None if "trace_id" in rows[0] else _fast_seconds(stamps)
     if timestamps is None or not (data.TIME_RANGE[0] <= timestamps.min() and timestamps.max() <= data.TIME_RANGE[1]):
         return None
     complete = [j for j, c in enumerate(columns) if c not in recipe.flagged]
-    if (timestamps[1:] <= timestamps[:-1]).any() or not np.isfinite(table[:, complete]).all():
+    if (timestamps[1:] <= timestamps[:-1]).any() or not np.isfinite(table[:, complete]).all() or \
+            (np.abs(table[np.isfinite(table)]) > data.FLOAT32_MAX).any():   # the loader's range refusal
         return None
     return Rows(timestamps, np.full(len(rows), "", object), {c: table[:, j] for j, c in enumerate(columns)}, {})
 

@@ -21,9 +21,11 @@ UNLISTED = {RunFolder.RUN_JSON, RunFolder.INDEX}   # rewritten after the manifes
 
 
 def manifest(root: Path) -> dict[str, str]:
-    """sha256 of every file of a run folder but run.json and the run page."""
+    """sha256 of every file of a run folder but run.json, the run page and the service's snapshots (`bwkit serve`
+    writes them while it runs: the run's own files stay as they were)."""
     return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith(".") and str(p.relative_to(root)) not in UNLISTED}
+            if p.is_file() and not p.name.startswith(".") and str(p.relative_to(root)) not in UNLISTED
+            and p.relative_to(root).parts[0] != RunFolder.SERVING}
 
 
 def _expected(files: RunFolder, run: dict) -> list[Path]:

@@ -5,7 +5,7 @@ from bwkit.lazy import face
 __getattr__, __dir__, __all__ = face(
     __name__,
     paths=["ROOT", "NOTEBOOKS", "STAGES", "TEMPLATES", "default_data_path", "runs_root", "scratch_run"],
-    artifacts=["RUNS_INDEX", "RunFolder", "write_atomic", "write_json"],
+    artifacts=["RUNS_INDEX", "RunFolder", "strict", "write_atomic", "write_json"],
     record=["RunRecord", "now", "reconcile", "this_process"],
     params=["AUTO", "FILE_SAFE", "check_value", "coerce", "unknown_parameter", "configure", "notebook_path", "notebook_parameters", "parse_parameters_cell", "pipeline_parameters"],
     env=["environment", "hardware", "pick_device", "versions"],

@@ -35,6 +35,8 @@ class RunFolder:
     WINDOW_ONLY_CHECKPOINT = "window_only_model.pth"   # with known_future: the twin trained without it
     WINDOW_ONLY_LOG = "training_output_window_only.log"
     REPORT = "bandwidth_predictor_report.json"
+    SERVING = "serving"                       # what `bwkit serve` keeps: each link's window, snapshotted
+    SERVING_SNAPSHOT = "serving/links.npz"
 
     def __init__(self, root):
         self.root = Path(root)
@@ -60,6 +62,8 @@ class RunFolder:
     window_only_checkpoint = property(lambda self: self._at(self.WINDOW_ONLY_CHECKPOINT))
     window_only_log = property(lambda self: self._at(self.WINDOW_ONLY_LOG))
     report = property(lambda self: self._at(self.REPORT))
+    serving = property(lambda self: self._at(self.SERVING))
+    serving_snapshot = property(lambda self: self._at(self.SERVING_SNAPSHOT))
 
     def plot(self, key: str) -> Path:
         """One of `PLOTS` ("history", "scatter", "skill", "overlay", "residuals")."""

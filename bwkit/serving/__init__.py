@@ -6,6 +6,7 @@ from bwkit.lazy import face
 __getattr__, __dir__, __all__ = face(
     __name__,
     predictor=["Predictor", "Forecast"],
+    stream=["Stream"],
     scoring=["score_csv"],
     export=["onnx_session", "run_onnx"],
 )
