@@ -115,7 +115,8 @@ def test_every_repository_path_named_in_code_comments_and_docs_exists():
 # Declared, used by a tool rather than imported: the reason is the test.
 NOT_IMPORTED = {"jupyterlab": "make lab", "ipykernel": "the kernel papermill and JupyterLab start",
                 "nbstripout": "the git filter make installs, so saved outputs never reach git",
-                "ipywidgets": "tqdm.auto's progress bars in notebooks"}
+                "ipywidgets": "tqdm.auto's progress bars in notebooks",
+                "httptools": "uvicorn's HTTP parser under bwkit serve"}
 IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "pytest-cov": "pytest_cov", "pillow": "PIL", "distributed": r"dask\.distributed"}
 
 

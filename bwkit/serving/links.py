@@ -47,7 +47,7 @@ class Links:
 
     def __init__(self, predictor: Predictor, max_links: int):
         self.predictor, self.max_links, self.evicted = predictor, max_links, 0
-        self.adaptive = bool((predictor.bands or {}).get("adaptive"))
+        self.adaptive = predictor.adaptive_table is not None
         self.held: OrderedDict[str, Link] = OrderedDict()
 
     def __len__(self) -> int:
@@ -76,7 +76,7 @@ class Links:
 
     def swap(self, predictor: Predictor) -> None:
         """Serve a newer model of the same recipe: every link keeps its rows; adaptive bands start afresh."""
-        self.predictor, self.adaptive = predictor, bool((predictor.bands or {}).get("adaptive"))
+        self.predictor, self.adaptive = predictor, predictor.adaptive_table is not None
         for link in self.held.values():
             old, link.stream = link.stream, predictor.stream(adaptive=self.adaptive)
             link.stream.tail, link.stream.carry, link.stream.rows_seen = old.tail, old.carry, old.rows_seen

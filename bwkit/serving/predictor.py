@@ -185,6 +185,17 @@ class Predictor:
                 **dict(zip(names, np.concatenate(values).tolist()))}
 
     @cached_property
+    def adaptive_table(self) -> tuple[np.ndarray, float] | None:
+        """The shipped adaptive-band quantiles [targets, levels] and step, or None: read once, shared by every stream
+        (a service holds thousands)."""
+        shipped = (self.bands or {}).get("adaptive")
+        if shipped is None:
+            return None
+        quantiles = np.array([shipped["quantiles"][t] for t in self.targets], np.float64)
+        quantiles.flags.writeable = False
+        return quantiles, float(shipped["gamma"])
+
+    @cached_property
     def output_names(self) -> list[str]:
         """Each prediction's names after `timestamp`: <target>_pred, then per level the lower and upper edges."""
         names = [f"{t}_pred" for t in self.targets]

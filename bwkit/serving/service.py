@@ -267,7 +267,8 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, token: str | No
                              "needs --token (clients then send 'Authorization: Bearer <token>')")
     service = Service(run_dir, **settings)
     config = uvicorn.Config(build_app(service, token), host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=10, server_header=False)
+                            lifespan="on", timeout_graceful_shutdown=10, server_header=False,
+                            http="httptools")
     service.log(f"bwkit serve: {service.model['run_id']} on http://{host}:{port} "
                 f"({len(service.links)} links, snapshot every {service.snapshot_seconds:g} s)")
     uvicorn.Server(config).run()

@@ -41,11 +41,10 @@ class Stream:
         self.tracker, self.pending = None, None   # adaptive bands: the tracker, and the last (prediction, scale)
         self.static = None                        # the last answer with the validation-calibrated bands
         if adaptive:
-            shipped = (predictor.bands or {}).get("adaptive")
-            if shipped is None:
+            if predictor.adaptive_table is None:
                 raise RunError(f"{predictor.onnx_path}: its metadata has no adaptive band table; export it again")
-            quantiles = np.array([shipped["quantiles"][t] for t in predictor.targets])
-            self.tracker = Tracker(quantiles, predictor.levels, shipped["gamma"])
+            quantiles, gamma = predictor.adaptive_table
+            self.tracker = Tracker(quantiles, predictor.levels, gamma)
 
     def update(self, row) -> dict | None:
         new = parse_rows(row, self.recipe, label=f"row {self.rows_seen + 1}")
