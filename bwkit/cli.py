@@ -104,7 +104,7 @@ def _predict(args) -> int:
 
 
 def _serve(args) -> int:
-    from bwkit.serving.service import serve
+    from bwkit.serving import serve
 
     serve(args.run_dir, host=args.host, port=args.port, token=args.token or os.environ.get("BWKIT_TOKEN"),
           max_links=args.max_links, snapshot_seconds=args.snapshot_seconds, max_body_bytes=args.max_body_bytes,

@@ -292,3 +292,22 @@ def test_binding_off_loopback_needs_the_token_and_requests_without_it_get_401(se
     assert server.client.post("/v1/links/a/observations", json={}).status_code == 401
     assert server.client.get("/healthz", headers=token).status_code == 200
     assert server.client.get("/v1/links/a/prediction", headers=token).status_code == 404
+
+
+def test_the_service_runs_without_torch(served_run):
+    code = f"""
+import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, Blocked())
+from starlette.testclient import TestClient
+from bwkit.serving import Service, build_app
+with TestClient(build_app(Service({str(served_run)!r}, log=lambda line: None))) as client:
+    print(client.get("/v1/model").json()["run_id"], "torch" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["tiny", "False"]
