@@ -311,3 +311,12 @@ with TestClient(build_app(Service({str(served_run)!r}, log=lambda line: None))) 
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["tiny", "False"]
+
+
+def test_an_unreadable_snapshot_is_kept_aside_and_the_service_starts_empty(serve, served_run):
+    snapshot = RunFolder(served_run).serving_snapshot
+    snapshot.parent.mkdir()
+    snapshot.write_bytes(b"not a snapshot")
+    server = serve(served_run)
+    assert server.client.get("/healthz").json()["links"] == 0
+    assert snapshot.with_name("links.npz.unreadable").read_bytes() == b"not a snapshot"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
@@ -149,9 +150,13 @@ def restore(links: Links, path: Path) -> str:
     """Links from the snapshot at `path` into `links` (empty); what was restored, or why nothing was, in words."""
     if not path.is_file():
         return "no snapshot yet"
-    with np.load(path, allow_pickle=False) as saved:
-        arrays = {k: saved[k] for k in saved.files}
-    meta = json.loads(str(arrays["meta"]))
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {k: saved[k] for k in saved.files}
+        meta = json.loads(str(arrays["meta"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:   # not one we wrote whole: keep it aside
+        aside = path.replace(path.with_name(path.name + ".unreadable"))
+        return f"{path}: unreadable ({type(exc).__name__}: {exc}); moved to {aside.name}, starting with no links"
     predictor = links.predictor
     if meta.get("format") != FORMAT or meta.get("recipe") != predictor.metadata["recipe"]:
         return f"{path}: written for another input recipe or format; not restored"
