@@ -11,13 +11,15 @@ the client is one bounded aiohttp session (a fixed number of requests, then it s
 * batches of 100 rows per request: 100 links, 8 concurrent clients;
 * 10,000 links held (one window of rows each, in batches): the server's resident memory.
 
-It prints rows per second, p50 / p99 latency seen by the client, the server's resident memory,
+It prints rows per second, p50 / p99 latency seen by the client, the server's CPU time per row
+(what the server itself spent, whatever else the machine runs), the server's resident memory,
 and every non-2xx answer (refusals; any 5xx is a failure and exits 1).
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -111,8 +113,16 @@ def resident_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """The server's user + system CPU time so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def phase(name: str, port: int, jobs, rows: int, server) -> list[tuple[str, str]]:
+    cpu = cpu_seconds(server.pid)
     wall, latencies, statuses = asyncio.run(drive(port, jobs))
+    cpu = cpu_seconds(server.pid) - cpu
     refused = {s: n for s, n in statuses.items() if not 200 <= s < 300}
     if any(s >= 500 for s in refused):
         raise SystemExit(f"{name}: server errors {refused}")
@@ -120,6 +130,8 @@ def phase(name: str, port: int, jobs, rows: int, server) -> list[tuple[str, str]
     return [(f"{name}: rows per second", f"{rows / wall:,.0f} ({len(latencies):,} requests in {wall:.1f} s)"),
             (f"{name}: latency p50 / p99", f"{np.percentile(latencies, 50) * 1e3:.2f} / "
                                            f"{np.percentile(latencies, 99) * 1e3:.2f} ms"),
+            (f"{name}: server CPU per row (rows per server CPU second)",
+             f"{cpu / rows * 1e3:.3f} ms ({rows / cpu:,.0f})"),
             (f"{name}: refusals (non-2xx)", str(sum(refused.values())) + (f" {refused}" if refused else "")),
             (f"{name}: server resident memory after", f"{rss:,.0f} MB")]
 
