@@ -2,7 +2,7 @@
 # make test  - set up .venv if needed, run the test suite
 # make test-unit - the fast tier (tests/unit: no kernel, no subprocess, no server; under a minute)
 # make test-slow - real-size checks (a few minutes)
-# make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving, generator); not part of the tests
+# make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving, the HTTP service under load, generator); not part of the tests
 # make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
 # make bench-scale - stage times and peak memory at 15,000 to 10,000,000 rows (about 20 minutes)
 # make coverage - the test suite with line coverage of bwkit/
@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_resume.py
 	$(BIN)/python bench/bench_sweep.py
 	$(BIN)/python bench/bench_predict.py
+	$(BIN)/python bench/bench_serve.py
 	$(BIN)/python bench/bench_generate.py
 
 # Defaults on dwcp, legacy seeds 1-5 and the irish5g preset: one accuracy table (about 6 minutes).

@@ -9,12 +9,14 @@
     bwkit reproduce RUN_DIR [--run-id ID]           re-run from run.json and report any drift
     bwkit table RUN_DIR                             a run's comparison table in Markdown
     bwkit predict RUN_DIR data.csv -o predictions.csv   every window of a CSV scored by the run's model
+    bwkit serve RUN_DIR [--host H] [--port P] [--token T] [--reload]   the prediction service (HTTP)
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 
 from bwkit.errors import BwkitError, ParameterError, RunError, RunInterrupted
@@ -117,6 +119,33 @@ def _predict(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from bwkit.serving import serve
+
+    serve(args.run_dir, host=args.host, port=args.port, token=args.token or os.environ.get("BWKIT_TOKEN"),
+          max_links=args.max_links, snapshot_seconds=args.snapshot_seconds, max_body_bytes=args.max_body_bytes,
+          reload_seconds=args.reload_seconds if args.reload else None, threads=args.threads)
+    return 0
+
+
+def _serve_parser(sub) -> None:
+    serve_p = sub.add_parser("serve", help="the run's model as an HTTP service: post telemetry per link, get the "
+                             "next row's prediction (no torch)")
+    serve_p.add_argument("run_dir")
+    serve_p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs --token)")
+    serve_p.add_argument("--port", type=int, default=8000)
+    serve_p.add_argument("--token", help="bearer token every request must send (default: $BWKIT_TOKEN)")
+    serve_p.add_argument("--max-links", type=int, default=10_000, help="links held; the least recently used go first")
+    serve_p.add_argument("--snapshot-seconds", type=float, default=30.0,
+                         help="seconds between snapshots of the links to <run>/serving/ (also at shutdown)")
+    serve_p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="larger bodies get 413 (default 1 MiB)")
+    serve_p.add_argument("--reload", action="store_true",
+                         help="swap to a newer succeeded run of the same input recipe beside RUN_DIR when one appears")
+    serve_p.add_argument("--reload-seconds", type=float, default=10.0, help="how often --reload looks (default 10)")
+    serve_p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
+    serve_p.set_defaults(func=_serve)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bwkit", description=__doc__.splitlines()[0])
     top.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -166,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     predict_p.add_argument("--allow-modified", action="store_true",
                            help="use a model file that differs from the run's sha256 manifest (with a warning)")
     predict_p.set_defaults(func=_predict)
+    _serve_parser(sub)
     return top
 
 

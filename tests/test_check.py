@@ -34,3 +34,13 @@ def test_a_damaged_folder_fails_and_says_what(copy, capsys, damage, expected):
 def test_a_folder_without_a_record_fails(tmp_path):
     lines = []
     assert check.print_checks(tmp_path, lines.append) == 1 and "run.json readable" in lines[0]
+
+
+def test_the_services_snapshots_are_not_an_alteration(copy, capsys):
+    """`bwkit serve` keeps its links in the run's serving folder while it runs: the run's own files are unchanged."""
+    from bwkit.runs import RunFolder
+
+    RunFolder(copy).serving.mkdir()
+    RunFolder(copy).serving_snapshot.write_bytes(b"links")
+    assert cli.main(["check", str(copy)]) == 0
+    assert "FAIL" not in capsys.readouterr().out

@@ -275,3 +275,15 @@ def test_an_adaptive_stream_gives_the_bands_the_evaluation_scores(served):
     static = predictor.predict(frame.iloc[test.row[0] - WINDOW:])
     assert not np.allclose(static[f"{TARGETS[0]}_upper_95"].to_numpy()[:len(test)],
                            [a[f"{TARGETS[0]}_upper_95"] for a in answers])
+
+
+def test_a_stream_fed_batches_is_the_stream_fed_rows_one_by_one(served):
+    """Adaptive bands too: a batch's rows each count their misses, in order, as single rows would."""
+    predictor, frame, _, _ = served
+    rows = frame.iloc[300:460].to_dict("records")   # a trace change at row 400, gaps filled on both sides
+    single, batched = predictor.stream(adaptive=True), predictor.stream(adaptive=True)
+    for start in range(0, len(rows), 13):
+        part = rows[start:start + 13]
+        assert batched.update(part) == [single.update(row) for row in part][-1]
+        assert batched.static == single.static and (batched.tracker.rate == single.tracker.rate).all()
+    assert batched.rows_seen == single.rows_seen == len(rows) and single.static is not None

@@ -123,7 +123,8 @@ def test_every_relative_link_in_the_docs_resolves_to_a_file_and_a_heading():
 # Declared, used by a tool rather than imported: the reason is the test.
 NOT_IMPORTED = {"jupyterlab": "make lab", "ipykernel": "the kernel papermill and JupyterLab start",
                 "nbstripout": "the git filter make installs, so saved outputs never reach git",
-                "ipywidgets": "tqdm.auto's progress bars in notebooks"}
+                "ipywidgets": "tqdm.auto's progress bars in notebooks",
+                "httptools": "uvicorn's HTTP parser under bwkit serve"}
 IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "pytest-cov": "pytest_cov", "pillow": "PIL", "distributed": r"dask\.distributed"}
 
 

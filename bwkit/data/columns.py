@@ -13,6 +13,7 @@ from bwkit.data.isotime import datetime_seconds, is_unix, iso_seconds
 from bwkit.errors import DataError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)   # the model computes in float32
+OUTSIDE_FLOAT32 = "is outside float32's range (+-3.4e38); the model computes in float32: rescale the column (other units)"
 # pandas' timestamps (nanoseconds in an int64) cover 1677-09-21 to 2262-04-11; the plots convert to them.
 TIME_RANGE = (pd.Timestamp.min.value / 1e9, pd.Timestamp.max.value / 1e9)
 
@@ -29,7 +30,11 @@ def _where(path: Source, column, row=None) -> str:
 
 def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
+    try:
+        values = pd.to_numeric(raw, errors="coerce")
+    except OverflowError:   # a Python integer past float64 (from JSON or a list of dicts): past float32 too
+        row = next((i for i, v in enumerate(raw) if isinstance(v, int) and abs(v) > FLOAT32_MAX), 0)
+        raise DataError(f"{_where(path, column, row)}: {cut(str(raw.iloc[row]))} {OUTSIDE_FLOAT32}") from None
     bad = values.isna() & raw.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
@@ -38,8 +43,7 @@ def _numeric(frame: pd.DataFrame, column: str, path) -> np.ndarray:
     huge = np.flatnonzero(np.isfinite(values) & (np.abs(values) > FLOAT32_MAX))
     if huge.size:
         row = int(huge[0])
-        raise DataError(f"{_where(path, column, row)}: {values[row]:g} is outside float32's range (+-3.4e38); "
-                        "the model computes in float32: rescale the column (other units)")
+        raise DataError(f"{_where(path, column, row)}: {values[row]:g} {OUTSIDE_FLOAT32}")
     return values
 
 

@@ -42,6 +42,8 @@ class RunFolder:
     WINDOW_ONLY_LOG = "training_output_window_only.log"
     REPORT = "bandwidth_predictor_report.json"
     RECORD_RESERVE = ".run.json.reserve"   # room kept for run.json while the run goes on (a dotfile: never hashed)
+    SERVING = "serving"                       # what `bwkit serve` keeps: each link's window, snapshotted
+    SERVING_SNAPSHOT = "serving/links.npz"
 
     def __init__(self, root):
         self.root = Path(root)
@@ -68,6 +70,8 @@ class RunFolder:
     window_only_log = property(lambda self: self._at(self.WINDOW_ONLY_LOG))
     report = property(lambda self: self._at(self.REPORT))
     record_reserve = property(lambda self: self._at(self.RECORD_RESERVE))
+    serving = property(lambda self: self._at(self.SERVING))
+    serving_snapshot = property(lambda self: self._at(self.SERVING_SNAPSHOT))
 
     def plot(self, key: str) -> Path:
         """One of `PLOTS` ("history", "scatter", "skill", "overlay", "residuals")."""
@@ -99,9 +103,9 @@ class RunFolder:
 
     def files(self) -> list[str]:
         """Every file of the folder (relative names, sorted) but dotfiles, run.json and the run page, which are
-        rewritten after the rest by design."""
-        names = (str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file() and not p.name.startswith("."))
-        return sorted(name for name in names if name not in UNHASHED)
+        rewritten after the rest by design, and `bwkit serve`'s snapshots (the run's own files stay as they were)."""
+        names = (p.relative_to(self.root) for p in self.root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(str(n) for n in names if str(n) not in UNHASHED and n.parts[0] != self.SERVING)
 
     def hashes(self, names=None) -> dict[str, str]:
         """sha256 of the named files (default: every file of `files()`): the manifest `bwkit check` verifies."""

@@ -26,7 +26,7 @@ import pandas as pd
 
 from bwkit.data import Rows, breaks as window_breaks, parse_rows, require_window, sha256_file
 from bwkit.errors import DataError, RunError
-from bwkit.evaluation import Tracker, band_constants, window_scale
+from bwkit.evaluation import band_constants, window_scale
 from bwkit.features import CALENDAR_FEATURES, Recipe, calendar_channels
 from bwkit.runs import RunFolder, read_record
 
@@ -229,6 +229,17 @@ class Predictor:
                 **dict(zip(names, np.concatenate(values).tolist()))}
 
     @cached_property
+    def adaptive_table(self) -> tuple[np.ndarray, float] | None:
+        """The shipped adaptive-band quantiles [targets, levels] and step, or None: read once, shared by every stream
+        (a service holds thousands)."""
+        shipped = (self.bands or {}).get("adaptive")
+        if shipped is None:
+            return None
+        quantiles = np.array([shipped["quantiles"][t] for t in self.targets], np.float64)
+        quantiles.flags.writeable = False
+        return quantiles, float(shipped["gamma"])
+
+    @cached_property
     def output_names(self) -> list[str]:
         """Each prediction's names after `timestamp`: <target>_pred, then per level the lower and upper edges."""
         names = [f"{t}_pred" for t in self.targets]
@@ -236,9 +247,11 @@ class Predictor:
             names += [f"{t}_{edge}_{100 * level:g}" for edge in ("lower", "upper") for t in self.targets]
         return names
 
-    def stream(self, adaptive: bool = False) -> "Stream":
-        """One row at a time; `adaptive`: bands that learn from their misses (`bwkit.evaluation.adaptive`), where the
-        metadata ships the table for it."""
+    def stream(self, adaptive: bool = False):
+        """One row at a time (`bwkit.serving.stream.Stream`); `adaptive`: bands that learn from their misses
+        (`bwkit.evaluation.adaptive`), where the metadata ships the table for it."""
+        from bwkit.serving.stream import Stream   # it builds on this module
+
         return Stream(self, adaptive)
 
 
@@ -268,61 +281,6 @@ def iso(seconds: float) -> str:
     """Unix seconds as ISO 8601 in UTC, to the microsecond where there is a fraction."""
     stamp = pd.Timestamp(float(seconds), unit="s", tz="UTC")
     return stamp.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if stamp.microsecond else "") + "Z")
-
-
-class Stream:
-    """Next-step predictions one row at a time, equal to `Predictor.predict` on the same rows.
-
-    `update(row)` keeps the last `window_size` rows of the current trace and returns the
-    prediction for the row one cadence after `row` once it holds a full window (else None).
-    A new `trace_id`, or a step longer than `max_gap_cadences` cadences, starts a new window.
-    Filled columns carry their last valid value across the window, as in training.
-    One difference with a whole-file batch: a trace's first rows before any valid value are
-    back-filled from the first valid value *seen so far* (0 before any), never from a later row.
-    """
-
-    def __init__(self, predictor: Predictor, adaptive: bool = False):
-        self.predictor, self.recipe = predictor, predictor.recipe
-        self.tail, self.carry, self.rows_seen = Rows.empty(self.recipe), {}, 0
-        self.tracker, self.pending = None, None   # adaptive bands: the tracker, and the last (prediction, scale)
-        if adaptive:
-            shipped = (predictor.bands or {}).get("adaptive")
-            if shipped is None:
-                raise RunError(f"{predictor.onnx_path}: its metadata has no adaptive band table; export it again")
-            quantiles = np.array([shipped["quantiles"][t] for t in predictor.targets])
-            self.tracker = Tracker(quantiles, predictor.levels, shipped["gamma"])
-
-    def update(self, row) -> dict | None:
-        new = parse_rows(row, self.recipe, label=f"row {self.rows_seen + 1}")
-        check_continues(self.tail, new, f"row {self.rows_seen + 1}")
-        self.rows_seen += len(new)
-        tail = self.tail.then(new) if len(self.tail) else new
-        cut = max(len(tail) - self.recipe.window_size, 0)        # keep one window's rows, carry the rest's values
-        self.carry, self.tail = carry_before(tail, cut, self.carry), tail.take(slice(cut, None))
-        if self.tracker is not None:
-            self._learn(new)
-        if len(self.tail) < self.recipe.window_size:
-            return None
-        forecast = self.predictor.forecast(self.tail, self.carry, first=len(self.tail) - 1)
-        if not len(forecast.end):
-            return None
-        if self.tracker is not None:
-            self.pending = (forecast.pred[0].astype(np.float64), forecast.scale[0][0])
-            forecast.half = self.tracker.multipliers()[:, None, :] * forecast.scale[0][None]
-        return self.predictor.single(forecast)
-
-    def _learn(self, new: Rows) -> None:
-        """The row a pending prediction was for has arrived (same trace, within the gap): count its misses."""
-        if self.pending is None:
-            return
-        pred, scale = self.pending
-        self.pending = None
-        if len(self.tail) < 2 or window_breaks(self.tail.timestamps[-2:], self.tail.trace[-1:] != self.tail.trace[-2:-1],
-                                               self.recipe.cadence_seconds, self.recipe.max_gap_cadences)[0]:
-            return
-        actual = np.array([new.values[t][-1] if t in new.values else new.actual.get(t, [np.nan])[-1]
-                           for t in self.predictor.targets], np.float64)
-        self.tracker.observe(np.abs(actual - pred) / scale, np.isfinite(actual))
 
 
 def agreement(predictions: pd.DataFrame, targets: list[str]) -> pd.DataFrame:

@@ -1,0 +1,274 @@
+"""`bwkit serve runs/<id>`: the run's model as an HTTP service (Starlette on uvicorn), one `Stream` per link.
+
+    POST /v1/links/{link}/observations   rows as the CSV had them (a JSON object, or a list of them)
+    GET  /v1/links/{link}/prediction     the latest prediction (?adaptive=true: the learning bands)
+    GET  /v1/model   GET /healthz   GET /metrics   GET /openapi.json
+
+What is served is `Predictor.stream()`'s answer, row for row. A refused row (the loader's
+rules) gets 422 and changes nothing. Links are snapshotted to the run's serving folder on a
+timer and at shutdown (SIGTERM, SIGINT), and restored at start (`bwkit.serving.links`).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.schemas import SchemaGenerator
+
+from bwkit.errors import DataError, ParameterError
+from bwkit.runs import RunFolder
+from bwkit.serving.guard import LOOPBACK, BodyTooLarge, Guard, answer, read_body
+from bwkit.serving.links import Links, restore, snapshot_arrays, write_snapshot
+from bwkit.serving.meters import Meters, reason
+from bwkit.serving.models import model_info, newer_run
+from bwkit.serving.predictor import Predictor
+
+LINK_NAME = re.compile(r"[A-Za-z0-9_.:~-]{1,128}")
+TRUE = {"1", "true", "yes", "on"}
+
+
+class Service:
+    """The state behind the endpoints: the model, the links, the meters, the snapshot."""
+
+    def __init__(self, run_dir, *, max_links: int = 10_000, snapshot_seconds: float = 30.0,
+                 max_body_bytes: int = 1 << 20, reload_seconds: float | None = None, threads: int = 1,
+                 log=lambda line: print(line, flush=True)):
+        self.folder, self.threads, self.log = RunFolder(Path(run_dir).resolve()), threads, log
+        self.predictor = Predictor.from_run(self.folder.root, threads=threads)
+        self.links = Links(self.predictor, max_links)
+        self.model, self.layout = model_info(self.folder, self.predictor), layout(self.predictor)
+        self.meters = Meters(lambda: len(self.links), self.predictor.metadata_path.stat().st_mtime)
+        self.snapshot_seconds, self.reload_seconds, self.max_body_bytes = snapshot_seconds, reload_seconds, max_body_bytes
+        self.accepted, self.saved_at_accepted, self.lock = 0, 0, asyncio.Lock()
+        self.log(f"bwkit serve: {restore(self.links, self.folder.serving_snapshot)}")
+
+    async def snapshot(self, force: bool = False) -> None:
+        """Every link's window to the serving folder, when rows arrived since the last one."""
+        async with self.lock:
+            if self.accepted == self.saved_at_accepted and not force:
+                return
+            accepted, arrays = self.accepted, snapshot_arrays(self.links, self.model["run_id"])
+            await asyncio.to_thread(write_snapshot, self.folder.serving_snapshot, arrays)
+            self.saved_at_accepted = accepted
+            self.meters.snapshot_unix.set(time.time())
+
+    async def reload(self) -> None:
+        """Serve the newest succeeded run of the same recipe beside this one, if there is a newer one."""
+        found = await asyncio.to_thread(newer_run, self.folder, self.predictor.metadata["recipe"])
+        if found is None:
+            return
+        predictor = await asyncio.to_thread(Predictor.from_run, found.root, None, self.threads)
+        await self.snapshot()   # the old run's folder keeps the state it served
+        self.links.swap(predictor)   # between two requests: none is dropped, none sees half a swap
+        self.predictor, self.folder, self.model = predictor, found, model_info(found, predictor)
+        self.layout = layout(predictor)
+        self.meters.model_written_unix = predictor.metadata_path.stat().st_mtime
+        self.accepted += 1   # the new folder gets its first snapshot on the next tick
+        self.log(f"bwkit serve: now serving {found.root}")
+
+    async def _every(self, seconds: float, job) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception as exc:  # noqa: BLE001 - a failed tick is said and retried, never fatal
+                self.log(f"bwkit serve: {job.__name__} failed: {type(exc).__name__}: {exc}")
+
+    @asynccontextmanager
+    async def lifespan(self, app):
+        jobs = [(self.snapshot_seconds, self.snapshot)] + ([(self.reload_seconds, self.reload)] if self.reload_seconds else [])
+        tasks = [asyncio.create_task(self._every(seconds, job)) for seconds, job in jobs]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await self.snapshot()
+            self.log(f"bwkit serve: {len(self.links)} links snapshotted to {self.folder.serving_snapshot}")
+
+    def view(self, name: str, link, adaptive: bool) -> dict:
+        """A link's state and latest prediction, as the endpoints answer it."""
+        window = self.predictor.recipe.window_size
+        filled = min(link.filled(), window)
+        found = link.adaptive if adaptive else link.latest
+        return {"link": name, "run_id": self.model["run_id"], "rows_seen": link.stream.rows_seen,
+                "window": {"rows": filled, "of": window},
+                "prediction": None if found is None else self.render(found, "adaptive" if adaptive else "calibrated"),
+                "detail": None if found is not None else f"not enough rows yet: {filled} of {window}"}
+
+    def render(self, found: dict, bands: str) -> dict:
+        targets = {t: {} for t in self.predictor.targets}
+        for name, target, key in self.layout:
+            targets[target][key] = found[name]
+        stamp = found["timestamp"]
+        return {"timestamp": stamp.isoformat().replace("+00:00", "Z"), "timestamp_unix": stamp.timestamp(),
+                "bands": bands, "targets": targets}
+
+
+def layout(predictor: Predictor) -> list[tuple[str, str, str]]:
+    """(output name, target, key) of each number of a prediction: <target>_pred -> "prediction",
+    <target>_lower_80 -> "lower_80", ..."""
+    return [(name, name.removesuffix("_pred"), "prediction") if name.endswith("_pred") else
+            (name, name.rsplit("_", 2)[0], "_".join(name.rsplit("_", 2)[1:])) for name in predictor.output_names]
+
+
+def _adaptive(service: Service, request) -> bool:
+    wanted = request.query_params.get("adaptive", "").lower() in TRUE
+    if wanted and not service.links.adaptive:
+        raise HTTPException(422, "this model's metadata ships no adaptive band table; ask without ?adaptive")
+    return wanted
+
+
+def _rows(body: bytes) -> list:
+    """The posted rows: one JSON object or a non-empty list of them, each column a number, a string or null."""
+    try:
+        rows = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+    rows = [rows] if isinstance(rows, dict) else rows
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise HTTPException(422, "expected a JSON object (one row: column -> value) or a non-empty list of them")
+    for i, row in enumerate(rows):
+        for column, value in row.items():
+            if isinstance(value, (dict, list)) or (isinstance(value, int) and abs(value) > 1e300):
+                raise HTTPException(422, f"row {i + 1}, column {column!r}: give a number or a string, not {value!r:.40}")
+    return rows
+
+
+def _link_name(request) -> str:
+    name = request.path_params["link"]
+    if not LINK_NAME.fullmatch(name):
+        raise HTTPException(422, f"link {name[:40]!r}: 1 to 128 characters among letters, digits and _ . : ~ -")
+    return name
+
+
+async def observations(request):
+    """Rows of one link's telemetry, as the CSV had them.
+    ---
+    summary: Post one row (a JSON object) or a batch (a list of them); answers the prediction for the next row
+    parameters: [{name: adaptive, in: query, required: false, schema: {type: boolean}}]
+    responses:
+      200: {description: "rows taken; prediction (null until a window is full) and the link's window"}
+      400: {description: the body is not JSON}
+      401: {description: missing or wrong bearer token}
+      413: {description: the body is over the size limit}
+      422: {description: "a row the loader refuses, with its message; the link's window is unchanged"}
+    """
+    service: Service = request.app.state.service
+    name, adaptive = _link_name(request), _adaptive(service, request)
+    try:
+        rows = _rows(await read_body(request, service.max_body_bytes))
+    except BodyTooLarge:
+        service.meters.refused.labels("body_too_large").inc()
+        return answer({"detail": f"the body is over {service.max_body_bytes} bytes: post fewer rows at a time"}, 413)
+    except HTTPException:
+        service.meters.refused.labels("malformed_body").inc()
+        raise
+    evicted = service.links.evicted
+    try:
+        link = service.links.post(name, rows)
+    except (DataError, TypeError, ValueError, OverflowError) as exc:   # the loader's refusal, said as it says it
+        service.meters.refused.labels(reason(str(exc)) if isinstance(exc, DataError) else "invalid_rows").inc(len(rows))
+        return answer({"detail": str(exc), "link": name}, 422)
+    service.meters.evicted.inc(service.links.evicted - evicted)
+    service.accepted += len(rows)
+    service.meters.rows.inc(len(rows))
+    return answer(service.view(name, link, adaptive))
+
+
+async def prediction(request):
+    """The latest prediction of one link.
+    ---
+    summary: The prediction for the row one cadence after the link's last row, with its 80 and 95 % bands
+    parameters: [{name: adaptive, in: query, required: false, schema: {type: boolean}}]
+    responses:
+      200: {description: "the predicted row's time, each target's prediction and band edges in original units"}
+      404: {description: the link is not held (never posted, or evicted)}
+      409: {description: "not enough rows yet: n of window"}
+    """
+    service: Service = request.app.state.service
+    name, adaptive = _link_name(request), _adaptive(service, request)
+    link = service.links.get(name)
+    if link is None:
+        return answer({"detail": f"unknown link {name!r}: post its rows to /v1/links/{name}/observations first "
+                                 f"(or it was evicted: the service holds at most {service.links.max_links})"}, 404)
+    view = service.view(name, link, adaptive)
+    return answer(view, 200 if view["prediction"] is not None else 409)
+
+
+async def model(request):
+    """What is served.
+    ---
+    summary: The run id, data sha256, inputs, targets, window, cadence, and the run's metrics and verdict
+    responses: {200: {description: the served model}}
+    """
+    service: Service = request.app.state.service
+    return answer(service.model)
+
+
+async def healthz(request):
+    """Liveness.
+    ---
+    summary: ok, the run served and the links held
+    responses: {200: {description: the service is up}}
+    """
+    service: Service = request.app.state.service
+    return answer({"status": "ok", "run_id": service.model["run_id"], "links": len(service.links),
+                   "max_links": service.links.max_links, "evicted": service.links.evicted})
+
+
+async def metrics(request):
+    """Prometheus metrics.
+    ---
+    summary: Requests, latency histogram, links held, rows refused by reason, model age (Prometheus text format)
+    responses: {200: {description: metrics}}
+    """
+    service: Service = request.app.state.service
+    return Response(service.meters.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def openapi(request):
+    return answer(SCHEMAS.get_schema(routes=request.app.routes))
+
+
+ROUTES = [Route("/v1/links/{link}/observations", observations, methods=["POST"]),
+          Route("/v1/links/{link}/prediction", prediction, methods=["GET"]),
+          Route("/v1/model", model, methods=["GET"]), Route("/healthz", healthz, methods=["GET"]),
+          Route("/metrics", metrics, methods=["GET"]), Route("/openapi.json", openapi, include_in_schema=False)]
+
+SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "bwkit serve", "version": "1"}})
+
+
+async def _http_error(request, exc: HTTPException):
+    return answer({"detail": exc.detail}, exc.status_code, getattr(exc, "headers", None))
+
+
+def build_app(service: Service, token: str | None = None):
+    """The ASGI app: the routes behind the token and the meters."""
+    app = Starlette(routes=ROUTES, lifespan=service.lifespan, exception_handlers={HTTPException: _http_error})
+    app.state.service = service
+    return Guard(app, token, service.meters)
+
+
+def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None, **settings) -> None:
+    """Run the service until SIGTERM or SIGINT (then snapshot and exit); `settings`: `Service`'s."""
+    import uvicorn
+
+    if not token and host not in LOOPBACK:
+        raise ParameterError(f"--host {host}: binding anything but loopback ({', '.join(sorted(LOOPBACK))}) "
+                             "needs --token (clients then send 'Authorization: Bearer <token>')")
+    service = Service(run_dir, **settings)
+    config = uvicorn.Config(build_app(service, token), host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=10, server_header=False,
+                            http="httptools")
+    service.log(f"bwkit serve: {service.model['run_id']} on http://{host}:{port} "
+                f"({len(service.links)} links, snapshot every {service.snapshot_seconds:g} s)")
+    uvicorn.Server(config).run()
