@@ -1,8 +1,10 @@
-"""Experiments: many runs at once (`sweep` on Dask) and what differs between runs (`compare`).
+"""Experiments: many runs at once (`sweep`, `tune` on Dask), every run in MLflow (`tracking`), what differs (`compare`).
 """
 from bwkit.lazy import face
 
 __getattr__, __dir__, __all__ = face(
     __name__,
     sweeps=["compare_report", "parse_grid", "run_sweep"],
+    tracking=["Tracker", "track_run", "tracking_uri"],
+    tune=["parse_space", "run_tune"],
 )

@@ -35,6 +35,8 @@ class RunFolder:
     WINDOW_ONLY_CHECKPOINT = "window_only_model.pth"   # with known_future: the twin trained without it
     WINDOW_ONLY_LOG = "training_output_window_only.log"
     REPORT = "bandwidth_predictor_report.json"
+    MODEL_CARD = "MODEL_CARD.md"        # what the model is for and how good it is, generated from the record
+    STOP = "STOP"                       # a request to end training at the next epoch (a search's pruner writes it)
 
     def __init__(self, root):
         self.root = Path(root)
@@ -60,6 +62,8 @@ class RunFolder:
     window_only_checkpoint = property(lambda self: self._at(self.WINDOW_ONLY_CHECKPOINT))
     window_only_log = property(lambda self: self._at(self.WINDOW_ONLY_LOG))
     report = property(lambda self: self._at(self.REPORT))
+    model_card = property(lambda self: self._at(self.MODEL_CARD))
+    stop = property(lambda self: self._at(self.STOP))
 
     def plot(self, key: str) -> Path:
         """One of `PLOTS` ("history", "scatter", "skill", "overlay", "residuals")."""

@@ -22,7 +22,7 @@ from bwkit.runs.paths import NOTEBOOKS, STAGES
 from bwkit.synth import PROFILES, parse_start
 
 AUTO = "auto"
-TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}   # how a bool may be spelled on the command line or in YAML
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}   # how a bool may be spelled on the command line or in YAML
 
 
 class bool_or_auto:

@@ -8,4 +8,5 @@ __getattr__, __dir__, __all__ = face(
     train=["TrainResult", "train_model"],
     selection=["choose", "selection_sentence"],
     trained=["TrainedRun", "load", "train_run", "ensure_data"],
+    epochs=["EPOCH_LINE", "epochs_trained", "read_epochs"],
 )

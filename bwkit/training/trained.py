@@ -42,7 +42,7 @@ def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, prog
     """The twin of a known_future model, trained with the same settings on the window alone."""
     twin_config = {**config, "known_future": False}
     return train_model(prepare(telemetry, config["window_size"], False), twin_config, files.window_only_checkpoint,
-                       files.window_only_log, data_info=telemetry.info(), progress=progress)
+                       files.window_only_log, data_info=telemetry.info(), progress=progress, stop_file=files.stop)
 
 
 def train_run(config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
