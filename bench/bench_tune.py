@@ -9,7 +9,7 @@
    window_size 10,20,40 (TPE sampler seed 0, median pruning). Printed: the best validation loss of
    each, and the epochs each trained in all (every epoch counted: selection candidates, the kept
    model and the window-only twin).
-Everything lands in a temporary folder; the results also go to bench/results_tune.json.
+Everything lands in a temporary folder; the results also go to results/tune.json beside this script.
 """
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ def main() -> None:
             results["tracking"] = tracking(Path(tmp) / "tracking")
         if args.only != "tracking":
             results["search"] = search(Path(tmp) / "search")
-    out = Path(__file__).with_name("results_tune.json")
+    out = Path(__file__).with_name("results") / "tune.json"
+    out.parent.mkdir(exist_ok=True)
     previous = json.loads(out.read_text()) if out.exists() else {}
     out.write_text(json.dumps({**previous, **results}, indent=2) + "\n")
     print(f"written: {out}")
