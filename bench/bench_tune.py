@@ -9,6 +9,10 @@
    window_size 10,20,40 (TPE sampler seed 0, median pruning). Printed: the best validation loss of
    each, and the epochs each trained in all (every epoch counted: selection candidates, the kept
    model and the window-only twin).
+3. `--track RUN_DIR ...`: what tracking adds after finished run folders end, without running them
+   again: the tracker's warm-up (MLflow's imports, the store's tables), which a real run overlaps
+   with its notebooks, then the seconds its call takes once the run has ended, into a new store and
+   into that store again.
 Everything lands in a temporary folder; the results also go to results/tune.json beside this script.
 """
 from __future__ import annotations
@@ -40,6 +44,28 @@ def tracking(root: Path) -> dict:
                        "mlflow_run": tracker.mlflow_run if tracker else None}
         print(f"tracking {name}: run {found[name]['wall_seconds']:.1f} s, of which after the run ended "
               f"{found[name]['tracker_seconds_after_run']:.2f} s", flush=True)
+    return found
+
+
+def track_existing(run_dirs: list[str], root: Path) -> dict:
+    from bwkit.experiments import Tracker
+    from bwkit.runs import RunRecord, RunFolder
+
+    found = {}
+    for n, run_dir in enumerate(run_dirs):
+        for store in ("new store", "existing store"):
+            start = time.perf_counter()
+            tracker = Tracker(runs_root=root)
+            tracker._warming.join()   # a run of more than these seconds pays none of them after it ends
+            warm = time.perf_counter() - start
+            record = RunRecord.load(RunFolder(run_dir))
+            record.data["parameters"]["tracking"] = True   # in memory only: these runs may have had it off
+            tracker(record)
+            found[f"{Path(run_dir).name}, {store}"] = {"warm_up_seconds": round(warm, 2),
+                                                        "seconds_after_run": round(tracker.seconds, 2)}
+            print(f"{Path(run_dir).name} ({store}): warm-up {warm:.2f} s (during the run), "
+                  f"{tracker.seconds:.2f} s after it ended", flush=True)
+        root = root.with_name(f"{root.name}-{n + 1}")
     return found
 
 
@@ -76,13 +102,17 @@ def search(root: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", choices=("tracking", "search"))
+    parser.add_argument("--track", nargs="+", metavar="RUN_DIR", help="only measure tracking these finished runs")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="bwkit-bench-tune-") as tmp:
+        if args.track:
+            results["track_existing"] = track_existing(args.track, Path(tmp) / "store")
+            args.only = "none"
         os.environ["BWKIT_RUNS"] = str(Path(tmp) / "search")   # the workers' runs root: they share our disk
-        if args.only != "search":
+        if args.only in (None, "tracking"):
             results["tracking"] = tracking(Path(tmp) / "tracking")
-        if args.only != "tracking":
+        if args.only in (None, "search"):
             results["search"] = search(Path(tmp) / "search")
     out = Path(__file__).with_name("results") / "tune.json"
     out.parent.mkdir(exist_ok=True)

@@ -69,7 +69,8 @@ def test_the_onnx_model_loads_through_mlflow_onnx_and_answers_as_the_runs_own_fi
     np.testing.assert_array_equal(loaded, ours)
     np.testing.assert_allclose(served, ours, rtol=1e-6)
     signature = mlflow.models.get_model_info(f"runs:/{run_id}/model").signature
-    assert signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == [-1, meta["window_size"], len(meta["features"])]
+    spec = signature.inputs.to_dict()[0]
+    assert spec["name"] == "input" and list(spec["tensor-spec"]["shape"]) == [-1, x.shape[1], x.shape[2]]
 
 
 def test_the_model_card_names_the_datas_sha256_and_the_verdict_and_shows_on_the_run_page(tiny_run):
@@ -136,8 +137,12 @@ def server(tmp_path):
         import os
         import signal
 
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        os.killpg(process.pid, signal.SIGTERM)   # mlflow passes it on to uvicorn, which drains gracefully
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:        # a loaded machine: do not wait for the drain
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
 
 
 def test_bwkit_run_with_tracking_uri_sends_the_run_to_a_tracking_server(server, tmp_path, monkeypatch):

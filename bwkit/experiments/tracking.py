@@ -27,10 +27,13 @@ EXPERIMENT = "bwkit"
 DATABASE = "mlflow.db"
 ARTIFACTS = "mlartifacts"
 STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "running": "RUNNING"}
-# A tracking server that does not answer must not hold a run for minutes: MLflow retries with backoff by default.
-HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+# A tracking server that does not answer must not hold a run for minutes (MLflow retries with backoff by
+# default), and an offline kit sends MLflow no usage telemetry. Each is a default: the environment wins.
+MLFLOW_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+                   "MLFLOW_DISABLE_TELEMETRY": "true"}
 KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-./]+")   # what MLflow refuses in a name, and spaces ("LSTM (window only)")
-PER_BATCH = 900   # MLflow's log_batch takes at most 1000 metrics (and 100 parameters, 100 tags) per call
+PER_BATCH = 1000  # MLflow's log_batch takes at most 1000 metrics (and 100 parameters, 100 tags) per call
+SCORES = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")   # of each method and target
 
 
 def tracking_uri(uri: str | None = None, runs_root=None) -> str:
@@ -47,10 +50,10 @@ def _artifact_root(uri: str) -> str | None:
 
 
 def _client(uri: str):
+    for name, value in MLFLOW_DEFAULTS.items():   # before MLflow is first imported
+        os.environ.setdefault(name, value)
     from mlflow.tracking import MlflowClient
 
-    for name, value in HTTP_DEFAULTS.items():
-        os.environ.setdefault(name, value)
     return MlflowClient(tracking_uri=uri)
 
 
@@ -105,8 +108,8 @@ def _test_metrics(report: dict) -> dict[str, float]:
              "best_epoch": report.get("best_epoch"), "training_time_seconds": report.get("training_time_seconds")}
     for method, scores in report.get("comparison", {}).items():
         for target, values in {**scores["per_target"], "average": scores["average"]}.items():
-            for metric, value in values.items():
-                found[_key("test", method, target, metric)] = value
+            for metric in SCORES:
+                found[_key("test", method, target, metric)] = values.get(metric)
     for method, per_target in (report.get("significance") or {}).items():
         for target, t in per_target.items():
             for name, field in (("mse_change_pct", "rel_mse_diff"), ("mse_change_low_pct", "rel_low"),
@@ -152,6 +155,7 @@ def _onnx_model(client, mlflow_run: str, run: dict, files: RunFolder) -> None:
     with tempfile.TemporaryDirectory(prefix="bwkit-mlflow-") as tmp:
         mlflow.onnx.save_model(onnx.load(str(path)), Path(tmp) / "model", signature=signature,
                                save_as_external_data=False,   # one self-contained file, as the kit exports it
+                               onnx_execution_providers=["CPUExecutionProvider"],
                                pip_requirements=[f"onnxruntime=={run.get('versions', {}).get('onnxruntime', '')}"])
         client.log_artifacts(mlflow_run, str(Path(tmp) / "model"), "model")
 
@@ -169,12 +173,11 @@ def _artifacts(client, mlflow_run: str, run: dict, files: RunFolder) -> None:
 
 
 def _log_batch(client, mlflow_run: str, metrics=(), params=(), tags=()) -> None:
-    """In MLflow's batch limits: 1000 metrics, 100 parameters and 100 tags per call."""
+    """As few calls (one SQLite transaction each) as MLflow's limits allow: 1000 metrics, 100 params, 100 tags."""
     metrics, params, tags = list(metrics), list(params), list(tags)
-    for i in range(0, max(len(params), len(tags)), 100):
-        client.log_batch(mlflow_run, params=params[i:i + 100], tags=tags[i:i + 100])
-    for i in range(0, len(metrics), PER_BATCH):
-        client.log_batch(mlflow_run, metrics=metrics[i:i + PER_BATCH])
+    for i in range(max(-(-len(metrics) // PER_BATCH), -(-len(params) // 100), -(-len(tags) // 100))):
+        client.log_batch(mlflow_run, metrics=metrics[i * PER_BATCH:(i + 1) * PER_BATCH],
+                         params=params[i * 100:(i + 1) * 100], tags=tags[i * 100:(i + 1) * 100])
 
 
 def _replace_earlier(client, experiment: str, run_dir: Path) -> None:
@@ -227,12 +230,30 @@ def track_run(run_dir, *, uri: str | None = None, runs_root=None, parent: str | 
         return None
 
 
+def _save_onnx_once() -> None:
+    """A one-node ONNX model saved as an MLflow model: its first save scans every installed package."""
+    import mlflow.onnx
+    from onnx import TensorProto, helper
+
+    tensor = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in ("x", "y")]
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "warm", tensor[:1], tensor[1:])
+    with tempfile.TemporaryDirectory(prefix="bwkit-mlflow-warm-") as tmp:
+        mlflow.onnx.save_model(helper.make_model(graph), Path(tmp) / "model", save_as_external_data=False,
+                               pip_requirements=["onnxruntime"])
+
+
 def _warm(uri: str) -> None:
     """MLflow's imports and, on first use, the store's tables: seconds paid while the run's notebooks execute."""
     try:
+        client = _client(uri)
         import mlflow.onnx  # noqa: F401
+        import mlflow.models  # noqa: F401
+        import onnx  # noqa: F401
+        from bwkit.evaluation import tests_table  # noqa: F401 - pandas and the evaluation's modules
+        from mlflow.entities import Metric  # noqa: F401
 
-        _experiment(_client(uri), uri)
+        client.search_runs([_experiment(client, uri)], max_results=1)
+        _save_onnx_once()
     except Exception:  # noqa: BLE001 - track_run reports the problem when it runs
         pass
 
