@@ -182,8 +182,7 @@ def _quietly(what: str, step, *args) -> None:
 
 
 def _finished(record: RunRecord, on_finish) -> None:
-    """What follows a run's last word in run.json: its model card, its page, then `on_finish(record)`."""
-    _quietly(f"run {record.files.root.name}: the model card", write_model_card, record.files.root)
+    """What follows a run's last word in run.json: its page, then `on_finish(record)`."""
     write_run_index(record.files.root)
     if on_finish is not None:
         _quietly(f"run {record.files.root.name}: on_finish", on_finish, record)
@@ -223,7 +222,9 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool, on_fi
     finally:
         record.data.update(finished=now(), wall_seconds=round(record.data.get("wall_seconds", 0)
                                                               + time.perf_counter() - start, 2))
-        record.data["manifest"] = manifest(files.root)   # what `bwkit check` verifies later
+        record.save()
+        _quietly(f"run {files.root.name}: the model card", write_model_card, files.root)   # from the saved record
+        record.data["manifest"] = manifest(files.root)   # what `bwkit check` verifies later (the card included)
         record.save()
         _finished(record, on_finish)
         write_runs_index(files.root.parent)
