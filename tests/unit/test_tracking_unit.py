@@ -26,3 +26,11 @@ def test_the_training_log_reads_back_per_epoch_including_selection_and_skips_a_h
         '{"selection": {"epochs": 3, "candidates": [{"chosen": true}, {"chosen": false}]}}')
     (tmp_path / "training_output_window_only.log").write_text("epoch    1  train_loss 1.0  val_loss 1.0  lr 1e-3\n")
     assert epochs_trained(tmp_path) == 2 + 1 + 3   # kept model, twin, the other candidate's 3 selection epochs
+
+
+def test_tracking_is_a_notebook_parameter_that_set_turns_off():
+    from bwkit.runs import configure, notebook_parameters
+
+    assert notebook_parameters("04_export")["tracking"].default is True
+    assert configure(sets=["tracking=off"])["tracking"] is False
+    assert configure(sets=["tracking=on"])["tracking"] is True
