@@ -6,6 +6,7 @@
 # make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
 # make bench-scale - stage times and peak memory at 15,000 to 10,000,000 rows (about 20 minutes)
 # make coverage - the test suite with line coverage of bwkit/
+# make ui    - MLflow's UI over every tracked run (runs/mlflow.db), on 127.0.0.1:5000 (MLFLOW_UI_PORT)
 # make node  - install the Node.js consumer's pinned onnxruntime-node (consumers/node), when npm is there
 PYTHON ?= python3
 VENV   := .venv
@@ -14,7 +15,7 @@ STAMP  := $(VENV)/.bwkit-installed
 
 NODE_STAMP := consumers/node/node_modules/.bwkit-installed
 
-.PHONY: run test test-unit test-slow coverage bench bench-accuracy bench-scale lab clean-runs node
+.PHONY: run test test-unit test-slow coverage bench bench-accuracy bench-scale lab ui clean-runs node
 
 $(STAMP): pyproject.toml
 	@echo "bwkit: setting up $(VENV): pinned packages from pyproject.toml (the first time takes about 3 minutes; later runs skip this)"
@@ -68,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_predict.py
 	$(BIN)/python bench/bench_serve.py
 	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_tune.py
 
 # Defaults on dwcp, legacy seeds 1-5 and the irish5g preset: one accuracy table (about 6 minutes).
 bench-accuracy: $(STAMP)
@@ -81,6 +83,12 @@ bench-scale: $(STAMP)
 # so `kill <pid>` stops it. LAB_ARGS passes anything else, e.g. make lab LAB_ARGS="--ip 127.0.0.1 --port 8899 --no-browser"
 lab: $(STAMP)
 	exec $(BIN)/jupyter lab notebooks/ $$(if [ "$$(id -u)" = 0 ]; then echo --allow-root; fi) $(LAB_ARGS)
+
+# exec: the shell becomes mlflow, so the PID make started is the server's and stopping it stops the UI.
+MLFLOW_UI_PORT ?= 5000
+ui: $(STAMP)
+	exec $(BIN)/mlflow ui --host 127.0.0.1 --port $(MLFLOW_UI_PORT) --workers 1 --backend-store-uri "sqlite:///$(CURDIR)/runs/mlflow.db" \
+	  --default-artifact-root "$(CURDIR)/runs/mlartifacts"
 
 clean-runs:
 	rm -rf runs/*/ runs/index.html

@@ -5,6 +5,7 @@
     bwkit resume RUN_DIR                            finish an interrupted or failed run
     bwkit check RUN_DIR                             is this run folder complete and unaltered?
     bwkit sweep --grid name=v1,v2 ... [--repeats N] many runs on Dask, then their comparison page
+    bwkit tune --space name=log:1e-4:1e-2 ... [--trials N]   an Optuna search on the same Dask cluster
     bwkit compare RUN_DIR ... | --sweep ID          what differs between runs, and whether it matters
     bwkit reproduce RUN_DIR [--run-id ID]           re-run from run.json and report any drift
     bwkit table RUN_DIR                             a run's comparison table in Markdown
@@ -24,17 +25,20 @@ from bwkit.runs import SET_BY_BWKIT, RunFolder, configure, pipeline_parameters
 
 
 def _run(args) -> int:
+    from bwkit.experiments import Tracker
     from bwkit.pipeline import run
 
     config = configure(parameters_file=args.parameters_file, sets=args.set)
-    print(run(config, run_id=args.run_id, progress=True))
+    tracker = Tracker(args.tracking_uri) if config.get("tracking") is not False else None
+    print(run(config, run_id=args.run_id, progress=True, on_finish=tracker))
     return 0
 
 
 def _resume(args) -> int:
+    from bwkit.experiments import Tracker
     from bwkit.pipeline import resume
 
-    print(resume(args.run_dir, progress=True))
+    print(resume(args.run_dir, progress=True, on_finish=Tracker(args.tracking_uri)))
     return 0
 
 
@@ -53,12 +57,27 @@ def _sweep(args) -> int:
 
     base = configure(parameters_file=args.parameters_file, sets=args.set)
     base = {k: v for k, v in base.items() if k not in SET_BY_BWKIT}
-    record = run_sweep(base, parse_grid(args.grid), args.repeats, args.sweep_id, args.scheduler, args.workers)
+    record = run_sweep(base, parse_grid(args.grid), args.repeats, args.sweep_id, args.scheduler, args.workers,
+                       tracking_uri=args.tracking_uri)
     failed = {rid: r["error"] for rid, r in record["results"].items() if r["status"] != "succeeded"}
     for rid, error in failed.items():
         print(f"failed: {rid}: {error}", file=sys.stderr)
     print(record.get("comparison", ""))
     return 1 if failed else 0
+
+
+def _tune(args) -> int:
+    from bwkit.experiments import parse_space, run_tune
+
+    base = configure(parameters_file=args.parameters_file, sets=args.set)
+    base = {k: v for k, v in base.items() if k not in {"run_dir", "output"}}
+    record = run_tune(base, parse_space(args.space), args.trials, study_id=args.study_id, seed=args.sampler_seed,
+                      scheduler=args.scheduler, workers=args.workers, prune=not args.no_prune,
+                      tracking_uri=args.tracking_uri)
+    print(record["page"])
+    if record.get("best_run_page"):
+        print(record["best_run_page"])
+    return 0 if record.get("best") else 1
 
 
 def _compare(args) -> int:
@@ -146,6 +165,40 @@ def _serve_parser(sub) -> None:
     serve_p.set_defaults(func=_serve)
 
 
+TRACKING_HELP = ("MLflow tracking server or store (default: $MLFLOW_TRACKING_URI, else sqlite:///<runs root>/mlflow.db); "
+                 "--set tracking=off for none")
+
+
+def _tune_parser(sub) -> None:
+    tune_p = sub.add_parser("tune", help="an Optuna search (seeded TPE, pruning) run as tasks on Dask, then its page")
+    tune_p.add_argument("--space", action="append", default=[], metavar="NAME=SPEC",
+                        help="a searched parameter: name=log:low:high, name=float:low:high, name=int:low:high, name=a,b,c")
+    tune_p.add_argument("--trials", type=int, default=20, help="finished trials (complete or pruned) the study reaches")
+    tune_p.add_argument("--sampler-seed", type=int, default=0, help="the TPE sampler's seed (the runs' own: --set seed=)")
+    tune_p.add_argument("--study-id", help="runs/studies/<id>/; re-running an id continues the study")
+    tune_p.add_argument("--no-prune", action="store_true", help="let every trial train to its end")
+    tune_p.add_argument("--scheduler", help="an existing Dask scheduler (default: a LocalCluster)")
+    tune_p.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    tune_p.add_argument("-f", "--parameters-file", metavar="YAML", help="the trials' other parameters")
+    tune_p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="the trials' other parameters")
+    tune_p.add_argument("--tracking-uri", help=TRACKING_HELP)
+    tune_p.set_defaults(func=_tune)
+
+
+def _predict_parser(sub) -> None:
+    predict_p = sub.add_parser("predict", help="score every window of a CSV with a run's exported model (no torch)")
+    predict_p.add_argument("run_dir")
+    predict_p.add_argument("csv", help="telemetry as the training CSV had it (any size: read in blocks)")
+    predict_p.add_argument("-o", "--output", required=True, help="predictions CSV: timestamp, <target>_pred, actuals, "
+                           "80 %% and 95 %% band edges")
+    predict_p.add_argument("--version", help="which export, when the run has several (model_metadata_<version>.json)")
+    predict_p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
+    predict_p.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    predict_p.add_argument("--allow-modified", action="store_true",
+                           help="use a model file that differs from the run's sha256 manifest (with a warning)")
+    predict_p.set_defaults(func=_predict)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bwkit", description=__doc__.splitlines()[0])
     top.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -156,9 +209,11 @@ def parser() -> argparse.ArgumentParser:
                        help="parameters as 'name: value' lines; --set overrides them")
     run_p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a notebook parameter (repeatable); see `bwkit params`")
+    run_p.add_argument("--tracking-uri", help=TRACKING_HELP)
     run_p.set_defaults(func=_run)
     resume_p = sub.add_parser("resume", help="finish an interrupted or failed run from its first unfinished stage")
     resume_p.add_argument("run_dir")
+    resume_p.add_argument("--tracking-uri", help=TRACKING_HELP)
     resume_p.set_defaults(func=_resume)
     repro_p = sub.add_parser("reproduce", help="re-execute a run from its run.json and compare (exit 3 on drift)")
     repro_p.add_argument("run_dir")
@@ -172,7 +227,9 @@ def parser() -> argparse.ArgumentParser:
     sweep_p.add_argument("--sweep-id", help="runs/sweeps/<id>/; re-running an id finishes what is missing")
     sweep_p.add_argument("-f", "--parameters-file", metavar="YAML", help="the runs' other parameters")
     sweep_p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="the runs' other parameters")
+    sweep_p.add_argument("--tracking-uri", help=TRACKING_HELP)
     sweep_p.set_defaults(func=_sweep)
+    _tune_parser(sub)
     compare_p = sub.add_parser("compare", help="compare run folders (or a sweep) in notebooks/05_compare.ipynb")
     compare_p.add_argument("run_dirs", nargs="*")
     compare_p.add_argument("--sweep", help="a sweep id under runs/sweeps/")
@@ -184,17 +241,7 @@ def parser() -> argparse.ArgumentParser:
     table_p = sub.add_parser("table", help="print a run's comparison table (Markdown) and summary")
     table_p.add_argument("run_dir")
     table_p.set_defaults(func=_table)
-    predict_p = sub.add_parser("predict", help="score every window of a CSV with a run's exported model (no torch)")
-    predict_p.add_argument("run_dir")
-    predict_p.add_argument("csv", help="telemetry as the training CSV had it (any size: read in blocks)")
-    predict_p.add_argument("-o", "--output", required=True, help="predictions CSV: timestamp, <target>_pred, actuals, "
-                           "80 %% and 95 %% band edges")
-    predict_p.add_argument("--version", help="which export, when the run has several (model_metadata_<version>.json)")
-    predict_p.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default 2)")
-    predict_p.add_argument("--force", action="store_true", help="replace the output file if it exists")
-    predict_p.add_argument("--allow-modified", action="store_true",
-                           help="use a model file that differs from the run's sha256 manifest (with a warning)")
-    predict_p.set_defaults(func=_predict)
+    _predict_parser(sub)
     _serve_parser(sub)
     return top
 
@@ -231,7 +278,7 @@ def _report(args, exc: Exception) -> int:
         print(f"bwkit: {exc}", file=sys.stderr)
         return 2
     except BwkitError as exc:
-        print(f"bwkit: {'run failed: ' if args.command in {'run', 'resume', 'reproduce', 'sweep'} else ''}{exc}", file=sys.stderr)
+        print(f"bwkit: {'run failed: ' if args.command in {'run', 'resume', 'reproduce', 'sweep', 'tune'} else ''}{exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the boundary: whatever it is, one line and an exit code
         print(f"bwkit: {outside_error(exc)} (bwkit --debug {args.command} ... shows the traceback)", file=sys.stderr)

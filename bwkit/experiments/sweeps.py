@@ -27,6 +27,7 @@ from bwkit import synth
 from bwkit.data import sha256_file
 from bwkit.errors import ParameterError, RunError
 from bwkit.experiments.compare import compare_report
+from bwkit.experiments.parents import TrackedParent
 from bwkit.runs import (
     FILE_SAFE,
     RunFolder,
@@ -82,7 +83,7 @@ def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
             for name in SET_BY_BWKIT:
                 config.pop(name, None)
             runs.append({"run_id": f"{sweep_id}-{n:03d}" + (f"-r{r}" if repeats > 1 else ""), "config": config,
-                         "repeat": r})
+                         "repeat": r, "point": dict(zip(names, values))})
     return runs
 
 
@@ -172,26 +173,48 @@ def _client(scheduler: str | None, workers: int | None):
         yield client
 
 
-def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress: bool) -> list[dict]:
-    """Submit every run; collect results as they finish (files written here when the worker's disk is not ours)."""
+def shares_disk(client, folder: Path, runs_root: Path) -> bool:
+    """Whether every worker sees the client's files (then runs write their folders in place)."""
+    token = folder / f".token-{os.getpid()}"
+    token.write_text("the client's disk")
+    try:
+        return all(client.run(_sees, str(token), str(runs_root)).values())
+    finally:
+        token.unlink()
+
+
+def data_payload(shared: bool, entries: list[dict]) -> dict | None:
+    """The data files to send with each run when the workers do not share the client's disk."""
+    return None if shared else {Path(p).name: Path(p).read_bytes() for p in {e["config"]["data_path"] for e in entries}}
+
+
+def submit(client, entry: dict, folder: Path, data: dict | None):
+    """One run as a Dask task (never cached: a run is not a pure function of its key)."""
+    return client.submit(run_task, entry["run_id"], entry["config"], str(folder), data,
+                         key=f"bwkit-run-{folder.name}-{entry['run_id']}", pure=False)
+
+
+def land(result: dict, folder: Path) -> dict:
+    """A finished task's result, its run folder written here when it came back as bytes."""
+    for name, payload in (result.pop("files") or {}).items():
+        (folder / result["run_id"] / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / result["run_id"] / name).write_bytes(payload)
+    return result
+
+
+def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress: bool, on_landed=None) -> list[dict]:
+    """Submit every run; collect results as they finish; `on_landed(entry, result)` as each run folder lands."""
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
-    token = folder / f".token-{os.getpid()}"
-    token.write_text("the client's disk")
-    shared = all(client.run(_sees, str(token), str(runs_root)).values())
-    token.unlink()
-    data = None if shared else {Path(p).name: Path(p).read_bytes()
-                                for p in {e["config"]["data_path"] for e in todo}}
-    futures = [client.submit(run_task, e["run_id"], e["config"], str(folder), data, key=f"bwkit-run-{e['run_id']}",
-                             pure=False) for e in todo]
+    data = data_payload(shares_disk(client, folder, runs_root), todo)
+    futures = {submit(client, e, folder, data): e for e in todo}
     results, counts = [], {"done": 0, "failed": 0}
     with tqdm(total=len(futures), desc="sweep", unit="run", disable=not progress) as bar:
         for future in as_completed(futures):
-            result = future.result()
-            for name, payload in (result.pop("files") or {}).items():
-                (folder / result["run_id"] / name).parent.mkdir(parents=True, exist_ok=True)
-                (folder / result["run_id"] / name).write_bytes(payload)
+            result = land(future.result(), folder)
+            if on_landed:
+                on_landed(futures[future], result)
             counts["done" if result["status"] == "succeeded" else "failed"] += 1
             bar.set_postfix(**counts, running=len(futures) - bar.n - 1)
             bar.update()
@@ -200,8 +223,12 @@ def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress:
 
 
 def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = None, scheduler: str | None = None,
-          workers: int | None = None, runs_root=None, log=print, progress: bool = True) -> dict:
-    """Run every combination; return the sweep's record (also in runs/sweeps/<id>/sweep.json)."""
+          workers: int | None = None, runs_root=None, log=print, progress: bool = True,
+          tracking_uri: str | None = None) -> dict:
+    """Run every combination; return the sweep's record (also in runs/sweeps/<id>/sweep.json).
+
+    Unless the runs' `tracking` is off, the sweep is an MLflow run and each run a child of it, logged
+    here on the client as it lands (with its seed, repeat and group: the combination it repeats)."""
     sweep_id = sweep_id or dt.datetime.now(dt.timezone.utc).strftime("sweep-%Y%m%d-%H%M%S")
     if not FILE_SAFE.fullmatch(sweep_id):
         raise ParameterError(f"sweep id {sweep_id!r} must be 1 to 64 letters, digits, '.', '_' or '-'")
@@ -211,11 +238,12 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = N
     runs = plan(base, grid, repeats, sweep_id)   # every value checked before anything is written
     sweep = SweepFolder(runs_root, sweep_id)
     with held(sweep.lock, f"sweep {sweep_id!r} ({sweep.root})"):
-        return _run_locked(sweep, runs, grid, repeats, base, scheduler, workers, log, progress)
+        return _run_locked(sweep, runs, grid=grid, repeats=repeats, base=base, scheduler=scheduler, workers=workers,
+                           log=log, progress=progress, tracking_uri=tracking_uri)
 
 
-def _run_locked(sweep: SweepFolder, runs: list[dict], grid: dict, repeats: int, base: dict, scheduler, workers,
-                log, progress: bool) -> dict:
+def _run_locked(sweep: SweepFolder, runs: list[dict], *, grid: dict, repeats: int, base: dict, scheduler, workers,
+                log, progress: bool, tracking_uri: str | None) -> dict:
     """The sweep, while this client holds its lock: no other client deletes or re-runs its folders."""
     folder, sweep_id, runs_root = sweep.root, sweep.root.name, sweep.root.parent.parent
     _shared_data(runs, sweep, log)
@@ -230,12 +258,15 @@ def _run_locked(sweep: SweepFolder, runs: list[dict], grid: dict, repeats: int, 
     record = {"sweep_id": sweep_id, "grid": grid, "repeats": repeats, "base": base,
               "runs": [e["run_id"] for e in runs], "started": dt.datetime.now(dt.timezone.utc).isoformat()}
     write_json(sweep.record, record)
-    results = []
+    results, tracked = [], TrackedParent("sweep", sweep_id, params={**base, "grid": grid, "repeats": repeats},
+                                         uri=tracking_uri, runs_root=runs_root, folder=folder)
     if todo:
         with _client(scheduler, workers) as client:
             if client.dashboard_link:
                 log(f"Dask dashboard: {client.dashboard_link}")
-            results = _dispatch(client, todo, folder, runs_root, progress)
+            results = _dispatch(client, todo, folder, runs_root, progress, tracked.landed)
+    tracked.close({"runs": len(runs), "failed": sum(r["status"] != "succeeded" for r in results)},
+                  any(r["status"] != "succeeded" for r in results))
     record["results"] = {r["run_id"]: {k: r[k] for k in ("status", "error", "attempts")} for r in results}
     record["skipped"] = [rid for rid, state in states.items() if state == "succeeded"]
     write_json(sweep.record, record)

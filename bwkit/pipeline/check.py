@@ -22,7 +22,7 @@ REMOTE = re.compile(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']?(?:http
 def _expected(files: RunFolder, run: dict) -> list[Path]:
     stages = [s for s in STAGES if s in run.get("stages", {})]
     version = model_version(run)
-    paths = [files.run_json, files.index, files.checkpoint, files.log, files.report, *files.plots(),
+    paths = [files.run_json, files.index, files.model_card, files.checkpoint, files.log, files.report, *files.plots(),
              files.onnx(version), files.torchscript(version), files.metadata(version)]
     paths += [p for s in stages for p in (files.notebook(s), files.html(s), files.html_with_code(s))]
     return paths + ([files.data] if run.get("data", {}).get("generated") else [])

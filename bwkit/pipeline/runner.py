@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from bwkit.data import sha256_file
 from bwkit.errors import BwkitError, DataError, ParameterError, RunError, RunInterrupted
 from bwkit.evaluation import fold_splits
 from bwkit.features import split_rows
+from bwkit.reports import notebook_to_html, write_model_card, write_run_index, write_runs_index
 from bwkit.training import load_data
-from bwkit.reports import notebook_to_html, write_run_index, write_runs_index
 from bwkit.runs import (
     ROOT,
     SET_BY_BWKIT,
@@ -182,8 +183,23 @@ def _sigterm_as_sigint(received: list):
             signal.signal(s, before)
 
 
-def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> None:
-    """Run `stages` in order, keeping run.json and the pages true whatever happens."""
+def _quietly(what: str, step, *args) -> None:
+    """Run a step that must not change the run's outcome: its error is one warning line."""
+    try:
+        step(*args)
+    except Exception as exc:  # noqa: BLE001 - the record is already true; this only adds to it
+        warnings.warn(f"{what} failed: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+
+
+def _finished(record: RunRecord, on_finish, log=print) -> None:
+    """What follows a run's last word in run.json: its pages, then `on_finish(record)`."""
+    write_pages(record.files.root, log)
+    if on_finish is not None:
+        _quietly(f"run {record.files.root.name}: on_finish", on_finish, record)
+
+
+def _execute(record: RunRecord, config: dict, stages, log, progress: bool, on_finish=None) -> None:
+    """Run `stages` in order, keeping run.json and the pages true whatever happens; then `_finished`."""
     files, start, received = record.files, time.perf_counter(), []
     write_pages(files.root, log)   # the run is listed, running, from its first second
     try:
@@ -219,10 +235,12 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool) -> No
     finally:
         record.data.update(finished=now(), wall_seconds=round(record.data.get("wall_seconds", 0)
                                                               + time.perf_counter() - start, 2))
-        record.data["manifest"] = files.hashes()   # what `bwkit check` verifies later
+        record.save()
+        _quietly(f"run {files.root.name}: the model card", write_model_card, files.root)   # from the saved record
+        record.data["manifest"] = files.hashes()   # what `bwkit check` verifies later (the card included)
         record.save()
         record.release()
-        write_pages(files.root, log)
+        _finished(record, on_finish, log)
 
 
 def _one_line(exc: BaseException, root: Path) -> str:
@@ -243,11 +261,13 @@ def write_pages(root: Path, log=print) -> None:
 
 
 def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None, log=print,
-        progress: bool = False) -> Path:
+        progress: bool = False, on_finish=None) -> Path:
     """Execute the pipeline; return the run's index.html. Raises RunError if a stage fails.
 
     overrides: parameter values (checked by `params.configure`; a full configuration is fine too).
     runs_root: default runs/ (or $BWKIT_RUNS). progress: papermill's per-cell bar for each stage.
+    on_finish: called with the RunRecord once the run has ended (succeeded, failed or interrupted) and run.json
+    says so; a layer above hands it in (`bwkit.experiments.Tracker` logs to MLflow). Its errors are warnings.
     """
     config, external = _checked(overrides or {})
     runs_root = Path(runs_root or default_runs_root()).resolve()  # the notebooks run with cwd=ROOT: absolute paths
@@ -270,7 +290,7 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None
         if not files.run_json.exists():   # nothing recorded: leave no empty folder that looks like a run
             shutil.rmtree(files.root, ignore_errors=True)
         raise
-    _execute(record, config, STAGES[1:] if external else STAGES, log, progress)
+    _execute(record, config, STAGES[1:] if external else STAGES, log, progress, on_finish)
     return files.index
 
 
@@ -279,7 +299,7 @@ def _unchanged(files: RunFolder, entry: dict) -> bool:
                for name, digest in entry.get("outputs", {}).items())
 
 
-def resume(run_dir, log=print, progress: bool = False) -> Path:
+def resume(run_dir, log=print, progress: bool = False, on_finish=None) -> Path:
     """Finish an interrupted or failed run from the first stage that did not finish (or whose files changed)."""
     files = RunFolder(Path(run_dir).expanduser().resolve())
     record = RunRecord(files, reconcile(files))
@@ -299,5 +319,5 @@ def resume(run_dir, log=print, progress: bool = False) -> Path:
         record.data.pop(key, None)
     record.data.update(status="running", process=this_process(), resumed=record.data.get("resumed", []) + [now()])
     record.save()
-    _execute(record, config, stages[first:], log, progress)
+    _execute(record, config, stages[first:], log, progress, on_finish)
     return files.index

@@ -138,7 +138,8 @@ def _reproduction(result: dict) -> str:
 def _links(files: RunFolder, run: dict) -> str:
     """Every artifact of the folder that exists, and the way back to the list of runs."""
     version = model_version(run)
-    named = [(files.run_json, "the record: parameters, status, timings, versions, sha256 manifest"),
+    named = [(files.model_card, "the model card: use, data, metrics beside the baselines, caveats"),
+             (files.run_json, "the record: parameters, status, timings, versions, sha256 manifest"),
              (files.report, "every metric of every method (JSON)"), (files.log, "one line per epoch"),
              (files.checkpoint, "best-validation checkpoint (torch.load(..., weights_only=True))"),
              (files.onnx(version), "the model for any ONNX runtime"), (files.metadata(version), "what feeding it needs"),
@@ -193,6 +194,10 @@ def write_run_index(run_dir, plots: bool = True) -> Path:
         parts.append(_folded("The summary in full", f"<p>{html.escape(report.get('summary', ''))}</p>"))
         parts.append(_split(report.get("data", {}).get("split")))
     parts += [_img(path) for path in files.plots() if path.exists() and plots]
+    if files.model_card.exists():
+        from bwkit.reports.model_card import card, card_html
+
+        parts.append(_folded(f"Model card ({RunFolder.MODEL_CARD})", card_html(card(files.root))))
     parts.append(_links(files, run))
     stages = run.get("stages", {})
     parts.append(_folded("Stages", "<table><tr><th>stage</th><th>status</th><th>seconds</th></tr>" + "".join(
@@ -249,6 +254,7 @@ def _runs_row(files: RunFolder, defaults: dict) -> str:
 
 def write_runs_index(runs_root) -> Path:
     """runs/index.html: one row per run, newest first, sortable by any column (written atomically)."""
+    from bwkit.reports.study import studies_list
     from bwkit.runs import configure
 
     runs_root, defaults = Path(runs_root), configure()
@@ -257,7 +263,8 @@ def write_runs_index(runs_root) -> Path:
              "<th>avg r</th><th>avg MAPE (%)</th><th>what differs from the defaults</th></tr></thead><tbody>"
              + "".join(_runs_row(RunFolder(p.parent), defaults) for p in found) + "</tbody></table>")
     body = ("<h1>bwkit runs</h1><p>Click a column's header to sort by it. The verdict is the original guide's "
-            "rule (average r &ge; 0.98 and average MAPE &le; 5 %).</p>" + table + _sweeps_list(runs_root) + SORTING)
+            "rule (average r &ge; 0.98 and average MAPE &le; 5 %).</p>" + table + _sweeps_list(runs_root)
+            + studies_list(runs_root) + SORTING)
     return write_atomic(runs_root / RUNS_INDEX, page("bwkit runs", body))
 
 

@@ -44,6 +44,8 @@ class RunFolder:
     RECORD_RESERVE = ".run.json.reserve"   # room kept for run.json while the run goes on (a dotfile: never hashed)
     SERVING = "serving"                       # what `bwkit serve` keeps: each link's window, snapshotted
     SERVING_SNAPSHOT = "serving/links.npz"
+    MODEL_CARD = "MODEL_CARD.md"        # what the model is for and how good it is, generated from the record
+    STOP = "STOP"                       # a request to end training at the next epoch (a search's pruner writes it)
 
     def __init__(self, root):
         self.root = Path(root)
@@ -72,6 +74,8 @@ class RunFolder:
     record_reserve = property(lambda self: self._at(self.RECORD_RESERVE))
     serving = property(lambda self: self._at(self.SERVING))
     serving_snapshot = property(lambda self: self._at(self.SERVING_SNAPSHOT))
+    model_card = property(lambda self: self._at(self.MODEL_CARD))
+    stop = property(lambda self: self._at(self.STOP))
 
     def plot(self, key: str) -> Path:
         """One of `PLOTS` ("history", "scatter", "skill", "overlay", "residuals")."""

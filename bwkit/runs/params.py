@@ -24,7 +24,7 @@ from bwkit.synth import PROFILES, parse_start
 AUTO = "auto"
 # Parameters bwkit sets itself for each run (never the user's): the name and what it is.
 SET_BY_BWKIT = {"run_dir": "is the run folder (use --run-id)", "output": "is the run's data/telemetry.csv"}
-TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}   # how a bool may be spelled on the command line or in YAML
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}   # how a bool may be spelled on the command line or in YAML
 
 
 class bool_or_auto:

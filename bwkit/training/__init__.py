@@ -9,4 +9,5 @@ __getattr__, __dir__, __all__ = face(
     selection=["choose", "selection_sentence"],
     trained=["TrainedRun", "load", "train_run", "ensure_data"],
     inputs=["load_data"],
+    epochs=["EPOCH_LINE", "epochs_trained", "read_epochs"],
 )

@@ -205,22 +205,31 @@ class Fit:
         return float(sum(self.history["seconds"]))
 
 
+def _stop_asked(stop_file, fit: Fit) -> bool:
+    """A stop file beside the run (a search pruning this trial, or a user) ends training once an epoch is kept."""
+    return stop_file is not None and fit.best_state is not None and Path(stop_file).exists()
+
+
 def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_info: dict,
-                progress: bool = True, fit: Fit | None = None, selection: dict | None = None) -> TrainResult:
+                progress: bool = True, fit: Fit | None = None, selection: dict | None = None,
+                stop_file=None) -> TrainResult:
     """Fit on the train split, select on validation; write the checkpoint and one log line per epoch.
 
     config: 02_train's checked configuration (params.configure); it is saved in the checkpoint as given.
     fit: a fit already started (by `bwkit.training.selection`), continued here; its epochs so far are logged first.
     selection: what chose this model's settings on validation, saved in the checkpoint.
+    stop_file: when this file appears, training ends after the current epoch, as early stopping does.
     """
     fit = fit or Fit(prepared, config, pick_device(config["device"]))
     with open(log_path, "w") as log:
         log.write(f"# training {len(fit.Xtr)} windows, validating on {len(fit.Xva)}; device={fit.device}; "
                   f"{_sizes(config)}\n")
-        for epoch in range(fit.epoch):
-            log.write(f"epoch {epoch + 1:4d}  val_loss {fit.history['val_loss'][epoch]:.6f}  (selection)\n")
+        history = fit.history
+        for epoch in range(fit.epoch):   # the selection's epochs of this fit, in the same format as the rest
+            log.write(f"epoch {epoch + 1:4d}  train_loss {history['train_loss'][epoch]:.6f}  val_loss "
+                      f"{history['val_loss'][epoch]:.6f}  lr {history['learning_rate'][epoch]:.2e}  (selection)\n")
         bar = tqdm(total=config["epochs"], initial=fit.epoch, desc="training", unit="epoch", disable=not progress)
-        while fit.epoch < config["epochs"] and not fit.stalled:
+        while fit.epoch < config["epochs"] and not fit.stalled and not _stop_asked(stop_file, fit):
             log.write(fit.step() + "\n")
             log.flush()
             bar.update()
@@ -228,6 +237,8 @@ def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_
                             lr=f"{fit.history['learning_rate'][-1]:.1e}")
         if fit.stalled:
             log.write(f"# early stop: no validation improvement for {config['patience']} epochs\n")
+        elif _stop_asked(stop_file, fit):
+            log.write(f"# stopped at epoch {fit.epoch}: asked to by {Path(stop_file).name} (pruned by a search)\n")
         _close_as_done(bar, fit.epoch)
         log.write(f"# best epoch {fit.best_epoch} (val_loss {fit.best_val:.6f}); {fit.epoch} epochs in "
                   f"{fit.seconds:.1f} s\n")

@@ -41,8 +41,9 @@ def data_info(telemetry: Telemetry, config: dict) -> dict:
 def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
     """The twin of a known_future model, trained with the same settings on the window alone."""
     twin_config = {**config, "known_future": False}
-    return train_model(prepare(telemetry, config["window_size"], False, split_of(config)), twin_config, files.window_only_checkpoint,
-                       files.window_only_log, data_info=telemetry.info(), progress=progress)
+    return train_model(prepare(telemetry, config["window_size"], False, split_of(config)), twin_config,
+                       files.window_only_checkpoint, files.window_only_log, data_info=telemetry.info(), progress=progress,
+                       stop_file=files.stop)
 
 
 def train_run(config: dict, files: RunFolder, progress: bool = True) -> TrainResult:

@@ -1,0 +1,156 @@
+"""Every run in MLflow, read back with MLflow's own client: the embedded SQLite store, a tracking server
+started as `mlflow server` on 127.0.0.1, one that does not answer, a failed run, and the model card."""
+import json
+import socket
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from bwkit import cli
+from bwkit.experiments import Tracker, track_run
+from bwkit.pipeline import run
+from bwkit.runs import RunFolder, RunRecord
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+TINY_CLI = ["--set", "samples=500", "--set", "epochs=2", "--set", "window_size=8", "--set", "hidden_size=4",
+            "--set", "known_future=False", "--set", "residual=True"]
+
+
+@pytest.fixture(scope="module")
+def tracked(tiny_run, tmp_path_factory):
+    """The shared tiny run logged into a new embedded store: (uri, MLflow run id)."""
+    store = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{store}/mlflow.db"
+    return uri, track_run(tiny_run.root, uri=uri)
+
+
+def test_a_run_lands_with_its_parameters_curve_metrics_tags_and_artifacts(tiny_run, tracked):
+    uri, run_id = tracked
+    client = MlflowClient(uri)
+    logged, record = client.get_run(run_id), json.loads(tiny_run.run_json.read_text())
+    report = json.loads(tiny_run.report.read_text())
+    assert logged.info.status == "FINISHED" and logged.info.run_name == "tiny"
+    assert logged.data.params == {k: str(v) for k, v in record["parameters"].items()}
+    curve = client.get_metric_history(run_id, "val_loss")
+    assert [m.step for m in curve] == [1, 2] and curve[-1].value == pytest.approx(report["validation_loss"][-1])
+    assert {"train_loss", "learning_rate"} <= set(logged.data.metrics)
+    assert logged.data.metrics["test/LSTM/average/correlation"] == pytest.approx(
+        report["comparison"]["LSTM"]["average"]["correlation"])
+    assert logged.data.metrics["test/persistence/rtt_ms/mae"] == pytest.approx(
+        report["comparison"]["persistence"]["per_target"]["rtt_ms"]["mae"])
+    assert logged.data.metrics["verdict/meets_rule"] == float(report["success"])
+    assert "vs/persistence/average/mse_change_low_pct" in logged.data.metrics
+    tags = logged.data.tags
+    assert tags["bwkit.data_sha256"] == record["data"]["sha256"] and tags["bwkit.status"] == "succeeded"
+    assert tags["mlflow.source.git.commit"] == record["environment"]["commit"]
+    assert tags["bwkit.git_dirty"] == str(record["environment"]["dirty"])
+    assert tags["bwkit.verdict.persistence"] in {"beats", "worse than", "indistinguishable from"}
+    names = {a.path for a in client.list_artifacts(run_id)} | {a.path for a in client.list_artifacts(run_id, "pages")}
+    assert {"index.html", "MODEL_CARD.md", RunFolder.REPORT, "pages/02_train.html", "model"} <= names
+
+
+def test_the_onnx_model_loads_through_mlflow_onnx_and_answers_as_the_runs_own_file(tiny_run, tracked):
+    import onnxruntime
+
+    uri, run_id = tracked
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.onnx.load_model(f"runs:/{run_id}/model")
+    meta = json.loads(tiny_run.metadata("v1").read_text())
+    x = np.random.default_rng(0).standard_normal((3, meta["window_size"], len(meta["features"]))).astype(np.float32)
+    ours = onnxruntime.InferenceSession(str(tiny_run.onnx("v1"))).run(None, {"input": x})[0]
+    loaded = onnxruntime.InferenceSession(model.SerializeToString()).run(None, {"input": x})[0]
+    served = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict({"input": x})["output"]
+    np.testing.assert_array_equal(loaded, ours)
+    np.testing.assert_allclose(served, ours, rtol=1e-6)
+    signature = mlflow.models.get_model_info(f"runs:/{run_id}/model").signature
+    spec = signature.inputs.to_dict()[0]
+    assert spec["name"] == "input" and list(spec["tensor-spec"]["shape"]) == [-1, x.shape[1], x.shape[2]]
+
+
+def test_the_model_card_names_the_datas_sha256_and_the_verdict_and_shows_on_the_run_page(tiny_run):
+    card = tiny_run.model_card.read_text()
+    record, report = json.loads(tiny_run.run_json.read_text()), json.loads(tiny_run.report.read_text())
+    assert record["data"]["sha256"] in card
+    assert f"is {'met' if report['success'] else 'not met'}" in card
+    assert "| persistence |" in card and "Out of scope" in card and "Licence: unknown" in card
+    page = tiny_run.index.read_text()
+    assert "Model card (MODEL_CARD.md)" in page and record["data"]["sha256"] in page
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_tracking_uri_is_one_warning_and_leaves_the_run_as_it_was(tiny_run):
+    before = tiny_run.run_json.read_bytes()
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tracker = Tracker(f"http://127.0.0.1:{_free_port()}")
+        tracker(RunRecord.load(tiny_run))
+    mine = [w for w in caught if "MLflow tracking" in str(w.message)]
+    assert len(mine) == 1 and "the run's own record is unaffected" in str(mine[0].message)
+    assert tracker.mlflow_run is None and time.perf_counter() - start < 60
+    assert tiny_run.run_json.read_bytes() == before
+
+
+def test_a_failed_run_appears_with_its_status_and_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,throughput_mbps\n2025-01-01T00:00:00Z,1\n")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracker = Tracker(uri, runs_root=tmp_path)
+    with pytest.raises(Exception):
+        run({"data_path": str(bad)}, run_id="bad", runs_root=tmp_path / "runs", log=lambda *_: None, on_finish=tracker)
+    logged = MlflowClient(uri).get_run(tracker.mlflow_run)
+    assert logged.info.status == "FAILED" and logged.data.tags["bwkit.status"] == "failed"
+    assert "data check" in logged.data.tags["bwkit.error"]
+    assert (tmp_path / "runs" / "bad" / "MODEL_CARD.md").read_text().count("The run is failed") == 1
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`mlflow server` with a SQLite store on a free loopback port; stopped (and waited for) after the test."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db", "--artifacts-destination", str(tmp_path / "art")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):   # up to two minutes on a loaded machine
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert process.poll() is None, "mlflow server exited"
+                time.sleep(0.5)
+        yield uri
+    finally:
+        import os
+        import signal
+
+        os.killpg(process.pid, signal.SIGTERM)   # mlflow passes it on to uvicorn, which drains gracefully
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:        # a loaded machine: do not wait for the drain
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def test_bwkit_run_with_tracking_uri_sends_the_run_to_a_tracking_server(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("BWKIT_RUNS", str(tmp_path / "runs"))
+    assert cli.main(["run", "--run-id", "served", "--tracking-uri", server, *TINY_CLI]) == 0
+    client = MlflowClient(server)
+    found = client.search_runs([client.get_experiment_by_name("bwkit").experiment_id])
+    assert [r.info.run_name for r in found] == ["served"] and found[0].info.status == "FINISHED"
+    assert found[0].data.params["hidden_size"] == "4"
+    assert not (tmp_path / "runs" / "mlflow.db").exists()   # the server got it, not the embedded store
+    assert "model" in {a.path for a in client.list_artifacts(found[0].info.run_id)}

@@ -1,0 +1,36 @@
+"""Where tracking logs by default, and the training log read back as MLflow's (and the pruner's) curve."""
+from bwkit.experiments import tracking_uri
+from bwkit.training import epochs_trained, read_epochs
+
+
+def test_the_default_store_is_sqlite_under_the_runs_root_unless_a_uri_or_the_environment_names_one(tmp_path,
+                                                                                                    monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking_uri(None, tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking_uri(None, tmp_path) == "http://127.0.0.1:5000"
+    assert tracking_uri("http://127.0.0.1:6000", tmp_path) == "http://127.0.0.1:6000"
+
+
+def test_the_training_log_reads_back_per_epoch_including_selection_and_skips_a_half_written_line(tmp_path):
+    log = tmp_path / "training_output.log"
+    log.write_text("# training 344 windows\n"
+                   "epoch    1  train_loss 0.900000  val_loss 0.800000  lr 1.00e-03  (selection)\n"
+                   "epoch    2  train_loss 0.700000  val_loss 0.600000  lr 1.00e-03  *best\n"
+                   "# best epoch 2 (val_loss 0.600000); 2 epochs in 0.3 s\n"
+                   "epoch    3  train_loss 0.6")
+    assert read_epochs(log) == [{"epoch": 1, "val_loss": 0.8, "train_loss": 0.9, "learning_rate": 1e-3},
+                                {"epoch": 2, "val_loss": 0.6, "train_loss": 0.7, "learning_rate": 1e-3}]
+    assert read_epochs(tmp_path / "missing.log") == []
+    (tmp_path / "bandwidth_predictor_report.json").write_text(
+        '{"selection": {"epochs": 3, "candidates": [{"chosen": true}, {"chosen": false}]}}')
+    (tmp_path / "training_output_window_only.log").write_text("epoch    1  train_loss 1.0  val_loss 1.0  lr 1e-3\n")
+    assert epochs_trained(tmp_path) == 2 + 1 + 3   # kept model, twin, the other candidate's 3 selection epochs
+
+
+def test_tracking_is_a_notebook_parameter_that_set_turns_off():
+    from bwkit.runs import configure, notebook_parameters
+
+    assert notebook_parameters("04_export")["tracking"].default is True
+    assert configure(sets=["tracking=off"])["tracking"] is False
+    assert configure(sets=["tracking=on"])["tracking"] is True
