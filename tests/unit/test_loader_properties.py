@@ -115,21 +115,23 @@ def reference(data: bytes, features: list[str], targets: list[str], policy: str)
     if (np.diff(times) <= 0).any():
         raise Refused("order")
     used = {name: np.array([number(c) for c in column[name]]) for name in dict.fromkeys(features + targets)}
-    if any(np.isnan(used[t]).any() for t in targets):
-        raise Refused("target gap")
     names, X = [], []
     for name in features:
         gaps = np.isnan(used[name])
+        # a target's gaps are masked, never refused: as an input it is carried and flagged unless dropped
+        policy_here = policy if name not in targets or policy == "drop" else "fill_flag"
         if not gaps.any():
             names, X = names + [name], X + [used[name]]
-        elif policy == "error" or f"{name}_missing" in header:
+        elif policy_here == "error" or f"{name}_missing" in header:
             raise Refused("feature gap")
-        elif policy == "fill_flag":
+        elif policy_here == "fill_flag":
             names, X = names + [name, f"{name}_missing"], X + [fill(used[name]), gaps.astype(float)]
     if not names:
         raise Refused("every feature dropped")
     Y = np.column_stack([used[t] for t in targets])
-    if any(Y[:, j].std() <= 1e-12 * max(1.0, abs(Y[:, j].mean())) for j in range(Y.shape[1])):
+    observed = ~np.isnan(Y)
+    if any(not observed[:, j].any() or Y[observed[:, j], j].std() <= 1e-12 * max(1.0, abs(Y[observed[:, j], j].mean()))
+           for j in range(Y.shape[1])):
         raise Refused("constant target")
     return times, names, np.column_stack(X), Y
 
@@ -220,7 +222,9 @@ def test_loader_agrees_with_the_reference_or_refuses(case):
     np.testing.assert_array_equal(telemetry.timestamps, times)
     assert telemetry.features == names and telemetry.targets == targets
     np.testing.assert_array_equal(telemetry.X, np.asarray(X, np.float32))   # float32: what the model reads
-    np.testing.assert_array_equal(telemetry.Y, Y)
+    observed = ~np.isnan(Y)   # a target is masked where it has no value, and read as it is elsewhere
+    np.testing.assert_array_equal(telemetry.observed, observed)
+    np.testing.assert_array_equal(telemetry.Y[observed], Y[observed])
 
 
 # --------------------------------------------------------------------------- anything at all
