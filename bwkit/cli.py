@@ -30,8 +30,19 @@ def _run(args) -> int:
 
     config = configure(parameters_file=args.parameters_file, sets=args.set)
     tracker = Tracker(args.tracking_uri) if config.get("tracking") is not False else None
-    print(run(config, run_id=args.run_id, progress=True, on_finish=tracker))
+    index = run(config, run_id=args.run_id, progress=True, on_finish=tracker)
+    print(index)
+    _print_headline(index.parent)
     return 0
+
+
+def _print_headline(run_dir) -> None:
+    """The run's verdict in words as the last line: against the best baseline first, the guide's rule second."""
+    from bwkit.evaluation import headline
+
+    report = RunFolder(run_dir).report
+    if report.is_file():
+        print(headline(json.loads(report.read_text()), default_epochs=pipeline_parameters()["epochs"].default).text)
 
 
 def _resume(args) -> int:

@@ -8,6 +8,7 @@ from bwkit.lazy import face
 __getattr__, __dir__, __all__ = face(
     __name__,
     methods=["MODEL", "REFERENCE", "method_color", "method_names"],
+    verdicts=["Headline", "best_baseline", "headline"],
     adaptive=["Tracker"],
     intervals=["band_constants", "window_scale"],
     rolling=["fold_splits", "prepared_folds"],

@@ -14,7 +14,7 @@ figure{display:inline-block;vertical-align:top;margin:.3rem;max-width:48%}figure
 table.sortable th{cursor:pointer}
 table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child,td:nth-child(2){text-align:left}.ok{color:#137333;font-weight:600}
-.bad{color:#b3261e;font-weight:600}img{max-width:100%;border:1px solid #eee;margin:.5rem 0}code{background:#f5f5f5;padding:0 .2rem}"""
+.bad{color:#b3261e;font-weight:600}h2.verdict{border-left:6px solid #888;padding-left:.6rem}h2.verdict.ok{border-color:#137333}h2.verdict.bad{border-color:#b3261e}.warn{background:#fff4ce;padding:.4rem .6rem;font-weight:600}img{max-width:100%;border:1px solid #eee;margin:.5rem 0}code{background:#f5f5f5;padding:0 .2rem}"""
 
 
 def notebook_to_html(ipynb, html_path=None) -> Path:

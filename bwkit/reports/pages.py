@@ -39,13 +39,12 @@ def _img(path: Path) -> str:
 
 
 def _key_methods(report: dict) -> list[str]:
-    """The model, the best baseline (highest average skill) and the ceiling, when there is one."""
-    from bwkit.evaluation import MODEL, method_names
+    """The model, the best baseline (highest average skill), persistence and the ceiling, when there is one."""
+    from bwkit.evaluation import MODEL, REFERENCE, best_baseline, method_names
 
     comparison = report["comparison"]
-    baselines = [m for m in method_names("baseline") if m in comparison]
-    best = max(baselines, key=lambda m: comparison[m]["average"].get("skill") or float("-inf"))
-    return [MODEL, best] + [m for m in method_names("ceiling") if m in comparison]
+    shown = [MODEL, best_baseline(report), REFERENCE] + [m for m in method_names("ceiling") if m in comparison]
+    return [m for m in dict.fromkeys(shown) if m in comparison]
 
 
 def _averages_table(report: dict, methods: list[str]) -> str:
@@ -108,16 +107,19 @@ def _tests_table(report: dict) -> str:
 
 
 def _verdict(report: dict) -> str:
-    achieved, rule = report["achieved_metrics"], report["target_metrics"]
-    ok = report["success"]
-    sentence = next((s for s in report.get("summary", "").split(". ") if s.startswith("The model ")), "")
-    methods = _key_methods(report)
-    return (f"<h2>Verdict: the LSTM <span class='{'ok' if ok else 'bad'}'>{'meets' if ok else 'does not meet'}</span>"
-            f" the original guide's rule</h2><p>The rule: average correlation &ge; {rule['correlation']} and average "
-            f"MAPE &le; {rule['mape']:g} % (achieved: {_num(achieved['correlation'], 4)} and "
-            f"{_num(achieved['mape'], 2)} %). Test split: {report.get('test_rows', '?')} rows.</p>"
-            f"<p class='lead'>{html.escape(sentence.rstrip('.') + '.') if sentence else ''}</p>"
-            + _averages_table(report, methods) + _tests_table(report))
+    """The first screen: the model against the best baseline (and persistence), the guide's rule second, a
+    quick test said as such; then the key methods' averages and the tests."""
+    from bwkit.evaluation import headline
+    from bwkit.runs import notebook_parameters
+
+    said = headline(report, default_epochs=notebook_parameters("02_train")["epochs"].default)
+    achieved = report["achieved_metrics"]
+    details = "".join(f"<p class='{'warn' if d.startswith('Quick test') else 'lead'}'>{html.escape(d)}</p>"
+                      for d in said.details)
+    return (f"<h2 class='verdict {said.tone}'>{html.escape(said.lead)}</h2>{details}"
+            f"<p>Achieved: average r {_num(achieved['correlation'], 4)}, average MAPE {_num(achieved['mape'], 2)} %; "
+            f"test split: {report.get('test_rows', '?')} rows.</p>"
+            + _averages_table(report, _key_methods(report)) + _tests_table(report))
 
 
 def _reproduction(result: dict) -> str:

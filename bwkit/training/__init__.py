@@ -7,7 +7,7 @@ __getattr__, __dir__, __all__ = face(
     model=["LSTMForecaster", "PREDICT_BATCH", "predict", "load_checkpoint"],
     train=["TrainResult", "train_model"],
     selection=["choose", "selection_sentence"],
-    trained=["TrainedRun", "load", "train_run", "ensure_data"],
+    trained=["Training", "TrainedRun", "load", "train_run", "ensure_data"],
     inputs=["load_data"],
     epochs=["EPOCH_LINE", "epochs_trained", "read_epochs"],
 )

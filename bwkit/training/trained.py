@@ -16,7 +16,7 @@ from bwkit.features import Prepared, prepare, split_of, split_summary
 from bwkit.runs import RunFolder, configure, default_data_path
 from bwkit.training.inputs import load_data
 from bwkit.training.model import LSTMForecaster, load_checkpoint
-from bwkit.training.selection import choose
+from bwkit.training.selection import Choice, choose
 from bwkit.training.train import TrainResult, train_model
 
 
@@ -46,16 +46,27 @@ def train_window_only(telemetry: Telemetry, config: dict, files: RunFolder, prog
                        stop_file=files.stop)
 
 
-def train_run(config: dict, files: RunFolder, progress: bool = True) -> TrainResult:
-    """02_train without its displays: load, choose the "auto" settings, train (and the window-only twin)."""
-    telemetry = load_data(config)
+@dataclass
+class Training:
+    """What 02_train did: the "auto" settings chosen on validation, the fit, and the window-only twin if any."""
+    choice: Choice
+    result: TrainResult
+    twin: TrainResult | None
+
+
+def train_run(config: dict, files: RunFolder, progress: bool = True, *, telemetry: Telemetry | None = None) -> Training:
+    """02_train without its displays: choose the "auto" settings on validation, train (stopping early at a
+    pruner's request), and train the window-only twin of a model that sees the calendar. `telemetry`: the data
+    already loaded with `load_data(config)`."""
+    telemetry = telemetry if telemetry is not None else load_data(config)
     choice = choose(telemetry, config)
     result = train_model(choice.prepared, choice.config, files.checkpoint, files.log,
-                         data_info=data_info(telemetry, config),
-                         progress=progress, fit=choice.fit, selection=choice.record)
+                         data_info=data_info(telemetry, config), progress=progress, fit=choice.fit,
+                         selection=choice.record, stop_file=files.stop)
+    twin = None
     if choice.config["known_future"] and config["compare_window_only"]:
-        train_window_only(telemetry, choice.config, files, progress)
-    return result
+        twin = train_window_only(telemetry, choice.config, files, progress)
+    return Training(choice, result, twin)
 
 
 @dataclass

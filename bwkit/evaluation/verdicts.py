@@ -1,0 +1,88 @@
+"""The first thing a reader is told: what the model is worth against the best baseline, then the guide's rule.
+
+One sentence set, from a report JSON, used by the run page, 03_evaluate's conclusion and the CLI's last line:
+the model's change in MSE against the strongest baseline (with its 95 % interval), its skill against
+persistence, a plain warning when it is no better than persistence, the original guide's rule second (and
+that it says nothing when a baseline meets it too), and a quick-test warning for runs too short to judge.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bwkit.evaluation.methods import MODEL, REFERENCE, method_names
+from bwkit.evaluation.metrics import verdict
+from bwkit.evaluation.significance import verdict as compared
+
+QUICK_ROWS = 1000   # fewer test rows than this: too few for a stable verdict
+
+
+@dataclass(frozen=True)
+class Headline:
+    lead: str            # the first sentence: the model against the best baseline
+    details: list[str]   # persistence, the rule, the quick-test warning, in that order
+    tone: str            # "ok" (beats the best baseline), "bad" (worse than it) or "neutral"
+
+    @property
+    def text(self) -> str:
+        return " ".join([self.lead, *self.details])
+
+
+def baselines_in(report: dict) -> list[str]:
+    """The report's baselines: every method but the models and the ceilings (a name the registry no longer
+    knows, from an older or newer kit, counts as a baseline)."""
+    others = set(method_names("model")) | set(method_names("ceiling"))
+    return [m for m in report["comparison"] if m not in others]
+
+
+def best_baseline(report: dict) -> str:
+    """The baseline with the highest average skill on the test rows (persistence when there is no other)."""
+    averages = {m: report["comparison"][m]["average"] for m in baselines_in(report)}
+    return max(averages, key=lambda m: (averages[m].get("skill") or 0.0, m == REFERENCE), default=REFERENCE)
+
+
+def _against(report: dict, method: str) -> tuple[str, str]:
+    """("beats" / "is indistinguishable from" / "is worse than", "-12.3 % MSE, 95 % interval -14.0 to -10.1 %")."""
+    t = (report.get("significance") or {}).get(method, {}).get("average")
+    if not t or t.get("rel_low") is None:
+        return "is compared with", "no interval (too few rows)"
+    word = compared(t["rel_low"], t["rel_high"])
+    return ("beats" if word == "beats" else f"is {word}",
+            f"{100 * t['rel_mse_diff']:+.1f} % MSE, 95 % interval {100 * t['rel_low']:+.1f} to {100 * t['rel_high']:+.1f} %")
+
+
+def _meets(average: dict) -> bool:
+    return average.get("correlation") is not None and average.get("mape") is not None and verdict(average)
+
+
+def _rule(report: dict) -> str:
+    rule, comparison = report["target_metrics"], report["comparison"]
+    meets = [m for m in baselines_in(report) if _meets(comparison[m]["average"])]
+    ceilings = [m for m in method_names("ceiling") if m in comparison]
+    said = (f"The original guide's rule (average r >= {rule['correlation']} and MAPE <= {rule['mape']:g} %) is "
+            f"{'met' if report['success'] else 'not met'} by the model")
+    if report["success"] and meets:
+        said += f", but {' and '.join(meets)} meet{'s' if len(meets) == 1 else ''} it too: meeting it says nothing here"
+    if ceilings and not any(_meets(comparison[m]["average"]) for m in ceilings):
+        said += f"; no model could meet it on this data ({ceilings[0]}, the best any model could do, does not)"
+    return said + "."
+
+
+def headline(report: dict, *, default_epochs: int | None = None) -> Headline:
+    """The run's verdict in words, from its report JSON (`default_epochs`: 02_train's, for the quick-test warning)."""
+    best = best_baseline(report)
+    word, figures = _against(report, best)
+    skill = report["comparison"][MODEL]["average"].get("skill")
+    lead = f"The {MODEL} {word} {best}, the best baseline here ({figures})."
+    details = []
+    if best != REFERENCE:
+        p_word, p_figures = _against(report, REFERENCE)
+        if p_word != "beats":
+            details.append(f"It {p_word} persistence ({p_figures}): no better than repeating the last value.")
+        elif skill is not None:
+            details.append(f"Its average skill against persistence is {skill:.3f}.")
+    details.append(_rule(report))
+    epochs = (report.get("config") or {}).get("epochs")
+    if (default_epochs and epochs and epochs < default_epochs) or report.get("test_rows", QUICK_ROWS) < QUICK_ROWS:
+        details.append(f"Quick test ({epochs} epochs, default {default_epochs}; {report.get('test_rows')} test rows): "
+                       "not a model to judge.")
+    return Headline(lead, details, "ok" if word == "beats" else "bad" if word.startswith("is worse") else "neutral")

@@ -1,0 +1,51 @@
+"""The first line a reader gets: the model against the best baseline, the guide's rule second and qualified."""
+from bwkit.evaluation import headline
+
+RULE = {"correlation": 0.98, "mape": 5.0}
+
+
+def report(model, baselines, tests, success, epochs=100, test_rows=2000):
+    averages = {"LSTM": model, **baselines}
+    return {"comparison": {m: {"average": a} for m, a in averages.items()}, "significance": tests,
+            "target_metrics": RULE, "success": success, "config": {"epochs": epochs}, "test_rows": test_rows}
+
+
+def interval(rel, low, high):
+    return {"average": {"rel_mse_diff": rel, "rel_low": low, "rel_high": high}}
+
+
+def test_a_smooth_trace_where_persistence_meets_the_rule_says_so_and_claims_nothing_for_the_model():
+    smooth = report({"skill": 0.0075, "correlation": 0.999, "mape": 0.4},
+                    {"persistence": {"skill": 0.0, "correlation": 0.999, "mape": 0.4},
+                     "ridge": {"skill": -0.01, "correlation": 0.998, "mape": 0.5}},
+                    {"persistence": interval(-0.007, -0.021, 0.007), "ridge": interval(-0.02, -0.03, -0.01)},
+                    success=True)
+    said = headline(smooth, default_epochs=100)
+    assert said.lead.startswith("The LSTM is indistinguishable from persistence, the best baseline here")
+    assert "-0.7 % MSE, 95 % interval -2.1 to +0.7 %" in said.lead and said.tone == "neutral"
+    assert "but persistence and ridge meet it too: meeting it says nothing here" in said.text
+    assert "Quick test" not in said.text
+
+
+def test_a_model_that_beats_every_baseline_leads_with_the_strongest_and_its_skill():
+    good = report({"skill": 0.89, "correlation": 0.993, "mape": 2.5},
+                  {"persistence": {"skill": 0.0, "correlation": 0.91, "mape": 8.0},
+                   "gbm": {"skill": 0.86, "correlation": 0.99, "mape": 2.9},
+                   "seasonal": {"skill": 0.2, "correlation": 0.95, "mape": 6.0}},
+                  {"persistence": interval(-0.89, -0.9, -0.88), "gbm": interval(-0.17, -0.22, -0.12),
+                   "seasonal": interval(-0.5, -0.6, -0.4)}, success=True)
+    said = headline(good, default_epochs=100)
+    assert said.lead.startswith("The LSTM beats gbm, the best baseline here (-17.0 % MSE") and said.tone == "ok"
+    assert "skill against persistence is 0.890" in said.text and "but gbm meets it too" in said.text
+
+
+def test_a_model_worse_than_the_trees_and_a_quick_test_are_said_plainly():
+    weak = report({"skill": 0.25, "correlation": 0.7, "mape": 30.0},
+                  {"persistence": {"skill": 0.0, "correlation": 0.6, "mape": 35.0},
+                   "gbm": {"skill": 0.5, "correlation": 0.8, "mape": 25.0}},
+                  {"persistence": interval(-0.25, -0.3, -0.2), "gbm": interval(0.5, 0.4, 0.6)},
+                  success=False, epochs=2, test_rows=300)
+    said = headline(weak, default_epochs=100)
+    assert said.lead.startswith("The LSTM is worse than gbm") and said.tone == "bad"
+    assert "is not met by the model" in said.text
+    assert said.details[-1].startswith("Quick test (2 epochs, default 100; 300 test rows)")
