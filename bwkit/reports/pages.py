@@ -38,13 +38,15 @@ def _img(path: Path) -> str:
 
 
 def _key_methods(report: dict) -> list[str]:
-    """The model, the best baseline (highest average skill) and the ceiling, when there is one."""
-    from bwkit.evaluation import MODEL, method_names
+    """The model, the best baseline (highest average skill), the trees (what a modeller would try instead) and the
+    ceiling, each when there is one."""
+    from bwkit.evaluation import MODEL, TREES, method_names
 
     comparison = report["comparison"]
     baselines = [m for m in method_names("baseline") if m in comparison]
     best = max(baselines, key=lambda m: comparison[m]["average"].get("skill") or float("-inf"))
-    return [MODEL, best] + [m for m in method_names("ceiling") if m in comparison]
+    trees = [TREES] if TREES in comparison and TREES != best else []
+    return [MODEL, best] + trees + [m for m in method_names("ceiling") if m in comparison]
 
 
 def _averages_table(report: dict, methods: list[str]) -> str:
@@ -109,13 +111,14 @@ def _tests_table(report: dict) -> str:
 def _verdict(report: dict) -> str:
     achieved, rule = report["achieved_metrics"], report["target_metrics"]
     ok = report["success"]
-    sentence = next((s for s in report.get("summary", "").split(". ") if s.startswith("The model ")), "")
+    sentences = [s.rstrip(".") + "." for s in report.get("summary", "").split(". ")
+                 if s.startswith("The model ") or s.startswith("Gradient-boosted trees")]
     methods = _key_methods(report)
     return (f"<h2>Verdict: the LSTM <span class='{'ok' if ok else 'bad'}'>{'meets' if ok else 'does not meet'}</span>"
             f" the original guide's rule</h2><p>The rule: average correlation &ge; {rule['correlation']} and average "
             f"MAPE &le; {rule['mape']:g} % (achieved: {_num(achieved['correlation'], 4)} and "
             f"{_num(achieved['mape'], 2)} %). Test split: {report.get('test_rows', '?')} rows.</p>"
-            f"<p class='lead'>{html.escape(sentence.rstrip('.') + '.') if sentence else ''}</p>"
+            + "".join(f"<p class='lead'>{html.escape(s)}</p>" for s in sentences)
             + _averages_table(report, methods) + _tests_table(report))
 
 

@@ -1,0 +1,91 @@
+"""Which gradient-boosting library the `gbm` baseline uses: scikit-learn against LightGBM, same rows, same features.
+
+    python bench/bench_trees.py                   # scikit-learn only (LightGBM is not a kit dependency)
+    pip install lightgbm==4.7.0 && python bench/bench_trees.py   # LightGBM beside it
+
+On the dwcp default data, the legacy profile (seed 1) and the irish5g preset, windows as the
+kit's defaults make them (window_size 20, the 70/15/15 split), every target's trees are fitted
+by `bwkit.evaluation.trees.fit` with each library's learner at the same settings (one thread, learning
+rate 0.05, 31 leaves, at least 20 rows a leaf, L2 1.0, at most 1000 rounds, early stopping after
+30 rounds without gain on validation), learning the next value itself ("level") or its change
+from the window's last row ("change"). Prints, per data set, library and form: the skill
+against persistence on validation (the rows the choice is made on) and on test, per target
+and averaged, and the seconds to fit. Not a test: a record of how the choice was made.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bwkit import synth
+from bwkit.data import load_telemetry
+from bwkit.evaluation import trees
+from bwkit.features import prepare
+from bwkit.runs import configure
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lightgbm_learn(x, y, validation: tuple, *, seed: int):
+    import lightgbm
+
+    x_val, y_val = validation
+    model = lightgbm.LGBMRegressor(learning_rate=0.05, n_estimators=1000, num_leaves=31, min_child_samples=20,
+                                   reg_lambda=1.0, random_state=seed, n_jobs=1, verbose=-1)
+    model.fit(x, y, eval_X=(x_val,), eval_y=(y_val,), callbacks=[lightgbm.early_stopping(30, verbose=False)])
+    return model, int(model.best_iteration_)
+
+
+def datasets(folder: Path):
+    defaults = configure(stage="02_train")
+    for name, profile, seed in (("dwcp default", "dwcp", 42), ("legacy seed 1", "legacy", 1)):
+        path = folder / f"{profile}.csv"
+        synth.write(path, 15000, seed, profile, "2025-11-03T00:00:00Z")
+        yield name, load_telemetry(path, defaults["features"], defaults["targets"], defaults["nan_policy"]), 20
+    preset = yaml.safe_load((ROOT / "presets" / "irish5g.yml").read_text())
+    yield "irish5g preset", load_telemetry(ROOT / "presets" / preset["data_path"], preset["features"],
+                                           preset["targets"], preset["nan_policy"], fresh_column=preset["fresh_column"],
+                                           fresh_targets=preset["fresh_targets"]), preset["window_size"]
+
+
+def skills(telemetry, split, predicted) -> np.ndarray:
+    """Skill per target against persistence on the observed rows of a split."""
+    mask, actual, last = trees.observed(telemetry, split.row), telemetry.Y[split.row], telemetry.Y[split.row - 1]
+    return np.array([1 - np.mean((predicted[mask[:, j], j] - actual[mask[:, j], j]) ** 2)
+                     / np.mean((last[mask[:, j], j] - actual[mask[:, j], j]) ** 2) for j in range(actual.shape[1])])
+
+
+def main() -> None:
+    learners = {"scikit-learn": trees.learn}
+    try:
+        import lightgbm  # noqa: F401
+        learners["LightGBM"] = lightgbm_learn
+    except ImportError:
+        print("LightGBM is not installed: scikit-learn only (see the header for the command)", file=sys.stderr)
+    print("| data | library | target | val skill per target (avg) | test skill per target (avg) | fit s | rounds |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, telemetry, window in datasets(Path(folder)):
+            prepared = prepare(telemetry, window, False)
+            for library, learner in learners.items():
+                for change in (False, True):
+                    started = time.perf_counter()
+                    result = trees.fit(prepared, telemetry, learner=learner, change=change)
+                    seconds = time.perf_counter() - started
+                    val = skills(telemetry, prepared.splits["val"], result.validation)
+                    test = skills(telemetry, prepared.splits["test"], result.test)
+                    rounds = "/".join(str(v["iterations"]) for v in result.details["per_target"].values())
+                    print(f"| {name} | {library} | {'change' if change else 'level'} | "
+                          f"{' / '.join(f'{v:.3f}' for v in val)} ({val.mean():.3f}) | "
+                          f"{' / '.join(f'{v:.3f}' for v in test)} ({test.mean():.3f}) | "
+                          f"{result.details['training_seconds']:.1f} ({seconds:.1f} with predicting) | {rounds} |",
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()

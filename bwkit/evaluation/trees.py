@@ -1,0 +1,208 @@
+"""Gradient-boosted trees on lag features of the window: the strong baseline a modeller tries first.
+
+Per target, scikit-learn's `HistGradientBoostingRegressor` (docs/evaluation.md says why this
+one and not LightGBM) learns the next row from features of the same window the LSTM reads:
+each raw input column at lags 1, 2, 3, 5, 10 and 20 rows (those the window holds), its mean
+and standard deviation over the last SHORT_ROWS rows and over the whole window, plus the
+predicted row's hour of day and weekday. It trains on the LSTM's training windows, on the rows
+where the target is observed (a target held between measurements: its fresh rows only),
+stops early on the validation windows scored the same way, and predicts validation (for its
+calibrated bands) and test in chunks.
+
+Memory: the features of one window are about ten numbers per input column, so above
+MAX_TRAINING_WINDOWS training windows (and MAX_STOPPING_WINDOWS validation windows for early
+stopping) an evenly spaced sub-sample is used, and the report's notes say so.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bwkit.features import CALENDAR_FEATURES, WindowArray, hour_and_weekday
+
+LAGS = (1, 2, 3, 5, 10, 20)        # rows back from the predicted row (1: the window's last row)
+SHORT_ROWS = 5                     # the short rolling window, rows
+MAX_TRAINING_WINDOWS = 200_000     # sub-sampled (evenly spaced) above this: bounds the fit's memory
+MAX_STOPPING_WINDOWS = 100_000     # validation windows that early stopping scores, at most
+CHUNK_WINDOWS = 16_384             # windows turned into features at a time when predicting
+SETTINGS = {                       # HistGradientBoostingRegressor's, fixed (early stopping picks the size)
+    "learning_rate": 0.05, "max_iter": 1000, "max_leaf_nodes": 31, "min_samples_leaf": 20,
+    "l2_regularization": 1.0, "early_stopping": True, "n_iter_no_change": 30, "scoring": "loss",
+}
+LIBRARY = "scikit-learn HistGradientBoostingRegressor"
+THREADS = 1                        # OpenMP threads: a second one spins while the machine is busy (one fit measured
+                                   # 7 s on one thread, 100 s on two, on a loaded 2-core machine)
+
+
+@dataclass
+class TreesFit:
+    """The trees' predictions [rows, targets] on the validation and the test windows, and how they were made."""
+    validation: np.ndarray
+    test: np.ndarray
+    details: dict
+    notes: list[str] = field(default_factory=list)
+
+
+def raw_columns(features: list[str]) -> list[int]:
+    """The window's own columns (the next-row calendar channels of known_future windows left out)."""
+    return [i for i, name in enumerate(features) if name not in CALENDAR_FEATURES]
+
+
+def feature_names(features: list[str], window: int) -> list[str]:
+    """Names of `lag_features`' columns, in order."""
+    names = [features[i] for i in raw_columns(features)]
+    lags = [k for k in LAGS if k <= window]
+    return ([f"{n}_lag{k}" for k in lags for n in names]
+            + [f"{n}_{stat}_{rows}" for rows in (min(SHORT_ROWS, window), window) for stat in ("mean", "std")
+               for n in names] + ["next_hour", "next_weekday"])
+
+
+def lag_features(X, features: list[str], next_timestamps: np.ndarray) -> np.ndarray:
+    """float32 [windows, len(feature_names)] of windows X [n, window, features] and the predicted rows' unix seconds."""
+    columns, window = raw_columns(features), X.shape[1]
+    w = np.asarray(X[:, :, columns] if isinstance(X, WindowArray) else np.asarray(X)[:, :, columns], np.float64)
+    parts = [w[:, window - k] for k in LAGS if k <= window]
+    for rows in (min(SHORT_ROWS, window), window):
+        part = w[:, window - rows:]
+        parts += [part.mean(axis=1), part.std(axis=1)]
+    hour, weekday = hour_and_weekday(np.asarray(next_timestamps, np.float64))
+    parts += [hour[:, None], weekday[:, None]]
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def _spaced(n: int, most: int) -> np.ndarray:
+    """Indices 0 .. n-1, or `most` of them evenly spaced (first and last kept) when n is larger."""
+    return np.arange(n) if n <= most else np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
+
+
+def observed(telemetry, rows: np.ndarray) -> np.ndarray:
+    """bool [rows, targets]: where each target is learned and scored (a held target: its fresh rows only)."""
+    if telemetry.fresh is None:
+        return np.ones((len(rows), len(telemetry.targets)), bool)
+    return telemetry.fresh[rows]
+
+
+def _features_of(split, features, telemetry, index: np.ndarray) -> np.ndarray:
+    """lag_features of the split's windows at `index`, CHUNK_WINDOWS at a time (float32 out, float64 only per chunk)."""
+    out = np.empty((len(index), len(feature_names(features, split.X.shape[1]))), np.float32)
+    for start in range(0, len(index), CHUNK_WINDOWS):
+        part = index[start:start + CHUNK_WINDOWS]
+        windows = split.X.take(part) if isinstance(split.X, WindowArray) else split.X[part]   # a view: gathered below
+        out[start:start + len(part)] = lag_features(windows, features, telemetry.timestamps[split.row[part]])
+    return out
+
+
+def predict_split(models: list, split, features, *, telemetry, change: bool = True) -> np.ndarray:
+    """Every target's prediction [windows, targets] for a split, CHUNK_WINDOWS windows at a time."""
+    out = np.empty((len(split), len(models)))
+    # the value each change is added to (the window's last row: the same trace, as the windowing guarantees)
+    last = telemetry.Y[split.row - 1] if change else np.zeros((len(split), len(models)))
+    for start in range(0, len(split), CHUNK_WINDOWS):
+        index = np.arange(start, min(start + CHUNK_WINDOWS, len(split)))
+        x = _features_of(split, features, telemetry, index)
+        for j, model in enumerate(models):
+            out[index, j] = model.predict(x) + last[index, j]
+    return out
+
+
+def learn(x, y, validation: tuple, *, seed: int):
+    """One target's trees, early-stopped on validation = (x_val, y_val): (the fitted regressor, its rounds)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    x_val, y_val = validation
+    model = HistGradientBoostingRegressor(**SETTINGS, random_state=seed).fit(x, y, X_val=x_val, y_val=y_val)
+    return model, int(model.n_iter_)
+
+
+def training_set(split, features, telemetry, *, most: int, change: bool = True) -> tuple[np.ndarray, ...]:
+    """Features, what to learn [windows, targets] (changes, or levels), the observed mask and the indices of a
+    split, sub-sampled (evenly spaced) to at most `most` windows."""
+    index = _spaced(len(split), most)
+    x = _features_of(split, features, telemetry, index)
+    rows = split.row[index]
+    y = telemetry.Y[rows] - (telemetry.Y[rows - 1] if change else 0.0)
+    return x, y, observed(telemetry, rows), index
+
+
+def fit(prepared, telemetry, seed: int = 0, *, learner=learn, change: bool = True) -> TreesFit:
+    """One regressor per target on the training windows, early-stopped on validation; predictions on val and test.
+
+    Each target's trees learn its change from the window's last row (next minus last; `change`
+    False: the next value itself) on the rows where it is observed; the prediction adds the
+    change to the last value. learner(x, y, (x_val, y_val), seed=seed) -> (model, rounds): `learn`.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(THREADS, user_api="openmp"):
+        return _fit(prepared, telemetry, seed=seed, learner=learner, change=change)
+
+
+def _fit(prepared, telemetry, *, seed: int, learner, change: bool) -> TreesFit:
+    started = time.perf_counter()
+    train, val = prepared.splits["train"], prepared.splits["val"]
+    x, y, mask, kept = training_set(train, prepared.features, telemetry, most=MAX_TRAINING_WINDOWS, change=change)
+    x_val, y_val, mask_val, kept_val = training_set(val, prepared.features, telemetry, most=MAX_STOPPING_WINDOWS,
+                                                    change=change)
+    models, per_target = [], {}
+    for j, target in enumerate(prepared.targets):
+        model, iterations = learner(x[mask[:, j]], y[mask[:, j], j], (x_val[mask_val[:, j]], y_val[mask_val[:, j], j]),
+                                    seed=seed)
+        models.append(model)
+        per_target[target] = {"training_windows": int(mask[:, j].sum()), "stopping_windows": int(mask_val[:, j].sum()),
+                              "iterations": iterations}
+    details = {"library": LIBRARY, "settings": SETTINGS, "target": "change from the last value" if change else "level",
+               "features": len(feature_names(prepared.features, train.X.shape[1])),
+               "training_seconds": time.perf_counter() - started, "per_target": per_target,
+               "training_windows_of": len(train), "stopping_windows_of": len(val)}
+    del x, y, x_val, y_val   # the training features, before the prediction's chunks
+    result = TreesFit(*(predict_split(models, prepared.splits[name], prepared.features, telemetry=telemetry,
+                                      change=change) for name in ("val", "test")), details)
+    details["seconds"] = time.perf_counter() - started
+    if len(kept) < len(train) or len(kept_val) < len(val):
+        result.notes.append(f"The gradient-boosted trees learned from {len(kept):,} of the {len(train):,} training "
+                            f"windows and stopped early on {len(kept_val):,} of the {len(val):,} validation windows "
+                            f"(evenly spaced), to stay within the memory budget; they predict every row.")
+    return result
+
+
+def comparison_sentence(ev, name: str, model: str) -> str:
+    """In plain words, whether the trees (method `name`) beat the model, on average and per target, with intervals.
+
+    "Beat" only where the paired bootstrap's 95 % interval of the MSE difference excludes zero.
+    """
+    from bwkit.evaluation.significance import verdict
+
+    if name not in ev.averages or name not in ev.tests:
+        return ""
+    mine, theirs = ev.averages[model]["skill"], ev.averages[name]["skill"]
+    t = ev.tests[name]["average"]
+    word = verdict(t["rel_low"], t["rel_high"])   # the model against the trees
+    interval = (f"the {model}'s MSE {100 * t['rel_mse_diff']:+.1f} % of theirs, 95 % interval "
+                f"{100 * t['rel_low']:+.1f} to {100 * t['rel_high']:+.1f} %")
+    head = f"Gradient-boosted trees on lag features ({name}) "
+    if word == "worse than":
+        text = head + f"beat the {model}: average skill {theirs:.3f} against its {mine:.3f} ({interval})."
+    elif word == "beats":
+        text = head + f"lose to the {model}: average skill {theirs:.3f} against its {mine:.3f} ({interval})."
+    else:
+        text = head + (f"and the {model} cannot be told apart: average skill {theirs:.3f} against its {mine:.3f} "
+                       f"({interval}).")
+    ahead = [target for target, r in ev.tests[name].items()
+             if target != "average" and verdict(r["rel_low"], r["rel_high"]) == "worse than"]
+    if ahead and word != "worse than":
+        text += f" The trees beat the {model} on {', '.join(ahead)}."
+    elif ahead and len(ahead) < len(ev.targets):
+        text += f" Per target, they beat it on {', '.join(ahead)}."
+    return text
+
+
+def details_table(details: dict):
+    """How each target's trees were fitted (a report's `method_details` entry): rows learned from, rows early
+    stopping scored, rounds kept."""
+    import pandas as pd
+
+    return pd.DataFrame.from_dict(details["per_target"], orient="index").rename_axis("target").rename(columns={
+        "training_windows": "training windows", "stopping_windows": "validation windows (early stopping)",
+        "iterations": "rounds"})
