@@ -1,7 +1,8 @@
 """Gradient-boosted trees on lag features of the window: the strong baseline a modeller tries first.
 
 Per target, scikit-learn's `HistGradientBoostingRegressor` (docs/evaluation.md says why this
-one and not LightGBM) learns the next row from features of the same window the LSTM reads:
+one and not LightGBM) learns the next row (its value, or its change from the window's last row,
+whichever validation prefers) from features of the same window the LSTM reads:
 each raw input column at lags 1, 2, 3, 5, 10 and 20 rows (those the window holds), its mean
 and standard deviation over the last SHORT_ROWS rows and over the whole window, plus the
 predicted row's hour of day and weekday. It trains on the LSTM's training windows, on the rows
@@ -24,8 +25,8 @@ from bwkit.features import CALENDAR_FEATURES, WindowArray, hour_and_weekday
 
 LAGS = (1, 2, 3, 5, 10, 20)        # rows back from the predicted row (1: the window's last row)
 SHORT_ROWS = 5                     # the short rolling window, rows
-MAX_TRAINING_WINDOWS = 200_000     # sub-sampled (evenly spaced) above this: bounds the fit's memory
-MAX_STOPPING_WINDOWS = 100_000     # validation windows that early stopping scores, at most
+MAX_TRAINING_WINDOWS = 150_000     # sub-sampled (evenly spaced) above this: bounds the fit's memory
+MAX_STOPPING_WINDOWS = 50_000      # validation windows that early stopping scores, at most
 CHUNK_WINDOWS = 16_384             # windows turned into features at a time when predicting
 SETTINGS = {                       # HistGradientBoostingRegressor's, fixed (early stopping picks the size)
     "learning_rate": 0.05, "max_iter": 1000, "max_leaf_nodes": 31, "min_samples_leaf": 20,
@@ -94,16 +95,26 @@ def _features_of(split, features, telemetry, index: np.ndarray) -> np.ndarray:
     return out
 
 
-def predict_split(models: list, split, features, *, telemetry, change: bool = True) -> np.ndarray:
+@dataclass
+class TargetTrees:
+    """One target's regressor, what it learned (the level, or the change from the last value) and that one's scale."""
+    model: object
+    change: bool
+    scale: float
+
+    def predict(self, x: np.ndarray, last: np.ndarray) -> np.ndarray:
+        return self.model.predict(x) * self.scale + (last if self.change else 0.0)
+
+
+def predict_split(fitted: list[TargetTrees], split, features, *, telemetry) -> np.ndarray:
     """Every target's prediction [windows, targets] for a split, CHUNK_WINDOWS windows at a time."""
-    out = np.empty((len(split), len(models)))
-    # the value each change is added to (the window's last row: the same trace, as the windowing guarantees)
-    last = telemetry.Y[split.row - 1] if change else np.zeros((len(split), len(models)))
+    out = np.empty((len(split), len(fitted)))
+    last = telemetry.Y[split.row - 1]   # the window's last row: the same trace, as the windowing guarantees
     for start in range(0, len(split), CHUNK_WINDOWS):
         index = np.arange(start, min(start + CHUNK_WINDOWS, len(split)))
         x = _features_of(split, features, telemetry, index)
-        for j, model in enumerate(models):
-            out[index, j] = model.predict(x) + last[index, j]
+        for j, trees in enumerate(fitted):
+            out[index, j] = trees.predict(x, last[index, j])
     return out
 
 
@@ -116,49 +127,69 @@ def learn(x, y, validation: tuple, *, seed: int):
     return model, int(model.n_iter_)
 
 
-def training_set(split, features, telemetry, *, most: int, change: bool = True) -> tuple[np.ndarray, ...]:
-    """Features, what to learn [windows, targets] (changes, or levels), the observed mask and the indices of a
-    split, sub-sampled (evenly spaced) to at most `most` windows."""
+def training_set(split, features, telemetry, *, most: int) -> tuple[np.ndarray, ...]:
+    """Features, the next values and the last ones [windows, targets], the observed mask and the indices of a split,
+    sub-sampled (evenly spaced) to at most `most` windows."""
     index = _spaced(len(split), most)
-    x = _features_of(split, features, telemetry, index)
     rows = split.row[index]
-    y = telemetry.Y[rows] - (telemetry.Y[rows - 1] if change else 0.0)
-    return x, y, observed(telemetry, rows), index
+    return (_features_of(split, features, telemetry, index), telemetry.Y[rows], telemetry.Y[rows - 1],
+            observed(telemetry, rows), index)
 
 
-def fit(prepared, telemetry, seed: int = 0, *, learner=learn, change: bool = True) -> TreesFit:
+FORMS = (False, True)   # what the trees learn, chosen per target on validation: the level, the change from the last
+
+
+def _fit_target(x, target: tuple, validation: tuple, *, learner, seed: int, forms) -> tuple[TargetTrees, dict]:
+    """The form with the lower validation MSE (target = (next, last) on the training rows, validation = (x, next,
+    last)), each learned in units of its training std (early stopping's tolerance is absolute)."""
+    (level, last), (x_val, level_val, last_val) = target, validation
+    best, record = None, {}
+    for change in forms:
+        y, y_val = level - last * change, level_val - last_val * change
+        scale = float(y.std()) or 1.0
+        model, rounds = learner(x, y / scale, (x_val, y_val / scale), seed=seed)
+        candidate = TargetTrees(model, bool(change), scale)
+        loss = float(np.mean((candidate.predict(x_val, last_val) - level_val) ** 2))
+        record["change" if change else "level"] = {"validation_mse": loss, "rounds": rounds}
+        if best is None or loss < best[1]:
+            best = candidate, loss, rounds
+    return best[0], {"learns": "change" if best[0].change else "level", "rounds": best[2], "forms": record}
+
+
+def fit(prepared, telemetry, seed: int = 0, *, learner=learn, forms=FORMS) -> TreesFit:
     """One regressor per target on the training windows, early-stopped on validation; predictions on val and test.
 
-    Each target's trees learn its change from the window's last row (next minus last; `change`
-    False: the next value itself) on the rows where it is observed; the prediction adds the
-    change to the last value. learner(x, y, (x_val, y_val), seed=seed) -> (model, rounds): `learn`.
+    Each target's trees learn, on the rows where it is observed, its next value or its change from
+    the window's last row (the one with the lower validation MSE, of `forms`); the prediction adds
+    a change back to the last value. learner(x, y, (x_val, y_val), seed=seed) -> (model, rounds): `learn`.
     """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(THREADS, user_api="openmp"):
-        return _fit(prepared, telemetry, seed=seed, learner=learner, change=change)
+        return _fit(prepared, telemetry, seed=seed, learner=learner, forms=forms)
 
 
-def _fit(prepared, telemetry, *, seed: int, learner, change: bool) -> TreesFit:
+def _fit(prepared, telemetry, *, seed: int, learner, forms) -> TreesFit:
     started = time.perf_counter()
     train, val = prepared.splits["train"], prepared.splits["val"]
-    x, y, mask, kept = training_set(train, prepared.features, telemetry, most=MAX_TRAINING_WINDOWS, change=change)
-    x_val, y_val, mask_val, kept_val = training_set(val, prepared.features, telemetry, most=MAX_STOPPING_WINDOWS,
-                                                    change=change)
-    models, per_target = [], {}
+    x, level, last, mask, kept = training_set(train, prepared.features, telemetry, most=MAX_TRAINING_WINDOWS)
+    x_val, level_val, last_val, mask_val, kept_val = training_set(val, prepared.features, telemetry,
+                                                                  most=MAX_STOPPING_WINDOWS)
+    fitted, per_target = [], {}
     for j, target in enumerate(prepared.targets):
-        model, iterations = learner(x[mask[:, j]], y[mask[:, j], j], (x_val[mask_val[:, j]], y_val[mask_val[:, j], j]),
-                                    seed=seed)
-        models.append(model)
-        per_target[target] = {"training_windows": int(mask[:, j].sum()), "stopping_windows": int(mask_val[:, j].sum()),
-                              "iterations": iterations}
-    details = {"library": LIBRARY, "settings": SETTINGS, "target": "change from the last value" if change else "level",
-               "features": len(feature_names(prepared.features, train.X.shape[1])),
+        m, v = mask[:, j], mask_val[:, j]
+        trees, record = _fit_target(x if m.all() else x[m], (level[m, j], last[m, j]),   # no copy where all observed
+                                    (x_val if v.all() else x_val[v], level_val[v, j], last_val[v, j]),
+                                    learner=learner, seed=seed, forms=forms)
+        fitted.append(trees)
+        per_target[target] = {"training_windows": int(m.sum()), "stopping_windows": int(v.sum()), **record}
+    details = {"library": LIBRARY, "settings": SETTINGS, "features": len(feature_names(prepared.features,
+                                                                                       train.X.shape[1])),
                "training_seconds": time.perf_counter() - started, "per_target": per_target,
                "training_windows_of": len(train), "stopping_windows_of": len(val)}
-    del x, y, x_val, y_val   # the training features, before the prediction's chunks
-    result = TreesFit(*(predict_split(models, prepared.splits[name], prepared.features, telemetry=telemetry,
-                                      change=change) for name in ("val", "test")), details)
+    del x, x_val   # the training features, before the prediction's chunks
+    result = TreesFit(*(predict_split(fitted, prepared.splits[name], prepared.features, telemetry=telemetry)
+                        for name in ("val", "test")), details)
     details["seconds"] = time.perf_counter() - started
     if len(kept) < len(train) or len(kept_val) < len(val):
         result.notes.append(f"The gradient-boosted trees learned from {len(kept):,} of the {len(train):,} training "
@@ -200,9 +231,11 @@ def comparison_sentence(ev, name: str, model: str) -> str:
 
 def details_table(details: dict):
     """How each target's trees were fitted (a report's `method_details` entry): rows learned from, rows early
-    stopping scored, rounds kept."""
+    stopping scored, what they learn, rounds kept, each form's validation MSE."""
     import pandas as pd
 
-    return pd.DataFrame.from_dict(details["per_target"], orient="index").rename_axis("target").rename(columns={
-        "training_windows": "training windows", "stopping_windows": "validation windows (early stopping)",
-        "iterations": "rounds"})
+    return pd.DataFrame.from_records([
+        {"target": target, "training windows": f["training_windows"],
+         "validation windows (early stopping)": f["stopping_windows"], "learns (chosen on validation)": f["learns"],
+         "rounds": f["rounds"], **{f"validation MSE ({form})": v["validation_mse"] for form, v in f["forms"].items()}}
+        for target, f in details["per_target"].items()]).set_index("target")

@@ -58,7 +58,8 @@ def test_the_trees_learn_what_the_window_holds_and_persistence_misses():
     assert result.validation.shape == (len(prepared.splits["val"]), 1)
     assert skill(t, prepared.splits["test"], result.test) > 0.8   # persistence is off by two rows of noise
     fit = result.details["per_target"]["y"]
-    assert fit["training_windows"] == len(prepared.splits["train"]) and 1 <= fit["iterations"] <= 1000
+    assert fit["training_windows"] == len(prepared.splits["train"]) and 1 <= fit["rounds"] <= 1000
+    assert fit["learns"] == min(fit["forms"], key=lambda form: fit["forms"][form]["validation_mse"])
     assert result.notes == []
 
 
