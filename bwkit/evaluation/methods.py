@@ -108,7 +108,7 @@ REGISTRY: list[Method] = [
     Method(WINDOW_ONLY, "model", "#17becf", _window_only,
            "the same LSTM without the predicted row's calendar inputs (known_future runs only)"),
     Method(TREES, "baseline", "#d62728", lambda i: _trees(i).test,
-           "gradient-boosted trees per target (scikit-learn) on lag features of the window: lags 1/2/3/5/10/20, "
+           "gradient-boosted trees per target (LightGBM) on lag features of the window: lags 1/2/3/5/10/20, "
            "mean and std over the last 5 rows and the whole window, the predicted row's hour and weekday; trained "
            "where the target is observed, early-stopped on validation", frozenset({"overlay", "residuals"}),
            lambda i: _trees(i).validation),
