@@ -1,6 +1,7 @@
 """Which gradient-boosting library the `gbm` baseline uses: scikit-learn against LightGBM, same rows, same features.
 
     python bench/bench_trees.py      # needs scikit-learn, the test extra: pip install -e '.[test]'
+    python bench/bench_trees.py --memory 1000000   # the trees' peak memory on that many rows (LightGBM only)
 
 On the dwcp default data, the legacy profile (seed 1) and the irish5g preset, windows as the
 kit's defaults make them (window_size 20, the 70/15/15 split), every target's trees are fitted
@@ -14,6 +15,7 @@ to fit (both forms) and the rounds kept. Not a test: a record of how the choice 
 """
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,7 +65,30 @@ def skills(telemetry, split, predicted) -> np.ndarray:
                      / np.mean((last[mask[:, j], j] - actual[mask[:, j], j]) ** 2) for j in range(actual.shape[1])])
 
 
+def memory(rows: int) -> None:
+    """Peak memory traced while the trees fit and predict on `rows` rows of random telemetry (9 inputs, 4 targets)."""
+    import tracemalloc
+
+    from bwkit.data import Telemetry
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((rows, 9), dtype=np.float32)
+    telemetry = Telemetry(Path("random.csv"), "0" * 64, 1.7e9 + 60.0 * np.arange(rows), np.zeros(rows, np.int64),
+                          [f"x{i}" for i in range(9)], [f"x{i}" for i in range(4)], X, X[:, :4].astype(np.float64))
+    prepared = prepare(telemetry, 20, False)
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = trees.fit(prepared, telemetry)
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"{rows:,} rows: the trees' peak traced memory {peak / 2**20:.0f} MiB (numpy and LightGBM's Python-side "
+          f"arrays; the booster's own C++ heap is not traced), {seconds:.1f} s; notes: {result.notes}")
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--memory":
+        return memory(int(sys.argv[2]))
     learners = {"scikit-learn": sklearn_learn, "LightGBM": trees.learn}
     print("| data | library | learns | val skill per target (avg) | test skill per target (avg) | fit s | rounds |")
     print("|---|---|---|---|---|---|---|")
