@@ -93,10 +93,10 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
     """
     inputs = methods.Inputs(model, prepared, telemetry, window_only)
     rows, targets = inputs.rows, list(prepared.targets)
+    scored, notes = _scored_rows(telemetry, targets, rows)   # refused before any method is fitted
     predictions = {m.name: p for m in methods.REGISTRY if (p := m.predict(inputs)) is not None}
     on_val = {m.name: m.validation(inputs) for m in methods.REGISTRY if m.name in predictions and m.validation}
     actual = telemetry.Y[rows]
-    scored, notes = _scored_rows(telemetry, targets, rows)
     notes += inputs.notes
     metrics, averages = {}, {}
     for method, predicted in predictions.items():

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bwkit.errors import DataError
 from bwkit.features import CALENDAR_FEATURES, WindowArray, hour_and_weekday
 
 LAGS = (1, 2, 3, 5, 10, 20)        # rows back from the predicted row (1: the window's last row)
@@ -179,6 +180,10 @@ def fit(prepared, telemetry, seed: int = 0, *, learner=learn, forms=FORMS) -> Tr
     fitted, per_target = [], {}
     for j, target in enumerate(prepared.targets):
         m, v = mask[:, j], mask_val[:, j]
+        if m.sum() < 2 or not v.any():
+            raise DataError(f"{telemetry.path}: {target} is observed on {int(m.sum())} training and {int(v.sum())} "
+                            "validation windows; the trees need at least 2 and 1. Use more data, or leave "
+                            f"{target} out of fresh_targets")
         trees, record = _fit_target(x if m.all() else x[m], (level[m, j], last[m, j]),   # no copy where all observed
                                     (x_val if v.all() else x_val[v], level_val[v, j], last_val[v, j]),
                                     learner=learner, seed=seed, forms=forms)

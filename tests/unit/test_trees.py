@@ -102,3 +102,12 @@ def test_the_sentence_says_plainly_whether_the_trees_beat_the_model(average, per
     text = trees.comparison_sentence(ev, "gbm", "LSTM")
     assert text.startswith("Gradient-boosted trees on lag features (gbm) ") and expected in text
     assert ("beat the LSTM on a" in text or "beat it on a" in text) == (per_target[0] > 0)
+
+
+def test_a_target_never_fresh_in_validation_is_refused_by_name():
+    from bwkit.errors import DataError
+
+    t = telemetry(rows=600, fresh_every=4)
+    t.fresh[400:] = False   # fresh only in the training part
+    with pytest.raises(DataError, match="y is observed on .* training and 0 validation windows"):
+        trees.fit(prepare(t, 20, False), t)
