@@ -51,3 +51,20 @@ def test_a_method_that_does_not_apply_is_left_out(tiny_run, monkeypatch):
 def test_a_name_is_registered_once():
     with pytest.raises(ValueError, match="already registered"):
         methods.register(methods.get("ridge"))
+
+
+def test_the_trees_reach_every_table_plot_test_band_and_sentence(tiny_run, tmp_path):
+    run = trained.load(tiny_run, log=lambda *_: None)
+    ev = evaluate.evaluate(run.model, run.prepared, run.telemetry, run.window_only)
+    trees = methods.TREES
+    assert trees in ev.methods and trees in set(ev.table()["method"]) and trees in ev.tests
+    for figure in (plots.skill_bars(ev), plots.overlay(ev), plots.residuals(ev)):
+        assert trees in legend(figure)
+    assert {s["target"] for s in ev.intervals["methods"][trees]["test"]} == set(ev.targets)   # its own bands
+    summary = evaluate.summary(ev)
+    assert "Gradient-boosted trees on lag features (gbm) " in summary and "gbm's own calibrated bands cover" in summary
+    report = json.loads(evaluate.write_report(tmp_path / "report.json", ev, run.saved, summary, 0.1).read_text())
+    fit = report["method_details"][trees]
+    assert set(fit["per_target"]) == set(ev.targets) and fit["training_seconds"] > 0
+    page = tiny_run.index.read_text()   # the run page: the trees in the first table, their sentence in the lead
+    assert page.index("<td>gbm</td>") < page.index("Every method, averages") and "Gradient-boosted trees" in page

@@ -1,13 +1,14 @@
 """Evaluation: every method scored on the same test rows, with intervals and significance.
 
-The method registry (`methods`) names the model and the baselines; `evaluate` scores them;
+The method registry (`methods`) names the model and the baselines (`trees`: gradient-boosted
+trees on lag features); `evaluate` scores them;
 `uncertainty` says how sure the numbers are; `rolling` repeats it over expanding folds.
 """
 from bwkit.lazy import face
 
 __getattr__, __dir__, __all__ = face(
     __name__,
-    methods=["MODEL", "REFERENCE", "method_color", "method_names"],
+    methods=["MODEL", "REFERENCE", "TREES", "method_color", "method_names"],
     verdicts=["Headline", "best_baseline", "headline"],
     adaptive=["Tracker"],
     intervals=["band_constants", "window_scale"],

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bwkit.data import require_observed
-from bwkit.evaluation import methods, significance, uncertainty
+from bwkit.evaluation import methods, significance, trees, uncertainty
 from bwkit.evaluation.methods import MODEL, REFERENCE
 from bwkit.evaluation.metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
 from bwkit.runs import write_json
@@ -35,6 +35,7 @@ class Evaluation:
     tests: dict = field(default_factory=dict)   # method -> target/"average" -> differences, intervals, DM test
     intervals: dict | None = None       # calibrated 80 / 95 % bands of the model and persistence, scored on test
     bands: np.ndarray | None = None     # the model's half-widths on the test rows [levels, rows, targets]
+    details: dict = field(default_factory=dict)   # method -> how it was fitted (the trees: rows, rounds, seconds)
 
     @property
     def methods(self) -> list[str]:
@@ -88,9 +89,11 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
     """
     inputs = methods.Inputs(model, prepared, telemetry, window_only)
     rows, targets = inputs.rows, list(prepared.targets)
+    scored, notes = _scored_rows(telemetry, targets, prepared.splits["test"])   # refused before any method is fitted
     predictions = {m.name: p for m in methods.REGISTRY if (p := m.predict(inputs)) is not None}
+    on_val = {m.name: m.validation(inputs) for m in methods.REGISTRY if m.name in predictions and m.validation}
     actual = telemetry.Y[rows]
-    scored, notes = _scored_rows(telemetry, targets, prepared.splits["test"])
+    notes += inputs.notes
     metrics, averages = {}, {}
     for method, predicted in predictions.items():
         metrics[method] = {t: target_metrics(actual[scored[:, j], j], predicted[scored[:, j], j])
@@ -100,9 +103,10 @@ def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
             metrics[method][t]["skill"] = skill(metrics[method][t]["mse"], metrics[REFERENCE][t]["mse"])
         averages[method] = average(metrics[method])
         averages[method]["skill"] = float(np.mean([metrics[method][t]["skill"] for t in targets]))
-    ev = Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows])
+    ev = Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows],
+                    details=inputs.details)
     ev.tests = uncertainty.tests(ev)
-    ev.intervals, ev.bands = uncertainty.interval_check(ev, model, prepared, telemetry)
+    ev.intervals, ev.bands = uncertainty.interval_check(ev, prepared, telemetry, on_val)
     return ev
 
 
@@ -121,9 +125,10 @@ def _interval_sentence(ev: Evaluation) -> str:
         return " and ".join(f"{100 * np.mean([s['coverage'] for s in entries if s['level'] == lvl]):.1f} %"
                             for lvl in ev.intervals["levels"]) if entries else ""
     nominal = " and ".join(f"{100 * lvl:g} %" for lvl in ev.intervals["levels"])
+    others = "; ".join(f"{name}'s own calibrated bands cover {cover(name, 'test')}"
+                       for name in ev.intervals["methods"] if name != MODEL)
     text = (f"Its {nominal} prediction intervals (calibrated on validation residuals) cover {cover(MODEL, 'test')} "
-            f"of the test rows, averaged over targets; persistence's own calibrated bands cover "
-            f"{cover(REFERENCE, 'test')}.")
+            f"of the test rows, averaged over targets" + (f"; {others}." if others else "."))
     if cover(MODEL, "adaptive_test"):
         text += (f" Learning from their misses as each actual arrives (adaptive conformal), the model's cover "
                  f"{cover(MODEL, 'adaptive_test')}.")
@@ -137,7 +142,8 @@ def summary(ev: Evaluation, saved: dict | None = None) -> str:
     """
     avg = ev.averages[MODEL]
     parts = [f"The LSTM reaches average correlation {avg['correlation']:.4f} and average MAPE {avg['mape']:.2f} % "
-             f"on {len(ev.rows)} test rows, so it {_meets(avg)} the guide's rule ({RULE})."]
+             f"on {len(ev.rows)} test rows, so it {_meets(avg)} the guide's rule ({RULE}).",
+             trees.comparison_sentence(ev, methods.TREES, MODEL)]
     if ev.ceiling:
         o = ev.averages[ev.ceiling]
         parts.append(f"The ceiling (the generator's {ev.ceiling}) reaches {o['correlation']:.4f} and {o['mape']:.2f} %, "
@@ -182,7 +188,7 @@ def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, m
         "verdicts": evaluation.verdicts(),
         "gap_closed": evaluation.gap_closed(),
         "significance": evaluation.tests, "block_rule": significance.BLOCK_RULE,
-        "intervals": evaluation.intervals, "selection": saved.get("selection"), "blend": saved.get("blend"),
+        "intervals": evaluation.intervals, "method_details": evaluation.details, "selection": saved.get("selection"), "blend": saved.get("blend"),
         "summary": summary_text,
         "test_rows": len(evaluation.rows),
         "data": saved["data"], "config": saved["config"], "best_epoch": saved["best_epoch"],

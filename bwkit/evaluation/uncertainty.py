@@ -4,8 +4,8 @@
 MSE and correlation differences with 95 % paired block-bootstrap intervals, and a
 Diebold-Mariano test). `verdict_sentence` turns them into words that say "beats X"
 only when the interval excludes zero. `interval_check` calibrates 80 % and 95 %
-bands for the model and for persistence on validation residuals (`intervals`) and
-scores both on test.
+bands for every method that predicts the validation rows (the model, the trees,
+persistence) on its own validation residuals (`intervals`) and scores them on test.
 """
 from __future__ import annotations
 
@@ -103,12 +103,14 @@ def _calibrated(prepared, telemetry, predicted_val) -> dict:
                                for t, s, d in zip(prepared.targets, share, std)}}}
 
 
-def calibration(model, prepared, telemetry) -> dict:
-    """80 % / 95 % bands of the model and of persistence, each from its own validation residuals."""
+def calibration(model, prepared, telemetry, on_val: dict | None = None) -> dict:
+    """80 % / 95 % bands of the model and of persistence (and of any method in on_val: name -> its predictions on
+    the validation rows), each from its own validation residuals."""
     from bwkit.training import predict
 
     val = prepared.splits["val"]
-    on_val = {MODEL: predict(model, val.X), REFERENCE: persistence(telemetry.Y, val.row)}
+    if on_val is None:
+        on_val = {MODEL: predict(model, val.X), REFERENCE: persistence(telemetry.Y, val.row)}
     return {"levels": list(intervals.LEVELS), "method": INTERVAL_METHOD, "validation_rows": len(val),
             "methods": {name: _calibrated(prepared, telemetry, p) for name, p in on_val.items()}}
 
@@ -124,9 +126,10 @@ def half_widths(checked: dict, method: str, X, features, targets) -> np.ndarray:
     return q[:, None, :] * scale[None]
 
 
-def interval_check(ev, model, prepared, telemetry) -> tuple[dict, np.ndarray]:
-    """`calibration`, each method's bands scored on the evaluation's test rows; and the model's test half-widths."""
-    checked = calibration(model, prepared, telemetry)
+def interval_check(ev, prepared, telemetry, on_val: dict) -> tuple[dict, np.ndarray]:
+    """`calibration` of every method in on_val (name -> validation predictions), each method's bands scored on the
+    evaluation's test rows; and the model's test half-widths."""
+    checked = calibration(None, prepared, telemetry, on_val)
     test = prepared.splits["test"]
     for name, entry in checked["methods"].items():
         q, scale = _band_terms(checked, name, test.X, prepared.features, ev.targets)

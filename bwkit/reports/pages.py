@@ -39,11 +39,12 @@ def _img(path: Path) -> str:
 
 
 def _key_methods(report: dict) -> list[str]:
-    """The model, the best baseline (highest average skill), persistence and the ceiling, when there is one."""
-    from bwkit.evaluation import MODEL, REFERENCE, best_baseline, method_names
+    """The model, the best baseline (highest average skill), the trees (what a modeller would try instead),
+    persistence and the ceiling, each when there is one."""
+    from bwkit.evaluation import MODEL, REFERENCE, TREES, best_baseline, method_names
 
     comparison = report["comparison"]
-    shown = [MODEL, best_baseline(report), REFERENCE] + [m for m in method_names("ceiling") if m in comparison]
+    shown = [MODEL, best_baseline(report), TREES, REFERENCE] + [m for m in method_names("ceiling") if m in comparison]
     return [m for m in dict.fromkeys(shown) if m in comparison]
 
 
@@ -114,8 +115,9 @@ def _verdict(report: dict) -> str:
 
     said = headline(report, default_epochs=notebook_parameters("02_train")["epochs"].default)
     achieved = report["achieved_metrics"]
+    trees = [s.rstrip(".") + "." for s in report.get("summary", "").split(". ") if s.startswith("Gradient-boosted")]
     details = "".join(f"<p class='{'warn' if d.startswith('Quick test') else 'lead'}'>{html.escape(d)}</p>"
-                      for d in said.details)
+                      for d in [*trees, *said.details])
     return (f"<h2 class='verdict {said.tone}'>{html.escape(said.lead)}</h2>{details}"
             f"<p>Achieved: average r {_num(achieved['correlation'], 4)}, average MAPE {_num(achieved['mape'], 2)} %; "
             f"test split: {report.get('test_rows', '?')} rows.</p>"

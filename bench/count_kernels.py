@@ -1,0 +1,47 @@
+"""How many Jupyter kernels a pytest run starts, and how long it takes.
+
+    .venv/bin/python bench/count_kernels.py [pytest arguments]      e.g. tests/ -x, or -m "not slow"
+
+Every kernel papermill, the pipeline, a sweep's workers or JupyterLab start is the venv's `python3`
+kernelspec; this script puts a counting twin of it first on JUPYTER_PATH (for this run only), so each
+start appends a line to a file, then prints pytest's wall time and the count.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WRAPPER = """import os, runpy, sys
+with open(os.environ["BWKIT_KERNEL_COUNT"], "a") as f:
+    f.write("kernel\\n")
+sys.argv[0] = "ipykernel_launcher"
+runpy.run_module("ipykernel_launcher", run_name="__main__")
+"""
+
+
+def main(args: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        spec = folder / "kernels" / "python3"
+        spec.mkdir(parents=True)
+        (folder / "count_kernel.py").write_text(WRAPPER)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-Xfrozen_modules=off", str(folder / "count_kernel.py"), "-f", "{connection_file}"],
+            "display_name": "Python 3 (bwkit)", "language": "python"}))
+        count = folder / "count.txt"
+        count.touch()
+        env = {**os.environ, "JUPYTER_PATH": f"{folder}{os.pathsep}{os.environ.get('JUPYTER_PATH', '')}",
+               "BWKIT_KERNEL_COUNT": str(count)}
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], env=env)
+        seconds = time.perf_counter() - start
+        kernels = len(count.read_text().splitlines())
+    print(f"pytest {' '.join(args) or '(all)'}: exit {done.returncode}, {seconds:.0f} s wall, {kernels} kernel starts")
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
