@@ -65,7 +65,7 @@ def test_the_runs_index_links_to_the_run_page(browser, tiny_runs):
     assert not blocked
     page.click("text=tiny")
     page.wait_for_load_state("load")
-    assert page.url.endswith("/tiny/index.html") and "Verdict" in page.inner_text("body")
+    assert page.url.endswith("/tiny/index.html") and "the best baseline here" in page.inner_text("body")
     page.close()
 
 
@@ -122,7 +122,9 @@ def test_the_run_page_answers_on_its_first_screen_and_every_link_resolves(browse
     page.set_viewport_size({"width": 1400, "height": 900})
     first_screen = page.evaluate("""() => [...document.querySelectorAll('h2, p, td')]
         .filter(e => e.getBoundingClientRect().bottom <= 900 && e.offsetParent !== null).map(e => e.innerText).join(' ')""")
-    assert "Verdict: the LSTM" in first_screen and "LSTM" in first_screen and "ridge" in first_screen
+    assert "The LSTM" in first_screen and "the best baseline here" in first_screen   # the model against the best
+    assert "original guide's rule" in first_screen and "persistence" in first_screen and "gbm" in first_screen
+    assert "Quick test" in first_screen   # the tiny run trains for 2 epochs: said on the first screen
     assert page.evaluate("document.body.scrollHeight") <= 3 * 900 + 200   # plots included, details folded
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
     assert len(hrefs) >= 15

@@ -71,7 +71,7 @@ def test_every_notebook_checks_its_parameters_in_its_first_code_cell(stage):
 
 
 def test_papermill_cli_runs_one_stage_from_the_repo_root(tmp_path):
-    """The README's command: papermill notebooks/02_train.ipynb out.ipynb -p epochs N."""
+    """The documented command: papermill notebooks/02_train.ipynb runs/....ipynb -p epochs N."""
     csv = write_synthetic(tmp_path / "data.csv", samples=400, seed=3)
     cmd = [sys.executable, "-m", "papermill", "notebooks/02_train.ipynb", str(tmp_path / "out.ipynb"), "-k", "python3",
            "-p", "epochs", "1", "-p", "hidden_size", "8", "-p", "window_size", "8",
