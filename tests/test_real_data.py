@@ -61,9 +61,9 @@ def test_tiny_end_to_end_run_on_real_data_from_relative_paths(real_slice, tmp_pa
     assert not run.notebook("01_generate_data").exists() and not run.data.exists() and run.checkpoint.exists()
     assert "samples" not in record["parameters"]   # generation's parameters would only mislead
     report = json.loads(run.report.read_text())
-    assert list(report["comparison"]) == ["LSTM", "ridge", "seasonal", "persistence"]   # no ceiling for real data
+    assert list(report["comparison"]) == ["LSTM", "gbm", "ridge", "seasonal", "persistence"]   # no ceiling for real data
     assert any("filled" in note and "_missing" in note for note in report["data"]["notes"])
-    assert "rtt_ms is held between measurements: scored on the" in report["summary"]
+    assert "rtt_ms is scored on the" in report["summary"] and "where it is observed" in report["summary"]
     scored = report["per_target"]["rtt_ms"]["n"]
     assert 0 < scored < report["per_target"]["throughput_mbps"]["n"] == report["test_rows"]
 

@@ -48,7 +48,7 @@ def test_a_consumer_rebuilds_the_bands_from_the_onnx_file_alone(tiny_run):
     """The bands shipped in the ONNX metadata, applied to the test windows, give the coverage the report states."""
     model = onnx.load(str(next(tiny_run.root.glob("*.onnx"))))
     props = {p.key: json.loads(p.value) for p in model.metadata_props}
-    shipped, features = props["bwkit.evaluation.intervals"], props["bwkit.features.recipe"]
+    shipped, features = props["bwkit.intervals"], props["bwkit.features"]
     run = trained.load(tiny_run, log=lambda *a: None)
     test = run.prepared.splits["test"]
     from bwkit.training.model import predict

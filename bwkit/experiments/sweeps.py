@@ -87,7 +87,7 @@ def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
     return runs
 
 
-def _shared_data(runs: list[dict], sweep: SweepFolder, log) -> None:
+def _shared_data(runs: list[dict], data_folder: Path, log) -> None:
     """Generate each distinct synthetic data set once (with the sweep's seed); point its runs at it."""
     for entry in runs:
         config = entry["config"]
@@ -96,7 +96,7 @@ def _shared_data(runs: list[dict], sweep: SweepFolder, log) -> None:
             continue
         key = {k: config[k] for k in DATA_PARAMETERS}
         key["seed"] -= entry["repeat"]   # repeats vary the training, not the data
-        path = sweep.data / f"{key['profile']}_{key['samples']}_seed{key['seed']}.csv"
+        path = data_folder / f"{key['profile']}_{key['samples']}_seed{key['seed']}.csv"
         if not path.exists():
             log(f"generating {path.name} once for the sweep")
             synth.write(path, key["samples"], key["seed"], key["profile"], key["start"])
@@ -246,7 +246,7 @@ def _run_locked(sweep: SweepFolder, runs: list[dict], *, grid: dict, repeats: in
                 log, progress: bool, tracking_uri: str | None) -> dict:
     """The sweep, while this client holds its lock: no other client deletes or re-runs its folders."""
     folder, sweep_id, runs_root = sweep.root, sweep.root.name, sweep.root.parent.parent
-    _shared_data(runs, sweep, log)
+    _shared_data(runs, sweep.data, log)
     states = {e["run_id"]: _state(folder, e) for e in runs}
     todo = [e for e in runs if states[e["run_id"]] != "succeeded"]
     for e in todo:

@@ -13,6 +13,7 @@ A sweep or a search is a parent MLflow run; its runs are nested children with th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import tempfile
@@ -245,6 +246,8 @@ def _save_onnx_once() -> None:
 def _warm(uri: str) -> None:
     """MLflow's imports and, on first use, the store's tables: seconds paid while the run's notebooks execute."""
     try:
+        logging.getLogger("mlflow").setLevel(logging.WARNING)   # its first-use INFO lines are not the run's news
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         client = _client(uri)
         import mlflow.onnx  # noqa: F401
         import mlflow.models  # noqa: F401
@@ -261,22 +264,28 @@ def _warm(uri: str) -> None:
 class Tracker:
     """`on_finish` for `bwkit.pipeline.run`/`resume`: logs the run to MLflow unless its `tracking` is off.
 
-    Importing MLflow (and creating the store on first use) starts in a thread when the tracker is made,
-    so a run pays for it while its notebooks execute rather than after them."""
+    Importing MLflow (and creating the store on first use) starts in a thread when the run's stages begin
+    (`begin`, called by the runner once the run's parameters and folder are checked), so a run pays for it
+    while its notebooks execute rather than after them, and a refused run touches no store."""
 
     def __init__(self, uri: str | None = None, runs_root=None, parent: str | None = None, tags: dict | None = None):
         self.uri, self.runs_root, self.parent, self.tags = uri, runs_root, parent, tags or {}
         self.mlflow_run: str | None = None
         self.seconds = 0.0
-        self._warming = threading.Thread(target=_warm, args=(tracking_uri(uri, runs_root),), daemon=True,
-                                         name="bwkit-mlflow-warm")
-        self._warming.start()
+        self._warming: threading.Thread | None = None
+
+    def begin(self) -> None:
+        if self._warming is None:
+            self._warming = threading.Thread(target=_warm, args=(tracking_uri(self.uri, self.runs_root),),
+                                             daemon=True, name="bwkit-mlflow-warm")
+            self._warming.start()
 
     def __call__(self, record) -> None:
         if record.data.get("parameters", {}).get("tracking") is False:
             return
         start = time.perf_counter()
-        self._warming.join()
+        if self._warming is not None:
+            self._warming.join()
         self.mlflow_run = track_run(record.files.root, uri=self.uri, runs_root=self.runs_root, parent=self.parent,
                                     tags=self.tags)
         self.seconds = time.perf_counter() - start

@@ -156,7 +156,7 @@ def _ask(study, space: dict, base: dict, folder: Path, log) -> tuple:
     for name in ("run_dir", "output"):
         config.pop(name, None)
     entry = {"run_id": _run_id(study.study_name, trial.number), "config": config, "repeat": 0, "point": trial.params}
-    _shared_data([entry], folder, log)
+    _shared_data([entry], folder / "data", log)
     return trial, entry
 
 

@@ -202,6 +202,7 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool, on_fi
     """Run `stages` in order, keeping run.json and the pages true whatever happens; then `_finished`."""
     files, start, received = record.files, time.perf_counter(), []
     write_pages(files.root, log)   # the run is listed, running, from its first second
+    getattr(on_finish, "begin", lambda: None)()   # e.g. the tracker's warm-up, now that the run is under way
     try:
         with _sigterm_as_sigint(received):
             for i, stage in enumerate(stages, 1):
