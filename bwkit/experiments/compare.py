@@ -74,6 +74,8 @@ def configurations(frame: pd.DataFrame) -> pd.DataFrame:
     """With repeats: one row per configuration (every differing parameter but seed), mean ± sd and 95 % CI."""
     keys = _configuration_keys(frame)
     done = frame.dropna(subset=["val_loss"])
+    if done.empty:
+        return pd.DataFrame(columns=[*keys, "runs", "val_loss mean", "val_loss sd"])   # no run finished
     rows = []
     for values, group in (done.groupby(keys, dropna=False) if keys else [((), done)]):
         values = values if isinstance(values, tuple) else (values,)

@@ -153,9 +153,13 @@ def against_parameters(frame, parameters, metrics=("val_loss", "test correlation
                              squeeze=False)
     for i, metric in enumerate(metrics):
         for j, parameter in enumerate(parameters):
-            values = frame[parameter]
+            values, scores = frame[parameter], pd.to_numeric(frame[metric], errors="coerce")   # a failed run: NaN
             numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-            axes[i, j].scatter(values if numeric else values.astype(str), frame[metric], s=18)
+            if not scores.notna().any():
+                axes[i, j].text(0.5, 0.5, "no run finished", ha="center", va="center", transform=axes[i, j].transAxes)
+                axes[i, j].set(xlabel=parameter, ylabel=metric)
+                continue
+            axes[i, j].scatter(values if numeric else values.astype(str), scores, s=18)
             axes[i, j].set(xlabel=parameter, ylabel=metric)
             if numeric and (values > 0).all() and values.max() / values.min() >= 20:
                 axes[i, j].set_xscale("log")   # learning rates and the like span decades
