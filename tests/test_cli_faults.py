@@ -139,3 +139,13 @@ def test_a_malformed_neighbour_never_stops_another_run_from_being_listed(tiny_ru
         assert "unreadable record" in page and "tiny" in page
     finally:
         shutil.rmtree(bad)
+
+
+def test_an_unreachable_scheduler_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    import dask
+
+    monkeypatch.setenv("BWKIT_RUNS", str(tmp_path / "runs"))
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        line = one_line_failure(capsys, ["sweep", "--scheduler", "tcp://127.0.0.1:1", "--grid", "epochs=1",
+                                         "--set", "samples=500", "--set", "tracking=off"])
+    assert "127.0.0.1:1" in line
