@@ -55,10 +55,15 @@ def test_a_run_lands_with_its_parameters_curve_metrics_tags_and_artifacts(tiny_r
     assert {"index.html", "MODEL_CARD.md", RunFolder.REPORT, "pages/02_train.html", "model"} <= names
 
 
-def test_the_onnx_model_loads_through_mlflow_onnx_and_answers_as_the_runs_own_file(tiny_run, tracked):
+def test_the_onnx_model_loads_through_mlflow_onnx_and_answers_as_the_runs_own_file(tiny_run, tracked, monkeypatch):
     import onnxruntime
 
     uri, run_id = tracked
+    # mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI for the whole process: both are put back after the
+    # test, so no later test's runs land in this one's store
+    state = mlflow.tracking._tracking_service.utils
+    monkeypatch.setattr(state, "_tracking_uri", state._tracking_uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     model = mlflow.onnx.load_model(f"runs:/{run_id}/model")
     meta = json.loads(tiny_run.metadata("v1").read_text())
