@@ -109,3 +109,24 @@ def tiny_runs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_run(tiny_runs):
     return tiny_runs[1]
+
+
+def train_and_export(folder, telemetry, prepared, config) -> object:
+    """Train `prepared` (from `telemetry`) with `config` and export it into `folder` as 04_export does, without a
+    kernel: the ONNX file, its calibrated bands and input recipe in the metadata. Returns the torch model."""
+    from bwkit.evaluation import calibration, shipped_bands
+    from bwkit.features import training_recipe
+    from bwkit.serving import export
+    from bwkit.training import train_model
+
+    window = config["window_size"]
+    result = train_model(prepared, config, folder / "best_model.pth", folder / "log.txt",
+                         data_info=telemetry.info(), progress=False)
+    onnx_path = export.export_onnx(result.model, window, len(prepared.features), folder / "model.onnx")
+    shipped = shipped_bands(calibration(result.model, prepared, telemetry))
+    saved = {"features": prepared.features, "targets": prepared.targets, "config": config, "best_epoch": 1,
+             "state_dict": result.model.state_dict(), "model": {}, "data": {}, "versions": {}, "hardware": {}}
+    recipe = training_recipe(telemetry, prepared.features, window).to_dict()
+    export.write_metadata(folder / "model_metadata_v1.json", saved, window, metrics={}, parity_result={},
+                          onnx_name=onnx_path.name, intervals=shipped, recipe=recipe)
+    return result.model

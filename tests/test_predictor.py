@@ -29,7 +29,7 @@ from bwkit.serving.predictor import Predictor
 from bwkit.serving.scoring import score_csv
 from bwkit.training.train import train_model
 from bwkit.features.windows import prepare
-from conftest import FEATURES, TARGETS, telemetry_frame, train_config
+from conftest import FEATURES, TARGETS, telemetry_frame, train_and_export, train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = ROOT / "consumers" / "node"
@@ -58,16 +58,8 @@ def served(tmp_path_factory):
     telemetry = load_telemetry(folder / "telemetry.csv", FEATURES, TARGETS, "fill_flag")
     config = train_config(window_size=WINDOW, hidden_size=8, epochs=1, known_future=True, batch_size=64)
     prepared = prepare(telemetry, WINDOW, True)
-    result = train_model(prepared, config, folder / "best_model.pth", folder / "log.txt",
-                         data_info=telemetry.info(), progress=False)
-    onnx_path = export.export_onnx(result.model, WINDOW, len(prepared.features), folder / "model.onnx")
-    shipped = uncertainty.shipped_bands(uncertainty.calibration(result.model, prepared, telemetry))
-    saved = {"features": prepared.features, "targets": prepared.targets, "config": config, "best_epoch": 1,
-             "state_dict": result.model.state_dict(), "model": {}, "data": {}, "versions": {}, "hardware": {}}
-    recipe = training_recipe(telemetry, prepared.features, WINDOW).to_dict()
-    export.write_metadata(folder / "model_metadata_v1.json", saved, WINDOW, metrics={}, parity_result={},
-                          onnx_name=onnx_path.name, intervals=shipped, recipe=recipe)
-    return Predictor.from_run(folder), frame, result.model, prepared
+    model = train_and_export(folder, telemetry, prepared, config)
+    return Predictor.from_run(folder), frame, model, prepared
 
 
 def _seconds(stamps: pd.Series) -> np.ndarray:

@@ -13,7 +13,7 @@ from bwkit.features import prepare, training_recipe
 from bwkit.serving import Predictor, export
 from bwkit.training import train_model
 
-from conftest import FEATURES, TARGETS, telemetry_frame, train_config
+from conftest import FEATURES, TARGETS, telemetry_frame, train_and_export, train_config
 
 WINDOW = 6
 STEPS = {60: 10, 130: 4, 170: 3, 220: 7}   # row -> minutes since the row before it (the cadence is one minute)
@@ -32,15 +32,7 @@ def holes(tmp_path_factory):
     telemetry = load_telemetry(folder / "holes.csv", FEATURES, TARGETS, "error")
     prepared = prepare(telemetry, WINDOW, False)
     config = train_config(window_size=WINDOW, hidden_size=4, epochs=1)
-    result = train_model(prepared, config, folder / "best_model.pth", folder / "log.txt",
-                         data_info=telemetry.info(), progress=False)
-    onnx_path = export.export_onnx(result.model, WINDOW, len(prepared.features), folder / "model.onnx")
-    shipped = uncertainty.shipped_bands(uncertainty.calibration(result.model, prepared, telemetry))
-    saved = {"features": prepared.features, "targets": prepared.targets, "config": config, "best_epoch": 1,
-             "state_dict": result.model.state_dict(), "model": {}, "data": {}, "versions": {}, "hardware": {}}
-    recipe = training_recipe(telemetry, prepared.features, WINDOW).to_dict()
-    export.write_metadata(folder / "model_metadata_v1.json", saved, WINDOW, metrics={}, parity_result={},
-                          onnx_name=onnx_path.name, intervals=shipped, recipe=recipe)
+    train_and_export(folder, telemetry, prepared, config)
     rows = np.sort(np.concatenate([w.row for w in prepared.splits.values()]))
     return folder, frame, telemetry.timestamps[rows - 1]   # each training window's last row's time
 
