@@ -272,7 +272,25 @@ def main(argv=None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        _log_traceback(args, exc)
         return _report(args, exc)
+
+
+def _log_traceback(args, exc: Exception) -> None:
+    """The traceback the terminal does not show, appended to the run folder's error log when the command names
+    one (a dotfile: never part of the folder's manifest). Nothing is written when there is no such folder."""
+    import datetime as dt
+    import traceback
+
+    folder = RunFolder(getattr(args, "run_dir", None) or ".")
+    if getattr(args, "run_dir", None) is None or not folder.run_json.is_file():
+        return
+    try:
+        with open(folder.error_log, "a", encoding="utf-8") as log:
+            log.write(f"--- {dt.datetime.now(dt.timezone.utc).isoformat()} bwkit {args.command}\n"
+                      + "".join(traceback.format_exception(exc)))
+    except OSError:
+        pass   # a full or read-only disk: the one line on the terminal still says what happened
 
 
 def _report(args, exc: Exception) -> int:

@@ -58,6 +58,7 @@ def test_a_broken_onnx_file_is_one_line(copied_run, csv_in, tmp_path, capsys, br
         onnx.write_bytes(onnx.read_bytes()[:100] if breakage == "truncated" else os.urandom(2000))
     line = one_line_failure(capsys, ["predict", str(copied_run), str(csv_in), "-o", str(tmp_path / "out.csv")])
     assert "bandwidth_lstm_v1.onnx" in line
+    assert "Traceback (most recent call last)" in (copied_run / ".bwkit-errors.log").read_text()   # kept, not shown
 
 
 def test_a_truncated_metadata_file_is_one_line(copied_run, csv_in, tmp_path, capsys):

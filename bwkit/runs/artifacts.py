@@ -42,6 +42,7 @@ class RunFolder:
     WINDOW_ONLY_LOG = "training_output_window_only.log"
     REPORT = "bandwidth_predictor_report.json"
     RECORD_RESERVE = ".run.json.reserve"   # room kept for run.json while the run goes on (a dotfile: never hashed)
+    ERROR_LOG = ".bwkit-errors.log"         # tracebacks of commands that failed on this folder (bwkit --debug shows them)
     SERVING = "serving"                       # what `bwkit serve` keeps: each link's window, snapshotted
     SERVING_SNAPSHOT = "serving/links.npz"
     MODEL_CARD = "MODEL_CARD.md"        # what the model is for and how good it is, generated from the record
@@ -72,6 +73,7 @@ class RunFolder:
     window_only_log = property(lambda self: self._at(self.WINDOW_ONLY_LOG))
     report = property(lambda self: self._at(self.REPORT))
     record_reserve = property(lambda self: self._at(self.RECORD_RESERVE))
+    error_log = property(lambda self: self._at(self.ERROR_LOG))
     serving = property(lambda self: self._at(self.SERVING))
     serving_snapshot = property(lambda self: self._at(self.SERVING_SNAPSHOT))
     model_card = property(lambda self: self._at(self.MODEL_CARD))
