@@ -130,3 +130,13 @@ def train_and_export(folder, telemetry, prepared, config) -> object:
     export.write_metadata(folder / "model_metadata_v1.json", saved, window, metrics={}, parity_result={},
                           onnx_name=onnx_path.name, intervals=shipped, recipe=recipe)
     return result.model
+
+
+# The first lines of a script run in a fresh interpreter where importing torch fails: what needs no torch is shown to.
+WITHOUT_TORCH = """import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, Blocked())
+"""

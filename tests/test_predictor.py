@@ -17,19 +17,16 @@ import pandas as pd
 import pytest
 
 from bwkit import cli
-from bwkit.serving import export
 from bwkit.evaluation import uncertainty
 from bwkit.data import rows as R
 from bwkit.data.loader import load_telemetry
 from bwkit.errors import DataError, RunError
-from bwkit.features.recipe import training_recipe
 from bwkit.evaluation.intervals import band_terms
 from bwkit.training.model import predict
 from bwkit.serving.predictor import Predictor
 from bwkit.serving.scoring import score_csv
-from bwkit.training.train import train_model
 from bwkit.features.windows import prepare
-from conftest import FEATURES, TARGETS, telemetry_frame, train_and_export, train_config
+from conftest import FEATURES, TARGETS, WITHOUT_TORCH, telemetry_frame, train_and_export, train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = ROOT / "consumers" / "node"
@@ -192,13 +189,7 @@ def test_a_run_without_an_export_is_refused(tmp_path):
 
 
 def test_the_predictor_imports_and_runs_without_torch(tiny_run):
-    code = f"""
-import sys
-class Blocked:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is blocked in this test")
-sys.meta_path.insert(0, Blocked())
+    code = WITHOUT_TORCH + f"""
 import pandas as pd
 from bwkit.serving.predictor import Predictor
 p = Predictor.from_run({str(tiny_run.root)!r})

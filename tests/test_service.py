@@ -24,6 +24,7 @@ import pytest
 
 from bwkit.runs import RunFolder
 from bwkit.serving.predictor import Predictor
+from conftest import WITHOUT_TORCH
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILES = ("run.json", "bandwidth_predictor_report.json", "model_metadata_v1.json", "bandwidth_lstm_v1.onnx")
@@ -295,13 +296,7 @@ def test_binding_off_loopback_needs_the_token_and_requests_without_it_get_401(se
 
 
 def test_the_service_runs_without_torch(served_run):
-    code = f"""
-import sys
-class Blocked:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is blocked in this test")
-sys.meta_path.insert(0, Blocked())
+    code = WITHOUT_TORCH + f"""
 from starlette.testclient import TestClient
 from bwkit.serving import Service, build_app
 with TestClient(build_app(Service({str(served_run)!r}, log=lambda line: None))) as client:

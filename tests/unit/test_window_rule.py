@@ -8,10 +8,8 @@ import pytest
 
 from bwkit import cli
 from bwkit.data import load_telemetry
-from bwkit.evaluation import uncertainty
-from bwkit.features import prepare, training_recipe
-from bwkit.serving import Predictor, export
-from bwkit.training import train_model
+from bwkit.features import prepare
+from bwkit.serving import Predictor
 
 from conftest import FEATURES, TARGETS, telemetry_frame, train_and_export, train_config
 
