@@ -60,7 +60,7 @@ def test_the_trees_reach_every_table_plot_test_band_and_sentence(tiny_run, tmp_p
     assert trees in ev.methods and trees in set(ev.table()["method"]) and trees in ev.tests
     for figure in (plots.skill_bars(ev), plots.overlay(ev), plots.residuals(ev)):
         assert trees in legend(figure)
-    assert {s["target"] for s in ev.intervals["methods"][trees]["test"]} == set(ev.targets)   # its own bands
+    assert {s["target"] for s in ev.intervals.methods[trees].test} == set(ev.targets)   # its own bands
     summary = evaluate.summary(ev)
     assert "Gradient-boosted trees on lag features (gbm) " in summary and "gbm's own calibrated bands cover" in summary
     report = json.loads(evaluate.write_report(tmp_path / "report.json", ev, run.saved, summary, 0.1).read_text())

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from bwkit import cli
-from bwkit.evaluation import uncertainty
+from bwkit.evaluation import MethodBands, uncertainty
 from bwkit.data import rows as R
 from bwkit.data.loader import load_telemetry
 from bwkit.errors import DataError, RunError
@@ -249,9 +249,10 @@ def test_an_adaptive_stream_gives_the_bands_the_evaluation_scores(served):
     stream = predictor.stream(adaptive=True)
     answers = [a for a in map(stream.update, rows) if a is not None][:len(test)]
     predicted = predict(model, test.X)
-    _, scale = band_terms(predictor.bands, predictor.levels, test.X, prepared.features, prepared.targets)
-    expected = uncertainty.adaptive_multipliers({"adaptive": predictor.bands["adaptive"]}, predictor.levels,
-                                                prepared.targets, test.Y, predicted, scale, None) * scale[None]
+    shipped = MethodBands.from_dict(predictor.bands)
+    _, scale = band_terms(shipped, predictor.levels, test.X, prepared.features, prepared.targets)
+    expected = uncertainty.adaptive_multipliers(shipped, predictor.levels, prepared.targets, test.Y, predicted, scale,
+                                                None) * scale[None]
     for j, t in enumerate(prepared.targets):
         got = np.array([a[f"{t}_upper_95"] - a[f"{t}_pred"] for a in answers])
         np.testing.assert_allclose(got, expected[1, :, j], rtol=1e-5, atol=1e-9 * predictor.bands["scale"]["base"][t])

@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 
 from bwkit.training import trained
-from bwkit.evaluation import uncertainty
+from bwkit.evaluation import Calibration, MethodBands, uncertainty
 from bwkit.evaluation.methods import MODEL
 
 
@@ -54,8 +54,9 @@ def test_a_consumer_rebuilds_the_bands_from_the_onnx_file_alone(tiny_run):
     from bwkit.training.model import predict
 
     predicted = predict(run.model, test.X)
-    half = uncertainty.half_widths({"levels": shipped["levels"], "methods": {MODEL: shipped}}, MODEL, test.X,
-                                   features, props["bwkit.targets"])
+    calibrated = Calibration(shipped["levels"], shipped["method"], shipped["validation_rows"],
+                             {MODEL: MethodBands.from_dict(shipped)})   # a shipped recipe reads as a method's bands
+    half = uncertainty.half_widths(calibrated, MODEL, test.X, features, props["bwkit.targets"])
     for i, level in enumerate(shipped["levels"]):
         inside = np.abs(test.Y - predicted) <= half[i]
         for j, target in enumerate(props["bwkit.targets"]):

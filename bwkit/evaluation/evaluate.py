@@ -15,6 +15,7 @@ import pandas as pd
 
 from bwkit.data import require_observed
 from bwkit.evaluation import methods, significance, trees, uncertainty
+from bwkit.evaluation.bands import Calibration
 from bwkit.evaluation.methods import MODEL, REFERENCE
 from bwkit.evaluation.metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
 from bwkit.runs import write_json
@@ -33,7 +34,7 @@ class Evaluation:
     notes: list[str]
     times: np.ndarray | None = None     # unix seconds of the predicted rows
     tests: dict = field(default_factory=dict)   # method -> target/"average" -> differences, intervals, DM test
-    intervals: dict | None = None       # calibrated 80 / 95 % bands of the model and persistence, scored on test
+    intervals: Calibration | None = None   # calibrated 80 / 95 % bands of every method, scored on test
     bands: np.ndarray | None = None     # the model's half-widths on the test rows [levels, rows, targets]
     details: dict = field(default_factory=dict)   # method -> how it was fitted (the trees: rows, rounds, seconds)
 
@@ -121,12 +122,12 @@ def _interval_sentence(ev: Evaluation) -> str:
     if not ev.intervals:
         return ""
     def cover(method: str, key: str) -> str:
-        entries = ev.intervals["methods"][method].get(key, [])
+        entries = getattr(ev.intervals.methods[method], key) or ()
         return " and ".join(f"{100 * np.mean([s['coverage'] for s in entries if s['level'] == lvl]):.1f} %"
-                            for lvl in ev.intervals["levels"]) if entries else ""
-    nominal = " and ".join(f"{100 * lvl:g} %" for lvl in ev.intervals["levels"])
+                            for lvl in ev.intervals.levels) if entries else ""
+    nominal = " and ".join(f"{100 * lvl:g} %" for lvl in ev.intervals.levels)
     others = "; ".join(f"{name}'s own calibrated bands cover {cover(name, 'test')}"
-                       for name in ev.intervals["methods"] if name != MODEL)
+                       for name in ev.intervals.methods if name != MODEL)
     text = (f"Its {nominal} prediction intervals (calibrated on validation residuals) cover {cover(MODEL, 'test')} "
             f"of the test rows, averaged over targets" + (f"; {others}." if others else "."))
     if cover(MODEL, "adaptive_test"):
@@ -188,7 +189,8 @@ def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, m
         "verdicts": evaluation.verdicts(),
         "gap_closed": evaluation.gap_closed(),
         "significance": evaluation.tests, "block_rule": significance.BLOCK_RULE,
-        "intervals": evaluation.intervals, "method_details": evaluation.details, "selection": saved.get("selection"), "blend": saved.get("blend"),
+        "intervals": None if evaluation.intervals is None else evaluation.intervals.to_dict(),
+        "method_details": evaluation.details, "selection": saved.get("selection"), "blend": saved.get("blend"),
         "summary": summary_text,
         "test_rows": len(evaluation.rows),
         "data": saved["data"], "config": saved["config"], "best_epoch": saved["best_epoch"],

@@ -18,11 +18,15 @@ pinball = alpha/4 x interval score.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bwkit.errors import DataError
 from bwkit.features import WindowArray
+
+if TYPE_CHECKING:
+    from bwkit.evaluation.bands import MethodBands
 
 LEVELS = (0.80, 0.95)   # nominal coverage of each interval, in (0, 1)
 # Floors tried for the scale of a row, as shares of each target's training std; inf: constant width.
@@ -149,18 +153,17 @@ def row_scale(X, columns, target_std, share, spread=None) -> np.ndarray:
     return np.where(np.isfinite(share), adaptive, constant)
 
 
-def band_constants(recipe: dict, levels, features, targets) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """From a shipped band recipe: multipliers [levels, targets], base scale [targets], and the targets and
-    input features (two index arrays) whose window std adds to the scale.
+def band_constants(recipe: MethodBands, levels, features, targets) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """From a method's bands: multipliers [levels, targets], base scale [targets], and the targets and input
+    features (two index arrays) whose window std adds to the scale.
 
-    recipe: {"multiplier": {level: {target: q}}, "scale": {"base", "window_std", "columns"}}, as an
-    exported model's metadata carries it.
+    recipe: a `MethodBands` (an exported model's metadata "intervals" reads as one: `MethodBands.from_dict`).
     """
-    q = np.array([[recipe["multiplier"][f"{level:g}"][t] for t in targets] for level in levels], np.float64)
-    base = np.array([recipe["scale"]["base"][t] for t in targets], np.float64)
-    pairs = [(j, features.index(recipe["scale"]["columns"][t])) for j, t in enumerate(targets)
-             if recipe["scale"]["window_std"][t]]
-    return q, base, tuple(np.array(side, np.int64) for side in zip(*pairs)) if pairs else ()
+    scale = recipe.scale
+    base = np.array([scale.base[t] for t in targets], np.float64)
+    pairs = [(j, features.index(scale.columns[t])) for j, t in enumerate(targets) if scale.window_std[t]]
+    return (recipe.multipliers(levels, targets), base,
+            tuple(np.array(side, np.int64) for side in zip(*pairs)) if pairs else ())
 
 
 def window_spread(X, columns) -> np.ndarray:
@@ -181,7 +184,7 @@ def window_scale(X, base: np.ndarray, pairs: tuple) -> np.ndarray:
     return scale
 
 
-def band_terms(recipe: dict, levels, X, features, targets) -> tuple[np.ndarray, np.ndarray]:
+def band_terms(recipe: MethodBands, levels, X, features, targets) -> tuple[np.ndarray, np.ndarray]:
     """Multipliers [levels, targets] and each window's scale [rows, targets] for windows X (original units)."""
     q, base, pairs = band_constants(recipe, levels, features, targets)
     return q, window_scale(X, base, pairs)

@@ -9,10 +9,13 @@ persistence) on its own validation residuals (`intervals`) and scores them on te
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from bwkit.evaluation import adaptive, intervals, significance
+from bwkit.evaluation.bands import AdaptiveTable, BandScale, Calibration, MethodBands
 from bwkit.evaluation.baselines import persistence
 from bwkit.evaluation.methods import MODEL, REFERENCE, method_names
 from bwkit.features import Scaler
@@ -80,7 +83,7 @@ def verdict_sentence(ev) -> str:
                    + "." if mixed else " It beats every baseline on every target too.")
 
 
-def _calibrated(prepared, telemetry, predicted_val) -> dict:
+def _calibrated(prepared, telemetry, predicted_val) -> MethodBands:
     """One method's bands from validation: the floor share (chosen on validation halves) and the multipliers."""
     val = prepared.splits["val"]
     train = prepared.splits["train"]
@@ -90,20 +93,20 @@ def _calibrated(prepared, telemetry, predicted_val) -> dict:
     scale = intervals.row_scale(val.X, columns, std, share)
     q = intervals.calibrate(val.Y, predicted_val, mask, scale=scale)
     quantiles = adaptive.table(np.abs(val.Y - predicted_val) / scale, mask)
-    online = {"gamma": adaptive.GAMMA, "grid": adaptive.GRID,
-              "quantiles": {t: quantiles[j].tolist() for j, t in enumerate(prepared.targets)}}
+    online = AdaptiveTable(adaptive.GAMMA, adaptive.GRID,
+                           {t: quantiles[j].tolist() for j, t in enumerate(prepared.targets)})
     adaptive_scale = columns is not None
-    return {"multiplier": {f"{level:g}": dict(zip(prepared.targets, map(float, q[i])))
-                           for i, level in enumerate(intervals.LEVELS)}, "adaptive": online,
-            "scale": {"columns": dict(zip(prepared.targets, (prepared.features[c] for c in columns)))
-                      if adaptive_scale else None,
-                      "floor_share": dict(zip(prepared.targets, map(float, share))),
-                      "window_std": {t: bool(adaptive_scale and np.isfinite(v)) for t, v in zip(prepared.targets, share)},
-                      "base": {t: float(s * d if adaptive_scale and np.isfinite(s) else d)
-                               for t, s, d in zip(prepared.targets, share, std)}}}
+    recipe = BandScale(
+        columns=dict(zip(prepared.targets, (prepared.features[c] for c in columns))) if adaptive_scale else None,
+        floor_share=dict(zip(prepared.targets, map(float, share))),
+        window_std={t: bool(adaptive_scale and np.isfinite(v)) for t, v in zip(prepared.targets, share)},
+        base={t: float(s * d if adaptive_scale and np.isfinite(s) else d)
+              for t, s, d in zip(prepared.targets, share, std)})
+    return MethodBands({f"{level:g}": dict(zip(prepared.targets, map(float, q[i])))
+                        for i, level in enumerate(intervals.LEVELS)}, recipe, online)
 
 
-def calibration(model, prepared, telemetry, on_val: dict | None = None) -> dict:
+def calibration(model, prepared, telemetry, on_val: dict | None = None) -> Calibration:
     """80 % / 95 % bands of the model and of persistence (and of any method in on_val: name -> its predictions on
     the validation rows), each from its own validation residuals."""
     from bwkit.training import predict
@@ -111,61 +114,61 @@ def calibration(model, prepared, telemetry, on_val: dict | None = None) -> dict:
     val = prepared.splits["val"]
     if on_val is None:
         on_val = {MODEL: predict(model, val.X), REFERENCE: persistence(telemetry.Y, val.row)}
-    return {"levels": list(intervals.LEVELS), "method": INTERVAL_METHOD, "validation_rows": len(val),
-            "methods": {name: _calibrated(prepared, telemetry, p) for name, p in on_val.items()}}
+    return Calibration(intervals.LEVELS, INTERVAL_METHOD, len(val),
+                       {name: _calibrated(prepared, telemetry, p) for name, p in on_val.items()})
 
 
-def _band_terms(checked: dict, method: str, X, features, targets) -> tuple[np.ndarray, np.ndarray]:
-    """A method's multipliers [levels, targets] and each window's scale [rows, targets], from the shipped recipe."""
-    return intervals.band_terms(checked["methods"][method], checked["levels"], X, features, targets)
-
-
-def half_widths(checked: dict, method: str, X, features, targets) -> np.ndarray:
+def half_widths(checked: Calibration, method: str, X, features, targets) -> np.ndarray:
     """Half-widths [levels, rows, targets] of a method's bands for windows X, as a consumer computes them."""
-    q, scale = _band_terms(checked, method, X, features, targets)
+    q, scale = intervals.band_terms(checked.methods[method], checked.levels, X, features, targets)
     return q[:, None, :] * scale[None]
 
 
-def interval_check(ev, prepared, telemetry, on_val: dict) -> tuple[dict, np.ndarray]:
+def _scored(ev, name: str, bands: MethodBands, levels, q, scale) -> MethodBands:
+    """A method's bands with their test scores: as calibrated, and learning from their misses row by row."""
+    actual, predicted = ev.actual, ev.predictions[name]
+    online = adaptive_multipliers(bands, levels, ev.targets, actual, predicted, scale, ev.scored)
+    test, adaptive_test = (intervals.score(actual, predicted, multipliers, ev.scored, levels, scale)
+                           for multipliers in (q, online))
+    return replace(bands, test=[{**s, "target": ev.targets[s["target"]]} for s in test],
+                   adaptive_test=[{**s, "target": ev.targets[s["target"]]} for s in adaptive_test])
+
+
+def interval_check(ev, prepared, telemetry, on_val: dict) -> tuple[Calibration, np.ndarray]:
     """`calibration` of every method in on_val (name -> validation predictions), each method's bands scored on the
     evaluation's test rows; and the model's test half-widths."""
     checked = calibration(None, prepared, telemetry, on_val)
     test = prepared.splits["test"]
-    for name, entry in checked["methods"].items():
-        q, scale = _band_terms(checked, name, test.X, prepared.features, ev.targets)
-        scores = intervals.score(ev.actual, ev.predictions[name], q, ev.scored, checked["levels"], scale)
-        entry["test"] = [{**s, "target": ev.targets[s["target"]]} for s in scores]
-        online = adaptive_multipliers(entry, checked["levels"], ev.targets, ev.actual, ev.predictions[name],
-                                      scale, ev.scored)
-        scores = intervals.score(ev.actual, ev.predictions[name], online, ev.scored, checked["levels"], scale)
-        entry["adaptive_test"] = [{**s, "target": ev.targets[s["target"]]} for s in scores]
+    methods = {}
+    for name, bands in checked.methods.items():
+        q, scale = intervals.band_terms(bands, checked.levels, test.X, prepared.features, ev.targets)
+        methods[name] = _scored(ev, name, bands, checked.levels, q, scale)
         if name == MODEL:
-            bands = q[:, None, :] * scale[None]
-    return checked, bands
+            half = q[:, None, :] * scale[None]
+    return replace(checked, methods=methods), half
 
 
-def adaptive_multipliers(entry: dict, levels, targets, actual, predicted, scale, scored) -> np.ndarray:
+def adaptive_multipliers(bands: MethodBands, levels, targets, actual, predicted, scale, scored) -> np.ndarray:
     """The multipliers [levels, rows, targets] a service's tracker uses on these rows, in time order:
     each row's band learns from the misses of the rows before it (`bwkit.evaluation.adaptive`)."""
-    quantiles = np.array([entry["adaptive"]["quantiles"][t] for t in targets])
     errors = np.abs(np.asarray(actual, np.float64) - predicted) / scale
-    return adaptive.replay(quantiles, levels, errors, scored, entry["adaptive"]["gamma"])
+    return adaptive.replay(bands.adaptive.array(targets), levels, errors, scored, bands.adaptive.gamma)
 
 
-def shipped_bands(checked: dict) -> dict:
-    """What a consumer of the exported model gets: how to compute its bands, and their test coverage."""
-    model = checked["methods"][MODEL]
-    scale = model["scale"]
+def shipped_bands(checked: Calibration) -> dict:
+    """What a consumer of the exported model gets: how to compute its bands, and their test coverage (JSON)."""
+    model = checked.methods[MODEL].to_dict()
     how = ("half_width = multiplier[level][target] x (scale.base[target], plus the population std of the input "
            "column scale.columns[target] over the window where scale.window_std[target] is true)")
-    out = {"levels": checked["levels"], "method": checked["method"], "validation_rows": checked["validation_rows"],
-           "multiplier": model["multiplier"], "scale": scale,
-           "use": how + "; lower = output - half_width, upper = output + half_width",
-           "adaptive": {**model["adaptive"], "use": ADAPTIVE_USE}}
+    out = {"levels": list(checked.levels), "method": checked.method, "validation_rows": checked.validation_rows,
+           "multiplier": model["multiplier"], "scale": model["scale"],
+           "use": how + "; lower = output - half_width, upper = output + half_width"}
+    if "adaptive" in model:   # a report from before bwkit shipped adaptive bands has none
+        out["adaptive"] = {**model["adaptive"], "use": ADAPTIVE_USE}
     for key, name in (("test", "test_coverage"), ("adaptive_test", "adaptive_test_coverage")):
         if key in model:
             out[name] = {f"{lvl:g}": {s["target"]: s["coverage"] for s in model[key] if s["level"] == lvl}
-                         for lvl in checked["levels"]}
+                         for lvl in checked.levels}
     return out
 
 
@@ -174,12 +177,12 @@ ADAPTIVE_USE = ("optional, for a consumer that learns each actual value: keep ra
                 "arrives, miss = |actual - output| / scale > multiplier, rate += gamma x ((1 - level) - miss)")
 
 
-def interval_table(checked: dict) -> pd.DataFrame:
+def interval_table(checked: Calibration) -> pd.DataFrame:
     """Coverage, width and interval score per (method, level, target) on test: the bands calibrated on
     validation, then ("<method>, adaptive") the same bands learning from their misses row by row."""
     def row(method: str, s: dict) -> dict:
         return {"method": method, "level %": 100 * s["level"], "target": s["target"], "coverage %": 100 * s["coverage"],
                 "mean width": s["width"], "interval score": s["interval_score"], "pinball": s["pinball"]}
-    methods = checked["methods"].items()
-    return pd.DataFrame.from_records([row(m, s) for m, v in methods for s in v["test"]] +
-                                     [row(f"{m}, adaptive", s) for m, v in methods for s in v.get("adaptive_test", [])])
+    methods = checked.methods.items()
+    return pd.DataFrame.from_records([row(m, s) for m, v in methods for s in v.test or ()] +
+                                     [row(f"{m}, adaptive", s) for m, v in methods for s in v.adaptive_test or ()])

@@ -114,8 +114,8 @@ def overlay(evaluation, steps: int = 300, path=None):
     when = (evaluation.times[t] * 1e3).astype("datetime64[ms]")   # the predicted rows' times, UTC
     for j, (ax, target) in enumerate(zip(axes[:, 0], evaluation.targets)):
         if evaluation.bands is not None:   # the model's calibrated bands, widest first
-            for i, alpha in zip(np.argsort(evaluation.intervals["levels"])[::-1], (0.15, 0.3)):
-                level, half = evaluation.intervals["levels"][i], evaluation.bands[i, t, j]
+            for i, alpha in zip(np.argsort(evaluation.intervals.levels)[::-1], (0.15, 0.3)):
+                level, half = evaluation.intervals.levels[i], evaluation.bands[i, t, j]
                 centre = evaluation.predictions[MODEL][t, j]
                 ax.fill_between(when, centre - half, centre + half, color=method_color(MODEL),
                                 alpha=alpha, lw=0, label=f"{MODEL} {100 * level:g} % interval")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from bwkit.errors import ExportError
-from bwkit.evaluation import calibration, shipped_bands
+from bwkit.evaluation import Calibration, calibration, shipped_bands
 from bwkit.features import training_recipe
 from bwkit.runs import RunFolder, versions, write_json
 from bwkit.training import PREDICT_BATCH, load, predict
@@ -142,7 +142,9 @@ def export_run(files: RunFolder, *, model_version: str, parity_tolerance: float)
     window, n_features = saved["config"]["window_size"], len(saved["features"])
     onnx_path = export_onnx(model, window, n_features, files.onnx(model_version))
     report = json.loads(files.report.read_text()) if files.report.exists() else {}
-    intervals = shipped_bands(report.get("intervals") or calibration(model, run.prepared, run.telemetry))
+    calibrated = (Calibration.from_dict(report["intervals"]) if report.get("intervals")
+                  else calibration(model, run.prepared, run.telemetry))
+    intervals = shipped_bands(calibrated)
     recipe = training_recipe(run.telemetry, saved["features"], window).to_dict()
     attach_metadata(onnx_path, {"bwkit.intervals": intervals, "bwkit.recipe": recipe,
                                 "bwkit.targets": saved["targets"], "bwkit.features": saved["features"]})

@@ -26,7 +26,7 @@ import pandas as pd
 
 from bwkit.data import Rows, breaks as window_breaks, parse_rows, require_window, sha256_file
 from bwkit.errors import DataError, RunError
-from bwkit.evaluation import band_constants, window_scale
+from bwkit.evaluation import MethodBands, band_constants, window_scale
 from bwkit.features import CALENDAR_FEATURES, Recipe, calendar_channels
 from bwkit.runs import RunFolder, read_record
 
@@ -111,7 +111,8 @@ class Predictor:
         self.bands = metadata.get("intervals")
         self.levels = [] if self.bands is None else list(self.bands["levels"])
         if self.bands is not None:
-            self._band = band_constants(self.bands, self.levels, self.recipe.features, self.targets)
+            self._band = band_constants(MethodBands.from_dict(self.bands), self.levels, self.recipe.features,
+                                        self.targets)
         self._steps = np.arange(1 - self.recipe.window_size, 1)   # a window's rows, relative to its last
         self._calendar = [self.recipe.features.index(c) for c in CALENDAR_FEATURES] if self.recipe.known_future else []
 

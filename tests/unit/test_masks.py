@@ -102,7 +102,7 @@ def test_masked_values_take_no_part_in_training_the_baselines_or_the_scores(tmp_
         for target in ev_a.targets:   # skill divides by persistence, whose answer is the carried input value
             drop = lambda m: {k: v for k, v in m.items() if k != "skill"}   # noqa: E731
             np.testing.assert_equal(drop(ev_a.metrics[method][target]), drop(ev_b.metrics[method][target]))
-    assert ev_a.intervals["methods"]["LSTM"]["multiplier"] == ev_b.intervals["methods"]["LSTM"]["multiplier"]
+    assert ev_a.intervals.methods["LSTM"].multiplier == ev_b.intervals.methods["LSTM"].multiplier
     j = ev_a.targets.index("rtt_ms")
     assert ev_a.scored[:, j].sum() < len(ev_a.rows) and any("rtt_ms is scored on the" in n for n in ev_a.notes)
 
