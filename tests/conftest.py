@@ -140,3 +140,81 @@ class Blocked:
             raise ImportError("torch is blocked in this test")
 sys.meta_path.insert(0, Blocked())
 """
+
+
+# ---------------------------------------------------------------------------
+# Pages in a real browser (Debian's Chromium driven by Playwright; never a downloaded browser)
+# ---------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 900}
+SMALLEST_TEXT_PX = 10
+
+# Every text's computed size, every image's display scale, and whatever reaches past the viewport's width.
+LAYOUT_PROBE = """() => {
+  const small = [], wide = [], images = [], width = document.documentElement.clientWidth;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement, text = walker.currentNode.textContent.trim();
+    if (!text || !el || ['SCRIPT', 'STYLE'].includes(el.tagName)) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < %(px)d) small.push(`${el.tagName} ${size}px: ${text.slice(0, 50)}`);
+  }
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (el.offsetParent !== null && box.width > 0 && box.right > width + 1) wide.push(`${el.tagName}.${el.className} ${Math.round(box.right)}px`);
+  }
+  for (const img of document.images) {
+    const shown = img.offsetParent !== null;
+    images.push({alt: img.alt, loaded: img.complete && img.naturalWidth > 0, shown,
+                 scale: shown && img.naturalWidth ? img.getBoundingClientRect().width / img.naturalWidth : null});
+  }
+  const empty = [...document.querySelectorAll('figure, .jp-RenderedImage')].filter(f => !f.querySelector('img')).length;
+  return {small, wide: wide.slice(0, 10), images, empty, scroll: document.documentElement.scrollWidth, width};
+}""" % {"px": SMALLEST_TEXT_PX}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for this module's tests (skipped where /usr/bin/chromium is missing)."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def readable(browser, tmp_path):
+    """readable(path) opens a page offline at 1400 x 900, screenshots it (returned), and asserts what a reviewer
+    needs: no text under 10 px (figures' included: each shown at a scale that keeps their smallest font at 10 px
+    or more), nothing wider than the viewport, no figure without its image, nothing fetched from the network."""
+    from bwkit.reports import plots
+
+    smallest_figure_px = plots.SMALLEST_FONT_PT * plots.DPI / 72
+
+    def check(path) -> object:
+        page = browser.new_page(viewport=VIEWPORT)
+        blocked = []
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:"))
+                   else (blocked.append(r.request.url), r.abort()))
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        shot = tmp_path / f"{path.parent.name}-{path.stem}.png"
+        page.screenshot(path=shot, full_page=True)
+        found = page.evaluate(LAYOUT_PROBE)
+        page.close()
+        where = f"{path} (screenshot {shot})"
+        assert blocked == [], (where, blocked)
+        assert found["small"] == [], (where, found["small"][:10])
+        assert found["scroll"] <= found["width"] and found["wide"] == [], (where, found["scroll"], found["wide"])
+        assert found["empty"] == 0 and all(i["loaded"] for i in found["images"]), (where, found["images"])
+        too_small = [i for i in found["images"] if i["shown"] and i["scale"] * smallest_figure_px < SMALLEST_TEXT_PX]
+        assert too_small == [], (where, too_small)
+        return shot
+    return check

@@ -8,19 +8,11 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from conftest import CHROMIUM_FLAGS as FLAGS
+
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
 
 
 def open_offline(browser, path):
@@ -57,6 +49,16 @@ def test_every_report_renders_offline_with_its_images_and_tables(browser, tiny_r
     tables = " ".join(page.eval_on_selector_all("table", "els => els.map(e => e.innerText)"))
     assert "persistence" in tables and "oracle" in tables
     page.close()
+
+
+def test_every_page_of_a_run_reads_at_1400_by_900(readable, tiny_runs):
+    """The list of runs, the run page, every stage's reviewer page and page with code: screenshotted, no text
+    under 10 px (in figures too), no horizontal scroll, no empty figure."""
+    root, run = tiny_runs
+    pages = [root / "index.html", *sorted(run.root.glob("*.html"))]
+    assert len(pages) == 10
+    for path in pages:
+        assert readable(path).stat().st_size > 10_000
 
 
 def test_the_runs_index_links_to_the_run_page(browser, tiny_runs):

@@ -1,6 +1,9 @@
 """`bwkit sweep` on a 2-worker LocalCluster, its comparison page, re-running a sweep id, and
 workers that cannot see the client's files."""
 import json
+import os
+import re
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +45,22 @@ def test_the_comparison_page_shows_what_differs_and_the_best(swept):
     assert "sweeps/grid/05_compare.html" in (folder.parent.parent / "index.html").read_text()
 
 
+def test_the_sweep_pages_read_at_1400_by_900_and_link_across(swept, readable):
+    """The comparison page (seaborn: each metric per swept value, the heat map, the curves by swept value), a run of
+    the sweep and the list of runs: screenshotted and measured; each links back and across."""
+    folder, _ = swept
+    root = folder.parent.parent
+    for path in (folder / "05_compare.html", folder / "grid-000" / "index.html", root / "index.html"):
+        readable(path)
+    assert (folder / "compare_heatmap.png").is_file() and (folder / "compare_parameters.png").is_file()
+    compare_page = (folder / "05_compare.html").read_text()
+    assert re.search(r"href=[\"']\.\./\.\./index\.html", compare_page)            # back to the list
+    assert re.search(r"href=[\"']grid-000/index\.html", compare_page)               # each run's page, from the ranking
+    assert "sd 0.0" not in compare_page and "n/a" in compare_page                  # one run each: no spread to show
+    run_page = (folder / "grid-000" / "index.html").read_text()
+    assert "href='../05_compare.html'" in run_page and "href='../../../index.html'" in run_page
+
+
 def test_rerunning_a_sweep_id_finishes_only_what_is_missing(swept, monkeypatch):
     folder, record = swept
     succeeded = [rid for rid in record["runs"] if rid not in record["results"]
@@ -81,11 +100,14 @@ def test_grid_values_are_checked_before_anything_starts(pairs, message):
         sweep.parse_grid(pairs)
 
 
-def test_compare_of_run_folders_from_the_cli(tiny_run, tmp_path, monkeypatch, capsys):
+def test_compare_of_run_folders_from_the_cli(tiny_run, tmp_path, monkeypatch, capsys, readable):
     monkeypatch.setenv("BWKIT_RUNS", str(tmp_path))
     assert cli.main(["compare", str(tiny_run.root), str(tiny_run.root)]) == 0
     page = capsys.readouterr().out.strip()
     assert page.endswith("05_compare.html") and "Only one configuration" in open(page).read()
+    listed = (tmp_path / "index.html").read_text()
+    assert "Comparisons (bwkit compare)" in listed and f"comparisons/{os.path.basename(os.path.dirname(page))}/" in listed
+    readable(Path(page))
 
 
 def test_a_killed_client_and_its_cluster_leave_a_sweep_that_a_rerun_finishes(tmp_path, monkeypatch):

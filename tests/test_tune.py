@@ -58,8 +58,8 @@ def _killed_after_two_trials(root) -> dict:
     return finished
 
 
-def test_a_killed_study_continues_without_losing_a_finished_trial_and_prunes_a_hopeless_one(tmp_path,
-                                                                                              monkeypatch):
+def test_a_killed_study_continues_without_losing_a_finished_trial_and_prunes_a_hopeless_one(tmp_path, monkeypatch,
+                                                                                              readable):
     monkeypatch.setenv("BWKIT_RUNS", str(tmp_path))
     before = _killed_after_two_trials(tmp_path)
     folder = tmp_path / "studies" / "s"
@@ -86,6 +86,10 @@ def test_a_killed_study_continues_without_losing_a_finished_trial_and_prunes_a_h
     page = open(record["page"]).read()
     assert f"Best trial: {best['number']}" in page and page.count("data:image/png;base64") >= 2
     assert "studies/s/index.html" in (tmp_path / "index.html").read_text()
+    readable(folder / "index.html")                      # the study's page and a trial's, screenshotted and measured
+    readable(folder / best["run_id"] / "index.html")
+    trial_page = (folder / best["run_id"] / "index.html").read_text()
+    assert "href='../index.html'" in trial_page and "this run&#x27;s study" in trial_page   # the way back to its study
 
     from mlflow.tracking import MlflowClient   # the search is a parent MLflow run with its trials nested
 

@@ -50,6 +50,13 @@ def table(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("val_loss", na_position="last").reset_index(drop=True)
 
 
+def run_pages(runs: list[dict], page_folder) -> dict[str, str]:
+    """Each run's page, as a link from a page in `page_folder`."""
+    import os
+
+    return {r["run"]: os.path.relpath(RunFolder(r["folder"]).index, page_folder).replace(os.sep, "/") for r in runs}
+
+
 def per_target(runs: list[dict]) -> pd.DataFrame:
     rows = [{"run": r["run"], "target": t, **{m: v.get(m) for m in AVERAGES}}
             for r in runs if r["report"] for t, v in r["report"]["comparison"][MODEL]["per_target"].items()]
@@ -57,12 +64,15 @@ def per_target(runs: list[dict]) -> pd.DataFrame:
 
 
 def _interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean, standard deviation and the half-width of a 95 % t interval (0 with one value)."""
+    """Mean, standard deviation and the half-width of a 95 % t interval (NaN, "n/a" on the page, with one value:
+    a single run has no spread)."""
     from scipy import stats
 
     n = len(values)
-    sd = float(values.std(ddof=1)) if n > 1 else 0.0
-    return float(values.mean()), sd, float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else 0.0
+    if n < 2:
+        return float(values.mean()), float("nan"), float("nan")
+    sd = float(values.std(ddof=1))
+    return float(values.mean()), sd, float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n))
 
 
 def _configuration_keys(frame: pd.DataFrame) -> list[str]:
@@ -82,7 +92,7 @@ def configurations(frame: pd.DataFrame) -> pd.DataFrame:
         mean, sd, half = _interval(group["val_loss"].to_numpy())
         corr = _interval(group["test correlation"].to_numpy())
         rows.append({**dict(zip(keys, values)), "runs": len(group), "val_loss mean": mean, "val_loss sd": sd,
-                     "val_loss 95% CI": f"[{mean - half:.4g}, {mean + half:.4g}]",
+                     "val_loss 95% CI": f"[{mean - half:.4g}, {mean + half:.4g}]" if half == half else "n/a",
                      "test correlation mean": corr[0], "test correlation sd": corr[1]})
     return pd.DataFrame(rows).sort_values("val_loss mean").reset_index(drop=True)
 

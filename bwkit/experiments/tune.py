@@ -34,7 +34,7 @@ from bwkit.experiments.sweeps import (
 from bwkit.experiments.parents import TrackedParent
 from bwkit.reports import write_runs_index, write_study_page
 from bwkit.runs import FILE_SAFE, RunFolder, coerce, configure, pipeline_parameters, runs_root as default_runs_root
-from bwkit.runs import read_record, unknown_parameter, write_json
+from bwkit.runs import STUDIES, read_record, unknown_parameter, write_json
 from bwkit.training import epochs_trained, read_epochs
 
 STUDY_JSON = "study.json"
@@ -241,7 +241,7 @@ def run_tune(base: dict, space: dict, trials: int, *, study_id: str | None = Non
     if trials < 1:
         raise ParameterError(f"--trials must be at least 1, got {trials}")
     runs_root = Path(runs_root or default_runs_root()).resolve()
-    folder = runs_root / "studies" / study_id
+    folder = runs_root / STUDIES / study_id
     folder.mkdir(parents=True, exist_ok=True)
     study = _study(study_id, folder, seed, trials)
     _recover(study, folder, log)

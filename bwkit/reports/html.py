@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import html
+import numbers
 from pathlib import Path
 
 from bwkit.runs import TEMPLATES, write_atomic
@@ -10,7 +11,8 @@ from bwkit.runs import TEMPLATES, write_atomic
 TEMPLATE = "bwkit_offline"
 STYLE = """body{font-family:system-ui,sans-serif;margin:1.2rem auto;max-width:1300px;color:#222}
 .best{font-weight:700}.lead{font-size:1.05rem}details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
-figure{display:inline-block;vertical-align:top;margin:.3rem;max-width:48%}figure img{max-width:100%}figcaption{font-size:.8rem;color:#555}
+figure{display:block;margin:1.2rem 0}figure img{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#555}
+nav.links{font-size:.9rem;margin:.2rem 0 .8rem}nav.links a{margin-right:1rem}.wide{overflow-x:auto;max-width:100%}
 table.sortable th{cursor:pointer}
 table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child,td:nth-child(2){text-align:left}.ok{color:#137333;font-weight:600}
@@ -74,18 +76,99 @@ def paragraph(text: str):
     return HTML(f"<p>{html.escape(text)}</p>")
 
 
+def p_value(p) -> str:
+    """A p-value for people: "< 0.001" below it, three decimals above, "n/a" when there is none."""
+    if not isinstance(p, numbers.Real) or p != p:
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def signed(value, digits: int = 1, suffix: str = "") -> str:
+    """A change with its sign always shown ("+48.8 %", "-0.7 %"); "n/a" when there is none."""
+    if not isinstance(value, numbers.Real) or value != value:
+        return "n/a"
+    return f"{value:+.{digits}f}{suffix}"
+
+
+def number(value) -> str:
+    """Whole numbers with thousands grouped, others to 4 significant digits; "n/a" for NaN."""
+    if not isinstance(value, numbers.Real) or value != value:
+        return "n/a"
+    if isinstance(value, numbers.Integral):
+        return f"{value:,}"
+    return f"{value:.4g}"
+
+
+def formatter(column, escaped: bool = True) -> object:
+    """How a column of numbers reads, from its name: p-values, signed changes, levels as "80 %", else `number`;
+    as HTML text unless `escaped` is False."""
+    if escaped:
+        plain = formatter(column, escaped=False)
+        return lambda v: html.escape(plain(v))
+    name = str(column).lower()
+    if name in {"p", "dm p", "p-value"} or name.endswith((" p", " p-value")):
+        return p_value
+    if "change" in name:
+        return lambda v: signed(v, 4 if name.startswith("r ") else 1)
+    if name.startswith("level"):
+        return lambda v: f"{v:g} %" if isinstance(v, numbers.Real) and v == v else "n/a"
+    return number
+
+
 def styled_table(frame, caption: str):
-    """A metrics table for a notebook: numbers to 4 significant digits, every label and text cell escaped."""
+    """A table for a notebook: numbers formatted by what they are (`formatter`), no meaningless 0, 1, 2 ... index,
+    every label and text cell escaped."""
+    import pandas as pd
+
     numbers = frame.select_dtypes("number").columns
-    return (frame.style.format("{:.4g}", na_rep="nan", subset=numbers).format(escape="html", subset=frame.columns.difference(numbers))
-            .format_index(escape="html", axis=0)
-            .format_index(escape="html", axis=1).set_caption(html.escape(caption)))
+    style = (frame.style.format({c: formatter(c) for c in numbers})
+             .format(escape="html", subset=frame.columns.difference(numbers)).format_index(escape="html", axis=1))
+    names = frame.index.names
+    for level, name in enumerate(names):
+        values = frame.index.get_level_values(level)
+        if pd.api.types.is_numeric_dtype(values):
+            style = style.format_index(formatter(name or ""), axis=0, level=level)
+        else:
+            style = style.format_index(escape="html", axis=0, level=level)
+    if isinstance(frame.index, pd.RangeIndex):
+        style = style.hide(axis="index")
+    return style.set_caption(html.escape(caption))
 
 
-def ranking(frame):
-    """The runs of a comparison, best first, the best row highlighted and every label escaped."""
+UNIT_METRICS = ("mae", "rmse", "mse")   # in the target's units: an average over targets of different units means nothing
+
+
+def mixed_units(targets) -> bool:
+    """Do these targets have different units (or any unknown one)?"""
+    from bwkit.schema import unit
+
+    units = {unit(t) for t in targets}
+    return len(units) > 1 or "" in units and len(list(targets)) > 1
+
+
+def metrics_table(frame, caption: str):
+    """`styled_table` of a (method, target) metrics table, its "average" rows' MAE, RMSE and MSE shown as n/a
+    when the targets' units differ."""
+    targets = [t for t in frame.index.get_level_values("target").unique() if t != "average"]
+    if mixed_units(targets):
+        frame = frame.copy()
+        frame.loc[frame.index.get_level_values("target") == "average", [c for c in UNIT_METRICS if c in frame]] = None
+        caption += "; MAE, RMSE and MSE are not averaged over targets in different units (n/a)"
+    return styled_table(frame, caption)
+
+
+def ranking(frame, pages: dict | None = None):
+    """The runs of a comparison, best first, the best row highlighted and every label escaped; `pages`: run id ->
+    the link to its run page (relative), shown on the run's name."""
+    from urllib.parse import quote
+
     best = frame.index[0] if len(frame) and frame["val_loss"].notna().iloc[0] else None
-    return (frame.style.format(precision=4, na_rep="", escape="html").hide(axis="index")
+    numbers = frame.select_dtypes("number").columns
+    linked = lambda run: (f"<a href='{html.escape(quote(pages[run]))}'>{html.escape(str(run))}</a>"  # noqa: E731
+                          if pages and run in pages else html.escape(str(run)))
+    text = frame.columns.difference([*numbers, "run"])
+    return (frame.style.format({c: formatter(c) for c in numbers}).format(linked, subset=["run"])
+            .format(escape="html", na_rep="", subset=text).hide(axis="index")
             .apply(lambda row: ["background:#e6f4ea;font-weight:600" if row.name == best else ""] * len(row), axis=1)
             .format_index(escape="html", axis=1))
 
@@ -107,10 +190,14 @@ TABLE_COLUMNS = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
 
 
 def comparison_rows(report: dict, columns=TABLE_COLUMNS):
-    """(method, target, rows scored, formatted cells) for every method and target, 'average' last."""
+    """(method, target, rows scored, formatted cells) for every method and target, 'average' last (its MAE and
+    RMSE "n/a" when the targets' units differ)."""
     for method, block in report["comparison"].items():
+        mixed = mixed_units(block["per_target"])
         for target, values in {**block["per_target"], "average": block["average"]}.items():
-            yield method, target, values.get("n", ""), [fmt(values.get(c, float("nan"))) for c in columns]
+            hidden = UNIT_METRICS if target == "average" and mixed else ()
+            yield method, target, values.get("n", ""), ["n/a" if c in hidden else fmt(values.get(c, float("nan")))
+                                                         for c in columns]
 
 
 def markdown_table(report: dict) -> str:

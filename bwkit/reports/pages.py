@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-from bwkit.reports.html import fmt, page
+from bwkit.reports.html import fmt, p_value, page, signed
 from bwkit.errors import RunError
 from bwkit.runs import RUNS_INDEX, STAGES, RunFolder, SweepFolder, model_version, read_record, write_atomic
 from bwkit.schema import unit
@@ -98,13 +98,14 @@ def _tests_table(report: dict) -> str:
     if not report.get("significance"):
         return ""
     frame = tests_table(report["significance"])
-    rows = "".join(f"<tr><td>{html.escape(r['against'])}</td><td>{_num(r['MSE change %'], 1)} "
-                   f"{r['95 % interval (MSE %)']}</td><td>{_num(r['r change'], 4)} {r['95 % interval (r)']}</td>"
-                   f"<td>{_num(r['DM p'], 3)}</td><td>{html.escape(r['verdict'])}</td></tr>"
+    rows = "".join(f"<tr><td>{html.escape(r['against'])}</td><td>{signed(r['MSE change %'], 1, ' %')} "
+                   f"{r['95 % interval (MSE %)']}</td><td>{signed(r['r change'], 4)} {r['95 % interval (r)']}</td>"
+                   f"<td>{html.escape(p_value(r['DM p']))}</td><td>{html.escape(r['verdict'])}</td></tr>"
                    for r in frame[frame["target"] == "average"].to_dict("records"))
     return ("<table><tr><th>model against</th><th>MSE change % [95 % interval]</th><th>r change [95 % interval]</th>"
-            "<th>DM p</th><th>verdict</th></tr>" + rows + "</table><p>Averages over targets; "
-            "intervals from a paired block bootstrap over test rows (per target: 03_evaluate).</p>")
+            "<th>Diebold–Mariano p</th><th>verdict</th></tr>" + rows + "</table><p>Averages over targets; "
+            "a positive MSE change means the model's errors are larger. Intervals from a paired block bootstrap "
+            "over test rows (per target: 03_evaluate).</p>")
 
 
 def _verdict(report: dict) -> str:
@@ -153,7 +154,7 @@ def _links(files: RunFolder, run: dict) -> str:
              "</li>" for s in STAGES if files.html(s).exists()]
     items += [f"<li><a href='{html.escape(quote(str(p.relative_to(files.root))))}'>{html.escape(p.name)}</a>: {what}"
               "</li>" for p, what in named if p.exists()]
-    return "<h2>Files</h2><ul>" + "".join(items) + f"</ul><p><a href='../{RUNS_INDEX}'>&larr; all runs</a></p>"
+    return "<h2>Files</h2><ul>" + "".join(items) + "</ul>" + nav(files.root)
 
 
 def _split(record: dict | None) -> str:
@@ -171,6 +172,41 @@ def _split(record: dict | None) -> str:
                             rows(record["table"]) + gaps + rows(record["shares"]))
 
 
+def place(folder) -> tuple[Path, str | None, Path | None]:
+    """Where a page's folder sits: (the runs root, "sweep"/"study"/"comparison" or None, that group's folder).
+    A run of a sweep lives in runs/sweeps/<id>/, of a search in runs/studies/<id>/; a `bwkit compare` page in
+    runs/comparisons/<id>/."""
+    from bwkit.runs import COMPARISONS, STUDIES, SWEEPS
+
+    folder = Path(folder).resolve()
+    for up, group in ((folder.parent, folder.parent.parent), (folder, folder.parent)):
+        kind = {SWEEPS: "sweep", STUDIES: "study", COMPARISONS: "comparison"}.get(group.name)
+        if kind:
+            return group.parent, kind, up
+    return folder.parent, None, None
+
+
+def nav(folder, *, is_run: bool = True) -> str:
+    """The way back to the list of runs and across: a sweep's or a study's run to its group's page, a group's
+    page to the list. `folder`: the page's own folder (a run folder, or the group's)."""
+    from bwkit.runs import COMPARE_PAGE
+
+    folder = Path(folder).resolve()
+    root, kind, group = place(folder if is_run else folder / "_")
+    links = [(root / RUNS_INDEX, "&larr; all runs, sweeps, studies and comparisons")]
+    if kind and is_run:
+        page_name = "index.html" if kind == "study" else COMPARE_PAGE
+        links.append((group / page_name, f"&larr; this run's {kind} <code>{html.escape(group.name)}</code>"))
+    return "<nav class='links'>" + "".join(
+        f"<a href='{html.escape(quote(_relative(target, folder)))}'>{text}</a>" for target, text in links) + "</nav>"
+
+
+def _relative(target: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(target, start).replace(os.sep, "/")
+
+
 def _folded(title: str, body: str) -> str:
     return f"<details><summary>{title}</summary>{body}</details>"
 
@@ -182,8 +218,7 @@ def write_run_index(run_dir, plots: bool = True) -> Path:
     files = RunFolder(run_dir)
     run = read_record(files)
     status = run["status"]
-    parts = [f"<p><a href='../{RUNS_INDEX}'>&larr; all runs</a></p>",
-             f"<h1>bwkit run <code>{html.escape(run['run_id'])}</code></h1>",
+    parts = [nav(files.root), f"<h1>bwkit run <code>{html.escape(run['run_id'])}</code></h1>",
              f"<p>Status: <span class='{'ok' if status == 'succeeded' else 'bad'}'>{html.escape(status)}</span>"
              f" &middot; started {html.escape(run.get('started', ''))} &middot; {run.get('wall_seconds', 0):.1f} s</p>"]
     if run.get("error"):
@@ -268,8 +303,18 @@ def write_runs_index(runs_root) -> Path:
              + "".join(_runs_row(RunFolder(p.parent), defaults) for p in found) + "</tbody></table>")
     body = ("<h1>bwkit runs</h1><p>Click a column's header to sort by it. The verdict is the original guide's "
             "rule (average r &ge; 0.98 and average MAPE &le; 5 %).</p>" + table + _sweeps_list(runs_root)
-            + studies_list(runs_root) + SORTING)
+            + studies_list(runs_root) + _comparisons_list(runs_root) + SORTING)
     return write_atomic(runs_root / RUNS_INDEX, page("bwkit runs", body))
+
+
+def _comparisons_list(runs_root: Path) -> str:
+    """The pages of `bwkit compare` under runs/comparisons/, newest first."""
+    from bwkit.runs import COMPARE_PAGE, COMPARISONS
+
+    found = sorted((runs_root / COMPARISONS).glob(f"*/{COMPARE_PAGE}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    items = [f"<li><a href='{html.escape(quote(str(p.relative_to(runs_root))))}'>{html.escape(p.parent.name)}</a></li>"
+             for p in found]
+    return "<h2>Comparisons (bwkit compare)</h2><ul>" + "".join(items) + "</ul>" if items else ""
 
 
 def _sweeps_list(runs_root: Path) -> str:

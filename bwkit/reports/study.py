@@ -7,8 +7,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bwkit.reports.html import fmt, page
-from bwkit.reports.pages import _img
-from bwkit.runs import RUNS_INDEX, RunFolder, write_atomic
+from bwkit.reports.pages import _img, nav
+from bwkit.runs import STUDIES, RunFolder, write_atomic
 
 FIGURES = {"history": "The search history: each trial's objective and the best so far",
            "slice": "Each parameter against the objective",
@@ -44,8 +44,8 @@ def write_study_page(folder, record: dict, figures: dict[str, Path]) -> Path:
     """The study's index.html; `figures`: name -> PNG (see FIGURES), shown inline."""
     folder = Path(folder)
     pruned = sum(r["state"] == "PRUNED" for r in record["rows"])
-    body = (f"<p><a href='../../{RUNS_INDEX}'>&larr; all runs</a></p><h1>bwkit study <code>"
-            f"{html.escape(record['study_id'])}</code></h1><p>Optuna TPE sampler (seed {record['seed']}), median "
+    body = (nav(folder, is_run=False) + "<h1>bwkit study <code>"
+            + f"{html.escape(record['study_id'])}</code></h1><p>Optuna TPE sampler (seed {record['seed']}), median "
             f"pruner on the per-epoch validation loss; objective: a trial's best validation loss (MSE on "
             f"standardised targets; the test split is never seen). {len(record['rows'])} trials, {pruned} pruned, "
             f"{record['epochs_trained']} epochs trained in all. Storage: <code>{html.escape(record['storage'])}</code>."
@@ -59,5 +59,5 @@ def write_study_page(folder, record: dict, figures: dict[str, Path]) -> Path:
 def studies_list(runs_root: Path) -> str:
     """The studies under runs/studies/, each linking to its page (for the list of runs)."""
     items = [f"<li><a href='studies/{html.escape(quote(p.parent.name))}/index.html'>{html.escape(p.parent.name)}</a></li>"
-             for p in sorted((Path(runs_root) / "studies").glob("*/index.html"))]
+             for p in sorted((Path(runs_root) / STUDIES).glob("*/index.html"))]
     return "<h2>Studies (Optuna)</h2><ul>" + "".join(items) + "</ul>" if items else ""

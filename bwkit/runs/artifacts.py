@@ -20,6 +20,7 @@ from bwkit.runs.paths import scratch_run
 RUNS_INDEX = "index.html"   # runs/index.html: every run, one row each
 SWEEPS = "sweeps"           # runs/sweeps/<id>/: one sweep's run folders, sweep.json and comparison page
 COMPARISONS = "comparisons"  # runs/comparisons/<id>/: a `bwkit compare` of any run folders
+STUDIES = "studies"        # runs/studies/<id>/: one search's trial run folders, study.json and its page
 COMPARE_PAGE = "05_compare.html"
 PLOTS = {                   # key -> file, in the order the run's page shows them
     "history": "training_history.png",
