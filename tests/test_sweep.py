@@ -18,11 +18,16 @@ TINY = {"samples": 300, "epochs": 1, "window_size": 5, "hidden_size": 4}
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     """A 2x2 sweep whose window 400 combinations fail (300 rows), on a 2-worker LocalCluster."""
+    import contextlib
+    import io
+
     root = tmp_path_factory.mktemp("sweeps")
-    with pytest.MonkeyPatch.context() as mp:
+    bar = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(bar):
         mp.setenv("BWKIT_RUNS", str(root))
         grid = sweep.parse_grid(["hidden_size=4,8", "window_size=5,400"])
-        record = sweep.run_sweep(TINY, grid, sweep_id="grid", workers=2, log=lambda *_: None, progress=False)
+        record = sweep.run_sweep(TINY, grid, sweep_id="grid", workers=2, log=lambda *_: None, progress=True)
+    record["progress"] = bar.getvalue()
     return root / "sweeps" / "grid", record
 
 
@@ -34,6 +39,13 @@ def test_every_combination_is_a_run_folder_and_a_failure_does_not_stop_the_sweep
     failed = [r for r in record["results"].values() if r["status"] == "failed"]
     assert all("a 70/15/15 split needs at least" in r["error"] for r in failed)
     assert len(list((folder / "data").glob("*.csv"))) == 1        # the data, generated once for the sweep
+
+
+def test_the_progress_counts_epochs_and_dasks_own_lines_go_to_the_sweeps_log(swept):
+    folder, record = swept
+    assert "sweep: 100%" in record["progress"] and "4/4 [" in record["progress"] and "epoch" in record["progress"]
+    assert "Worker process still alive" not in record["progress"]
+    assert "distributed" in (folder / "dask.log").read_text()          # the cluster's lines, kept beside the runs
 
 
 def test_the_comparison_page_shows_what_differs_and_the_best(swept):

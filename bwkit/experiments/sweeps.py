@@ -28,6 +28,7 @@ from bwkit.data import sha256_file
 from bwkit.errors import ParameterError, RunError
 from bwkit.experiments.compare import compare_report
 from bwkit.experiments.parents import TrackedParent
+from bwkit.training import epochs_trained
 from bwkit.runs import (
     FILE_SAFE,
     RunFolder,
@@ -159,18 +160,52 @@ def _sees(token: str, client_runs: str) -> bool:
     return os.path.exists(token) and str(default_runs_root()) == client_runs
 
 
+CLUSTER_LOG = "dask.log"   # in the sweep's (or study's) folder: what Dask says, kept off the terminal
+POLL_SECONDS = 0.5         # how often the client reads the running runs' training logs (progress in epochs)
+
+
 @contextmanager
-def _client(scheduler: str | None, workers: int | None):
-    """A client of the given scheduler, or of a LocalCluster of process workers with one thread each."""
+def cluster_log(path: Path):
+    """Dask's own log lines (workers started and killed at shutdown, connections closed) go to `path`, not the
+    terminal; errors still reach both."""
+    import logging
+
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("distributed")
+    quiet = [(h, h.level) for h in logger.handlers if isinstance(h, logging.StreamHandler)
+             and not isinstance(h, logging.FileHandler)]
+    for h, _ in quiet:
+        h.setLevel(logging.ERROR)
+    logger.addHandler(handler)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        for h, level in quiet:
+            h.setLevel(level)
+
+
+@contextmanager
+def _client(scheduler: str | None, workers: int | None, folder: Path | None = None):
+    """A client of the given scheduler, or of a LocalCluster of process workers with one thread each; Dask's
+    log lines into `folder`'s CLUSTER_LOG when given."""
+    import logging
+    from contextlib import ExitStack
+
     from dask.distributed import Client, LocalCluster
 
-    if scheduler:
-        with Client(scheduler) as client:
-            yield client
-        return
-    with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
-        yield client
+    with ExitStack() as stack:
+        if folder is not None:
+            stack.enter_context(cluster_log(folder / CLUSTER_LOG))
+        if scheduler:
+            yield stack.enter_context(Client(scheduler))
+            return
+        cluster = stack.enter_context(LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                                   processes=True, dashboard_address=":0",
+                                                   silence_logs=logging.ERROR))
+        yield stack.enter_context(Client(cluster))
 
 
 def shares_disk(client, folder: Path, runs_root: Path) -> bool:
@@ -203,22 +238,33 @@ def land(result: dict, folder: Path) -> dict:
 
 
 def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress: bool, on_landed=None) -> list[dict]:
-    """Submit every run; collect results as they finish; `on_landed(entry, result)` as each run folder lands."""
-    from dask.distributed import as_completed
+    """Submit every run; collect results as they finish; `on_landed(entry, result)` as each run folder lands.
+    The bar counts epochs: each running run's training log where the workers share this disk, each finished
+    run's whole budget (stopped early or failed, it needs no more)."""
+    import time
+
     from tqdm.auto import tqdm
 
-    data = data_payload(shares_disk(client, folder, runs_root), todo)
-    futures = {submit(client, e, folder, data): e for e in todo}
-    results, counts = [], {"done": 0, "failed": 0}
-    with tqdm(total=len(futures), desc="sweep", unit="run", disable=not progress) as bar:
-        for future in as_completed(futures):
-            result = land(future.result(), folder)
-            if on_landed:
-                on_landed(futures[future], result)
-            counts["done" if result["status"] == "succeeded" else "failed"] += 1
-            bar.set_postfix(**counts, running=len(futures) - bar.n - 1)
-            bar.update()
-            results.append(result)
+    shared = shares_disk(client, folder, runs_root)
+    data = data_payload(shared, todo)
+    pending = {submit(client, e, folder, data): e for e in todo}
+    results, counts, done_epochs = [], {"done": 0, "failed": 0}, 0
+    with tqdm(total=sum(e["config"]["epochs"] for e in todo), desc="sweep", unit="epoch", disable=not progress) as bar:
+        while pending:
+            time.sleep(POLL_SECONDS)
+            for future in [f for f in pending if f.done()]:
+                entry = pending.pop(future)
+                result = land(future.result(), folder)
+                if on_landed:
+                    on_landed(entry, result)
+                counts["done" if result["status"] == "succeeded" else "failed"] += 1
+                done_epochs += entry["config"]["epochs"]
+                results.append(result)
+            running = sum(min(epochs_trained(folder / e["run_id"]), e["config"]["epochs"])
+                          for e in pending.values()) if shared else 0
+            bar.n = min(done_epochs + running, bar.total)
+            bar.set_postfix(**counts, running=len(pending), refresh=False)
+            bar.refresh()
     return results
 
 
@@ -261,7 +307,7 @@ def _run_locked(sweep: SweepFolder, runs: list[dict], *, grid: dict, repeats: in
     results, tracked = [], TrackedParent("sweep", sweep_id, params={**base, "grid": grid, "repeats": repeats},
                                          uri=tracking_uri, runs_root=runs_root, folder=folder)
     if todo:
-        with _client(scheduler, workers) as client:
+        with _client(scheduler, workers, folder) as client:
             if client.dashboard_link:
                 log(f"Dask dashboard: {client.dashboard_link}")
             results = _dispatch(client, todo, folder, runs_root, progress, tracked.landed)

@@ -249,7 +249,7 @@ def run_tune(base: dict, space: dict, trials: int, *, study_id: str | None = Non
     tracked = TrackedParent("tune", study_id, params={**base, "space": {k: repr(v) for k, v in space.items()},
                                                        "trials": trials, "sampler_seed": seed},
                             uri=tracking_uri, runs_root=runs_root, folder=folder)
-    with _client(scheduler, workers) as client:
+    with _client(scheduler, workers, folder) as client:
         log(f"study {study_id}: {len(study.trials)} trials so far; searching to {trials} finished on "
             f"{len(client.scheduler_info()['workers'])} workers" + (f" (dashboard {client.dashboard_link})"
                                                                    if client.dashboard_link else ""))
