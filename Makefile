@@ -37,8 +37,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/bwkit run $(ARGS)
 
+# Two pytest workers (pytest-xdist), a test file each at a time: most of the suite waits on kernels, clusters and
+# servers, so two overlap well on two cores. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadfile)
+
 test: $(STAMP) node
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -60,7 +65,7 @@ test-slow: $(STAMP)
 	HYPOTHESIS_PROFILE=slow $(BIN)/python -m pytest tests/unit/test_loader_properties.py $(PYTEST_ARGS)
 
 coverage: $(STAMP)
-	$(BIN)/python -m pytest --cov=bwkit --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) --cov=bwkit --cov-report=term $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py

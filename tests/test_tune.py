@@ -89,7 +89,7 @@ def test_a_killed_study_continues_without_losing_a_finished_trial_and_prunes_a_h
     readable(folder / "index.html")                      # the study's page and a trial's, screenshotted and measured
     readable(folder / best["run_id"] / "index.html")
     trial_page = (folder / best["run_id"] / "index.html").read_text()
-    assert "href='../index.html'" in trial_page and "this run&#x27;s study" in trial_page   # the way back to its study
+    assert "href='../index.html'" in trial_page and "this run's study" in trial_page   # the way back to its study
 
     from mlflow.tracking import MlflowClient   # the search is a parent MLflow run with its trials nested
 

@@ -44,8 +44,9 @@ def _finish(fig, path):
     return fig
 
 
-def _grid(n: int, width: float = 4.2, height: float = 3.4):
-    cols = min(n, 2)
+def _grid(n: int, width: float = 4.2, height: float = 3.4, cols: int = 4):
+    """n panels, up to `cols` a row (narrowed together to MAX_WIDTH_IN)."""
+    cols = min(n, cols)
     rows = int(np.ceil(n / cols))
     fig, axes = _figure(width * cols, height * rows, rows, cols, squeeze=False)
     for ax in axes.flat[n:]:
@@ -281,7 +282,7 @@ def validation_curves(runs, swept=(), path=None):
 def served(predictions, targets, breaks=(), path=None):
     """A Predictor's output over time: each target's prediction, its 80 % and 95 % bands and the actual value,
     drawn per trace (no line joins two); dashed lines where a trace break starts a new window."""
-    fig, axes = _grid(len(targets), width=6.0)
+    fig, axes = _grid(len(targets), width=6.0, cols=2)
     axes = list(axes)
     traces = predictions.groupby("trace_id", sort=False) if "trace_id" in predictions else [("", predictions)]
     for number, (_, part) in enumerate(traces):
