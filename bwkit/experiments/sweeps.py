@@ -177,14 +177,16 @@ def cluster_log(path: Path):
              and not isinstance(h, logging.FileHandler)]
     for h, _ in quiet:
         h.setLevel(logging.ERROR)
-    logger.addHandler(handler)
+    level, _ = logger.level, logger.addHandler(handler)
+    logger.setLevel(logging.INFO)   # the file gets what Dask says at INFO (workers up, closed, killed)
     try:
         yield path
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
         handler.close()
-        for h, level in quiet:
-            h.setLevel(level)
+        for h, old_level in quiet:
+            h.setLevel(old_level)
 
 
 @contextmanager
@@ -204,7 +206,9 @@ def _client(scheduler: str | None, workers: int | None, folder: Path | None = No
             return
         cluster = stack.enter_context(LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                                                    processes=True, dashboard_address=":0",
-                                                   silence_logs=logging.ERROR))
+                                                   # Dask's own quieting would silence the log file too (a FileHandler
+                                                   # is a StreamHandler): cluster_log quiets the terminal instead
+                                                   silence_logs=False if folder is not None else logging.ERROR))
         yield stack.enter_context(Client(cluster))
 
 
