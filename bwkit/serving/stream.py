@@ -136,7 +136,7 @@ class Stream:
         pred, half, scale = predictor.run_windows(window[None])
         if self.tracker is not None:
             if self.pending is not None:   # the new row is the one the last answer predicted
-                self._observe(self._actual(new), [self.pending])
+                self._observe(self._actual(new), self.pending[0][None], self.pending[1][None])
             self.pending = (pred[0].astype(np.float64), scale[0])
         dropped = self._window[3][0].tolist()   # the kept window's first row
         self.carry = _carry_past_first(columns, dropped, self.carry)
@@ -154,10 +154,9 @@ class Stream:
         return np.column_stack([new.values[t] if t in new.values else new.actual.get(t, np.full(len(new), np.nan))
                                 for t in self.predictor.targets]).astype(np.float64, copy=False)
 
-    def _observe(self, actual: np.ndarray, pending: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        """The adaptive bands count the misses of pending (prediction, scale)s on the rows of actual [rows, targets]
-        they were for, in time order."""
-        pred, scale = np.array([p for p, _ in pending]), np.array([s for _, s in pending])
+    def _observe(self, actual: np.ndarray, pred: np.ndarray, scale: np.ndarray) -> None:
+        """The adaptive bands count the misses of predictions and their scales [rows, targets] on the rows of actual
+        [rows, targets] they were for, in time order."""
         errors, scored = np.abs(actual - pred) / scale, np.isfinite(actual)
         if len(actual) == 1:
             self.tracker.observe(errors[0], scored[0])
@@ -167,15 +166,21 @@ class Stream:
     def _learn(self, tail: Rows, new: Rows, forecast: Forecast | None) -> None:
         """Each new row a pending prediction was for (same trace, within the gap): count its misses, in time order;
         then the prediction for the row after the last is pending."""
-        old = len(tail) - len(new)
+        old, targets = len(tail) - len(new), len(self.predictor.targets)
         broken = np.r_[True, window_breaks(tail.timestamps, tail.trace[1:] != tail.trace[:-1],
                                            self.recipe.cadence_seconds, self.recipe.max_gap_cadences)]
-        by_end = {}
+        window = np.full(len(tail), -1)   # the forecast's window ending at each row, -1 for none
+        pred, scale = np.empty((0, targets)), np.empty((0, targets))
         if forecast is not None and len(forecast.end):
-            scale = np.concatenate(forecast.scale)
-            by_end = {int(e): (forecast.pred[k].astype(np.float64), scale[k]) for k, e in enumerate(forecast.end)}
-        pending = [self.pending] + [by_end.get(c - 1) for c in range(old + 1, len(tail))]
-        counted = [i for i, p in enumerate(pending) if p is not None and not broken[old + i]]   # else row i starts
-        if counted:                                                                              # a new window
-            self._observe(self._actual(new)[counted], [pending[i] for i in counted])
-        self.pending = by_end.get(len(tail) - 1)
+            window[forecast.end] = np.arange(len(forecast.end))
+            pred, scale = forecast.pred.astype(np.float64), np.concatenate(forecast.scale)
+        rows = np.arange(old + 1, len(tail))
+        rows = rows[(window[rows - 1] >= 0) & ~broken[rows]]   # else row r starts a new window: nothing predicted it
+        at, pred_at, scale_at = rows - old, pred[window[rows - 1]], scale[window[rows - 1]]
+        if self.pending is not None and not broken[old]:   # the first new row: the last update's prediction
+            at = np.r_[0, at]
+            pred_at, scale_at = (np.vstack([kept, part]) for kept, part in zip(self.pending, (pred_at, scale_at)))
+        if len(at):
+            self._observe(self._actual(new)[at], pred_at, scale_at)
+        last = window[-1]
+        self.pending = (pred[last].copy(), scale[last].copy()) if last >= 0 else None
