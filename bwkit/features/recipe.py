@@ -109,9 +109,11 @@ class Recipe:
         out[:-1] = channels[1:]
         row = out[-1]
         row[raw_at] = raw[raw_column]
-        filled = raw[filled_column]
-        row[filled_at] = np.where(np.isfinite(filled), filled, channels[-1, filled_at])
-        row[flag_at] = ~np.isfinite(raw[flag_column])
+        if len(filled_at):
+            filled = raw[filled_column]
+            row[filled_at] = np.where(np.isfinite(filled), filled, channels[-1, filled_at])
+        if len(flag_at):
+            row[flag_at] = ~np.isfinite(raw[flag_column])
         if self.known_future:   # the last old row's calendar is now the new row's, the new row's the one after
             both = min(len(out), 2)
             out[-both:, calendar_at] = calendar_channels(np.array(next_timestamps[-both:], np.float64))[:, cell]

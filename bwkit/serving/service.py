@@ -195,7 +195,8 @@ async def take_rows(service: Service, scope, receive) -> Response:
     except (DataError, TypeError, ValueError, OverflowError) as exc:   # the loader's refusal, said as it says it
         service.meters.refused.labels(reason(str(exc)) if isinstance(exc, DataError) else "invalid_rows").inc(len(rows))
         return answer({"detail": str(exc), "link": name}, 422)
-    service.meters.evicted.inc(service.links.evicted - evicted)
+    if service.links.evicted > evicted:
+        service.meters.evicted.inc(service.links.evicted - evicted)
     service.accepted += len(rows)
     service.meters.rows.inc(len(rows))
     return answer(service.view(name, link, adaptive))
