@@ -12,8 +12,10 @@ the client is one bounded aiohttp session (a fixed number of requests, then it s
 * 10,000 links held (one window of rows each, in batches): the server's resident memory.
 
 It prints rows per second, p50 / p99 latency seen by the client, the server's CPU time per row
-(what the server itself spent, whatever else the machine runs), the server's resident memory,
-and every non-2xx answer (refusals; any 5xx is a failure and exits 1).
+(what the server itself spent, whatever else the machine runs) and the client's per request (on
+two cores the two share the machine: rows per second is bound by their sum), the server's
+resident memory, every non-2xx answer (refusals; any 5xx is a failure and exits 1), and the
+machine's load average before and after (another job on the machine slows both sides).
 """
 from __future__ import annotations
 
@@ -69,8 +71,9 @@ def rows_of(run: Path, count: int) -> list[dict]:
     return frame.to_dict("records")
 
 
-async def drive(port: int, jobs: list[tuple[str, object]]) -> tuple[float, np.ndarray, dict]:
-    """Post every (link, body) job, CONCURRENCY at a time, each link's jobs in order: wall, latencies, statuses."""
+async def drive(port: int, jobs: list[tuple[str, object]]) -> tuple[float, np.ndarray, dict, float]:
+    """Post every (link, body) job, CONCURRENCY at a time, each link's jobs in order: wall, latencies, statuses and
+    the client's CPU seconds."""
     by_link: dict[str, list] = {}
     for link, body in jobs:
         by_link.setdefault(link, []).append(json.dumps(body).encode())
@@ -90,9 +93,9 @@ async def drive(port: int, jobs: list[tuple[str, object]]) -> tuple[float, np.nd
                             await response.read()
                         latencies.append(time.perf_counter() - start)
                         statuses[response.status] = statuses.get(response.status, 0) + 1
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(lane(links) for links in lanes if links))
-        return time.perf_counter() - start, np.array(latencies), statuses
+        return time.perf_counter() - start, np.array(latencies), statuses, time.process_time() - cpu
 
 
 def wait_for(port: int, server, seconds: float = 60) -> dict:
@@ -121,7 +124,7 @@ def cpu_seconds(pid: int) -> float:
 
 def phase(name: str, port: int, jobs, rows: int, server) -> list[tuple[str, str]]:
     cpu = cpu_seconds(server.pid)
-    wall, latencies, statuses = asyncio.run(drive(port, jobs))
+    wall, latencies, statuses, client = asyncio.run(drive(port, jobs))
     cpu = cpu_seconds(server.pid) - cpu
     refused = {s: n for s, n in statuses.items() if not 200 <= s < 300}
     if any(s >= 500 for s in refused):
@@ -132,6 +135,7 @@ def phase(name: str, port: int, jobs, rows: int, server) -> list[tuple[str, str]
                                            f"{np.percentile(latencies, 99) * 1e3:.2f} ms"),
             (f"{name}: server CPU per row (rows per server CPU second)",
              f"{cpu / rows * 1e3:.3f} ms ({rows / cpu:,.0f})"),
+            (f"{name}: client CPU per request", f"{client / len(latencies) * 1e3:.3f} ms"),
             (f"{name}: refusals (non-2xx)", str(sum(refused.values())) + (f" {refused}" if refused else "")),
             (f"{name}: server resident memory after", f"{rss:,.0f} MB")]
 
@@ -147,7 +151,8 @@ def measure(run: Path) -> list[tuple[str, str]]:
         health = wait_for(port, server)
         rows = rows_of(run, window + ROWS_PER_LINK + BATCH * BATCHES_PER_LINK)
         links = [f"link-{i}" for i in range(LINKS)]
-        out = [("server resident memory at start", f"{resident_mb(server.pid)[0]:,.0f} MB")]
+        out = [("load average (1 min) at start", f"{os.getloadavg()[0]:.2f}"),
+               ("server resident memory at start", f"{resident_mb(server.pid)[0]:,.0f} MB")]
         asyncio.run(drive(port, [(k, rows[:window]) for k in links]))   # each link's first window, untimed
         one = [(k, rows[window + i]) for i in range(ROWS_PER_LINK) for k in links]
         out += phase(f"one row per request, {LINKS} links, {CONCURRENCY} clients", port, one, len(one), server)
@@ -161,6 +166,7 @@ def measure(run: Path) -> list[tuple[str, str]]:
         health = wait_for(port, server)
         out.append(("links held at the end / evicted", f"{health['links']:,} / {health['evicted']}"))
         out.append(("server peak resident memory (VmHWM)", f"{resident_mb(server.pid)[1]:,.0f} MB"))
+        out.append(("load average (1 min) at the end", f"{os.getloadavg()[0]:.2f}"))
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -271,3 +271,33 @@ def test_a_stream_fed_batches_is_the_stream_fed_rows_one_by_one(served):
         assert batched.update(part) == [single.update(row) for row in part][-1]
         assert batched.static == single.static and (batched.tracker.rate == single.tracker.rate).all()
     assert batched.rows_seen == single.rows_seen == len(rows) and single.static is not None
+
+
+def _state(stream) -> list:
+    """What a stream keeps, arrays as their bytes (bit for bit, NaN included)."""
+    tail = stream.tail
+    return [stream.rows_seen, stream.filled(), stream.carry, stream.static, tail.timestamps.tobytes(),
+            tail.trace.tolist(), {k: v.tobytes() for k, v in tail.values.items()},
+            None if stream.tracker is None else stream.tracker.rate.tobytes(),
+            None if stream.pending is None else [p.tobytes() for p in stream.pending]]
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_the_streams_lean_path_keeps_the_state_and_answers_of_its_general_path(served, adaptive):
+    """A row that continues a full window takes the lean path (that window moved on by one row); turned off, the
+    stream answers the same and keeps the same state, to the last bit: a trace change into gaps, filled and flagged
+    gaps, a long gap, a step of several cadences within the gap rule, calendar inputs, adaptive bands."""
+    predictor, frame, _, _ = served
+    rows = frame.iloc[280:470].copy()   # gaps at 300 and 400-402 (trace b opens with them)
+    stamps = pd.to_datetime(rows["timestamp"], utc=True)
+    stamps[stamps.index >= 340] += pd.Timedelta(minutes=2)   # 3 minutes between rows 339 and 340: one window
+    stamps[stamps.index >= 360] += pd.Timedelta(minutes=10)  # 11 minutes before row 360: a new window
+    rows["timestamp"] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    lean, general = predictor.stream(adaptive=adaptive), predictor.stream(adaptive=adaptive)
+    general._next_window = lambda new: None
+    taken, step = [], lean._step
+    lean._step = lambda *args: taken.append(1) or step(*args)
+    for row in rows.to_dict("records"):
+        assert lean.update(row) == general.update(row)
+        assert _state(lean) == _state(general)
+    assert len(taken) > len(rows) / 2 and len(taken) < len(rows) - 3 * WINDOW

@@ -6,6 +6,7 @@ snapshot); --reload swaps runs without dropping a request; off loopback, the tok
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -23,6 +24,8 @@ import pandas as pd
 import pytest
 
 from bwkit.runs import RunFolder
+from bwkit.serving import Service, build_app
+from bwkit.serving.guard import Guard
 from bwkit.serving.predictor import Predictor
 from conftest import WITHOUT_TORCH
 
@@ -293,6 +296,69 @@ def test_binding_off_loopback_needs_the_token_and_requests_without_it_get_401(se
     assert server.client.post("/v1/links/a/observations", json={}).status_code == 401
     assert server.client.get("/healthz", headers=token).status_code == 200
     assert server.client.get("/v1/links/a/prediction", headers=token).status_code == 404
+
+
+async def _asgi(app, method: str, path: str, chunks=(b"",), headers=()) -> tuple:
+    """One request through an ASGI app, in-process, its body in `chunks`: (status, headers, body) answered."""
+    path, _, query = path.partition("?")
+    messages = [{"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+                for i, chunk in enumerate(chunks)]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+             "headers": [(b"host", b"test"), *headers], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], start["headers"], b"".join(m.get("body", b"") for m in sent if m["type"] != start["type"])
+
+
+def _requests(rows: list[dict]) -> list[tuple]:
+    """(method, path, body chunks, headers): rows, batches, a body in chunks, and every refusal."""
+    def body(value):
+        return json.dumps(value).encode()
+    post, large = "/v1/links/a/observations", body(rows[16:40])
+    return [("POST", post, [body(rows[:3])], ()),
+            *[("POST", post + "?adaptive=true", [body(row)], ()) for row in rows[3:12]],
+            ("POST", post + "?adaptive=1&adaptive=no", [body(rows[12])], ()),
+            ("POST", post, [body(rows[13:15])[:30], body(rows[13:15])[30:]], ()), ("POST", post, [b"{not json"], ()),
+            ("POST", post, [b"[1, 2]"], ()), ("POST", post, [body({**rows[15], "rtt_ms": [1]})], ()),
+            ("POST", post, [body({**rows[15], "rtt_ms": 10 ** 400})], ()),
+            ("POST", post, [body({**rows[15], "rtt_ms": "fast"})], ()), ("POST", post, [body(rows[14])], ()),
+            ("POST", post, [large[i:i + 1000] for i in range(0, len(large), 1000)], ()),   # over the limit, undeclared
+            ("POST", post, [body(rows[15])], [(b"content-length", b"999999")]), ("POST", post, [b""], ()),
+            ("POST", "/v1/links/bad name!/observations", [body(rows[15])], ()),
+            ("POST", "/v1/links/" + "x" * 200 + "/observations", [body(rows[15])], ()),
+            ("GET", post, [b""], ()), ("PUT", post, [body(rows[15])], ()), ("POST", post + "/", [body(rows[15])], ()),
+            ("POST", post, [body(rows[15])], ()), ("GET", "/v1/links/a/prediction?adaptive=true", [b""], ())]
+
+
+def test_the_hot_route_answers_every_request_as_the_starlette_route_does(served_run, rows):
+    """POST observations goes by a plain ASGI route in front of Starlette (`HotRoute`): the same status, headers and
+    body as by Starlette's own router, for rows, batches, bodies in chunks and every refusal; the same meters."""
+    services = [Service(served_run, snapshot_seconds=3600, max_body_bytes=3000, log=lambda line: None) for _ in "ab"]
+    hot = build_app(services[0])
+    plain = Guard(build_app(services[1]).app.app, None, services[1].meters)   # Guard(HotRoute(Starlette)) without it
+
+    async def both():
+        return [(await _asgi(hot, *request), await _asgi(plain, *request)) for request in _requests(rows)]
+    answers = asyncio.run(both())
+    for request, (ours, theirs) in zip(_requests(rows), answers):
+        assert ours == theirs, request[:2]
+    statuses = [ours[0] for ours, _ in answers]
+    assert statuses == [200] * 12 + [400] + [422] * 5 + [413, 413, 400, 422, 422, 405, 405, 307, 200, 200]
+    assert json.loads(answers[9][0][2])["prediction"]["bands"] == "adaptive"
+
+    def counted(service):
+        return [line for line in service.meters.text().decode().splitlines()
+                if line.startswith(("bwkit_requests_total", "bwkit_rows_accepted_total", "bwkit_rows_refused_total"))]
+    assert counted(services[0]) == counted(services[1]) and 'endpoint="observations"' in "".join(counted(services[0]))
 
 
 def test_the_service_runs_without_torch(served_run):

@@ -9,6 +9,7 @@ numpy-only fast path; anything it cannot vouch for goes through the full checks.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from operator import itemgetter
@@ -108,11 +109,48 @@ def _fast_seconds(stamps: list) -> np.ndarray | None:
     return seconds if high <= data.UNIX_MS_ABOVE else None   # a mix, or NaN: the full checks decide
 
 
+def _keys(first: dict, recipe: Recipe) -> list[str]:
+    """The key each needed column has in these rows (the loader's alias rule: a legacy name where the new is not)."""
+    legacy = {name: alias for alias, name in recipe.aliases.items() if alias in first}
+    return [c if c in first or c not in legacy else legacy[c] for c in recipe.columns]
+
+
+def _fast_one(row: dict, recipe: Recipe) -> Rows | None:
+    """`_fast` of one dict whose needed values are Python floats and ints, in Python floats (the same Rows, without
+    numpy's cost per call). None: `_fast` decides."""
+    try:
+        raw, stamp = [row[key] for key in _keys(row, recipe)], row["timestamp"]
+        values = [float(v) for v in raw if type(v) is float or type(v) is int]
+    except (KeyError, OverflowError):
+        return None
+    if len(values) != len(raw) or "trace_id" in row:
+        return None
+    if type(stamp) is float or type(stamp) is int:
+        seconds = float(stamp)
+        seconds = seconds / 1000.0 if seconds > data.UNIX_MS_ABOVE else seconds   # the loader's milliseconds rule
+    else:
+        parsed = _fast_seconds([stamp])
+        seconds = float(parsed[0]) if parsed is not None else math.nan
+    if not data.TIME_RANGE[0] <= seconds <= data.TIME_RANGE[1] or \
+            any(not math.isfinite(v) for v, c in zip(values, recipe.columns) if c not in recipe.flagged) or \
+            any(math.isfinite(v) and abs(v) > data.FLOAT32_MAX for v in values):
+        return None
+    try:
+        actual = {t: np.array([row[t]], np.float64) for t in recipe.targets if t in row}
+    except (TypeError, ValueError):
+        return None
+    return Rows(np.array([seconds]), np.full(1, "", object),
+                {c: np.array([v]) for c, v in zip(recipe.columns, values)}, actual)
+
+
 def _fast(rows: list[dict], recipe: Recipe) -> Rows | None:
     """Plain dicts with every needed key and nothing to refuse: numpy only. None: take the full path."""
+    if len(rows) == 1:
+        one = _fast_one(rows[0], recipe)
+        if one is not None:
+            return one
     columns, first = recipe.columns, rows[0]
-    legacy = {name: alias for alias, name in recipe.aliases.items() if alias in first}
-    keys = [c if c in first or c not in legacy else legacy[c] for c in columns]   # the loader's alias rule
+    keys = _keys(first, recipe)
     try:
         stamps = [r["timestamp"] for r in rows]
         table = np.array(list(map(itemgetter(*keys), rows)), np.float64).reshape(len(rows), -1)

@@ -55,43 +55,66 @@ class Tracker:
         self.quantiles, self.gamma = np.asarray(quantiles, np.float64), gamma
         self.nominal = 1 - np.asarray(levels, np.float64)[:, None] * np.ones(self.quantiles.shape[0])
         self.rate = self.nominal.copy()
+        self._looked_up = (None, None)   # (rate, its multipliers)
 
     def multipliers(self) -> np.ndarray:
-        """[levels, targets], in units of each row's scale."""
-        return lookup(self.quantiles, 1 - self.rate)
+        """[levels, targets], in units of each row's scale (read-only: looked up once per rate, and `observe` and
+        `observe_many` set a new rate array, as a restore may)."""
+        if self._looked_up[0] is not self.rate:
+            multipliers = lookup(self.quantiles, 1 - self.rate)
+            multipliers.flags.writeable = False
+            self._looked_up = (self.rate, multipliers)
+        return self._looked_up[1]
 
     def observe(self, normalised_error: np.ndarray, scored: np.ndarray | None = None) -> None:
         """After an actual arrives: |actual - predicted| / scale [targets]; `scored` False leaves a target as it was."""
         miss = (np.asarray(normalised_error)[None] > self.multipliers()).astype(np.float64)
         step = self.gamma * (self.nominal - miss)
-        self.rate += step if scored is None else np.where(np.asarray(scored)[None], step, 0.0)
+        self.rate = self.rate + (step if scored is None else np.where(np.asarray(scored)[None], step, 0.0))
+
+    def observe_many(self, normalised_errors: np.ndarray, scored: np.ndarray) -> None:
+        """`observe` of each row of [rows, targets] in turn (`scored` [rows, targets]): the same rates, computed as
+        `replay` computes them."""
+        errors, scored, rate = np.asarray(normalised_errors, np.float64), np.asarray(scored, bool), self.rate.copy()
+        for j in range(errors.shape[1]):
+            table, column, counted = self.quantiles[j].tolist(), errors[:, j].tolist(), scored[:, j].tolist()
+            for i in range(len(rate)):
+                rate[i, j] = _walk(table, float(self.nominal[i, j]), float(rate[i, j]), column, counted, self.gamma)[1]
+        self.rate = rate
+
+
+def _walk(table: list[float], nominal: float, rate: float, errors: list[float], scored: list[bool],
+          gamma: float) -> tuple[list[float], float]:
+    """One level and target's multiplier on each row, in time order, from miscoverage `rate` on; and the rate after.
+    Tracker's arithmetic on Python floats: the recursion is sequential."""
+    hit, miss = float(gamma * (nominal - False)), float(gamma * (nominal - True))   # Tracker's two steps
+    ceil, top, values = math.ceil, GRID, []
+    append = values.append
+    for error, counted in zip(errors, scored):
+        k = ceil((1 - rate) * GRID - 1e-9)
+        multiplier = table[0 if k < 0 else top if k > top else k]
+        append(multiplier)
+        if counted:
+            rate += miss if error > multiplier else hit
+    return values, rate
 
 
 def replay(quantiles, levels, normalised_errors: np.ndarray, scored: np.ndarray | None = None,
            gamma: float = GAMMA) -> np.ndarray:
     """The multipliers [levels, rows, targets] a `Tracker` uses on each row of a test split, in time order.
 
-    The same arithmetic as Tracker, one (level, target) at a time on Python floats: the
-    recursion is sequential, and this keeps a million rows to about a second.
+    The same arithmetic as Tracker, one (level, target) at a time on Python floats (`_walk`):
+    this keeps a million rows to about a second.
     """
     errors = np.asarray(normalised_errors, np.float64)
     scored = np.ones(errors.shape, bool) if scored is None else np.asarray(scored, bool)
     quantiles = np.asarray(quantiles, np.float64)
     out = np.empty((len(levels), *errors.shape))
-    ceil, top = math.ceil, GRID
     for i, level in enumerate(levels):
         nominal = 1 - np.float64(level)
-        hit, miss = float(gamma * (nominal - False)), float(gamma * (nominal - True))   # Tracker's two steps
         for j in range(errors.shape[1]):
-            table, rate, values = quantiles[j].tolist(), float(nominal), []
-            append = values.append
-            for error, counted in zip(errors[:, j].tolist(), scored[:, j].tolist()):
-                k = ceil((1 - rate) * GRID - 1e-9)
-                multiplier = table[0 if k < 0 else top if k > top else k]
-                append(multiplier)
-                if counted:
-                    rate += miss if error > multiplier else hit
-            out[i, :, j] = values
+            out[i, :, j] = _walk(quantiles[j].tolist(), nominal, float(nominal), errors[:, j].tolist(),
+                                 scored[:, j].tolist(), gamma)[0]
     return out
 
 

@@ -83,6 +83,42 @@ class Recipe:
                 out[:, j] = calendar[:, spec["equals"] + (24 if spec["kind"] == "next_weekday" else 0)]
         return out
 
+    @cached_property
+    def _row_layout(self) -> tuple[np.ndarray, ...]:
+        """`roll`'s index arrays: features and their columns (raw, filled, missing flag), calendar features and cells."""
+        columns, groups = self.columns, {"raw": ([], []), "filled": ([], []), "missing_flag": ([], []), "cal": ([], [])}
+        for j, spec in enumerate(self.derivation):
+            if spec["kind"] in ("value", "missing_flag"):
+                kind = "filled" if spec.get("filled") else "raw" if spec["kind"] == "value" else "missing_flag"
+                groups[kind][0].append(j)
+                groups[kind][1].append(columns.index(spec["column"]))
+            else:
+                groups["cal"][0].append(j)
+                groups["cal"][1].append(spec["equals"] + (24 if spec["kind"] == "next_weekday" else 0))
+        return tuple(np.array(side, np.int64) for pair in groups.values() for side in pair)
+
+    def roll(self, channels: np.ndarray, raw: np.ndarray, next_timestamps: tuple[float, float]) -> np.ndarray:
+        """`channels` [rows, features] of rows of one trace (as `matrix` makes them) moved on by one row: the first
+        dropped, one appended from `raw` [columns] (float64, NaN where missing, in `columns` order).
+
+        next_timestamps: the next row's time of the last old row (the new row's) and of the new row. Each filled column
+        must have had a valid value by the first old row (the rows' fill is then the last valid value, which a
+        missing value in the new row carries on), so the result equals `matrix` on the rows moved on."""
+        raw_at, raw_column, filled_at, filled_column, flag_at, flag_column, calendar_at, cell = self._row_layout
+        out = np.empty_like(channels)
+        out[:-1] = channels[1:]
+        row = out[-1]
+        row[raw_at] = raw[raw_column]
+        if len(filled_at):
+            filled = raw[filled_column]
+            row[filled_at] = np.where(np.isfinite(filled), filled, channels[-1, filled_at])
+        if len(flag_at):
+            row[flag_at] = ~np.isfinite(raw[flag_column])
+        if self.known_future:   # the last old row's calendar is now the new row's, the new row's the one after
+            both = min(len(out), 2)
+            out[-both:, calendar_at] = calendar_channels(np.array(next_timestamps[-both:], np.float64))[:, cell]
+        return out
+
     def to_dict(self) -> dict:
         return {"window_size": self.window_size, "features": self.features, "targets": self.targets,
                 "columns": self.columns, "flagged": self.flagged, "aliases": self.aliases,

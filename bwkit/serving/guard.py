@@ -8,6 +8,7 @@ import hmac
 import json
 from time import perf_counter
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from bwkit.runs import strict
@@ -31,18 +32,25 @@ def answer(content, status: int = 200, headers: dict | None = None) -> Response:
     return Response(dumps(content), status, headers, media_type="application/json")
 
 
-async def read_body(request, limit_bytes: int) -> bytes:
-    """The whole body, refused (BodyTooLarge) as soon as it is over `limit_bytes`, declared or sent."""
-    declared = request.headers.get("content-length", "")
+async def read_body(scope, receive, limit_bytes: int) -> bytes:
+    """The whole body (read as Starlette's `request.stream()` reads it), refused (BodyTooLarge) as soon as it is over
+    `limit_bytes`, declared or sent."""
+    declared = next((value for name, value in scope["headers"] if name == b"content-length"), b"").decode("latin-1")
     if declared.isdigit() and int(declared) > limit_bytes:
         raise BodyTooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit_bytes:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit_bytes:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
 class Guard:

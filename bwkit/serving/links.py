@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data import Rows, breaks as window_breaks
+from bwkit.data import Rows
 from bwkit.serving.predictor import Predictor
 
 FORMAT = 1
@@ -37,10 +37,7 @@ class Link:
 
     def filled(self) -> int:
         """Rows in the current window (since the last trace change or long gap), at most window_size."""
-        tail, recipe = self.stream.tail, self.stream.recipe
-        breaks = np.flatnonzero(window_breaks(tail.timestamps, tail.trace[1:] != tail.trace[:-1],
-                                              recipe.cadence_seconds, recipe.max_gap_cadences))
-        return len(tail) - (int(breaks[-1]) + 1 if breaks.size else 0)
+        return self.stream.filled()
 
 
 class Links:

@@ -142,8 +142,10 @@ class Predictor:
         return np.concatenate([self.session.run(None, {"input": X[i:i + BATCH]})[0]
                                for i in range(0, len(X), BATCH)]) if len(X) else np.empty((0, len(self.targets)))
 
-    def _inputs(self, rows: Rows, carry: dict):
-        """Input channels [rows, features], each row's window segment, and the predicted row's time per row."""
+    def inputs(self, rows: Rows, carry: dict):
+        """Input channels [rows, features], each row's window segment, and the predicted row's time per row.
+
+        A window's rows are its channels, with the last row's calendar (known_future) that of the predicted row."""
         recipe, ts, n = self.recipe, rows.timestamps, len(rows)
         new_trace = rows.trace[1:] != rows.trace[:-1]
         breaks = np.zeros(n, bool)        # breaks[i]: row i + 1 starts a new window segment (the last: always)
@@ -165,7 +167,7 @@ class Predictor:
 
     def forecast(self, rows: Rows, carry: dict, first: int = 0, last: int | None = None) -> "Forecast":
         """Predictions (arrays) for the windows of `rows` ending at rows first..last."""
-        X, segment, ahead = self._inputs(rows, carry)
+        X, segment, ahead = self.inputs(rows, carry)
         ends = self._window_ends(segment, first, len(rows) - 1 if last is None else last)
         pred, half, scale = [], [], []
         for i in range(0, len(ends), BATCH):
@@ -173,11 +175,9 @@ class Predictor:
             windows = X[batch[:, None] + self._steps]
             if self._calendar:   # the last row carries the predicted row's calendar: its time plus the cadence
                 windows[:, -1, self._calendar] = calendar_channels(ahead[batch])
-            pred.append(self.session.run(None, {"input": windows})[0])
-            if self.bands is not None:
-                q, base, pairs = self._band
-                scale.append(window_scale(windows, base, pairs))
-                half.append(q[:, None, :] * scale[-1][None])
+            for into, value in zip((pred, half, scale), self.run_windows(windows)):
+                if value is not None:
+                    into.append(value)
         shape = (0, len(self.targets))
         out = Forecast(ends, ahead[ends],
                        (pred[0] if len(pred) == 1 else np.concatenate(pred)) if pred else np.empty(shape, np.float32),
@@ -188,6 +188,17 @@ class Predictor:
             has_next = (ends + 1 < len(rows)) & (segment[following] == segment[ends])
             out.actual = {t: np.where(has_next, v[following], np.nan) for t, v in rows.actual.items()}
         return out
+
+    def run_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """At most BATCH windows [n, window, features] (float32, as `inputs` makes them): the predictions [n, targets]
+        their bands' half-widths [levels, n, targets] (no levels without bands) and each window's scale [n, targets]
+        (None without bands)."""
+        pred = self.session.run(None, {"input": windows})[0]
+        if self.bands is None:
+            return pred, np.empty((0, *pred.shape)), None
+        q, base, pairs = self._band
+        scale = window_scale(windows, base, pairs)
+        return pred, q[:, None, :] * scale[None], scale
 
     def frame(self, forecast: "Forecast", rows: Rows) -> pd.DataFrame:
         """A forecast as a table: timestamp (UTC), trace_id when given, <target>_pred, actuals, band edges."""
@@ -222,12 +233,19 @@ class Predictor:
             raise DataError(f"the last {self.recipe.window_size} rows span a trace break (a new trace_id or a step "
                             f"over {self.recipe.max_gap_cadences:g} x {self.recipe.cadence_seconds:g} s); "
                             "pass a window of one trace")
-        pred = forecast.pred[0].astype(np.float64)
-        half = forecast.half[:, 0, :]
-        values = [pred] + [edge for k in range(len(self.levels)) for edge in (pred - half[k], pred + half[k])]
-        names = self.output_names
-        return {"timestamp": pd.Timestamp(float(forecast.timestamp[0]), unit="s", tz="UTC"),
-                **dict(zip(names, np.concatenate(values).tolist()))}
+        return self.answers(float(forecast.timestamp[0]), forecast.pred[0], forecast.half[:, 0, :])[0]
+
+    def answers(self, timestamp: float, pred: np.ndarray, *halves: np.ndarray) -> list[dict]:
+        """One prediction (unix seconds, [targets]) as flat dicts (timestamp, <target>_pred, band edges), one per
+        set of band half-widths [levels, targets] given (the calibrated, the adaptive), sharing one timestamp."""
+        pred, keys = pred.tolist(), ["timestamp", *self.output_names]   # float64s, as numpy's arithmetic has them
+        stamp, out = pd.Timestamp(timestamp, unit="s", tz="UTC"), []
+        for half in halves:
+            edges = []
+            for level in half.tolist():   # its lower edges, then its upper
+                edges += [p - h for p, h in zip(pred, level)] + [p + h for p, h in zip(pred, level)]
+            out.append(dict(zip(keys, [stamp, *pred, *edges])))
+        return out
 
     @cached_property
     def adaptive_table(self) -> tuple[np.ndarray, float] | None:

@@ -18,9 +18,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.schemas import SchemaGenerator
 
 from bwkit.errors import DataError, ParameterError
@@ -120,8 +122,14 @@ def layout(predictor: Predictor) -> list[tuple[str, str, str]]:
             (name, name.rsplit("_", 2)[0], "_".join(name.rsplit("_", 2)[1:])) for name in predictor.output_names]
 
 
-def _adaptive(service: Service, request) -> bool:
-    wanted = request.query_params.get("adaptive", "").lower() in TRUE
+def _query(scope, name: str) -> str:
+    """A query parameter's value ("" without it), as Starlette's `request.query_params` reads it."""
+    query = scope.get("query_string", b"")
+    return QueryParams(query).get(name, "") if query else ""
+
+
+def _adaptive(service: Service, scope) -> bool:
+    wanted = _query(scope, "adaptive").lower() in TRUE
     if wanted and not service.links.adaptive:
         raise HTTPException(422, "this model's metadata ships no adaptive band table; ask without ?adaptive")
     return wanted
@@ -136,15 +144,19 @@ def _rows(body: bytes) -> list:
     rows = [rows] if isinstance(rows, dict) else rows
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         raise HTTPException(422, "expected a JSON object (one row: column -> value) or a non-empty list of them")
-    for i, row in enumerate(rows):
-        for column, value in row.items():
-            if isinstance(value, (dict, list)) or (isinstance(value, int) and abs(value) > 1e300):
-                raise HTTPException(422, f"row {i + 1}, column {column!r}: give a number or a string, not {value!r:.40}")
+    kinds = {type(value) for row in rows for value in row.values()}   # JSON's own types: no subclasses
+    if dict in kinds or list in kinds or (int in kinds and any(type(value) is int and abs(value) > 1e300
+                                                               for row in rows for value in row.values())):
+        for i, row in enumerate(rows):
+            for column, value in row.items():
+                if isinstance(value, (dict, list)) or (isinstance(value, int) and abs(value) > 1e300):
+                    raise HTTPException(422, f"row {i + 1}, column {column!r}: give a number or a string, "
+                                             f"not {value!r:.40}")
     return rows
 
 
-def _link_name(request) -> str:
-    name = request.path_params["link"]
+def _link_name(scope) -> str:
+    name = scope["path_params"]["link"]
     if not LINK_NAME.fullmatch(name):
         raise HTTPException(422, f"link {name[:40]!r}: 1 to 128 characters among letters, digits and _ . : ~ -")
     return name
@@ -162,10 +174,15 @@ async def observations(request):
       413: {description: the body is over the size limit}
       422: {description: "a row the loader refuses, with its message; the link's window is unchanged"}
     """
-    service: Service = request.app.state.service
-    name, adaptive = _link_name(request), _adaptive(service, request)
+    return await take_rows(request.app.state.service, request.scope, request.receive)
+
+
+async def take_rows(service: Service, scope, receive) -> Response:
+    """POST observations, by whichever route it came (`observations`, `HotRoute`): the answer, or a refusal
+    (HTTPException, for the exception handler)."""
+    name, adaptive = _link_name(scope), _adaptive(service, scope)
     try:
-        rows = _rows(await read_body(request, service.max_body_bytes))
+        rows = _rows(await read_body(scope, receive, service.max_body_bytes))
     except BodyTooLarge:
         service.meters.refused.labels("body_too_large").inc()
         return answer({"detail": f"the body is over {service.max_body_bytes} bytes: post fewer rows at a time"}, 413)
@@ -178,7 +195,8 @@ async def observations(request):
     except (DataError, TypeError, ValueError, OverflowError) as exc:   # the loader's refusal, said as it says it
         service.meters.refused.labels(reason(str(exc)) if isinstance(exc, DataError) else "invalid_rows").inc(len(rows))
         return answer({"detail": str(exc), "link": name}, 422)
-    service.meters.evicted.inc(service.links.evicted - evicted)
+    if service.links.evicted > evicted:
+        service.meters.evicted.inc(service.links.evicted - evicted)
     service.accepted += len(rows)
     service.meters.rows.inc(len(rows))
     return answer(service.view(name, link, adaptive))
@@ -195,7 +213,7 @@ async def prediction(request):
       409: {description: "not enough rows yet: n of window"}
     """
     service: Service = request.app.state.service
-    name, adaptive = _link_name(request), _adaptive(service, request)
+    name, adaptive = _link_name(request.scope), _adaptive(service, request.scope)
     link = service.links.get(name)
     if link is None:
         return answer({"detail": f"unknown link {name!r}: post its rows to /v1/links/{name}/observations first "
@@ -251,11 +269,38 @@ async def _http_error(request, exc: HTTPException):
     return answer({"detail": exc.detail}, exc.status_code, getattr(exc, "headers", None))
 
 
+class HotRoute:
+    """POST /v1/links/{link}/observations, the route a service's traffic takes, as plain ASGI in front of the
+    Starlette app: matched by its Route, answered and refused by the same code (`take_rows`, `_http_error`), an error
+    answered 500 by Starlette's own middleware, without the app's other layers and objects per request. Every other
+    request (another route or method, the lifespan) goes to the Starlette app, whose router keeps the route for the
+    schema."""
+
+    def __init__(self, app, service: Service, route: Route):
+        self.app, self.service, self.route = app, service, route
+        self.hot = ServerErrorMiddleware(self._observations)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            match, child = self.route.matches(scope)
+            if match is Match.FULL:
+                scope.update(child)   # the endpoint (the meters' label) and the link, as the router sets them
+                return await self.hot(scope, receive, send)
+        await self.app(scope, receive, send)
+
+    async def _observations(self, scope, receive, send):
+        try:
+            response = await take_rows(self.service, scope, receive)
+        except HTTPException as exc:
+            response = await _http_error(None, exc)
+        await response(scope, receive, send)
+
+
 def build_app(service: Service, token: str | None = None):
-    """The ASGI app: the routes behind the token and the meters."""
+    """The ASGI app: the routes behind the token and the meters, the observations on their hot route."""
     app = Starlette(routes=ROUTES, lifespan=service.lifespan, exception_handlers={HTTPException: _http_error})
     app.state.service = service
-    return Guard(app, token, service.meters)
+    return Guard(HotRoute(app, service, ROUTES[0]), token, service.meters)
 
 
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, token: str | None = None, **settings) -> None:

@@ -55,3 +55,22 @@ def test_unscored_rows_leave_the_rate_alone():
     scored[:, 0] = True
     online = adaptive.replay(table, (0.8,), test, scored)
     assert (online[0, :, 1] == online[0, 0, 1]).all() and len(np.unique(online[0, :, 0])) > 1
+
+
+def test_a_tracker_fed_many_rows_at_once_keeps_the_rates_of_one_row_at_a_time():
+    """observe_many (a service's batch) against observe row by row: the same rates to the last bit, unscored rows,
+    NaN errors and a rate set from outside (a restored stream) included; the multipliers follow each rate."""
+    table, test = _drifting(rows=300)
+    test[5, 0] = np.nan
+    scored = np.random.default_rng(3).random(test.shape) > 0.1
+    one, many = adaptive.Tracker(table, (0.8, 0.95)), adaptive.Tracker(table, (0.8, 0.95))
+    for error, counted in zip(test[:120], scored[:120]):
+        one.observe(error, counted)
+    many.observe_many(test[:120], scored[:120])
+    assert (many.rate == one.rate).all() and (many.multipliers() == one.multipliers()).all()
+    np.testing.assert_array_equal(one.multipliers(), adaptive.lookup(table, 1 - one.rate))
+    many.rate = one.rate = np.full_like(one.rate, 0.3)
+    for error, counted in zip(test[120:], scored[120:]):
+        one.observe(error, counted)
+    many.observe_many(test[120:], scored[120:])
+    assert (many.rate == one.rate).all() and (many.multipliers() == adaptive.lookup(table, 1 - one.rate)).all()

@@ -62,3 +62,84 @@ def test_answers_are_strict_json_even_with_a_nan():
 def test_binding_off_loopback_without_a_token_is_refused_before_anything_starts(host, tmp_path):
     with pytest.raises(ParameterError, match="needs --token"):
         serve(tmp_path / "no-run-needed", host=host)
+
+
+SERVED = Recipe(2, ["throughput_mbps", "rtt_ms", "queue_depth", "queue_depth_missing"], ["rtt_ms", "jitter_ms"],
+                ["queue_depth"], 60.0, {"bandwidth_mbps": "throughput_mbps"})
+ONE = {"timestamp": 1_762_128_000.0, "throughput_mbps": 500.0, "rtt_ms": 20.0, "queue_depth": 3.0}
+
+
+@pytest.mark.parametrize("change", [{}, {"throughput_mbps": 500, "queue_depth": 0}, {"timestamp": 1_762_128_000},
+                                    {"timestamp": 1_762_128_000_000}, {"timestamp": "2025-11-03T00:00:00Z"},
+                                    {"timestamp": "2025-11-03T00:00:00"}, {"queue_depth": math.nan},
+                                    {"queue_depth": -math.inf}, {"queue_depth": None}, {"jitter_ms": 1.5},
+                                    {"jitter_ms": None}, {"other": "x"}, {"rtt_ms": 3.0e38}, {"bandwidth_mbps": 7.0}])
+def test_one_plain_dict_is_read_as_the_same_row_among_others(change):
+    """The one-row path (a service's usual request) against the many-row path: the same Rows."""
+    import numpy as np
+    from bwkit.data import rows as R
+
+    row = {**ONE, **change}
+    if "bandwidth_mbps" in change:
+        del row["throughput_mbps"]
+    stamp = row["timestamp"]
+    later = {**row, "timestamp": stamp.replace("00:00:00", "00:01:00") if isinstance(stamp, str) else stamp + 60_000}
+    alone, among = parse_rows(row, SERVED), parse_rows([row, later], SERVED).take(slice(0, 1))
+    assert (R._fast_one(row, SERVED) is None) == (change == {"queue_depth": None})   # None: numpy's NaN, on a path
+    np.testing.assert_array_equal(alone.timestamps, among.timestamps)
+    assert alone.trace.tolist() == among.trace.tolist() and alone.values.keys() == among.values.keys()
+    for name in alone.values:
+        np.testing.assert_array_equal(alone.values[name], among.values[name])
+    assert alone.actual.keys() == among.actual.keys()
+    for name in alone.actual:
+        np.testing.assert_array_equal(alone.actual[name], among.actual[name])
+
+
+@pytest.mark.parametrize("change, message", [({"rtt_ms": 1e39}, "outside float32's range"),
+                                             ({"rtt_ms": "fast"}, "'fast' is not a number"),
+                                             ({"rtt_ms": math.nan}, "missing (NaN or inf)"), ({"rtt_ms": True}, None),
+                                             ({"rtt_ms": 10 ** 400}, "outside float32's range"),
+                                             ({"timestamp": 1e20}, "times pandas can hold"),
+                                             ({"timestamp": "yesterday"}, "ISO 8601"), ({"trace_id": 7}, None)])
+def test_one_plain_dict_is_taken_or_refused_as_a_frame_of_it_is(change, message):
+    import pandas as pd
+
+    def said(given):
+        try:
+            return parse_rows(given, SERVED).values
+        except DataError as exc:
+            return str(exc)
+
+    row = {**ONE, **change}
+    alone, frame = said(row), said(pd.DataFrame([row]))
+    assert str(alone) == str(frame) and (message is None or message in alone), (alone, frame)
+
+
+def test_a_window_moved_on_by_one_row_is_the_matrix_of_the_rows_moved_on():
+    """Recipe.roll (the stream's lean path) against Recipe.matrix: filled and flagged columns, inf and NaN gaps,
+    uneven steps, calendar inputs; the same channels to the last bit."""
+    import numpy as np
+    from bwkit.features import CALENDAR_FEATURES
+
+    recipe = Recipe(5, ["rtt_ms", "queue_depth", "queue_depth_missing", *CALENDAR_FEATURES], ["rtt_ms"],
+                    ["queue_depth"], 60.0)
+    rng = np.random.default_rng(4)
+    n = 200
+    stamps = 1_762_128_000.0 + np.cumsum(rng.choice([60.0, 61.5, 120.0, 3599.0], n))
+    values = {"rtt_ms": rng.normal(20, 5, n), "queue_depth": rng.normal(3, 1, n)}
+    values["queue_depth"][rng.random(n) < 0.4] = np.nan
+    values["queue_depth"][[17, 18, 90]] = [np.inf, -np.inf, np.inf]
+    carry, valid = 7.25, np.isfinite(values["queue_depth"])
+
+    def channels(start):   # the window of rows start .. start + 4: next rows' times, the last's one cadence on
+        part = slice(start, start + recipe.window_size)
+        before = np.flatnonzero(valid[:start])
+        fill = {"queue_depth": values["queue_depth"][before[-1]] if before.size else carry}
+        following = np.r_[stamps[start + 1:start + recipe.window_size], stamps[start + recipe.window_size - 1] + 60]
+        return recipe.matrix({k: v[part] for k, v in values.items()}, following, np.zeros(recipe.window_size), fill)
+
+    for start in range(n - recipe.window_size):
+        new = start + recipe.window_size
+        raw = np.array([values[c][new] for c in recipe.columns])
+        moved = recipe.roll(channels(start), raw, (stamps[new], stamps[new] + 60))
+        np.testing.assert_array_equal(moved, channels(start + 1))
