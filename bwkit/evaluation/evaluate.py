@@ -17,7 +17,7 @@ from bwkit.data import require_observed
 from bwkit.evaluation import methods, significance, trees, uncertainty
 from bwkit.evaluation.methods import MODEL, REFERENCE
 from bwkit.evaluation.metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
-from bwkit.runs import write_json
+from bwkit.runs import Config, write_json
 from bwkit.training import selection_sentence
 
 
@@ -174,7 +174,7 @@ def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, m
     avg = evaluation.averages[MODEL]
     report = {
         "model": f"LSTM (hidden {saved['model']['hidden_size']} x {saved['model']['num_layers']} layer(s), "
-                 f"window {saved['config']['window_size']})",
+                 f"window {Config(saved['config']).window_size})",
         "success": evaluation.verdicts()[MODEL],
         "achieved_metrics": {"correlation": avg["correlation"], "mape": avg["mape"],
                              "accuracy_percent": 100.0 - avg["mape"]},

@@ -30,9 +30,9 @@ from bwkit.experiments.compare import compare_report
 from bwkit.experiments.parents import TrackedParent
 from bwkit.runs import (
     FILE_SAFE,
+    Config,
     RunFolder,
     SweepFolder,
-    check_value,
     coerce,
     configure,
     SET_BY_BWKIT,
@@ -79,9 +79,7 @@ def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
     for n, values in enumerate(itertools.product(*grid.values())):
         for r in range(repeats):
             config = configure({**base, **dict(zip(names, values))})
-            config["seed"] = check_value(pipeline_parameters()["seed"], config["seed"] + r)
-            for name in SET_BY_BWKIT:
-                config.pop(name, None)
+            config = config.replace(seed=config.seed + r).without(*SET_BY_BWKIT)
             runs.append({"run_id": f"{sweep_id}-{n:03d}" + (f"-r{r}" if repeats > 1 else ""), "config": config,
                          "repeat": r, "point": dict(zip(names, values))})
     return runs
@@ -91,8 +89,8 @@ def _shared_data(runs: list[dict], data_folder: Path, log) -> None:
     """Generate each distinct synthetic data set once (with the sweep's seed); point its runs at it."""
     for entry in runs:
         config = entry["config"]
-        if config.get("data_path"):
-            config["data_path"] = str(Path(config["data_path"]).expanduser().resolve())
+        if config.data_path:
+            entry["config"] = config.replace(data_path=str(Path(config.data_path).expanduser().resolve()))
             continue
         key = {k: config[k] for k in DATA_PARAMETERS}
         key["seed"] -= entry["repeat"]   # repeats vary the training, not the data
@@ -100,7 +98,7 @@ def _shared_data(runs: list[dict], data_folder: Path, log) -> None:
         if not path.exists():
             log(f"generating {path.name} once for the sweep")
             synth.write(path, key["samples"], key["seed"], key["profile"], key["start"])
-        config["data_path"] = str(path)
+        entry["config"] = config.replace(data_path=str(path))
 
 
 def _state(folder: Path, entry: dict) -> str:
@@ -114,7 +112,7 @@ def _state(folder: Path, entry: dict) -> str:
         return "unfinished"
     config, recorded = entry["config"], record.get("parameters", {})
     same = all(recorded[k] == v for k, v in config.items() if k in recorded and k != "data_path")
-    data_ok = record.get("data", {}).get("sha256") == sha256_file(config["data_path"])
+    data_ok = record.get("data", {}).get("sha256") == sha256_file(config.data_path)
     status = record.get("status")
     if status == "succeeded":
         return "succeeded" if same and data_ok else "changed"
@@ -126,7 +124,7 @@ def _startup_race(error: str) -> bool:
     return any(w in error.lower() for w in words)
 
 
-def run_task(run_id: str, config: dict, folder: str, data: dict | None) -> dict:
+def run_task(run_id: str, config: Config, folder: str, data: dict | None) -> dict:
     """One run on a worker. `data` (file name -> bytes) is sent when the worker cannot see the client's files;
     then the run lands in a temporary folder and its files come back in the result."""
     from bwkit.pipeline import run
@@ -136,7 +134,7 @@ def run_task(run_id: str, config: dict, folder: str, data: dict | None) -> dict:
         (root / "data").mkdir()
         for name, payload in data.items():
             (root / "data" / name).write_bytes(payload)
-        config = {**config, "data_path": str(root / "data" / Path(config["data_path"]).name)}
+        config = config.replace(data_path=str(root / "data" / Path(config.data_path).name))
     status, error = "failed", None
     for attempt in range(RETRIES + 1):
         try:
@@ -185,7 +183,7 @@ def shares_disk(client, folder: Path, runs_root: Path) -> bool:
 
 def data_payload(shared: bool, entries: list[dict]) -> dict | None:
     """The data files to send with each run when the workers do not share the client's disk."""
-    return None if shared else {Path(p).name: Path(p).read_bytes() for p in {e["config"]["data_path"] for e in entries}}
+    return None if shared else {Path(p).name: Path(p).read_bytes() for p in {e["config"].data_path for e in entries}}
 
 
 def submit(client, entry: dict, folder: Path, data: dict | None):

@@ -261,12 +261,18 @@ def _warm(uri: str) -> None:
         pass
 
 
+def _off(record) -> bool:
+    """Whether a run's `tracking` parameter is off (.get: a run recorded before it existed is tracked)."""
+    return record.data.get("parameters", {}).get("tracking") is False
+
+
 class Tracker:
     """`on_finish` for `bwkit.pipeline.run`/`resume`: logs the run to MLflow unless its `tracking` is off.
 
     Importing MLflow (and creating the store on first use) starts in a thread when the run's stages begin
-    (`begin`, called by the runner once the run's parameters and folder are checked), so a run pays for it
-    while its notebooks execute rather than after them, and a refused run touches no store."""
+    (`begin(record)`, called by the runner once the run's parameters and folder are checked), so a run pays for
+    it while its notebooks execute rather than after them; a refused run, or one with tracking off, touches no
+    store."""
 
     def __init__(self, uri: str | None = None, runs_root=None, parent: str | None = None, tags: dict | None = None):
         self.uri, self.runs_root, self.parent, self.tags = uri, runs_root, parent, tags or {}
@@ -274,14 +280,14 @@ class Tracker:
         self.seconds = 0.0
         self._warming: threading.Thread | None = None
 
-    def begin(self) -> None:
-        if self._warming is None:
+    def begin(self, record=None) -> None:
+        if self._warming is None and not (record is not None and _off(record)):
             self._warming = threading.Thread(target=_warm, args=(tracking_uri(self.uri, self.runs_root),),
                                              daemon=True, name="bwkit-mlflow-warm")
             self._warming.start()
 
     def __call__(self, record) -> None:
-        if record.data.get("parameters", {}).get("tracking") is False:
+        if _off(record):
             return
         start = time.perf_counter()
         if self._warming is not None:

@@ -152,9 +152,7 @@ def _report(trial, run_dir: Path, reported: int) -> int:
 def _ask(study, space: dict, base: dict, folder: Path, log) -> tuple:
     """A new trial and its run entry (the sweep's shape: run_id, config, repeat, point)."""
     trial = study.ask(space)
-    config = configure({**base, **trial.params})
-    for name in ("run_dir", "output"):
-        config.pop(name, None)
+    config = configure({**base, **trial.params}).without("run_dir", "output")
     entry = {"run_id": _run_id(study.study_name, trial.number), "config": config, "repeat": 0, "point": trial.params}
     _shared_data([entry], folder / "data", log)
     return trial, entry

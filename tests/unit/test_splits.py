@@ -8,6 +8,7 @@ import pytest
 from bwkit.data import load_telemetry
 from bwkit.evaluation import prepared_folds
 from bwkit.features import prepare, split_rows, split_shares, split_table, split_warnings
+from bwkit.runs import Config
 
 from conftest import telemetry_frame
 
@@ -73,7 +74,7 @@ def test_with_one_trace_the_time_split_is_the_file_split(tmp_path):
 
 def test_the_rolling_folds_cut_at_instants_too(tmp_path):
     telemetry = load(simultaneous(tmp_path))
-    folds = prepared_folds(telemetry, {"window_size": WINDOW, "known_future": False, "split": "time"}, 3)
+    folds = prepared_folds(telemetry, Config({"window_size": WINDOW, "known_future": False, "split": "time"}), 3)
     for fold in folds:
         test = fold.splits["test"].row
         traces = telemetry.segment[test]
