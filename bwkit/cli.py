@@ -66,8 +66,8 @@ def _sweep(args) -> int:
     from bwkit.experiments import parse_grid, run_sweep
 
     base = configure(parameters_file=args.parameters_file, sets=args.set).without(*SET_BY_BWKIT).to_dict()
-    record = run_sweep(base, parse_grid(args.grid), args.repeats, args.sweep_id, args.scheduler, args.workers,
-                       tracking_uri=args.tracking_uri)
+    record = run_sweep(base, parse_grid(args.grid), args.repeats, sweep_id=args.sweep_id, scheduler=args.scheduler,
+                       workers=args.workers, tracking_uri=args.tracking_uri)
     failed = {rid: r["error"] for rid, r in record["results"].items() if r["status"] != "succeeded"}
     for rid, error in failed.items():
         print(f"failed: {rid}: {error}", file=sys.stderr)

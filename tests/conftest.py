@@ -28,7 +28,7 @@ FEATURES, TARGETS = split_names(TRAIN_DEFAULTS["features"]), split_names(TRAIN_D
 def generate(**changes) -> pd.DataFrame:
     """Synthetic telemetry with 01_generate_data's defaults, changed where asked."""
     g = configure(changes, stage="01_generate_data")
-    return synth.generate(g["samples"], g["seed"], g["profile"], g["start"])
+    return synth.generate(g["samples"], g["seed"], g["profile"], start=g["start"])
 
 
 def write_synthetic(path, **changes):
@@ -120,7 +120,7 @@ def train_and_export(folder, telemetry, prepared, config) -> object:
     from bwkit.training import train_model
 
     window = config.window_size
-    result = train_model(prepared, config, folder / "best_model.pth", folder / "log.txt",
+    result = train_model(prepared, config, folder / "best_model.pth", log_path=folder / "log.txt",
                          data_info=telemetry.info(), progress=False)
     onnx_path = export.export_onnx(result.model, window, len(prepared.features), folder / "model.onnx")
     shipped = shipped_bands(calibration(result.model, prepared, telemetry))

@@ -43,13 +43,13 @@ def prepared_folds(telemetry, config: Config, k: int) -> list[Prepared]:
     for i, split in enumerate(fold_splits(len(windows), k)):
         parts = {name: windows.take(part) for name, part in assign(times, split, split_of(config)).items()}
         for name, part in parts.items():
-            require_observed(part.observed, telemetry.targets, f"fold {i + 1} {name}", telemetry.path,
-                             telemetry.masked)
+            require_observed(part.observed, telemetry.targets, f"fold {i + 1} {name}", path=telemetry.path,
+                             masked=telemetry.masked)
         folds.append(Prepared(features, list(telemetry.targets), parts))
     return folds
 
 
-def evaluate_folds(telemetry, config: Config | dict, k: int, files, progress: bool = True) -> pd.DataFrame:
+def evaluate_folds(telemetry, config: Config | dict, k: int, *, files, progress: bool = True) -> pd.DataFrame:
     """Train and score every fold; one row per (fold, method, target) with the evaluation's metrics.
 
     config: the run's training configuration, a Config or as its checkpoint saved it (a plain dict)."""
@@ -60,7 +60,7 @@ def evaluate_folds(telemetry, config: Config | dict, k: int, files, progress: bo
     folder = files.root / "folds"
     folder.mkdir(exist_ok=True)
     for i, prepared in enumerate(tqdm(prepared_folds(telemetry, config, k), desc="folds", disable=not progress)):
-        result = train_model(prepared, config, folder / f"fold_{i + 1}.pth", folder / f"fold_{i + 1}.log",
+        result = train_model(prepared, config, folder / f"fold_{i + 1}.pth", log_path=folder / f"fold_{i + 1}.log",
                              data_info=telemetry.info(), progress=False)
         ev = evaluate(result.model, prepared, telemetry)
         table = ev.table()

@@ -71,7 +71,7 @@ def parse_grid(pairs) -> dict[str, list]:
     return grid
 
 
-def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
+def plan(base: dict, grid: dict, repeats: int, *, sweep_id: str) -> list[dict]:
     """Every run of the sweep, in a stable order: {"run_id", "config", "repeat"}."""
     if repeats < 1:
         raise ParameterError(f"--repeats must be at least 1, got {repeats}")
@@ -97,7 +97,7 @@ def _shared_data(runs: list[dict], data_folder: Path, log) -> None:
         path = data_folder / f"{key['profile']}_{key['samples']}_seed{key['seed']}.csv"
         if not path.exists():
             log(f"generating {path.name} once for the sweep")
-            synth.write(path, key["samples"], key["seed"], key["profile"], key["start"])
+            synth.write(path, key["samples"], key["seed"], profile=key["profile"], start=key["start"])
         entry["config"] = config.replace(data_path=str(path))
 
 
@@ -124,7 +124,7 @@ def _startup_race(error: str) -> bool:
     return any(w in error.lower() for w in words)
 
 
-def run_task(run_id: str, config: Config, folder: str, data: dict | None) -> dict:
+def run_task(run_id: str, config: Config, folder: str, *, data: dict | None) -> dict:
     """One run on a worker. `data` (file name -> bytes) is sent when the worker cannot see the client's files;
     then the run lands in a temporary folder and its files come back in the result."""
     from bwkit.pipeline import run
@@ -186,9 +186,9 @@ def data_payload(shared: bool, entries: list[dict]) -> dict | None:
     return None if shared else {Path(p).name: Path(p).read_bytes() for p in {e["config"].data_path for e in entries}}
 
 
-def submit(client, entry: dict, folder: Path, data: dict | None):
+def submit(client, entry: dict, folder: Path, *, data: dict | None):
     """One run as a Dask task (never cached: a run is not a pure function of its key)."""
-    return client.submit(run_task, entry["run_id"], entry["config"], str(folder), data,
+    return client.submit(run_task, entry["run_id"], entry["config"], str(folder), data=data,
                          key=f"bwkit-run-{folder.name}-{entry['run_id']}", pure=False)
 
 
@@ -200,13 +200,13 @@ def land(result: dict, folder: Path) -> dict:
     return result
 
 
-def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress: bool, on_landed=None) -> list[dict]:
+def _dispatch(client, todo: list[dict], folder: Path, *, runs_root: Path, progress: bool, on_landed=None) -> list[dict]:
     """Submit every run; collect results as they finish; `on_landed(entry, result)` as each run folder lands."""
     from dask.distributed import as_completed
     from tqdm.auto import tqdm
 
     data = data_payload(shares_disk(client, folder, runs_root), todo)
-    futures = {submit(client, e, folder, data): e for e in todo}
+    futures = {submit(client, e, folder, data=data): e for e in todo}
     results, counts = [], {"done": 0, "failed": 0}
     with tqdm(total=len(futures), desc="sweep", unit="run", disable=not progress) as bar:
         for future in as_completed(futures):
@@ -220,7 +220,7 @@ def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress:
     return results
 
 
-def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = None, scheduler: str | None = None,
+def run_sweep(base: dict, grid: dict, repeats: int = 1, *, sweep_id: str | None = None, scheduler: str | None = None,
           workers: int | None = None, runs_root=None, log=print, progress: bool = True,
           tracking_uri: str | None = None) -> dict:
     """Run every combination; return the sweep's record (also in runs/sweeps/<id>/sweep.json).
@@ -233,7 +233,7 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = N
     if workers is not None and workers < 1:
         raise ParameterError(f"--workers must be at least 1, got {workers}")
     runs_root = Path(runs_root or default_runs_root()).resolve()
-    runs = plan(base, grid, repeats, sweep_id)   # every value checked before anything is written
+    runs = plan(base, grid, repeats, sweep_id=sweep_id)   # every value checked before anything is written
     sweep = SweepFolder(runs_root, sweep_id)
     with held(sweep.lock, f"sweep {sweep_id!r} ({sweep.root})"):
         return _run_locked(sweep, runs, grid=grid, repeats=repeats, base=base, scheduler=scheduler, workers=workers,
@@ -262,7 +262,7 @@ def _run_locked(sweep: SweepFolder, runs: list[dict], *, grid: dict, repeats: in
         with _client(scheduler, workers) as client:
             if client.dashboard_link:
                 log(f"Dask dashboard: {client.dashboard_link}")
-            results = _dispatch(client, todo, folder, runs_root, progress, tracked.landed)
+            results = _dispatch(client, todo, folder, runs_root=runs_root, progress=progress, on_landed=tracked.landed)
     tracked.close({"runs": len(runs), "failed": sum(r["status"] != "succeeded" for r in results)},
                   any(r["status"] != "succeeded" for r in results))
     record["results"] = {r["run_id"]: {k: r[k] for k in ("status", "error", "attempts")} for r in results}

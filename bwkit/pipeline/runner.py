@@ -73,7 +73,7 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
     raise RunError(f"could not find a free run id under {runs_root}")
 
 
-def execute(notebook, out: Path, parameters: dict, progress: bool = False) -> None:
+def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
     """Run a notebook with papermill into `out` (raises PapermillExecutionError)."""
     import papermill as pm
 
@@ -100,7 +100,7 @@ def _outputs(root: Path, before: dict) -> dict[str, str]:
                                   and name not in {RunFolder.RUN_JSON, RunFolder.INDEX})
 
 
-def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: bool = False) -> float:
+def run_stage(notebook, stage: str, record: RunRecord, *, values: dict, progress: bool = False) -> float:
     """Execute one notebook into the run folder and render its HTML (failing or not); return seconds."""
     from papermill.exceptions import PapermillExecutionError
 
@@ -108,7 +108,7 @@ def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: b
     before = _snapshot(files.root)
     record.stage(stage, "running")
     try:
-        execute(notebook, files.notebook(stage), values, progress)
+        execute(notebook, files.notebook(stage), values, progress=progress)
     except PapermillExecutionError as exc:
         if exc.ename == "KeyboardInterrupt":   # the kernel got the SIGINT (Ctrl-C reaches the whole group)
             raise KeyboardInterrupt from None
@@ -201,7 +201,7 @@ def _finished(record: RunRecord, on_finish, log=print) -> None:
         _quietly(f"run {record.files.root.name}: on_finish", on_finish, record)
 
 
-def _execute(record: RunRecord, config: Config, stages, log, progress: bool, on_finish=None) -> None:
+def _execute(record: RunRecord, config: Config, stages, *, log, progress: bool, on_finish=None) -> None:
     """Run `stages` in order, keeping run.json and the pages true whatever happens; then `_finished`."""
     files, start, received = record.files, time.perf_counter(), []
     write_pages(files.root, log)   # the run is listed, running, from its first second
@@ -218,8 +218,8 @@ def _execute(record: RunRecord, config: Config, stages, log, progress: bool, on_
                         record.data["error"] = f"data check before 02_train: {exc}"
                         raise RunError(record.data["error"]) from None
                 log(f"[{i}/{len(stages)}] {stage} ...")
-                seconds = run_stage(notebook_path(stage), stage, record, _stage_values(stage, config, files),
-                                    progress)
+                seconds = run_stage(notebook_path(stage), stage, record, values=_stage_values(stage, config, files),
+                                    progress=progress)
                 if received:   # a signal whose KeyboardInterrupt something swallowed still ends the run
                     raise KeyboardInterrupt
                 log(f"[{i}/{len(stages)}] {stage} done in {seconds:.1f} s")
@@ -297,7 +297,7 @@ def run(overrides: Mapping | None = None, run_id: str | None = None, runs_root=N
         if not files.run_json.exists():   # nothing recorded: leave no empty folder that looks like a run
             shutil.rmtree(files.root, ignore_errors=True)
         raise
-    _execute(record, config, STAGES[1:] if external else STAGES, log, progress, on_finish)
+    _execute(record, config, STAGES[1:] if external else STAGES, log=log, progress=progress, on_finish=on_finish)
     return files.index
 
 
@@ -306,7 +306,7 @@ def _unchanged(files: RunFolder, entry: dict) -> bool:
                for name, digest in entry.get("outputs", {}).items())
 
 
-def resume(run_dir, log=print, progress: bool = False, on_finish=None) -> Path:
+def resume(run_dir, log=print, progress: bool = False, *, on_finish=None) -> Path:
     """Finish an interrupted or failed run from the first stage that did not finish (or whose files changed)."""
     files = RunFolder(Path(run_dir).expanduser().resolve())
     record = RunRecord(files, reconcile(files))
@@ -326,5 +326,5 @@ def resume(run_dir, log=print, progress: bool = False, on_finish=None) -> Path:
         record.data.pop(key, None)
     record.data.update(status="running", process=this_process(), resumed=record.data.get("resumed", []) + [now()])
     record.save()
-    _execute(record, config, stages[first:], log, progress, on_finish)
+    _execute(record, config, stages[first:], log=log, progress=progress, on_finish=on_finish)
     return files.index

@@ -35,7 +35,7 @@ def _grid(n: int, width: float = 4.2, height: float = 3.4):
     return fig, axes.flat
 
 
-def series(frame, columns, days: float = 3.0, path=None):
+def series(frame, columns, days: float = 3.0, *, path=None):
     """The first `days` of each column against time."""
     import pandas as pd
 
@@ -66,7 +66,7 @@ def training_history(history: dict, best_epoch: int, path=None):
 SCATTER_POINTS = 20_000   # points drawn per target at most (evenly spaced rows): a density, not a list
 
 
-def predictions_scatter(actual, predicted, targets, scored=None, path=None):
+def predictions_scatter(actual, predicted, targets, *, scored=None, path=None):
     """Predicted vs actual per target on the test split, with the identity line."""
     fig, axes = _grid(len(targets))
     for j, (ax, target) in enumerate(zip(axes, targets)):
@@ -144,7 +144,7 @@ def residuals(evaluation, path=None):
     return _finish(fig, path)
 
 
-def against_parameters(frame, parameters, metrics=("val_loss", "test correlation", "test mape"), path=None):
+def against_parameters(frame, parameters, metrics=("val_loss", "test correlation", "test mape"), *, path=None):
     """Each metric (rows) against each swept parameter (columns), one point per run."""
     import pandas as pd
 
@@ -179,7 +179,7 @@ def validation_curves(runs, path=None):
     return _finish(fig, path)
 
 
-def served(predictions, targets, breaks=(), path=None):
+def served(predictions, targets, breaks=(), *, path=None):
     """A Predictor's output over time: each target's prediction, its 80 % and 95 % bands and the actual value,
     drawn per trace (no line joins two); dashed lines where a trace break starts a new window."""
     fig, axes = _grid(len(targets), width=6.0)

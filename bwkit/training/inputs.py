@@ -15,5 +15,5 @@ def load_data(config: Config, oracle: bool = False) -> Telemetry:
     """
     # .get: a checkpoint's configuration may predate the gap rule and the masking columns
     gap = config.get("max_gap_cadences", configure(stage="02_train").max_gap_cadences)
-    return load_telemetry(config.data_path, config.features, config.targets, config.nan_policy,
+    return load_telemetry(config.data_path, config.features, config.targets, nan_policy=config.nan_policy,
                           oracle=oracle, max_gap_cadences=gap, **{k: config.get(k, "") for k in MASKING})

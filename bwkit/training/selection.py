@@ -79,12 +79,12 @@ def choose(telemetry: Telemetry, config: Config) -> Choice:
     device = pick_device(config.device)
     asked = {"residual": config.residual, "known_future": config.known_future}
     racing = AUTO in asked.values()
-    windows = {False: prepare(telemetry, config.window_size, False, split_of(config))}
+    windows = {False: prepare(telemetry, config.window_size, False, split=split_of(config))}
     pairs, notes = options(telemetry, config, windows[False])
     fits = []
     for residual, known_future in pairs:
         if known_future not in windows:
-            windows[known_future] = prepare(telemetry, config.window_size, known_future, split_of(config))
+            windows[known_future] = prepare(telemetry, config.window_size, known_future, split=split_of(config))
         fit = Fit(windows[known_future], config.replace(residual=residual, known_future=known_future), device)
         while racing and fit.epoch < min(config.select_epochs, config.epochs):
             fit.step()

@@ -50,7 +50,8 @@ def build_model(prepared: Prepared, config: Config) -> LSTMForecaster:
                       "the model predicts the targets directly")
     calendar = [prepared.features.index(c) for c in CALENDAR_FEATURES] if config.known_future else None
     model = LSTMForecaster(len(prepared.features), len(prepared.targets), config.hidden_size,
-                           config.num_layers, config.dropout, columns, calendar)
+                           num_layers=config.num_layers, dropout=config.dropout, target_columns=columns,
+                           calendar_columns=calendar)
     train = prepared.splits["train"]
     model.set_scalers(Scaler.fit(train.X), Scaler.fit(train.Y, train.observed))
     return model
@@ -98,7 +99,7 @@ def _blend(model: LSTMForecaster, prepared: Prepared, log_path) -> dict[str, flo
     return blend
 
 
-def _loss(model, X, Y, observed=None) -> float:
+def _loss(model, X, Y, *, observed=None) -> float:
     """Mean squared error on standardised targets, without gradients; over the observed values (mask) only."""
     model.eval()
     total = 0.0
@@ -116,7 +117,7 @@ def _masked_mse(predicted, target, observed):
     return ((predicted - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def _epoch(model, optimizer, X, Y, order, batch_size: int, observed=None) -> float:
+def _epoch(model, optimizer, X, *, Y, order, batch_size: int, observed=None) -> float:
     """One pass over the training windows in `order`; returns the mean training loss (observed values only)."""
     model.train()
     running = 0.0
@@ -184,8 +185,9 @@ class Fit:
         start = time.perf_counter()
         self.epoch += 1
         order = torch.randperm(len(self.Xtr), generator=self.shuffle).to(self.device)
-        train_loss = _epoch(self.model, self.optimizer, self.Xtr, self.Ytr, order, self.config.batch_size, self.Mtr)
-        val_loss, lr = _loss(self.model, self.Xva, self.Yva, self.Mva), self.optimizer.param_groups[0]["lr"]
+        train_loss = _epoch(self.model, self.optimizer, self.Xtr, Y=self.Ytr, order=order,
+                            batch_size=self.config.batch_size, observed=self.Mtr)
+        val_loss, lr = _loss(self.model, self.Xva, self.Yva, observed=self.Mva), self.optimizer.param_groups[0]["lr"]
         self.scheduler.step(val_loss)
         for key, value in zip(self.history, (self.epoch, train_loss, val_loss, lr, time.perf_counter() - start)):
             self.history[key].append(value)
@@ -210,7 +212,7 @@ def _stop_asked(stop_file, fit: Fit) -> bool:
     return stop_file is not None and fit.best_state is not None and Path(stop_file).exists()
 
 
-def train_model(prepared: Prepared, config: Config, checkpoint, log_path, *, data_info: dict,
+def train_model(prepared: Prepared, config: Config, checkpoint, *, log_path, data_info: dict,
                 progress: bool = True, fit: Fit | None = None, selection: dict | None = None,
                 stop_file=None) -> TrainResult:
     """Fit on the train split, select on validation; write the checkpoint and one log line per epoch.
@@ -246,11 +248,12 @@ def train_model(prepared: Prepared, config: Config, checkpoint, log_path, *, dat
     blend = _blend(fit.model.cpu().eval(), prepared, log_path)
     seconds = fit.seconds + (selection or {}).get("other_seconds", 0.0)   # the candidates not kept count too
     result = TrainResult(fit.model.cpu().eval(), fit.history, fit.best_epoch, fit.epoch, seconds, Path(checkpoint))
-    _save(result, prepared, config, data_info, fit.device, {"selection": selection, "blend": blend})
+    _save(result, prepared, config, data_info=data_info, device=fit.device,
+          chosen={"selection": selection, "blend": blend})
     return result
 
 
-def _save(result: TrainResult, prepared: Prepared, config: Config, data_info: dict, device: str,
+def _save(result: TrainResult, prepared: Prepared, config: Config, *, data_info: dict, device: str,
           chosen: dict) -> None:
     model = result.model
     torch.save({

@@ -29,7 +29,7 @@ def ensure_data(data_path: str, log=print) -> str:
     if not path.exists():
         log(f"data_path is empty and {path} does not exist yet: generating the default {g.profile} data "
             f"({g.samples:,} rows, seed {g.seed}) first.")
-        synth.write(path, g.samples, g.seed, g.profile, g.start)
+        synth.write(path, g.samples, g.seed, profile=g.profile, start=g.start)
     return str(path.resolve())
 
 
@@ -38,12 +38,12 @@ def data_info(telemetry: Telemetry, config: Config) -> dict:
     return {**telemetry.info(), "split": split_summary(telemetry, config.window_size, split_of(config))}
 
 
-def train_window_only(telemetry: Telemetry, config: Config, files: RunFolder, progress: bool = True) -> TrainResult:
+def train_window_only(telemetry: Telemetry, config: Config, files: RunFolder, *, progress: bool = True) -> TrainResult:
     """The twin of a known_future model, trained with the same settings on the window alone."""
     twin_config = config.replace(known_future=False)
-    return train_model(prepare(telemetry, config.window_size, False, split_of(config)), twin_config,
-                       files.window_only_checkpoint, files.window_only_log, data_info=telemetry.info(), progress=progress,
-                       stop_file=files.stop)
+    return train_model(prepare(telemetry, config.window_size, False, split=split_of(config)), twin_config,
+                       files.window_only_checkpoint, log_path=files.window_only_log, data_info=telemetry.info(),
+                       progress=progress, stop_file=files.stop)
 
 
 @dataclass
@@ -60,12 +60,12 @@ def train_run(config: Config, files: RunFolder, progress: bool = True, *, teleme
     already loaded with `load_data(config)`."""
     telemetry = telemetry if telemetry is not None else load_data(config)
     choice = choose(telemetry, config)
-    result = train_model(choice.prepared, choice.config, files.checkpoint, files.log,
+    result = train_model(choice.prepared, choice.config, files.checkpoint, log_path=files.log,
                          data_info=data_info(telemetry, config), progress=progress, fit=choice.fit,
                          selection=choice.record, stop_file=files.stop)
     twin = None
     if choice.config.known_future and config.compare_window_only:
-        twin = train_window_only(telemetry, choice.config, files, progress)
+        twin = train_window_only(telemetry, choice.config, files, progress=progress)
     return Training(choice, result, twin)
 
 
@@ -98,8 +98,8 @@ def load(files: RunFolder, log=print) -> TrainedRun:
     window_only = None
     if files.window_only_checkpoint.exists():
         twin, twin_saved = load_checkpoint(files.window_only_checkpoint)
-        window_only = twin, prepare(telemetry, Config(twin_saved["config"]).window_size, False, split_of(config))
-    prepared = prepare(telemetry, config.window_size, config.known_future, split_of(config))
+        window_only = twin, prepare(telemetry, Config(twin_saved["config"]).window_size, False, split=split_of(config))
+    prepared = prepare(telemetry, config.window_size, config.known_future, split=split_of(config))
     log(describe(files, saved))
     return TrainedRun(model, saved, telemetry, prepared, window_only)
 

@@ -31,7 +31,7 @@ def simultaneous(tmp_path, rows=300, group=False):
 
 
 def load(path, **kw):
-    return load_telemetry(path, "throughput_mbps,rtt_ms", "throughput_mbps,rtt_ms", "error", **kw)
+    return load_telemetry(path, "throughput_mbps,rtt_ms", "throughput_mbps,rtt_ms", nan_policy="error", **kw)
 
 
 def test_the_time_split_gives_every_split_both_simultaneous_traces(tmp_path):
@@ -44,7 +44,7 @@ def test_the_time_split_gives_every_split_both_simultaneous_traces(tmp_path):
     times = {name: telemetry.timestamps[r] for name, r in rows.items()}
     assert times["train"].max() < times["val"].min() and times["val"].max() < times["test"].min()
     assert split_warnings(telemetry, rows, "time") == []
-    prepared = prepare(telemetry, WINDOW, False, "time")
+    prepared = prepare(telemetry, WINDOW, False, split="time")
     assert {n: list(w.row) for n, w in prepared.splits.items()} == {n: list(r) for n, r in rows.items()}
 
 
