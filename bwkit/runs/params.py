@@ -2,9 +2,10 @@
 
 The parameters cell is the one place a default lives. `configure` is the one path
 from what a user says (a parameters file, Python values, `--set name=value`
-strings) to a checked configuration: the CLI, `pipeline.run`, every notebook's
-first cell (`check_notebook`), the tests and the benchmark all call it. papermill
-only warns on an unknown name and never checks a type, so the kit does both.
+strings) to a checked configuration, a frozen `Config`: the CLI (through
+`pipeline.run`), every notebook's first cell (`check_notebook`), the tests and the
+benchmark all call it. papermill only warns on an unknown name and never checks a
+type, so the kit does both.
 """
 from __future__ import annotations
 
@@ -332,7 +333,9 @@ def configure(values: Mapping | None = None, *, parameters_file=None, sets=(), s
 
 
 def _check_together(config: dict) -> None:
-    """Parameters that need each other: the masking columns and their targets (`bwkit.data.check_masks`)."""
+    """Parameters that need each other: the masking columns and their targets (`bwkit.data.check_masks`).
+
+    A stage's configuration holds that stage's names only: one without targets has nothing to check."""
     if "targets" in config:
         check_masks(config["targets"], **{k: config.get(k, "") for k in ("fresh_column", "fresh_targets",
                                                                          "valid_column", "valid_targets")})
