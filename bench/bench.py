@@ -36,7 +36,7 @@ def bench_windowing(repeats: int = 20) -> float:
     from bwkit.features.windows import make_windows
 
     config = configure()
-    frame = synth.generate(config["samples"], config["seed"], config["profile"], config["start"])
+    frame = synth.generate(config["samples"], config["seed"], config["profile"], start=config["start"])
     X = frame[split_names(config["features"])].to_numpy(float)
     Y = frame[split_names(config["targets"])].to_numpy(float)
     times = []

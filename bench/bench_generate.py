@@ -28,7 +28,7 @@ def best_seconds(path: Path, rows: int, profile: str, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        synth.write(path, rows, 42, profile, START)
+        synth.write(path, rows, 42, profile=profile, start=START)
         times.append(time.perf_counter() - start)
     return min(times)
 

@@ -110,7 +110,7 @@ def scoring_rows(run: Path, folder: Path) -> list[tuple[str, str]]:
     from bwkit import synth
 
     csv = folder / "million.csv"
-    synth.write(csv, CSV_ROWS, 7, "dwcp", "2025-11-03T00:00:00Z")
+    synth.write(csv, CSV_ROWS, 7, profile="dwcp", start="2025-11-03T00:00:00Z")
     start = time.perf_counter()
     peak = peak_memory_mb([sys.executable, "-m", "bwkit.cli", "predict", str(run), str(csv),
                            "-o", str(folder / "p.csv"), "--threads", "2"])

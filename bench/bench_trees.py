@@ -51,11 +51,13 @@ def datasets(folder: Path):
     defaults = configure(stage="02_train")
     for name, profile, seed in (("dwcp default", "dwcp", 42), ("legacy seed 1", "legacy", 1)):
         path = folder / f"{profile}.csv"
-        synth.write(path, 15000, seed, profile, "2025-11-03T00:00:00Z")
-        yield name, load_telemetry(path, defaults["features"], defaults["targets"], defaults["nan_policy"]), 20
+        synth.write(path, 15000, seed, profile=profile, start="2025-11-03T00:00:00Z")
+        yield name, load_telemetry(path, defaults["features"], defaults["targets"],
+                                   nan_policy=defaults["nan_policy"]), 20
     preset = yaml.safe_load((ROOT / "presets" / "irish5g.yml").read_text())
     yield "irish5g preset", load_telemetry(ROOT / "presets" / preset["data_path"], preset["features"],
-                                           preset["targets"], preset["nan_policy"], fresh_column=preset["fresh_column"],
+                                           preset["targets"], nan_policy=preset["nan_policy"],
+                                           fresh_column=preset["fresh_column"],
                                            fresh_targets=preset["fresh_targets"]), preset["window_size"]
 
 

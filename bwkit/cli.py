@@ -28,9 +28,8 @@ def _run(args) -> int:
     from bwkit.experiments import Tracker
     from bwkit.pipeline import run
 
-    config = configure(parameters_file=args.parameters_file, sets=args.set)
-    tracker = Tracker(args.tracking_uri) if config.get("tracking") is not False else None
-    index = run(config, run_id=args.run_id, progress=True, on_finish=tracker)
+    index = run(run_id=args.run_id, parameters_file=args.parameters_file, sets=args.set, progress=True,
+                on_finish=Tracker(args.tracking_uri))   # a run with tracking off: the tracker does nothing
     print(index)
     _print_headline(index.parent)
     return 0
@@ -66,10 +65,9 @@ def _reproduce(args) -> int:
 def _sweep(args) -> int:
     from bwkit.experiments import parse_grid, run_sweep
 
-    base = configure(parameters_file=args.parameters_file, sets=args.set)
-    base = {k: v for k, v in base.items() if k not in SET_BY_BWKIT}
-    record = run_sweep(base, parse_grid(args.grid), args.repeats, args.sweep_id, args.scheduler, args.workers,
-                       tracking_uri=args.tracking_uri)
+    base = configure(parameters_file=args.parameters_file, sets=args.set).without(*SET_BY_BWKIT).to_dict()
+    record = run_sweep(base, parse_grid(args.grid), args.repeats, sweep_id=args.sweep_id, scheduler=args.scheduler,
+                       workers=args.workers, tracking_uri=args.tracking_uri)
     failed = {rid: r["error"] for rid, r in record["results"].items() if r["status"] != "succeeded"}
     for rid, error in failed.items():
         print(f"failed: {rid}: {error}", file=sys.stderr)
@@ -80,8 +78,7 @@ def _sweep(args) -> int:
 def _tune(args) -> int:
     from bwkit.experiments import parse_space, run_tune
 
-    base = configure(parameters_file=args.parameters_file, sets=args.set)
-    base = {k: v for k, v in base.items() if k not in {"run_dir", "output"}}
+    base = configure(parameters_file=args.parameters_file, sets=args.set).without(*SET_BY_BWKIT).to_dict()
     record = run_tune(base, parse_space(args.space), args.trials, study_id=args.study_id, seed=args.sampler_seed,
                       scheduler=args.scheduler, workers=args.workers, prune=not args.no_prune,
                       tracking_uri=args.tracking_uri)

@@ -15,7 +15,7 @@ from bwkit.pipeline import runner as pipeline
 from bwkit import synth
 from bwkit.runs.artifacts import RunFolder
 from bwkit.data.loader import split_names
-from bwkit.runs.params import configure
+from bwkit.runs.params import Config, configure
 
 # ---------------------------------------------------------------------------
 # Defaults
@@ -28,7 +28,7 @@ FEATURES, TARGETS = split_names(TRAIN_DEFAULTS["features"]), split_names(TRAIN_D
 def generate(**changes) -> pd.DataFrame:
     """Synthetic telemetry with 01_generate_data's defaults, changed where asked."""
     g = configure(changes, stage="01_generate_data")
-    return synth.generate(g["samples"], g["seed"], g["profile"], g["start"])
+    return synth.generate(g["samples"], g["seed"], g["profile"], start=g["start"])
 
 
 def write_synthetic(path, **changes):
@@ -36,7 +36,7 @@ def write_synthetic(path, **changes):
     return path
 
 
-def train_config(**changes) -> dict:
+def train_config(**changes) -> Config:
     """02_train's checked configuration, changed where asked; settings that default to "auto" are fixed here
     (residual, no calendar) unless given, for tests that call train_model without selection."""
     return configure({"residual": True, "known_future": False, **changes}, stage="02_train")
@@ -119,12 +119,12 @@ def train_and_export(folder, telemetry, prepared, config) -> object:
     from bwkit.serving import export
     from bwkit.training import train_model
 
-    window = config["window_size"]
-    result = train_model(prepared, config, folder / "best_model.pth", folder / "log.txt",
+    window = config.window_size
+    result = train_model(prepared, config, folder / "best_model.pth", log_path=folder / "log.txt",
                          data_info=telemetry.info(), progress=False)
     onnx_path = export.export_onnx(result.model, window, len(prepared.features), folder / "model.onnx")
     shipped = shipped_bands(calibration(result.model, prepared, telemetry))
-    saved = {"features": prepared.features, "targets": prepared.targets, "config": config, "best_epoch": 1,
+    saved = {"features": prepared.features, "targets": prepared.targets, "config": config.to_dict(), "best_epoch": 1,
              "state_dict": result.model.state_dict(), "model": {}, "data": {}, "versions": {}, "hardware": {}}
     recipe = training_recipe(telemetry, prepared.features, window).to_dict()
     export.write_metadata(folder / "model_metadata_v1.json", saved, window, metrics={}, parity_result={},

@@ -56,3 +56,16 @@ def test_table_and_params_import_neither_torch_nor_papermill(tiny_run):
             "assert not {'torch', 'papermill', 'sklearn'} & set(sys.modules), sys.modules.keys()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_run_hands_the_raw_overrides_to_the_pipeline_which_configures_once(tmp_path, monkeypatch):
+    import bwkit.pipeline
+    from bwkit.experiments import Tracker
+
+    calls = []
+    monkeypatch.setattr(bwkit.pipeline, "run", lambda *args, **kw: calls.append((args, kw)) or tmp_path / "index.html")
+    monkeypatch.setattr(cli, "configure", lambda *a, **kw: pytest.fail("the CLI configured the run itself"))
+    assert cli.main(["run", "-f", "p.yml", "--set", "epochs=3", "--run-id", "r"]) == 0
+    (args, kw), = calls
+    assert not args and kw["parameters_file"] == "p.yml" and kw["sets"] == ["epochs=3"] and kw["run_id"] == "r"
+    assert isinstance(kw["on_finish"], Tracker)

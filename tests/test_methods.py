@@ -29,13 +29,13 @@ def legend(figure) -> list[str]:
 
 def test_a_registered_method_reaches_the_table_the_plots_and_the_report(tiny_run, training_mean, tmp_path):
     run = trained.load(tiny_run, log=lambda *_: None)
-    ev = evaluate.evaluate(run.model, run.prepared, run.telemetry, run.window_only)
+    ev = evaluate.evaluate(run.model, run.prepared, run.telemetry, window_only=run.window_only)
     assert ev.methods == methods.method_names() and ev.methods[-2:] == [training_mean, methods.REFERENCE]
     assert training_mean in set(ev.table()["method"])
     for figure in (plots.skill_bars(ev), plots.overlay(ev), plots.residuals(ev)):
         assert training_mean in legend(figure)
     summary = evaluate.summary(ev)
-    path = evaluate.write_report(tmp_path / "report.json", ev, run.saved, summary, 0.1)
+    path = evaluate.write_report(tmp_path / "report.json", ev, run.saved, summary_text=summary, model_size_mb=0.1)
     report = json.loads(path.read_text())
     assert list(report["comparison"]) == ev.methods and training_mean in report["verdicts"]
     assert report["comparison"][training_mean]["average"]["skill"] < 1
@@ -55,7 +55,7 @@ def test_a_name_is_registered_once():
 
 def test_the_trees_reach_every_table_plot_test_band_and_sentence(tiny_run, tmp_path):
     run = trained.load(tiny_run, log=lambda *_: None)
-    ev = evaluate.evaluate(run.model, run.prepared, run.telemetry, run.window_only)
+    ev = evaluate.evaluate(run.model, run.prepared, run.telemetry, window_only=run.window_only)
     trees = methods.TREES
     assert trees in ev.methods and trees in set(ev.table()["method"]) and trees in ev.tests
     for figure in (plots.skill_bars(ev), plots.overlay(ev), plots.residuals(ev)):
@@ -63,7 +63,8 @@ def test_the_trees_reach_every_table_plot_test_band_and_sentence(tiny_run, tmp_p
     assert {s["target"] for s in ev.intervals.methods[trees].test} == set(ev.targets)   # its own bands
     summary = evaluate.summary(ev)
     assert "Gradient-boosted trees on lag features (gbm) " in summary and "gbm's own calibrated bands cover" in summary
-    report = json.loads(evaluate.write_report(tmp_path / "report.json", ev, run.saved, summary, 0.1).read_text())
+    report = json.loads(evaluate.write_report(tmp_path / "report.json", ev, run.saved, summary_text=summary,
+                                              model_size_mb=0.1).read_text())
     fit = report["method_details"][trees]
     assert set(fit["per_target"]) == set(ev.targets) and fit["training_seconds"] > 0
     page = tiny_run.index.read_text()   # the run page: the trees in the first table, their sentence in the lead

@@ -52,7 +52,7 @@ def served(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
     frame = served_frame()
     frame.to_csv(folder / "telemetry.csv", index=False)
-    telemetry = load_telemetry(folder / "telemetry.csv", FEATURES, TARGETS, "fill_flag")
+    telemetry = load_telemetry(folder / "telemetry.csv", FEATURES, TARGETS, nan_policy="fill_flag")
     config = train_config(window_size=WINDOW, hidden_size=8, epochs=1, known_future=True, batch_size=64)
     prepared = prepare(telemetry, WINDOW, True)
     model = train_and_export(folder, telemetry, prepared, config)

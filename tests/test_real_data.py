@@ -39,8 +39,8 @@ def test_preset_resolves_its_data_path_next_to_itself():
 
 def test_no_window_and_no_persistence_pair_crosses_a_trace(real_slice):
     p = preset()
-    telemetry = load_telemetry(real_slice, p["features"], p["targets"], p["nan_policy"], p["fresh_column"],
-                               p["fresh_targets"])
+    telemetry = load_telemetry(real_slice, p["features"], p["targets"], nan_policy=p["nan_policy"],
+                               fresh_column=p["fresh_column"], fresh_targets=p["fresh_targets"])
     assert telemetry.segment.max() == 2
     prepared = prepare(telemetry, 20, False)
     rows = np.concatenate([w.row for w in prepared.splits.values()])

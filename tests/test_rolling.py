@@ -27,7 +27,7 @@ def test_every_fold_is_trained_and_scored_and_the_spread_is_summarised(tiny_run,
 
     run = trained.load(tiny_run, log=lambda *a: None)
     files = RunFolder(tmp_path)
-    per_fold = rolling.evaluate_folds(run.telemetry, run.saved["config"], 2, files, progress=False)
+    per_fold = rolling.evaluate_folds(run.telemetry, run.saved["config"], 2, files=files, progress=False)
     assert set(per_fold["fold"]) == {1, 2} and (tmp_path / "folds" / "fold_2.pth").exists()
     assert {"LSTM", "persistence", "ridge"} <= set(per_fold[per_fold["fold"] == 1]["method"])
     windows = sum(len(w) for w in run.prepared.splits.values())

@@ -20,7 +20,7 @@ def run_fixture(tmp_path, name: str, values: dict):
     files = RunFolder(tmp_path)
     record = pipeline.RunRecord.start(files, parameters=values)
     with pytest.raises(RunError) as raised:
-        pipeline.run_stage(FIXTURES / f"{name}.ipynb", name, record, values)
+        pipeline.run_stage(FIXTURES / f"{name}.ipynb", name, record, values=values)
     output = json.loads(files.notebook(name).read_text())
     failed = [c for c in output["cells"] if c["cell_type"] == "code"
               and any(o["output_type"] == "error" for o in c["outputs"])]
@@ -57,6 +57,6 @@ def test_an_unknown_parameter_stops_the_first_code_cell(tmp_path):
 def test_a_good_parameter_runs_the_stage(tmp_path):
     files = RunFolder(tmp_path)
     record = pipeline.RunRecord.start(files, parameters={})
-    assert pipeline.run_stage(FIXTURES / "checks_parameters.ipynb", "checks", record, {"rows": 5}) > 0
+    assert pipeline.run_stage(FIXTURES / "checks_parameters.ipynb", "checks", record, values={"rows": 5}) > 0
     assert json.loads(files.run_json.read_text())["stages"]["checks"]["status"] == "succeeded"
     assert "parameters accepted" in files.html("checks").read_text()

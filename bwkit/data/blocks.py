@@ -79,7 +79,7 @@ def iter_tables(path, block_bytes: int = 32 << 20, on_bytes=None):
             data = header + block
             offset = lines_before - 1 if header else 0   # line k of header + block is the file's line offset + k
             _check_text(path, data, offset)
-            sep, names, lines = _shape_by_bytes(path, data, rows_before, offset)
+            sep, names, lines = _shape_by_bytes(path, data, rows_before, line_offset=offset)
             if not header:   # the first block holds the header: later blocks are read after a copy of it
                 header = _header_line(data)
             if len(lines):

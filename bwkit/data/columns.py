@@ -103,7 +103,7 @@ def _groups(frame: pd.DataFrame, group_column: str) -> tuple[np.ndarray | None, 
     return codes.astype(np.int64), [str(n) for n in names]
 
 
-def _check_order(frame: pd.DataFrame, timestamps: np.ndarray, segment: np.ndarray, path) -> None:
+def _check_order(frame: pd.DataFrame, timestamps: np.ndarray, segment: np.ndarray, *, path) -> None:
     """Within each trace, every row's time is after the previous row's."""
     same_trace = segment[1:] == segment[:-1]
     backwards = np.flatnonzero(same_trace & (np.diff(timestamps) <= 0))

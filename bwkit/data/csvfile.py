@@ -156,14 +156,14 @@ def _check_names(path, names: list[str]) -> None:
                             f"(columns {_number_list(where)}); rename one")
 
 
-def _ragged(path, row: int, line: int, fields: int, names: list[str]) -> DataError:
+def _ragged(path, row: int, line: int, *, fields: int, names: list[str]) -> DataError:
     fix = ("remove the extra fields (a trailing separator?) or name their column in the header"
            if fields > len(names) else "fill in the missing fields (an empty field still needs its separator)")
     return DataError(f"{path}, row {row + 1} (line {line}): {fields:,} fields where the header has "
                      f"{len(names):,}; every row needs one field per column: {fix}")
 
 
-def _odd_lines(data: bytes, start: int, sep: str, expected: int):
+def _odd_lines(data: bytes, start: int, sep: str, *, expected: int):
     """(count, odd): how many lines follow `start`, and [index, start, end, fields] of each whose number of
     separators is not `expected` (vectorised, BLOCK bytes at a time)."""
     count, odd, code = 0, [], ord(sep)
@@ -181,7 +181,8 @@ def _odd_lines(data: bytes, start: int, sep: str, expected: int):
     return count, (np.concatenate(odd) if odd else np.zeros((0, 4), np.int64))
 
 
-def _shape_by_bytes(path, data: bytes, first_row: int = 0, line_offset: int = 0) -> tuple[str, list[str], np.ndarray]:
+def _shape_by_bytes(path, data: bytes, first_row: int = 0, *,
+                    line_offset: int = 0) -> tuple[str, list[str], np.ndarray]:
     """Separator, names, file line of each data row: for files without quotes or lone '\\r'.
 
     first_row, line_offset: rows and lines of the file before these bytes' data (a later block).
@@ -199,13 +200,14 @@ def _shape_by_bytes(path, data: bytes, first_row: int = 0, line_offset: int = 0)
     sep = _separator(header.split(","))
     names = header.split(sep)
     _check_names(path, names)
-    count, odd = _odd_lines(data, end + 1, sep, len(names) - 1)
+    count, odd = _odd_lines(data, end + 1, sep, expected=len(names) - 1)
     blank = []
     for index, begin, finish, fields in odd.tolist():
         if not data[begin:finish].strip(BLANK):
             blank.append(index)
         elif fields != len(names):
-            raise _ragged(path, first_row + index - len(blank), line_offset + line + 1 + index, fields, names)
+            raise _ragged(path, first_row + index - len(blank), line_offset + line + 1 + index, fields=fields,
+                          names=names)
     return sep, names, line + 1 + np.delete(np.arange(count), blank)
 
 
@@ -239,7 +241,7 @@ def _shape_by_csv(path, data: bytes) -> tuple[str, list[str], np.ndarray]:
                 names = fields
                 _check_names(path, names)
             elif len(fields) != len(names):
-                raise _ragged(path, len(rows), line, len(fields), names)
+                raise _ragged(path, len(rows), line, fields=len(fields), names=names)
             else:
                 rows.append(line)
     except csv.Error as exc:
@@ -247,7 +249,7 @@ def _shape_by_csv(path, data: bytes) -> tuple[str, list[str], np.ndarray]:
     return sep, names, np.asarray(rows, dtype=np.int64)
 
 
-def _parse(source: Source, text, sep: str, usecols=None) -> pd.DataFrame:
+def _parse(source: Source, text, sep: str, *, usecols=None) -> pd.DataFrame:
     """pandas' parse of the checked file (a path or decompressed bytes); a warning of a loss of data is a refusal."""
     try:
         with warnings.catch_warnings():
@@ -288,7 +290,7 @@ def read_table(path, wanted=None) -> tuple[pd.DataFrame, Source, str]:
     check_fits(path, len(lines), len(names) if usecols is None else len(usecols))
     text = path if data is raw else io.BytesIO(data)   # pandas reads a plain file itself: these bytes can go
     del raw, data
-    frame = _parse(Source(path, lines), text, sep, usecols)
+    frame = _parse(Source(path, lines), text, sep, usecols=usecols)
     give_back()
     frame.attrs["header"] = list(names)
     return frame, source, sha256

@@ -45,7 +45,7 @@ def breaks(timestamps: np.ndarray, new_trace: np.ndarray, cadence: float, max_ga
     return new_trace | (np.diff(timestamps) > max_gap_cadences * cadence)
 
 
-def pieces(timestamps: np.ndarray, segment: np.ndarray, cadence: float, max_gap_cadences: float) -> np.ndarray:
+def pieces(timestamps: np.ndarray, segment: np.ndarray, cadence: float, *, max_gap_cadences: float) -> np.ndarray:
     """int64 [rows]: an id per run of rows a window may span (one trace, no step over the gap limit)."""
     out = np.zeros(len(timestamps), np.int64)
     if len(timestamps) > 1:

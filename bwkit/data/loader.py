@@ -61,7 +61,7 @@ class Telemetry:
 
     def pieces(self) -> np.ndarray:
         """int64 [rows]: an id per run of rows one window may span (`gaps.GAP_RULE`)."""
-        return pieces(self.timestamps, self.segment, self.cadence_seconds, self.max_gap_cadences)
+        return pieces(self.timestamps, self.segment, self.cadence_seconds, max_gap_cadences=self.max_gap_cadences)
 
     def info(self) -> dict:
         """Where the data came from and what loading did, for the run's record."""
@@ -84,7 +84,7 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
-def _target_gaps(frame, targets, path, segment) -> np.ndarray:
+def _target_gaps(frame, targets, path, *, segment) -> np.ndarray:
     """bool [rows, targets]: the target has a value there; a missing one is filled (in place) by FILL_RULE.
 
     A missing target is masked (`bwkit.data.masks`), never refused; an infinite one is a data error.
@@ -103,7 +103,7 @@ def _target_gaps(frame, targets, path, segment) -> np.ndarray:
     return finite
 
 
-def _handle_missing(frame, columns, gaps: dict, policy, path, notes, segment) -> tuple[list[str], list[str]]:
+def _handle_missing(frame, columns, gaps: dict, *, policy, path, notes, segment) -> tuple[list[str], list[str]]:
     """Apply the NaN policy to the feature columns (in place); the columns kept and the filled ones.
 
     gaps: {target: bool [rows] missing} of the targets (already filled). A target's gaps are masked,
@@ -137,14 +137,14 @@ def _handle_missing(frame, columns, gaps: dict, policy, path, notes, segment) ->
     return kept, flagged
 
 
-def _check_arguments(path: Path, features: list[str], targets: list[str], nan_policy: str) -> None:
+def _check_arguments(path: Path, features: list[str], targets: list[str], *, nan_policy: str) -> None:
     if nan_policy not in NAN_POLICIES:
         raise DataError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
     if not features or not targets:
         raise DataError(f"{path}: need at least one feature and one target")
 
 
-def _resolve_columns(frame: pd.DataFrame, features, targets, extra: list[str], path) -> list[str]:
+def _resolve_columns(frame: pd.DataFrame, features, targets, *, extra: list[str], path) -> list[str]:
     """Map legacy aliases (in place), check every named column exists and is no oracle; the used columns."""
     for alias, canonical in ALIASES.items():
         if canonical not in frame and alias in frame:
@@ -159,22 +159,23 @@ def _resolve_columns(frame: pd.DataFrame, features, targets, extra: list[str], p
     return used
 
 
-def _numeric_columns(frame, used, features, targets, nan_policy, path, notes, segment):
+def _numeric_columns(frame, used, features, *, targets, nan_policy, path, notes, segment):
     """Convert the used columns to float (in place), apply the NaN policy.
 
     Returns the feature columns kept, those filled, and bool [rows, targets]: each target has a value.
     """
     for column in used:
         frame[column] = _numeric(frame, column, path)
-    finite = _target_gaps(frame, targets, path, segment)
+    finite = _target_gaps(frame, targets, path, segment=segment)
     gaps = {t: ~finite[:, j] for j, t in enumerate(targets)}
-    feature_columns, flagged = _handle_missing(frame, features, gaps, nan_policy, path, notes, segment)
+    feature_columns, flagged = _handle_missing(frame, features, gaps, policy=nan_policy, path=path, notes=notes,
+                                               segment=segment)
     if not feature_columns:
         raise DataError(f"{path}: every feature was dropped by nan_policy='drop'")
     return feature_columns, flagged, finite
 
 
-def _check_targets_vary(frame: pd.DataFrame, targets: list[str], finite: np.ndarray, path) -> None:
+def _check_targets_vary(frame: pd.DataFrame, targets: list[str], finite: np.ndarray, *, path) -> None:
     """Every target varies over the rows where it has a value: a constant one leaves nothing to predict."""
     for j, target in enumerate(targets):
         values = frame[target].to_numpy(np.float64)[finite[:, j]]
@@ -206,24 +207,25 @@ def _take(frame: pd.DataFrame, columns: list[str], dtype) -> np.ndarray:
     return out
 
 
-def _observed(frame, targets, finite, masking: dict, path, notes) -> tuple[np.ndarray, dict]:
+def _observed(frame, targets, finite, *, masking: dict, path, notes) -> tuple[np.ndarray, dict]:
     """bool [rows, targets] where each target is observed (`bwkit.data.masks`), the counts, and a note per target."""
     fresh = _numeric(frame, masking["fresh_column"], path) == 0 if masking["fresh_column"] else None
     valid = _numeric(frame, masking["valid_column"], path) == 1 if masking["valid_column"] else None
-    observed, masked = observed_mask(finite, targets, fresh, masking["fresh_targets"], valid, masking["valid_targets"])
+    observed, masked = observed_mask(finite, targets, fresh, fresh_targets=masking["fresh_targets"], valid=valid,
+                                     valid_targets=masking["valid_targets"])
     notes += [mask_note(t, counts) for t, counts in masked.items() if counts["masked"]]
     return observed, masked
 
 
-def _wanted(features, targets, extra: list[str], oracle: bool) -> set[str]:
+def _wanted(features, targets, extra: list[str], *, oracle: bool) -> set[str]:
     """The columns loading reads: the used ones, their legacy names, flags they would clash with, oracles."""
     used = set(features) | set(targets) | {"timestamp", "trace_id"} | {c for c in extra if c}
     used |= {oracle_column(t) for t in targets} if oracle else set()
     return used | {alias for alias, name in ALIASES.items() if name in used} | {f + "_missing" for f in features}
 
 
-def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str = "", fresh_targets="",
-                   oracle: bool = True, *, valid_column: str = "", valid_targets="", group_column: str = "",
+def load_telemetry(path, features, targets, *, nan_policy: str, fresh_column: str = "", fresh_targets="",
+                   oracle: bool = True, valid_column: str = "", valid_targets="", group_column: str = "",
                    max_gap_cadences: float = MAX_GAP_CADENCES) -> Telemetry:
     """Read `path`, map legacy aliases, check every used column, return arrays.
 
@@ -238,21 +240,22 @@ def load_telemetry(path, features, targets, nan_policy: str, fresh_column: str =
     """
     path = Path(path)
     features, targets = split_names(features), split_names(targets)
-    _check_arguments(path, features, targets, nan_policy)
+    _check_arguments(path, features, targets, nan_policy=nan_policy)
     masking = {"fresh_column": fresh_column, "fresh_targets": fresh_targets, "valid_column": valid_column,
                "valid_targets": valid_targets}
     check_masks(targets, **masking)
     extra = [fresh_column, valid_column, group_column]
-    frame, source, sha256 = read_table(path, _wanted(features, targets, extra, oracle))   # source: messages' path
-    used = _resolve_columns(frame, features, targets, extra, source)
+    wanted = _wanted(features, targets, extra, oracle=oracle)
+    frame, source, sha256 = read_table(path, wanted)   # source: messages' path
+    used = _resolve_columns(frame, features, targets, extra=extra, path=source)
     notes: list[str] = []
     timestamps = _timestamps(frame, source, notes)
     segment, traces = _segments(frame, source)
-    _check_order(frame, timestamps, segment, source)
-    feature_columns, flagged, finite = _numeric_columns(frame, used, features, targets, nan_policy, source, notes,
-                                                        segment)
-    _check_targets_vary(frame, targets, finite, source)
-    observed, masked = _observed(frame, targets, finite, masking, source, notes)
+    _check_order(frame, timestamps, segment, path=source)
+    feature_columns, flagged, finite = _numeric_columns(frame, used, features, targets=targets, nan_policy=nan_policy,
+                                                        path=source, notes=notes, segment=segment)
+    _check_targets_vary(frame, targets, finite, path=source)
+    observed, masked = _observed(frame, targets, finite, masking=masking, path=source, notes=notes)
     del finite
     group, group_names = _groups(frame, group_column)
     oracle = _oracle(frame, targets) if oracle else None

@@ -29,7 +29,7 @@ def _names(names) -> list[str]:
     return [n.strip() for n in names if n.strip()]
 
 
-def check_masks(targets, fresh_column: str = "", fresh_targets="", valid_column: str = "", valid_targets="") -> None:
+def check_masks(targets, fresh_column: str = "", fresh_targets="", *, valid_column: str = "", valid_targets="") -> None:
     """Masking parameters that need each other: a target list needs its column, and names only targets.
 
     The one check of these parameters: `bwkit.runs.params.configure` calls it before anything runs,
@@ -51,7 +51,7 @@ def check_masks(targets, fresh_column: str = "", fresh_targets="", valid_column:
                                  f"{targets}")
 
 
-def observed_mask(finite: np.ndarray, targets: list[str], fresh: np.ndarray | None, fresh_targets,
+def observed_mask(finite: np.ndarray, targets: list[str], fresh: np.ndarray | None, *, fresh_targets,
                   valid: np.ndarray | None, valid_targets) -> tuple[np.ndarray, dict[str, dict[str, int]]]:
     """bool [rows, targets], True where the target is observed, and per target the rows masked by each rule.
 
@@ -83,7 +83,7 @@ def mask_note(target: str, counts: dict[str, int]) -> str:
             "not scored, not a baseline's answer")
 
 
-def require_observed(observed: np.ndarray, targets: list[str], split: str, path, masked: dict | None = None) -> None:
+def require_observed(observed: np.ndarray, targets: list[str], split: str, *, path, masked: dict | None = None) -> None:
     """Refuse a split in which a target is observed on fewer than MIN_OBSERVED of its windows, saying so."""
     counts = observed.sum(axis=0)
     for j, target in enumerate(targets):

@@ -69,10 +69,11 @@ def rows_from_frame(frame: pd.DataFrame, recipe: Recipe, source: Source) -> Rows
     frame = frame.copy(deep=False)
     if not len(frame):
         raise DataError(f"{source}: no rows")
-    loader._resolve_columns(frame, recipe.columns, [], [], source)   # legacy aliases, missing columns, oracles
+    # legacy aliases, missing columns, oracles
+    loader._resolve_columns(frame, recipe.columns, [], extra=[], path=source)
     timestamps = data._timestamps(frame, source, [])
     segment, _ = data._segments(frame, source)
-    data._check_order(frame, timestamps, segment, source)
+    data._check_order(frame, timestamps, segment, path=source)
     values = {c: data._numeric(frame, c, source) for c in recipe.columns}
     _check_complete(values, recipe, source)
     actual = {t: data._numeric(frame, t, source) for t in recipe.targets if t in frame}

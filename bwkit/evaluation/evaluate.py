@@ -18,7 +18,7 @@ from bwkit.evaluation import methods, significance, trees, uncertainty
 from bwkit.evaluation.bands import Calibration
 from bwkit.evaluation.methods import MODEL, REFERENCE
 from bwkit.evaluation.metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
-from bwkit.runs import write_json
+from bwkit.runs import Config, write_json
 from bwkit.training import selection_sentence
 
 
@@ -73,7 +73,7 @@ class Evaluation:
 def _scored_rows(telemetry, targets, test) -> tuple[np.ndarray, list[str]]:
     """Which test rows each target is scored on (where it is observed), and the notes that say so."""
     scored = test.observed
-    require_observed(scored, targets, "test", telemetry.path, telemetry.masked)
+    require_observed(scored, targets, "test", path=telemetry.path, masked=telemetry.masked)
     notes = list(telemetry.notes)  # fills, drops and masks, stated where the verdict is read
     for j, target in enumerate(targets):
         if not scored[:, j].all():
@@ -82,7 +82,7 @@ def _scored_rows(telemetry, targets, test) -> tuple[np.ndarray, list[str]]:
     return scored, notes
 
 
-def evaluate(model, prepared, telemetry, window_only=None) -> Evaluation:
+def evaluate(model, prepared, telemetry, *, window_only=None) -> Evaluation:
     """Every registered method on the test windows of `prepared` (built from `telemetry`).
 
     window_only: optional (model, prepared) of the twin trained without the
@@ -169,13 +169,13 @@ def summary(ev: Evaluation, saved: dict | None = None) -> str:
     return " ".join([p for p in parts if p] + [note if note.endswith(".") else note + "." for note in ev.notes])
 
 
-def write_report(path, evaluation: Evaluation, saved: dict, summary_text: str, model_size_mb: float,
+def write_report(path, evaluation: Evaluation, saved: dict, *, summary_text: str, model_size_mb: float,
                  extra: dict | None = None) -> Path:
     """The report JSON: the original guide's fields first, then the full comparison."""
     avg = evaluation.averages[MODEL]
     report = {
         "model": f"LSTM (hidden {saved['model']['hidden_size']} x {saved['model']['num_layers']} layer(s), "
-                 f"window {saved['config']['window_size']})",
+                 f"window {Config(saved['config']).window_size})",
         "success": evaluation.verdicts()[MODEL],
         "achieved_metrics": {"correlation": avg["correlation"], "mape": avg["mape"],
                              "accuracy_percent": 100.0 - avg["mape"]},

@@ -101,7 +101,7 @@ def _ridge(inputs: Inputs):
 def _seasonal(inputs: Inputs):
     t = inputs.telemetry
     return baselines.SeasonalMean(t.timestamps, t.Y, inputs.prepared.splits["train"].row,
-                                  t.observed).predict(t.timestamps, inputs.rows)
+                                  observed=t.observed).predict(t.timestamps, inputs.rows)
 
 
 REGISTRY: list[Method] = [

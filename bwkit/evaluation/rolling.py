@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from bwkit.data import require_observed
 from bwkit.errors import ParameterError
 from bwkit.features import Prepared, SPLIT_FRACTIONS, assign, split_of, window_all
+from bwkit.runs import Config
 
 FIRST_TRAIN = 0.5   # share of the windows before the first test block
 
@@ -35,29 +36,31 @@ def fold_splits(n: int, k: int) -> list[dict[str, slice]]:
     return out
 
 
-def prepared_folds(telemetry, config: dict, k: int) -> list[Prepared]:
+def prepared_folds(telemetry, config: Config, k: int) -> list[Prepared]:
     """Each fold's windows, cut by the run's split rule; a target observed too rarely in a part is refused."""
-    features, windows = window_all(telemetry, config["window_size"], config["known_future"])
+    features, windows = window_all(telemetry, config.window_size, config.known_future)
     times, folds = telemetry.timestamps[windows.row], []
     for i, split in enumerate(fold_splits(len(windows), k)):
         parts = {name: windows.take(part) for name, part in assign(times, split, split_of(config)).items()}
         for name, part in parts.items():
-            require_observed(part.observed, telemetry.targets, f"fold {i + 1} {name}", telemetry.path,
-                             telemetry.masked)
+            require_observed(part.observed, telemetry.targets, f"fold {i + 1} {name}", path=telemetry.path,
+                             masked=telemetry.masked)
         folds.append(Prepared(features, list(telemetry.targets), parts))
     return folds
 
 
-def evaluate_folds(telemetry, config: dict, k: int, files, progress: bool = True) -> pd.DataFrame:
-    """Train and score every fold; one row per (fold, method, target) with the evaluation's metrics."""
+def evaluate_folds(telemetry, config: Config | dict, k: int, *, files, progress: bool = True) -> pd.DataFrame:
+    """Train and score every fold; one row per (fold, method, target) with the evaluation's metrics.
+
+    config: the run's training configuration, a Config or as its checkpoint saved it (a plain dict)."""
     from bwkit.evaluation.evaluate import evaluate
     from bwkit.training import train_model
 
-    records = []
+    config, records = Config(config), []
     folder = files.root / "folds"
     folder.mkdir(exist_ok=True)
     for i, prepared in enumerate(tqdm(prepared_folds(telemetry, config, k), desc="folds", disable=not progress)):
-        result = train_model(prepared, config, folder / f"fold_{i + 1}.pth", folder / f"fold_{i + 1}.log",
+        result = train_model(prepared, config, folder / f"fold_{i + 1}.pth", log_path=folder / f"fold_{i + 1}.log",
                              data_info=telemetry.info(), progress=False)
         ev = evaluate(result.model, prepared, telemetry)
         table = ev.table()

@@ -96,7 +96,7 @@ def _diebold_mariano(d: np.ndarray, bandwidth: int) -> tuple[float, float]:
     return float(statistic), float(2 * stats.t.sf(abs(statistic), n - 1))
 
 
-def _checked(actual, model, baseline, scored) -> tuple[np.ndarray, ...]:
+def _checked(actual, model, baseline, *, scored) -> tuple[np.ndarray, ...]:
     """The four inputs as [rows, targets] arrays, or an error naming the argument that does not fit."""
     arrays = [np.asarray(a, np.float64) for a in (actual, model, baseline)]
     arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
@@ -118,7 +118,7 @@ def _checked(actual, model, baseline, scored) -> tuple[np.ndarray, ...]:
     return (*arrays, mask)
 
 
-def _columns(actual, model, baseline, mask) -> tuple:
+def _columns(actual, model, baseline, *, mask) -> tuple:
     """Per-row terms whose weighted sums give every statistic, [rows, 11] per target, zero on unscored rows.
 
     Values are centred on their scored means first (correlations and differences do not change, and
@@ -165,12 +165,12 @@ def _statistics(sums: np.ndarray, base_mse: np.ndarray, thresholds: np.ndarray) 
     return np.concatenate([per_target, per_target.mean(axis=2, keepdims=True)], axis=2)
 
 
-def _block_starts(rng: np.random.Generator, rows: int, length: int, resamples: int) -> np.ndarray:
+def _block_starts(rng: np.random.Generator, rows: int, length: int, *, resamples: int) -> np.ndarray:
     """Each circular moving-block resample's block starts, [resamples, ceil(rows / length)]."""
     return rng.integers(0, rows, size=(resamples, -(-rows // length)))
 
 
-def _resample_sums(cumulative: np.ndarray, starts: np.ndarray, length: int, rows: int) -> np.ndarray:
+def _resample_sums(cumulative: np.ndarray, starts: np.ndarray, length: int, *, rows: int) -> np.ndarray:
     """Sum of the terms over each resample's rows, [resamples, terms], from the running sums of the terms
     repeated once around the circle: each block's sum is a difference of two running sums, and the last
     block keeps only the rows the resample still needs. O(blocks), not O(rows), per resample: a sparse
@@ -196,7 +196,7 @@ def _running_sums(values: np.ndarray, chunk: int = 65536) -> None:
         np.cumsum(block, axis=0, out=block)
 
 
-def _sums(terms, targets: int, rows: int, length: int, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _sums(terms, targets: int, rows: int, *, length: int, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sums of the terms over every row, [11, targets], and over each resample's rows, [resamples, 11, targets].
 
     terms(j): target j's terms [rows, 11]. Every target is resampled with the same draws; one
@@ -204,7 +204,8 @@ def _sums(terms, targets: int, rows: int, length: int, resamples: int, seed: int
     """
     rng = np.random.default_rng(seed)
     chunk = max(1, min(CHUNK_RESAMPLES, CHUNK_BYTES // (8 * rows)))   # the draws' order: fixed by the seed
-    draws = [_block_starts(rng, rows, length, min(chunk, resamples - start)) for start in range(0, resamples, chunk)]
+    draws = [_block_starts(rng, rows, length, resamples=min(chunk, resamples - start))
+             for start in range(0, resamples, chunk)]
     total, resampled = np.empty((TERMS, targets)), np.empty((resamples, TERMS, targets))
     for j in range(targets):
         cumulative = np.zeros((rows + length + 1, TERMS))
@@ -212,7 +213,7 @@ def _sums(terms, targets: int, rows: int, length: int, resamples: int, seed: int
         total[:, j] = cumulative[1:rows + 1].sum(axis=0)
         cumulative[rows + 1:] = cumulative[1:length + 1]   # the circle: the first rows again, after the last
         _running_sums(cumulative[1:])
-        resampled[:, :, j] = np.concatenate([_resample_sums(cumulative, starts, length, rows) for starts in draws])
+        resampled[:, :, j] = np.concatenate([_resample_sums(cumulative, starts, length, rows=rows) for starts in draws])
     return total, resampled
 
 
@@ -241,15 +242,15 @@ def compare(actual, model, baseline, scored=None, *, resamples: int = 1000, seed
     """
     if resamples < 1 or not 0 < level < 1:
         raise DataError(f"compare: resamples must be >= 1 (got {resamples}) and level in (0, 1) (got {level})")
-    actual, model, baseline, mask = _checked(actual, model, baseline, scored)
+    actual, model, baseline, mask = _checked(actual, model, baseline, scored=scored)
     rows, targets = actual.shape
-    terms, d, thresholds = _columns(actual, model, baseline, mask)
+    terms, d, thresholds = _columns(actual, model, baseline, mask=mask)
     n = mask.sum(0)
     base_mse = np.where(mask, (baseline - actual) ** 2, 0.0).sum(0) / n
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (d * rows / (n * base_mse)).mean(axis=1)
     length = block_length(np.where(np.isfinite(z), z, 0.0))
-    total, resampled = _sums(terms, targets, rows, length, resamples, seed)
+    total, resampled = _sums(terms, targets, rows, length=length, resamples=resamples, seed=seed)
     point = _statistics(total[None], base_mse, thresholds)[0]
     low, high = _interval(_statistics(resampled, base_mse, thresholds), level)
     tests = [_diebold_mariano(d[mask[:, j], j], length - 1) for j in range(targets)]

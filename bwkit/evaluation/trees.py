@@ -87,7 +87,7 @@ def observed(telemetry, rows: np.ndarray) -> np.ndarray:
     return telemetry.observed[rows]
 
 
-def _features_of(split, features, telemetry, index: np.ndarray) -> np.ndarray:
+def _features_of(split, features, telemetry, *, index: np.ndarray) -> np.ndarray:
     """lag_features of the split's windows at `index`, CHUNK_WINDOWS at a time (float32 out, float64 only per chunk)."""
     out = np.empty((len(index), len(feature_names(features, split.X.shape[1]))), np.float32)
     for start in range(0, len(index), CHUNK_WINDOWS):
@@ -114,7 +114,7 @@ def predict_split(fitted: list[TargetTrees], split, features, *, telemetry) -> n
     last = telemetry.Y[split.row - 1]   # the window's last row: the same trace, as the windowing guarantees
     for start in range(0, len(split), CHUNK_WINDOWS):
         index = np.arange(start, min(start + CHUNK_WINDOWS, len(split)))
-        x = _features_of(split, features, telemetry, index)
+        x = _features_of(split, features, telemetry, index=index)
         for j, trees in enumerate(fitted):
             out[index, j] = trees.predict(x, last[index, j])
     return out
@@ -139,7 +139,7 @@ def training_set(split, features, telemetry, *, most: int) -> tuple[np.ndarray, 
     sub-sampled (evenly spaced) to at most `most` windows."""
     index = _spaced(len(split), most)
     rows = split.row[index]
-    return (_features_of(split, features, telemetry, index), telemetry.Y[rows], telemetry.Y[rows - 1],
+    return (_features_of(split, features, telemetry, index=index), telemetry.Y[rows], telemetry.Y[rows - 1],
             observed(telemetry, rows), index)
 
 

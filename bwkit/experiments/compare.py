@@ -138,7 +138,7 @@ def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[Path
     return found, out
 
 
-def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", progress: bool = False) -> Path:
+def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", *, progress: bool = False) -> Path:
     """Execute notebooks/05_compare.ipynb into the sweep's folder (or `out_dir`) and render its HTML."""
     from bwkit.runs import notebook_path
     from bwkit.pipeline import execute
@@ -151,7 +151,7 @@ def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", progre
     notebook = out / "05_compare.ipynb"
     try:
         execute(notebook_path("05_compare"), notebook, {"sweep_id": sweep_id, "runs": runs, "out_dir": str(out)},
-                progress)
+                progress=progress)
     finally:
         if notebook.exists():
             notebook_to_html(notebook)

@@ -57,7 +57,7 @@ class TrackedParent:
             group = ",".join(f"{k}={v}" for k, v in sorted(entry.get("point", {}).items()))
             track_run(self.folder / result["run_id"], uri=self.uri, runs_root=self.runs_root, parent=self.parent,
                       tags={"bwkit.repeat": entry.get("repeat", 0), "bwkit.group": group or "all",
-                            "bwkit.seed": config["seed"]})
+                            "bwkit.seed": config.seed})
 
     def close(self, metrics: dict, failed: bool) -> None:
         end_parent(self.parent, metrics, failed, uri=self.uri, runs_root=self.runs_root)

@@ -31,9 +31,9 @@ from bwkit.experiments.parents import TrackedParent
 from bwkit.training import epochs_trained
 from bwkit.runs import (
     FILE_SAFE,
+    Config,
     RunFolder,
     SweepFolder,
-    check_value,
     coerce,
     configure,
     SET_BY_BWKIT,
@@ -72,7 +72,7 @@ def parse_grid(pairs) -> dict[str, list]:
     return grid
 
 
-def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
+def plan(base: dict, grid: dict, repeats: int, *, sweep_id: str) -> list[dict]:
     """Every run of the sweep, in a stable order: {"run_id", "config", "repeat"}."""
     if repeats < 1:
         raise ParameterError(f"--repeats must be at least 1, got {repeats}")
@@ -80,9 +80,7 @@ def plan(base: dict, grid: dict, repeats: int, sweep_id: str) -> list[dict]:
     for n, values in enumerate(itertools.product(*grid.values())):
         for r in range(repeats):
             config = configure({**base, **dict(zip(names, values))})
-            config["seed"] = check_value(pipeline_parameters()["seed"], config["seed"] + r)
-            for name in SET_BY_BWKIT:
-                config.pop(name, None)
+            config = config.replace(seed=config.seed + r).without(*SET_BY_BWKIT)
             runs.append({"run_id": f"{sweep_id}-{n:03d}" + (f"-r{r}" if repeats > 1 else ""), "config": config,
                          "repeat": r, "point": dict(zip(names, values))})
     return runs
@@ -92,16 +90,16 @@ def _shared_data(runs: list[dict], data_folder: Path, log) -> None:
     """Generate each distinct synthetic data set once (with the sweep's seed); point its runs at it."""
     for entry in runs:
         config = entry["config"]
-        if config.get("data_path"):
-            config["data_path"] = str(Path(config["data_path"]).expanduser().resolve())
+        if config.data_path:
+            entry["config"] = config.replace(data_path=str(Path(config.data_path).expanduser().resolve()))
             continue
         key = {k: config[k] for k in DATA_PARAMETERS}
         key["seed"] -= entry["repeat"]   # repeats vary the training, not the data
         path = data_folder / f"{key['profile']}_{key['samples']}_seed{key['seed']}.csv"
         if not path.exists():
             log(f"generating {path.name} once for the sweep")
-            synth.write(path, key["samples"], key["seed"], key["profile"], key["start"])
-        config["data_path"] = str(path)
+            synth.write(path, key["samples"], key["seed"], profile=key["profile"], start=key["start"])
+        entry["config"] = config.replace(data_path=str(path))
 
 
 def _state(folder: Path, entry: dict) -> str:
@@ -115,7 +113,7 @@ def _state(folder: Path, entry: dict) -> str:
         return "unfinished"
     config, recorded = entry["config"], record.get("parameters", {})
     same = all(recorded[k] == v for k, v in config.items() if k in recorded and k != "data_path")
-    data_ok = record.get("data", {}).get("sha256") == sha256_file(config["data_path"])
+    data_ok = record.get("data", {}).get("sha256") == sha256_file(config.data_path)
     status = record.get("status")
     if status == "succeeded":
         return "succeeded" if same and data_ok else "changed"
@@ -127,7 +125,7 @@ def _startup_race(error: str) -> bool:
     return any(w in error.lower() for w in words)
 
 
-def run_task(run_id: str, config: dict, folder: str, data: dict | None) -> dict:
+def run_task(run_id: str, config: Config, folder: str, *, data: dict | None) -> dict:
     """One run on a worker. `data` (file name -> bytes) is sent when the worker cannot see the client's files;
     then the run lands in a temporary folder and its files come back in the result."""
     from bwkit.pipeline import run
@@ -137,7 +135,7 @@ def run_task(run_id: str, config: dict, folder: str, data: dict | None) -> dict:
         (root / "data").mkdir()
         for name, payload in data.items():
             (root / "data" / name).write_bytes(payload)
-        config = {**config, "data_path": str(root / "data" / Path(config["data_path"]).name)}
+        config = config.replace(data_path=str(root / "data" / Path(config.data_path).name))
     status, error = "failed", None
     for attempt in range(RETRIES + 1):
         try:
@@ -224,12 +222,12 @@ def shares_disk(client, folder: Path, runs_root: Path) -> bool:
 
 def data_payload(shared: bool, entries: list[dict]) -> dict | None:
     """The data files to send with each run when the workers do not share the client's disk."""
-    return None if shared else {Path(p).name: Path(p).read_bytes() for p in {e["config"]["data_path"] for e in entries}}
+    return None if shared else {Path(p).name: Path(p).read_bytes() for p in {e["config"].data_path for e in entries}}
 
 
-def submit(client, entry: dict, folder: Path, data: dict | None):
+def submit(client, entry: dict, folder: Path, *, data: dict | None):
     """One run as a Dask task (never cached: a run is not a pure function of its key)."""
-    return client.submit(run_task, entry["run_id"], entry["config"], str(folder), data,
+    return client.submit(run_task, entry["run_id"], entry["config"], str(folder), data=data,
                          key=f"bwkit-run-{folder.name}-{entry['run_id']}", pure=False)
 
 
@@ -241,7 +239,7 @@ def land(result: dict, folder: Path) -> dict:
     return result
 
 
-def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress: bool, on_landed=None) -> list[dict]:
+def _dispatch(client, todo: list[dict], folder: Path, *, runs_root: Path, progress: bool, on_landed=None) -> list[dict]:
     """Submit every run; collect results as they finish; `on_landed(entry, result)` as each run folder lands.
     The bar counts epochs: each running run's training log where the workers share this disk, each finished
     run's whole budget (stopped early or failed, it needs no more)."""
@@ -251,7 +249,7 @@ def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress:
 
     shared = shares_disk(client, folder, runs_root)
     data = data_payload(shared, todo)
-    pending = {submit(client, e, folder, data): e for e in todo}
+    pending = {submit(client, e, folder, data=data): e for e in todo}
     results, counts, done_epochs = [], {"done": 0, "failed": 0}, 0
     with tqdm(total=sum(e["config"]["epochs"] for e in todo), desc="sweep", unit="epoch", disable=not progress) as bar:
         while pending:
@@ -272,7 +270,7 @@ def _dispatch(client, todo: list[dict], folder: Path, runs_root: Path, progress:
     return results
 
 
-def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = None, scheduler: str | None = None,
+def run_sweep(base: dict, grid: dict, repeats: int = 1, *, sweep_id: str | None = None, scheduler: str | None = None,
           workers: int | None = None, runs_root=None, log=print, progress: bool = True,
           tracking_uri: str | None = None) -> dict:
     """Run every combination; return the sweep's record (also in runs/sweeps/<id>/sweep.json).
@@ -285,7 +283,7 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, sweep_id: str | None = N
     if workers is not None and workers < 1:
         raise ParameterError(f"--workers must be at least 1, got {workers}")
     runs_root = Path(runs_root or default_runs_root()).resolve()
-    runs = plan(base, grid, repeats, sweep_id)   # every value checked before anything is written
+    runs = plan(base, grid, repeats, sweep_id=sweep_id)   # every value checked before anything is written
     sweep = SweepFolder(runs_root, sweep_id)
     with held(sweep.lock, f"sweep {sweep_id!r} ({sweep.root})"):
         return _run_locked(sweep, runs, grid=grid, repeats=repeats, base=base, scheduler=scheduler, workers=workers,
@@ -314,7 +312,7 @@ def _run_locked(sweep: SweepFolder, runs: list[dict], *, grid: dict, repeats: in
         with _client(scheduler, workers, folder) as client:
             if client.dashboard_link:
                 log(f"Dask dashboard: {client.dashboard_link}")
-            results = _dispatch(client, todo, folder, runs_root, progress, tracked.landed)
+            results = _dispatch(client, todo, folder, runs_root=runs_root, progress=progress, on_landed=tracked.landed)
     tracked.close({"runs": len(runs), "failed": sum(r["status"] != "succeeded" for r in results)},
                   any(r["status"] != "succeeded" for r in results))
     record["results"] = {r["run_id"]: {k: r[k] for k in ("status", "error", "attempts")} for r in results}

@@ -138,7 +138,7 @@ def _metrics(run: dict, files: RunFolder, report: dict):
     return metrics
 
 
-def _onnx_model(client, mlflow_run: str, run: dict, files: RunFolder) -> None:
+def _onnx_model(client, mlflow_run: str, run: dict, *, files: RunFolder) -> None:
     """The ONNX file as an MLflow ONNX model (`mlflow.onnx.load_model("runs:/<id>/model")`), with its signature."""
     import json
 
@@ -161,7 +161,7 @@ def _onnx_model(client, mlflow_run: str, run: dict, files: RunFolder) -> None:
         client.log_artifacts(mlflow_run, str(Path(tmp) / "model"), "model")
 
 
-def _artifacts(client, mlflow_run: str, run: dict, files: RunFolder) -> None:
+def _artifacts(client, mlflow_run: str, run: dict, *, files: RunFolder) -> None:
     """The run page, the report JSON, the model card, run.json, the reviewer pages and the ONNX model."""
     for path in (files.index, files.report, files.model_card, files.run_json):
         if path.is_file():
@@ -170,10 +170,10 @@ def _artifacts(client, mlflow_run: str, run: dict, files: RunFolder) -> None:
         if files.html(stage).is_file():
             client.log_artifact(mlflow_run, str(files.html(stage)), "pages")
     if files.onnx(run.get("parameters", {}).get("model_version", "v1")).is_file():
-        _onnx_model(client, mlflow_run, run, files)
+        _onnx_model(client, mlflow_run, run, files=files)
 
 
-def _log_batch(client, mlflow_run: str, metrics=(), params=(), tags=()) -> None:
+def _log_batch(client, mlflow_run: str, metrics=(), *, params=(), tags=()) -> None:
     """As few calls (one SQLite transaction each) as MLflow's limits allow: 1000 metrics, 100 params, 100 tags."""
     metrics, params, tags = list(metrics), list(params), list(tags)
     for i in range(max(-(-len(metrics) // PER_BATCH), -(-len(params) // 100), -(-len(tags) // 100))):
@@ -188,7 +188,7 @@ def _replace_earlier(client, experiment: str, run_dir: Path) -> None:
         client.delete_run(found.info.run_id)
 
 
-def _log(run_dir: Path, uri: str, parent: str | None, tags: dict) -> str:
+def _log(run_dir: Path, uri: str, parent: str | None, *, tags: dict) -> str:
     import json
 
     from mlflow.entities import Param, RunTag
@@ -204,8 +204,9 @@ def _log(run_dir: Path, uri: str, parent: str | None, tags: dict) -> str:
     created = client.create_run(experiment, start_time=_ms(run.get("started")), run_name=run["run_id"])
     mlflow_run = created.info.run_id
     params = [Param(_key(k), str(v)[:6000]) for k, v in run.get("parameters", {}).items()]
-    _log_batch(client, mlflow_run, _metrics(run, files, report), params, [RunTag(k, v) for k, v in every.items()])
-    _artifacts(client, mlflow_run, run, files)
+    _log_batch(client, mlflow_run, _metrics(run, files, report), params=params,
+               tags=[RunTag(k, v) for k, v in every.items()])
+    _artifacts(client, mlflow_run, run, files=files)
     client.set_terminated(mlflow_run, STATUS.get(run["status"], "FAILED"), end_time=_ms(run.get("finished")))
     return mlflow_run
 
@@ -225,7 +226,7 @@ def track_run(run_dir, *, uri: str | None = None, runs_root=None, parent: str | 
     run_dir = Path(run_dir).resolve()
     uri = tracking_uri(uri, runs_root or run_dir.parent)
     try:
-        return _log(run_dir, uri, parent, tags or {})
+        return _log(run_dir, uri, parent, tags=tags or {})
     except Exception as exc:  # noqa: BLE001 - tracking never makes a run fail
         _warn(f"of {run_dir.name} to {uri}", exc, "; the run's own record is unaffected")
         return None
@@ -261,27 +262,33 @@ def _warm(uri: str) -> None:
         pass
 
 
+def _off(record) -> bool:
+    """Whether a run's `tracking` parameter is off (.get: a run recorded before it existed is tracked)."""
+    return record.data.get("parameters", {}).get("tracking") is False
+
+
 class Tracker:
     """`on_finish` for `bwkit.pipeline.run`/`resume`: logs the run to MLflow unless its `tracking` is off.
 
     Importing MLflow (and creating the store on first use) starts in a thread when the run's stages begin
-    (`begin`, called by the runner once the run's parameters and folder are checked), so a run pays for it
-    while its notebooks execute rather than after them, and a refused run touches no store."""
+    (`begin(record)`, called by the runner once the run's parameters and folder are checked), so a run pays for
+    it while its notebooks execute rather than after them; a refused run, or one with tracking off, touches no
+    store."""
 
-    def __init__(self, uri: str | None = None, runs_root=None, parent: str | None = None, tags: dict | None = None):
+    def __init__(self, uri: str | None = None, runs_root=None, parent: str | None = None, *, tags: dict | None = None):
         self.uri, self.runs_root, self.parent, self.tags = uri, runs_root, parent, tags or {}
         self.mlflow_run: str | None = None
         self.seconds = 0.0
         self._warming: threading.Thread | None = None
 
-    def begin(self) -> None:
-        if self._warming is None:
+    def begin(self, record=None) -> None:
+        if self._warming is None and not (record is not None and _off(record)):
             self._warming = threading.Thread(target=_warm, args=(tracking_uri(self.uri, self.runs_root),),
                                              daemon=True, name="bwkit-mlflow-warm")
             self._warming.start()
 
     def __call__(self, record) -> None:
-        if record.data.get("parameters", {}).get("tracking") is False:
+        if _off(record):
             return
         start = time.perf_counter()
         if self._warming is not None:

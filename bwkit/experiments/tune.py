@@ -73,7 +73,7 @@ def parse_space(pairs) -> dict:
     return space
 
 
-def _study(study_id: str, folder: Path, seed: int, trials: int):
+def _study(study_id: str, folder: Path, seed: int, *, trials: int):
     """The study in SQLite (created or continued): minimise validation loss, seeded TPE, median pruning.
 
     The sampler's seed is offset by the trials already in the study, so a continued study is
@@ -149,18 +149,16 @@ def _report(trial, run_dir: Path, reported: int) -> int:
     return max(reported, len(epochs))
 
 
-def _ask(study, space: dict, base: dict, folder: Path, log) -> tuple:
+def _ask(study, space: dict, base: dict, *, folder: Path, log) -> tuple:
     """A new trial and its run entry (the sweep's shape: run_id, config, repeat, point)."""
     trial = study.ask(space)
-    config = configure({**base, **trial.params})
-    for name in ("run_dir", "output"):
-        config.pop(name, None)
+    config = configure({**base, **trial.params}).without("run_dir", "output")
     entry = {"run_id": _run_id(study.study_name, trial.number), "config": config, "repeat": 0, "point": trial.params}
     _shared_data([entry], folder / "data", log)
     return trial, entry
 
 
-def _search(client, study, plan: dict, tracked: TrackedParent, log) -> None:
+def _search(client, study, plan: dict, *, tracked: TrackedParent, log) -> None:
     """Keep one trial per worker in flight until `trials` have finished (complete or pruned)."""
     from optuna.trial import TrialState
 
@@ -174,8 +172,8 @@ def _search(client, study, plan: dict, tracked: TrackedParent, log) -> None:
 
     while (finished() + len(running) < trials and failures <= trials) or running:
         while len(running) < slots and finished() + len(running) < trials and failures <= trials:
-            trial, entry = _ask(study, plan["space"], plan["base"], folder, log)
-            future = submit(client, entry, folder, data_payload(shared, [entry]))
+            trial, entry = _ask(study, plan["space"], plan["base"], folder=folder, log=log)
+            future = submit(client, entry, folder, data=data_payload(shared, [entry]))
             running[future] = {"trial": trial, "entry": entry, "reported": 0}
         time.sleep(POLL_SECONDS)
         for future, state in list(running.items()):
@@ -243,7 +241,7 @@ def run_tune(base: dict, space: dict, trials: int, *, study_id: str | None = Non
     runs_root = Path(runs_root or default_runs_root()).resolve()
     folder = runs_root / STUDIES / study_id
     folder.mkdir(parents=True, exist_ok=True)
-    study = _study(study_id, folder, seed, trials)
+    study = _study(study_id, folder, seed, trials=trials)
     _recover(study, folder, log)
     plan = {"folder": folder, "runs_root": runs_root, "trials": trials, "space": space, "base": base, "prune": prune}
     tracked = TrackedParent("tune", study_id, params={**base, "space": {k: repr(v) for k, v in space.items()},
@@ -253,11 +251,11 @@ def run_tune(base: dict, space: dict, trials: int, *, study_id: str | None = Non
         log(f"study {study_id}: {len(study.trials)} trials so far; searching to {trials} finished on "
             f"{len(client.scheduler_info()['workers'])} workers" + (f" (dashboard {client.dashboard_link})"
                                                                    if client.dashboard_link else ""))
-        _search(client, study, plan, tracked, log)
-    return _finish(study, folder, plan, tracked, seed)
+        _search(client, study, plan, tracked=tracked, log=log)
+    return _finish(study, folder, plan, tracked=tracked, seed=seed)
 
 
-def _finish(study, folder: Path, plan: dict, tracked: TrackedParent, seed: int) -> dict:
+def _finish(study, folder: Path, plan: dict, *, tracked: TrackedParent, seed: int) -> dict:
     """study.json, the study's page (and the list of runs), the parent MLflow run closed."""
     rows = _trials_table(study, folder)
     complete = [r for r in rows if r["state"] == "COMPLETE"]

@@ -88,7 +88,7 @@ def calendar_covered(timestamps: np.ndarray) -> bool:
     return len(np.unique(hour)) == 24 and len(np.unique(weekday)) == 7
 
 
-def _means(groups: np.ndarray, values: np.ndarray, size: int, observed: np.ndarray | None = None) -> np.ndarray:
+def _means(groups: np.ndarray, values: np.ndarray, size: int, *, observed: np.ndarray | None = None) -> np.ndarray:
     """Mean of `values` [rows, targets] per group 0 .. size - 1 (NaN for a group without rows).
 
     observed: bool [rows, targets]; each target's mean over its observed rows only.
@@ -113,7 +113,7 @@ class SeasonalMean:
     """
 
     def __init__(self, timestamps: np.ndarray, Y: np.ndarray, train_rows: np.ndarray,
-                 observed: np.ndarray | None = None):
+                 *, observed: np.ndarray | None = None):
         self._fit(cell(*hour_and_weekday(timestamps[train_rows])), Y[train_rows],
                   None if observed is None else observed[train_rows])
 
@@ -132,7 +132,8 @@ class SeasonalMean:
             observed = None   # the same numbers, by the unmasked sums
         self.overall = values.mean(axis=0) if observed is None else \
             np.array([values[observed[:, j], j].mean() for j in range(values.shape[1])])
-        by_hour, by_cell = _means(hour_of(cells), values, HOURS, observed), _means(cells, values, CELLS, observed)
+        by_hour = _means(hour_of(cells), values, HOURS, observed=observed)
+        by_cell = _means(cells, values, CELLS, observed=observed)
         self._table = np.where(np.isnan(by_cell),
                                np.repeat(np.where(np.isnan(by_hour), self.overall, by_hour), WEEKDAYS, 0), by_cell)
 

@@ -25,7 +25,7 @@ class WindowArray:
 
     ndim = 3
 
-    def __init__(self, rows: np.ndarray, starts: np.ndarray, window: int, calendar: np.ndarray | None = None):
+    def __init__(self, rows: np.ndarray, starts: np.ndarray, window: int, *, calendar: np.ndarray | None = None):
         self.rows, self.starts, self.window = rows, np.asarray(starts, np.int64), int(window)
         self.calendar = calendar
         self._spreads: dict[tuple, np.ndarray] = {}
@@ -68,7 +68,7 @@ class WindowArray:
         return np.asarray(self.calendar, np.int64)[self.starts + self.window - 1]
 
     def take(self, part) -> "WindowArray":
-        return WindowArray(self.rows, self.starts[part], self.window, self.calendar)
+        return WindowArray(self.rows, self.starts[part], self.window, calendar=self.calendar)
 
     def batches(self, size: int = CHUNK):
         """(offset, windows [b, window, features]) over the whole array, `size` windows at a time."""

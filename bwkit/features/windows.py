@@ -44,7 +44,7 @@ def valid_starts(rows: int, window: int, segment: np.ndarray | None = None) -> n
     return starts
 
 
-def make_windows(X: np.ndarray, Y: np.ndarray, window: int, segment: np.ndarray | None = None,
+def make_windows(X: np.ndarray, Y: np.ndarray, window: int, *, segment: np.ndarray | None = None,
                  calendar: np.ndarray | None = None, observed: np.ndarray | None = None) -> Windows:
     """Window `window` rows of X to predict the next row of Y, vectorised (no Python loop).
 
@@ -57,7 +57,7 @@ def make_windows(X: np.ndarray, Y: np.ndarray, window: int, segment: np.ndarray 
     rows = np.ascontiguousarray(X, dtype=np.float32)     # windows are gathered from it: the telemetry's own
                                                          # float32 rows are used as they are, not copied
     predicted = starts + window
-    return Windows(WindowArray(rows, starts, window, calendar), Y[predicted].astype(np.float32),
+    return Windows(WindowArray(rows, starts, window, calendar=calendar), Y[predicted].astype(np.float32),
                    predicted.astype(np.int64), None if observed is None else observed[predicted])
 
 
@@ -118,8 +118,8 @@ def window_all(telemetry, window_size: int, known_future: bool) -> tuple[list[st
                              "(bwkit.training.selection.choose resolves 'auto')")
     features = list(telemetry.features) + (list(CALENDAR_FEATURES) if known_future else [])
     calendar = next_row_cells(telemetry.timestamps) if known_future else None   # one byte per row, expanded when gathered
-    return features, make_windows(telemetry.X, telemetry.Y, window_size, telemetry.pieces(), calendar,
-                                  telemetry.observed)
+    return features, make_windows(telemetry.X, telemetry.Y, window_size, segment=telemetry.pieces(), calendar=calendar,
+                                  observed=telemetry.observed)
 
 
 def _fewest_windows() -> int:
@@ -127,7 +127,7 @@ def _fewest_windows() -> int:
     return next(n for n in range(3, 1000) if all(s.stop - s.start >= MIN_OBSERVED for s in split_slices(n).values()))
 
 
-def _parts(telemetry, window_size: int, rows: np.ndarray, split: str) -> dict:
+def _parts(telemetry, window_size: int, rows: np.ndarray, *, split: str) -> dict:
     """Each split's windows (a slice or an index into `rows`, the windows' predicted rows), checked.
 
     Refused: a split of fewer than MIN_OBSERVED windows (to train, validate and score), or one in
@@ -141,20 +141,21 @@ def _parts(telemetry, window_size: int, rows: np.ndarray, split: str) -> dict:
                 f"{name} split (split={split}) has {np.size(rows[part])}; a 70/15/15 split needs at least "
                 f"{window_size + _fewest_windows()} rows in one run of a trace (use more data or a smaller window_size)")
     for name, part in parts.items():
-        require_observed(telemetry.observed[rows[part]], telemetry.targets, name, telemetry.path, telemetry.masked)
+        require_observed(telemetry.observed[rows[part]], telemetry.targets, name, path=telemetry.path,
+                         masked=telemetry.masked)
     return parts
 
 
 def split_rows(telemetry, window_size: int, split: str = "time") -> dict[str, np.ndarray]:
     """Each split's predicted rows, as `prepare` splits them, without preparing any window."""
     rows = valid_starts(telemetry.rows, window_size, telemetry.pieces()) + window_size
-    return {name: rows[part] for name, part in _parts(telemetry, window_size, rows, split).items()}
+    return {name: rows[part] for name, part in _parts(telemetry, window_size, rows, split=split).items()}
 
 
-def prepare(telemetry, window_size: int, known_future: bool, split: str = "time") -> Prepared:
+def prepare(telemetry, window_size: int, known_future: bool, *, split: str = "time") -> Prepared:
     """Window the telemetry (adding next-row calendar channels when asked) and split it (`bwkit.features.splits`)."""
     features, windows = window_all(telemetry, window_size, known_future)
-    parts = _parts(telemetry, window_size, windows.row, split)
+    parts = _parts(telemetry, window_size, windows.row, split=split)
     return Prepared(features, list(telemetry.targets), {name: windows.take(part) for name, part in parts.items()})
 
 

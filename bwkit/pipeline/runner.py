@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bwkit.reports import notebook_to_html, write_model_card, write_run_index, w
 from bwkit.training import load_data
 from bwkit.runs import (
     ROOT,
+    Config,
     SET_BY_BWKIT,
     RUNS_INDEX,
     RunFolder,
@@ -71,7 +73,7 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
     raise RunError(f"could not find a free run id under {runs_root}")
 
 
-def execute(notebook, out: Path, parameters: dict, progress: bool = False) -> None:
+def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
     """Run a notebook with papermill into `out` (raises PapermillExecutionError)."""
     import papermill as pm
 
@@ -98,7 +100,7 @@ def _outputs(root: Path, before: dict) -> dict[str, str]:
                                   and name not in {RunFolder.RUN_JSON, RunFolder.INDEX})
 
 
-def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: bool = False) -> float:
+def run_stage(notebook, stage: str, record: RunRecord, *, values: dict, progress: bool = False) -> float:
     """Execute one notebook into the run folder and render its HTML (failing or not); return seconds."""
     from papermill.exceptions import PapermillExecutionError
 
@@ -106,7 +108,7 @@ def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: b
     before = _snapshot(files.root)
     record.stage(stage, "running")
     try:
-        execute(notebook, files.notebook(stage), values, progress)
+        execute(notebook, files.notebook(stage), values, progress=progress)
     except PapermillExecutionError as exc:
         if exc.ename == "KeyboardInterrupt":   # the kernel got the SIGINT (Ctrl-C reaches the whole group)
             raise KeyboardInterrupt from None
@@ -127,37 +129,38 @@ def run_stage(notebook, stage: str, record: RunRecord, values: dict, progress: b
     return seconds
 
 
-def _checked(overrides: dict) -> tuple[dict, bool]:
+def _checked(overrides: Mapping, parameters_file=None, sets=()) -> tuple[Config, bool]:
     """The run's configuration and whether it reads an external CSV (then generation does not run)."""
-    config = configure(overrides)
+    config = configure(overrides, parameters_file=parameters_file, sets=sets)
     defaults = {name: p.default for name, p in pipeline_parameters().items()}
     for name, why in SET_BY_BWKIT.items():
-        if name in config and config.pop(name) != defaults[name]:
+        if config[name] != defaults[name]:
             raise ParameterError(f"parameter '{name}' is set by bwkit run: it {why}")
-    external = bool(config.get("data_path"))
+    config = config.without(*SET_BY_BWKIT)
+    external = bool(config.data_path)
     if external:  # a missing or bad file fails the run's data check, with the loader's message
         try:
-            config["data_path"] = str(Path(config["data_path"]).expanduser().resolve())
+            config = config.replace(data_path=str(Path(config.data_path).expanduser().resolve()))
         except (OSError, RuntimeError) as exc:   # a symlink loop, a name too long
-            raise ParameterError(f"parameter 'data_path' ({config['data_path']!r}) cannot be resolved: {exc}") from None
+            raise ParameterError(f"parameter 'data_path' ({config.data_path!r}) cannot be resolved: {exc}") from None
         later = {n for stage in STAGES[1:] for n in notebook_parameters(stage)}
-        for name in set(notebook_parameters(STAGES[0])) - later:
-            config.pop(name, None)  # generation does not run: its parameters would only mislead
+        generation_only = set(notebook_parameters(STAGES[0])) - later
+        config = config.without(*generation_only)   # generation does not run: its parameters would only mislead
     return config, external
 
 
-def check_data(config: dict) -> None:
+def check_data(config: Config) -> None:
     """What needs the data, before any training: the columns exist and parse, the window and split fit."""
     telemetry = load_data(config)
-    splits = split_rows(telemetry, config["window_size"], config["split"])   # calendar inputs add channels, never rows
-    if config.get("folds"):
-        fold_splits(sum(len(rows) for rows in splits.values()), config["folds"])
+    splits = split_rows(telemetry, config.window_size, config.split)   # calendar inputs add channels, never rows
+    if config.get("folds"):   # .get: the record of a run from before rolling-origin folds lacks them
+        fold_splits(sum(len(rows) for rows in splits.values()), config.folds)
 
 
-def _stage_values(stage: str, config: dict, files: RunFolder) -> dict:
+def _stage_values(stage: str, config: Config, files: RunFolder) -> dict:
     declared = notebook_parameters(stage)
     values = {k: config[k] for k in declared if k in config}
-    values.update({k: v for k, v in (("run_dir", str(files.root)), ("output", config["data_path"])) if k in declared})
+    values.update({k: v for k, v in (("run_dir", str(files.root)), ("output", config.data_path)) if k in declared})
     return values
 
 
@@ -198,11 +201,11 @@ def _finished(record: RunRecord, on_finish, log=print) -> None:
         _quietly(f"run {record.files.root.name}: on_finish", on_finish, record)
 
 
-def _execute(record: RunRecord, config: dict, stages, log, progress: bool, on_finish=None) -> None:
+def _execute(record: RunRecord, config: Config, stages, *, log, progress: bool, on_finish=None) -> None:
     """Run `stages` in order, keeping run.json and the pages true whatever happens; then `_finished`."""
     files, start, received = record.files, time.perf_counter(), []
     write_pages(files.root, log)   # the run is listed, running, from its first second
-    getattr(on_finish, "begin", lambda: None)()   # e.g. the tracker's warm-up, now that the run is under way
+    getattr(on_finish, "begin", lambda record: None)(record)   # e.g. the tracker's warm-up, now the run is under way
     try:
         with _sigterm_as_sigint(received):
             for i, stage in enumerate(stages, 1):
@@ -215,8 +218,8 @@ def _execute(record: RunRecord, config: dict, stages, log, progress: bool, on_fi
                         record.data["error"] = f"data check before 02_train: {exc}"
                         raise RunError(record.data["error"]) from None
                 log(f"[{i}/{len(stages)}] {stage} ...")
-                seconds = run_stage(notebook_path(stage), stage, record, _stage_values(stage, config, files),
-                                    progress)
+                seconds = run_stage(notebook_path(stage), stage, record, values=_stage_values(stage, config, files),
+                                    progress=progress)
                 if received:   # a signal whose KeyboardInterrupt something swallowed still ends the run
                     raise KeyboardInterrupt
                 log(f"[{i}/{len(stages)}] {stage} done in {seconds:.1f} s")
@@ -261,18 +264,20 @@ def write_pages(root: Path, log=print) -> None:
             log(f"warning: {where} page not written: {type(exc).__name__}: {exc}")
 
 
-def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None, log=print,
-        progress: bool = False, on_finish=None) -> Path:
+def run(overrides: Mapping | None = None, run_id: str | None = None, runs_root=None, *, parameters_file=None,
+        sets=(), log=print, progress: bool = False, on_finish=None) -> Path:
     """Execute the pipeline; return the run's index.html. Raises RunError if a stage fails.
 
-    overrides: parameter values (checked by `params.configure`; a full configuration is fine too).
+    overrides: parameter values (a dict, or a Config: a full configuration is fine too), then `parameters_file`
+    (YAML) and `sets` (`--set name=value` strings) as the command line gives them: `params.configure` layers and
+    checks them, once, into the run's configuration.
     runs_root: default runs/ (or $BWKIT_RUNS). progress: papermill's per-cell bar for each stage.
     on_finish: called with the RunRecord once the run has ended (succeeded, failed or interrupted) and run.json
     says so; a layer above hands it in (`bwkit.experiments.Tracker` logs to MLflow). Its errors are warnings.
     """
-    config, external = _checked(overrides or {})
+    config, external = _checked(overrides or {}, parameters_file, sets)
     runs_root = Path(runs_root or default_runs_root()).resolve()  # the notebooks run with cwd=ROOT: absolute paths
-    data = {"path": config["data_path"], "generated": not external}
+    data = {"path": config.data_path, "generated": not external}
     if external and Path(data["path"]).is_file():  # hash what this run reads, before it runs (and before its folder)
         try:
             data["sha256"] = sha256_file(data["path"])
@@ -281,17 +286,18 @@ def run(overrides: dict | None = None, run_id: str | None = None, runs_root=None
     files = RunFolder(new_run_dir(runs_root, run_id))
     if not external:
         files.data.parent.mkdir()
-        config["data_path"] = data["path"] = str(files.data)
+        config = config.replace(data_path=str(files.data))
+        data["path"] = config.data_path
     if Path(data["path"]).is_relative_to(ROOT):   # so a copied repository and run folder still find it
         data["path_in_repository"] = str(Path(data["path"]).relative_to(ROOT))
     try:
-        record = RunRecord.start(files, parameters=config, data=data, versions=versions(),
+        record = RunRecord.start(files, parameters=config.to_dict(), data=data, versions=versions(),
                                  environment=environment(), command=sys.argv)
     except BaseException:
         if not files.run_json.exists():   # nothing recorded: leave no empty folder that looks like a run
             shutil.rmtree(files.root, ignore_errors=True)
         raise
-    _execute(record, config, STAGES[1:] if external else STAGES, log, progress, on_finish)
+    _execute(record, config, STAGES[1:] if external else STAGES, log=log, progress=progress, on_finish=on_finish)
     return files.index
 
 
@@ -300,7 +306,7 @@ def _unchanged(files: RunFolder, entry: dict) -> bool:
                for name, digest in entry.get("outputs", {}).items())
 
 
-def resume(run_dir, log=print, progress: bool = False, on_finish=None) -> Path:
+def resume(run_dir, log=print, progress: bool = False, *, on_finish=None) -> Path:
     """Finish an interrupted or failed run from the first stage that did not finish (or whose files changed)."""
     files = RunFolder(Path(run_dir).expanduser().resolve())
     record = RunRecord(files, reconcile(files))
@@ -308,7 +314,7 @@ def resume(run_dir, log=print, progress: bool = False, on_finish=None) -> Path:
     if status in {"running", "succeeded"}:
         raise RunError(f"run {files.root.name} is {status}: nothing to resume"
                        + (f" (process {record.data['process']['pid']} still runs it)" if status == "running" else ""))
-    config, data = dict(record.data["parameters"]), record.data["data"]
+    config, data = Config(record.data["parameters"]), record.data["data"]
     if not data["generated"] and data.get("sha256") and sha256_file(data["path"]) != data["sha256"]:
         raise RunError(f"{data['path']} changed since the run started; start a new run")
     stages = STAGES if data["generated"] else STAGES[1:]
@@ -320,5 +326,5 @@ def resume(run_dir, log=print, progress: bool = False, on_finish=None) -> Path:
         record.data.pop(key, None)
     record.data.update(status="running", process=this_process(), resumed=record.data.get("resumed", []) + [now()])
     record.save()
-    _execute(record, config, stages[first:], log, progress, on_finish)
+    _execute(record, config, stages[first:], log=log, progress=progress, on_finish=on_finish)
     return files.index

@@ -33,7 +33,7 @@ def _with_units(columns: list[str]) -> str:
 
 
 def _predicts(run: dict, report: dict) -> list:
-    config = report.get("config") or run.get("parameters", {})
+    config = report.get("config") or run.get("parameters", {})   # .get: an unfinished or old run may lack any name
     targets, features = _names(config.get("targets", "")), _names(config.get("features", ""))
     window = config.get("window_size")
     lines = [f"The next row's {_with_units(targets)}, from the previous {window} rows of {_with_units(features)}."]

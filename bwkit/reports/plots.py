@@ -44,7 +44,7 @@ def _finish(fig, path):
     return fig
 
 
-def _grid(n: int, width: float = 4.2, height: float = 3.4, cols: int = 4):
+def _grid(n: int, width: float = 4.2, height: float = 3.4, *, cols: int = 4):
     """n panels, up to `cols` a row (narrowed together to MAX_WIDTH_IN)."""
     cols = min(n, cols)
     rows = int(np.ceil(n / cols))
@@ -54,7 +54,7 @@ def _grid(n: int, width: float = 4.2, height: float = 3.4, cols: int = 4):
     return fig, axes.flat
 
 
-def series(frame, columns, days: float = 3.0, path=None):
+def series(frame, columns, days: float = 3.0, *, path=None):
     """The first `days` of each column against time."""
     import pandas as pd
 
@@ -87,7 +87,7 @@ def training_history(history: dict, best_epoch: int, path=None):
 SCATTER_POINTS = 20_000   # points drawn per target at most (evenly spaced rows): a density, not a list
 
 
-def predictions_scatter(actual, predicted, targets, scored=None, path=None):
+def predictions_scatter(actual, predicted, targets, *, scored=None, path=None):
     """Predicted vs actual per target on the test split, with the identity line."""
     fig, axes = _grid(len(targets))
     for j, (ax, target) in enumerate(zip(axes, targets)):
@@ -141,8 +141,8 @@ def overlay(evaluation, hours: float = 1.0, path=None):
     fig, axes = _figure(11, 2.4 * len(evaluation.targets), len(evaluation.targets), 2, squeeze=False, sharex="col",
                         gridspec_kw={"width_ratios": [2.3, 1]})
     for j, target in enumerate(evaluation.targets):
-        _overlay_zoom(axes[j, 0], evaluation, zoom, j, methods)
-        _overlay_full(axes[j, 1], evaluation, full, j)
+        _overlay_zoom(axes[j, 0], evaluation, zoom, j=j, methods=methods)
+        _overlay_full(axes[j, 1], evaluation, full, j=j)
         axes[j, 0].set_ylabel(f"{target}{_in(target)}", **SMALL)
     span = (times[zoom[-1]] - times[zoom[0]]) / 60
     axes[0, 0].set_title(f"the first {span:.0f} minutes of the test split ({len(zoom)} rows)", fontsize=10)
@@ -166,7 +166,7 @@ def _when(evaluation, t: np.ndarray) -> np.ndarray:
     return (evaluation.times[t] * 1e3).astype("datetime64[ms]")   # the predicted rows' times, UTC
 
 
-def _overlay_zoom(ax, evaluation, t: np.ndarray, j: int, methods: list[str]) -> None:
+def _overlay_zoom(ax, evaluation, t: np.ndarray, *, j: int, methods: list[str]) -> None:
     when = _when(evaluation, t)
     if evaluation.bands is not None:   # the model's calibrated bands, widest first
         for i, alpha in zip(np.argsort(evaluation.intervals.levels)[::-1], (0.15, 0.3)):
@@ -180,7 +180,7 @@ def _overlay_zoom(ax, evaluation, t: np.ndarray, j: int, methods: list[str]) -> 
         ax.plot(when, evaluation.predictions[method][t, j], lw=1.1, color=method_color(method), label=method)
 
 
-def _overlay_full(ax, evaluation, t: np.ndarray, j: int) -> None:
+def _overlay_full(ax, evaluation, t: np.ndarray, *, j: int) -> None:
     when = _when(evaluation, t)
     ax.plot(when, np.where(evaluation.scored[t, j], evaluation.actual[t, j], np.nan), color="black", lw=0.5)
     ax.plot(when, evaluation.predictions[MODEL][t, j], lw=0.5, color=method_color(MODEL), alpha=0.8)
@@ -216,7 +216,7 @@ def _categories(values) -> list:
     return [str(v) for v in unique]
 
 
-def against_parameters(frame, parameters, metrics=("val_loss", "test correlation", "test mape"), path=None):
+def against_parameters(frame, parameters, metrics=("val_loss", "test correlation", "test mape"), *, path=None):
     """Each metric (rows) against each swept parameter (columns): every run as a dot, and each value's mean with
     its 95 % interval over the runs that share it (seaborn's bootstrap; none with a single run)."""
     import pandas as pd
@@ -243,7 +243,7 @@ def against_parameters(frame, parameters, metrics=("val_loss", "test correlation
     return _finish(fig, path)
 
 
-def heat_map(frame, rows: str, columns: str, metric: str = "val_loss", path=None):
+def heat_map(frame, rows: str, columns: str, *, metric: str = "val_loss", path=None):
     """The mean of `metric` over the runs of each pair of values of two swept parameters (lower is better)."""
     import pandas as pd
     import seaborn as sns
@@ -279,7 +279,7 @@ def validation_curves(runs, swept=(), path=None):
     return _finish(fig, path)
 
 
-def served(predictions, targets, breaks=(), path=None):
+def served(predictions, targets, breaks=(), *, path=None):
     """A Predictor's output over time: each target's prediction, its 80 % and 95 % bands and the actual value,
     drawn per trace (no line joins two); dashed lines where a trace break starts a new window."""
     fig, axes = _grid(len(targets), width=6.0, cols=2)

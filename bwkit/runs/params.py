@@ -2,9 +2,10 @@
 
 The parameters cell is the one place a default lives. `configure` is the one path
 from what a user says (a parameters file, Python values, `--set name=value`
-strings) to a checked configuration: the CLI, `pipeline.run`, every notebook's
-first cell (`check_notebook`), the tests and the benchmark all call it. papermill
-only warns on an unknown name and never checks a type, so the kit does both.
+strings) to a checked configuration, a frozen `Config`: the CLI (through
+`pipeline.run`), every notebook's first cell (`check_notebook`), the tests and the
+benchmark all call it. papermill only warns on an unknown name and never checks a
+type, so the kit does both.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import difflib
 import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
 
 from bwkit.data import NAN_POLICIES, check_masks
@@ -97,6 +99,74 @@ class Parameter:
     default: object
     type: type
     help: str
+
+
+class Config(Mapping):
+    """A checked configuration, frozen: `config.epochs`, and a read-only mapping (`config["epochs"]`, `**config`).
+
+    `configure` builds one; `Config(saved)` wraps one read back (a checkpoint's or run.json's plain dict) as it is.
+    Its fields are the notebooks' parameters, whose cells hold the defaults: this class holds none.
+    `replace(name=value)` is a changed copy, its values checked; `to_dict()` is what JSON and checkpoints store.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping = ()):
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):   # copy's and pickle's probes, and the slot itself before it is set
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self._values), n=3)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise AttributeError(f"this configuration has no parameter {name!r}.{hint}") from None
+
+    def __setattr__(self, name: str, value) -> None:
+        raise FrozenInstanceError(f"a Config is frozen: config = config.replace({name}=...) makes a changed copy")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"a Config is frozen: config = config.without({name!r}) makes a copy without it")
+
+    def __setitem__(self, name: str, value) -> None:
+        raise TypeError(f"a Config is read-only: config = config.replace({name}=...) makes a changed copy")
+
+    def __getitem__(self, name: str):
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Config({self._values!r})"
+
+    def __dir__(self):
+        return sorted({*super().__dir__(), *self._values})
+
+    def __reduce__(self):   # pickled as its values (Dask sends configurations to workers)
+        return Config, (self._values,)
+
+    def replace(self, **changes) -> Config:
+        """A copy with `changes` to names it has; a known parameter's value is checked as `configure` checks it."""
+        values, known = dict(self._values), pipeline_parameters() if changes else {}
+        for name, value in changes.items():
+            if name not in values:
+                raise unknown_parameter(name, values)
+            values[name] = check_value(known[name], value) if name in known else value
+        _check_together(values)
+        return Config(values)
+
+    def without(self, *names: str) -> Config:
+        """A copy without `names` (those it lacks are ignored)."""
+        return Config({name: value for name, value in self._values.items() if name not in names})
+
+    def to_dict(self) -> dict:
+        return dict(self._values)
 
 
 def parse_parameters_cell(source: str) -> dict[str, Parameter]:
@@ -245,7 +315,7 @@ def _read_parameters_file(path, known: dict[str, Parameter]) -> dict:
     return values
 
 
-def configure(values: dict | None = None, *, parameters_file=None, sets=(), stage: str | None = None) -> dict:
+def configure(values: Mapping | None = None, *, parameters_file=None, sets=(), stage: str | None = None) -> Config:
     """Defaults, then a YAML parameters file, then `values`, then `--set` strings: one checked configuration.
 
     stage: one notebook's parameters (a stage name or a notebook path); default: every stage's.
@@ -259,11 +329,13 @@ def configure(values: dict | None = None, *, parameters_file=None, sets=(), stag
             raise unknown_parameter(name, known)
         config[name] = check_value(known[name], value)
     _check_together(config)
-    return config
+    return Config(config)
 
 
 def _check_together(config: dict) -> None:
-    """Parameters that need each other: the masking columns and their targets (`bwkit.data.check_masks`)."""
+    """Parameters that need each other: the masking columns and their targets (`bwkit.data.check_masks`).
+
+    A stage's configuration holds that stage's names only: one without targets has nothing to check."""
     if "targets" in config:
         check_masks(config["targets"], **{k: config.get(k, "") for k in ("fresh_column", "fresh_targets",
                                                                          "valid_column", "valid_targets")})
@@ -283,7 +355,7 @@ def injected_names(namespace: dict) -> set[str]:
     return set()
 
 
-def check_notebook(namespace: dict, stage: str) -> dict[str, object]:
+def check_notebook(namespace: dict, stage: str) -> Config:
     """First cell of every notebook: refuse unknown or mistyped parameters.
 
     `namespace` is the notebook's globals(). Checked values are written back (an

@@ -56,7 +56,7 @@ def parse_start(start) -> pd.Timestamp:
     return ts
 
 
-def generate(samples: int, seed: int, profile: str, start: str) -> pd.DataFrame:
+def generate(samples: int, seed: int, profile: str, *, start: str) -> pd.DataFrame:
     """Synthetic telemetry, ``samples`` rows one minute apart from ``start`` (UTC; naive = UTC).
 
     Columns: ``DWCP_COLUMNS`` for ``profile="dwcp"``; ``LEGACY_COLUMNS`` then
@@ -71,10 +71,10 @@ def generate(samples: int, seed: int, profile: str, start: str) -> pd.DataFrame:
     return PROFILES[profile](int(samples), int(seed), ts)
 
 
-def write(path, samples: int, seed: int, profile: str, start: str) -> Path:
+def write(path, samples: int, seed: int, *, profile: str, start: str) -> Path:
     """Generate and write the CSV to ``path`` (creating its folder); return the path."""
     path = Path(path)
-    frame = generate(samples, seed, profile, start)
+    frame = generate(samples, seed, profile, start=start)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(frame, path)
     del frame

@@ -208,7 +208,7 @@ def _clock(start, n):
     return iso_stamps(ts), hour, (sec // 86400 + 3) % 7, (hh * 60 + mm) % BULK_PERIOD_MIN
 
 
-def _observe(rng, stamps, hour, dow, rho, q):
+def _observe(rng, stamps, hour, *, dow, rho, q):
     """The observed columns (without the oracle): link means plus measurement noise."""
     n = len(stamps)
     thr, rtt, loss, jitter = _link(rho, q)
@@ -242,12 +242,13 @@ def generate(n: int, seed: int, start: pd.Timestamp) -> pd.DataFrame:
     regime, ar, bulk = _regimes(trans, u_regime), _ar_noise(eps), _bulk(size, phase)
     rho = np.maximum(demand + REGIME_OFFSET[regime] + ar + bulk, 0.02)
     q = _queue(rho, burst)
-    columns = _observe(rng, stamps, hour, dow, rho, q)
-    columns.update(zip(map(oracle_column, METRICS), _oracle(trans, regime, ar, bulk, q, demand, phase)))
+    columns = _observe(rng, stamps, hour, dow=dow, rho=rho, q=q)
+    oracle = _oracle(trans, regime, ar, bulk=bulk, q=q, demand=demand, phase=phase)
+    columns.update(zip(map(oracle_column, METRICS), oracle))
     return pd.DataFrame(columns, copy=False)          # fresh arrays: no copy into 2-D blocks
 
 
-def _oracle(trans, regime, ar, bulk, q, demand, phase):
+def _oracle(trans, regime, ar, *, bulk, q, demand, phase):
     """E[next observed metrics | hidden state of row i, clock of row i+1]; NaN on the last row.
 
     Block by block (memory stays in cache), each metric on the 3 x 3 x 5 quadrature
@@ -258,7 +259,7 @@ def _oracle(trans, regime, ar, bulk, q, demand, phase):
     nodes, state = _nodes(), (trans[regime[:-1]], ar[:-1], bulk[:-1], q[:-1], demand[1:], phase[1:])
     starts = range(0, len(regime) - 1, ORACLE_BLOCK)
     out = np.full((len(METRICS), len(regime)), np.nan)
-    blocks = ordered_map(lambda lo: _oracle_block(nodes, *(a[lo:lo + ORACLE_BLOCK] for a in state)), starts)
+    blocks = ordered_map(lambda lo: _oracle_block(nodes, tuple(a[lo:lo + ORACLE_BLOCK] for a in state)), starts)
     for lo, acc in zip(starts, blocks):
         out[:, lo:lo + acc.shape[1]] = acc
     return list(out)
@@ -275,8 +276,10 @@ def _nodes():
     return {"w": w, "ar": ar_step[0:45:15], "burst": burst[0:15:5], "size": _bulk_size(zs)[:5]}
 
 
-def _oracle_block(nodes, p, ar, bulk, q, demand_next, phase_next):
-    """The oracle's four metrics on a block of rows, given their next-regime probabilities ``p``."""
+def _oracle_block(nodes, block: tuple):
+    """The oracle's four metrics on a block of rows: `block` holds their slices of (next-regime probabilities
+    ``p``, AR noise, bulk, queue, the next row's demand, the next row's phase)."""
+    p, ar, bulk, q, demand_next, phase_next = block
     starting = np.flatnonzero(phase_next == 0)
     held = np.where(phase_next < BULK_DURATION_MIN, bulk, 0.0)
     base = demand_next[:, None] + (AR_PHI * ar[:, None] + nodes["ar"])        # rows x AR node

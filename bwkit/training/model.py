@@ -19,7 +19,7 @@ PREDICT_BATCH = 4096   # windows per forward pass when scoring (memory, not accu
 
 
 class LSTMForecaster(nn.Module):
-    def __init__(self, n_features: int, n_targets: int, hidden_size: int, num_layers: int, dropout: float,
+    def __init__(self, n_features: int, n_targets: int, hidden_size: int, *, num_layers: int, dropout: float,
                  target_columns: list[int] | None, calendar_columns: list[int] | None = None):
         super().__init__()
         self.lstm = nn.LSTM(n_features, hidden_size, num_layers, batch_first=True,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bwkit.features import Prepared, calendar_covered, prepare, split_of
-from bwkit.runs import AUTO
+from bwkit.runs import AUTO, Config
 
 if TYPE_CHECKING:   # torch: imported when a model is trained, not when a report is read
     from bwkit.data import Telemetry
@@ -25,7 +25,7 @@ if TYPE_CHECKING:   # torch: imported when a model is trained, not when a report
 
 @dataclass
 class Choice:
-    config: dict              # the configuration, with every "auto" resolved
+    config: Config            # the configuration, with every "auto" resolved
     prepared: Prepared        # windows for the chosen inputs
     fit: Fit                  # the chosen model's training, started
     record: dict | None       # what was tried and why this won (None: nothing was left to "auto")
@@ -56,14 +56,14 @@ def label(residual: bool, known_future: bool) -> str:
             (" + calendar" if known_future else ""))
 
 
-def options(telemetry: Telemetry, config: dict, prepared: Prepared) -> tuple[list[tuple[bool, bool]], list[str]]:
+def options(telemetry: Telemetry, config: Config, prepared: Prepared) -> tuple[list[tuple[bool, bool]], list[str]]:
     """The (residual, known_future) pairs to try, today's defaults first, and why any was left out."""
-    notes, residuals, calendars = [], [config["residual"]], [config["known_future"]]
-    if config["residual"] == AUTO:
+    notes, residuals, calendars = [], [config.residual], [config.known_future]
+    if config.residual == AUTO:
         residuals = [True, False]
         if prepared.target_columns is None:
             residuals, notes = [False], notes + ["residual not tried: not every target is among the features"]
-    if config["known_future"] == AUTO:
+    if config.known_future == AUTO:
         calendars = [False, True]
         if not calendar_covered(telemetry.timestamps[prepared.splits["train"].row]):
             calendars = [False]
@@ -71,22 +71,22 @@ def options(telemetry: Telemetry, config: dict, prepared: Prepared) -> tuple[lis
     return [(r, k) for r in residuals for k in calendars], notes
 
 
-def choose(telemetry: Telemetry, config: dict) -> Choice:
+def choose(telemetry: Telemetry, config: Config) -> Choice:
     """Resolve "auto" in `residual` and `known_future` by a short race on validation; start the winner."""
     from bwkit.runs import pick_device
     from bwkit.training.train import Fit
 
-    device = pick_device(config["device"])
-    asked = {k: config[k] for k in ("residual", "known_future")}
+    device = pick_device(config.device)
+    asked = {"residual": config.residual, "known_future": config.known_future}
     racing = AUTO in asked.values()
-    windows = {False: prepare(telemetry, config["window_size"], False, split_of(config))}
+    windows = {False: prepare(telemetry, config.window_size, False, split=split_of(config))}
     pairs, notes = options(telemetry, config, windows[False])
     fits = []
     for residual, known_future in pairs:
         if known_future not in windows:
-            windows[known_future] = prepare(telemetry, config["window_size"], known_future, split_of(config))
-        fit = Fit(windows[known_future], {**config, "residual": residual, "known_future": known_future}, device)
-        while racing and fit.epoch < min(config["select_epochs"], config["epochs"]):
+            windows[known_future] = prepare(telemetry, config.window_size, known_future, split=split_of(config))
+        fit = Fit(windows[known_future], config.replace(residual=residual, known_future=known_future), device)
+        while racing and fit.epoch < min(config.select_epochs, config.epochs):
             fit.step()
         fits.append(fit)
     if not racing:
@@ -94,7 +94,7 @@ def choose(telemetry: Telemetry, config: dict) -> Choice:
     best = min(fits, key=lambda f: f.best_val)   # ties: the earlier, today's defaults first
     record = {"asked": asked, "epochs": best.epoch, "notes": notes,
               "rule": "lowest validation loss (MSE on standardised targets)",
-              "candidates": [{"residual": f.config["residual"], "known_future": f.config["known_future"],
+              "candidates": [{"residual": f.config.residual, "known_future": f.config.known_future,
                               "val_loss": f.best_val, "chosen": f is best} for f in fits],
               "other_seconds": sum(f.seconds for f in fits if f is not best)}
     return Choice(best.config, best.prepared, best, record)

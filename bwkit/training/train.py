@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from bwkit.errors import ParameterError
 from bwkit.features import CALENDAR_FEATURES, HOURS, Prepared, Scaler, SeasonalMean, TorchWindows, WindowArray, Windows, cell
-from bwkit.runs import hardware, pick_device, versions
+from bwkit.runs import Config, hardware, pick_device, versions
 from bwkit.training.model import LSTMForecaster, PREDICT_BATCH, predict
 
 CLIP_NORM = 1.0   # gradient norm clipping; keeps the first epochs of a residual LSTM stable
@@ -41,16 +41,17 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def build_model(prepared: Prepared, config: dict) -> LSTMForecaster:
+def build_model(prepared: Prepared, config: Config) -> LSTMForecaster:
     """The configured LSTM with its scalers fit on the training windows."""
-    columns = prepared.target_columns if config["residual"] else None
-    if config["residual"] and columns is None:
+    columns = prepared.target_columns if config.residual else None
+    if config.residual and columns is None:
         missing = [t for t in prepared.targets if t not in prepared.features]
         warnings.warn(f"residual=True needs every target among the features ({missing} are not): "
                       "the model predicts the targets directly")
-    calendar = [prepared.features.index(c) for c in CALENDAR_FEATURES] if config["known_future"] else None
-    model = LSTMForecaster(len(prepared.features), len(prepared.targets), config["hidden_size"],
-                           config["num_layers"], config["dropout"], columns, calendar)
+    calendar = [prepared.features.index(c) for c in CALENDAR_FEATURES] if config.known_future else None
+    model = LSTMForecaster(len(prepared.features), len(prepared.targets), config.hidden_size,
+                           num_layers=config.num_layers, dropout=config.dropout, target_columns=columns,
+                           calendar_columns=calendar)
     train = prepared.splits["train"]
     model.set_scalers(Scaler.fit(train.X), Scaler.fit(train.Y, train.observed))
     return model
@@ -98,7 +99,7 @@ def _blend(model: LSTMForecaster, prepared: Prepared, log_path) -> dict[str, flo
     return blend
 
 
-def _loss(model, X, Y, observed=None) -> float:
+def _loss(model, X, Y, *, observed=None) -> float:
     """Mean squared error on standardised targets, without gradients; over the observed values (mask) only."""
     model.eval()
     total = 0.0
@@ -116,7 +117,7 @@ def _masked_mse(predicted, target, observed):
     return ((predicted - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def _epoch(model, optimizer, X, Y, order, batch_size: int, observed=None) -> float:
+def _epoch(model, optimizer, X, *, Y, order, batch_size: int, observed=None) -> float:
     """One pass over the training windows in `order`; returns the mean training loss (observed values only)."""
     model.train()
     running = 0.0
@@ -133,9 +134,9 @@ def _epoch(model, optimizer, X, Y, order, batch_size: int, observed=None) -> flo
     return running / len(X)
 
 
-def _sizes(config: dict) -> str:
-    return (f"hidden={config['hidden_size']} layers={config['num_layers']} batch={config['batch_size']} "
-            f"lr={config['learning_rate']}")
+def _sizes(config: Config) -> str:
+    return (f"hidden={config.hidden_size} layers={config.num_layers} batch={config.batch_size} "
+            f"lr={config.learning_rate}")
 
 
 def _close_as_done(bar, epochs_run: int) -> None:
@@ -158,24 +159,24 @@ class Fit:
     fit trained in pieces is the same as one trained in one go.
     """
 
-    def __init__(self, prepared: Prepared, config: dict, device: str):
+    def __init__(self, prepared: Prepared, config: Config, device: str):
         unresolved = [k for k in ("residual", "known_future") if not isinstance(config[k], bool)]
         if unresolved:
             raise ParameterError(f"{', '.join(unresolved)} must be True or False here (got "
                                  f"{', '.join(repr(config[k]) for k in unresolved)}); bwkit.training.selection.choose "
                                  "resolves 'auto' on validation")
-        if config["num_threads"] > 0:
-            torch.set_num_threads(config["num_threads"])  # a small LSTM gains nothing from more threads on CPU
-        seed_everything(config["seed"])
+        if config.num_threads > 0:
+            torch.set_num_threads(config.num_threads)  # a small LSTM gains nothing from more threads on CPU
+        seed_everything(config.seed)
         self.prepared, self.config, self.device = prepared, config, device
         self.model = build_model(prepared, config).to(device)
         (self.Xtr, self.Ytr, self.Mtr), (self.Xva, self.Yva, self.Mva) = (   # on the device once; batches gathered there
             (TorchWindows(w.X, device), torch.as_tensor(w.Y, device=device), _mask(w.observed, device))
             for w in (prepared.splits["train"], prepared.splits["val"]))
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config["learning_rate"])
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, factor=0.5, patience=max(config["patience"] // 3, 1))
-        self.shuffle = torch.Generator().manual_seed(config["seed"])
+            self.optimizer, factor=0.5, patience=max(config.patience // 3, 1))
+        self.shuffle = torch.Generator().manual_seed(config.seed)
         self.history = {"epoch": [], "train_loss": [], "val_loss": [], "learning_rate": [], "seconds": []}
         self.best_val, self.best_epoch, self.best_state, self.epoch = float("inf"), 0, None, 0
 
@@ -184,8 +185,9 @@ class Fit:
         start = time.perf_counter()
         self.epoch += 1
         order = torch.randperm(len(self.Xtr), generator=self.shuffle).to(self.device)
-        train_loss = _epoch(self.model, self.optimizer, self.Xtr, self.Ytr, order, self.config["batch_size"], self.Mtr)
-        val_loss, lr = _loss(self.model, self.Xva, self.Yva, self.Mva), self.optimizer.param_groups[0]["lr"]
+        train_loss = _epoch(self.model, self.optimizer, self.Xtr, Y=self.Ytr, order=order,
+                            batch_size=self.config.batch_size, observed=self.Mtr)
+        val_loss, lr = _loss(self.model, self.Xva, self.Yva, observed=self.Mva), self.optimizer.param_groups[0]["lr"]
         self.scheduler.step(val_loss)
         for key, value in zip(self.history, (self.epoch, train_loss, val_loss, lr, time.perf_counter() - start)):
             self.history[key].append(value)
@@ -198,7 +200,7 @@ class Fit:
 
     @property
     def stalled(self) -> bool:
-        return self.epoch - self.best_epoch >= self.config["patience"]
+        return self.epoch - self.best_epoch >= self.config.patience
 
     @property
     def seconds(self) -> float:
@@ -210,7 +212,7 @@ def _stop_asked(stop_file, fit: Fit) -> bool:
     return stop_file is not None and fit.best_state is not None and Path(stop_file).exists()
 
 
-def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_info: dict,
+def train_model(prepared: Prepared, config: Config, checkpoint, *, log_path, data_info: dict,
                 progress: bool = True, fit: Fit | None = None, selection: dict | None = None,
                 stop_file=None) -> TrainResult:
     """Fit on the train split, select on validation; write the checkpoint and one log line per epoch.
@@ -220,7 +222,7 @@ def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_
     selection: what chose this model's settings on validation, saved in the checkpoint.
     stop_file: when this file appears, training ends after the current epoch, as early stopping does.
     """
-    fit = fit or Fit(prepared, config, pick_device(config["device"]))
+    fit = fit or Fit(prepared, config, pick_device(config.device))
     with open(log_path, "w") as log:
         log.write(f"# training {len(fit.Xtr)} windows, validating on {len(fit.Xva)}; device={fit.device}; "
                   f"{_sizes(config)}\n")
@@ -228,15 +230,15 @@ def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_
         for epoch in range(fit.epoch):   # the selection's epochs of this fit, in the same format as the rest
             log.write(f"epoch {epoch + 1:4d}  train_loss {history['train_loss'][epoch]:.6f}  val_loss "
                       f"{history['val_loss'][epoch]:.6f}  lr {history['learning_rate'][epoch]:.2e}  (selection)\n")
-        bar = tqdm(total=config["epochs"], initial=fit.epoch, desc="training", unit="epoch", disable=not progress)
-        while fit.epoch < config["epochs"] and not fit.stalled and not _stop_asked(stop_file, fit):
+        bar = tqdm(total=config.epochs, initial=fit.epoch, desc="training", unit="epoch", disable=not progress)
+        while fit.epoch < config.epochs and not fit.stalled and not _stop_asked(stop_file, fit):
             log.write(fit.step() + "\n")
             log.flush()
             bar.update()
             bar.set_postfix(train=f"{fit.history['train_loss'][-1]:.4f}", val=f"{fit.history['val_loss'][-1]:.4f}",
                             lr=f"{fit.history['learning_rate'][-1]:.1e}")
         if fit.stalled:
-            log.write(f"# early stop: no validation improvement for {config['patience']} epochs\n")
+            log.write(f"# early stop: no validation improvement for {config.patience} epochs\n")
         elif _stop_asked(stop_file, fit):
             log.write(f"# stopped at epoch {fit.epoch}: asked to by {Path(stop_file).name} (pruned by a search)\n")
         _close_as_done(bar, fit.epoch)
@@ -246,22 +248,23 @@ def train_model(prepared: Prepared, config: dict, checkpoint, log_path, *, data_
     blend = _blend(fit.model.cpu().eval(), prepared, log_path)
     seconds = fit.seconds + (selection or {}).get("other_seconds", 0.0)   # the candidates not kept count too
     result = TrainResult(fit.model.cpu().eval(), fit.history, fit.best_epoch, fit.epoch, seconds, Path(checkpoint))
-    _save(result, prepared, config, data_info, fit.device, {"selection": selection, "blend": blend})
+    _save(result, prepared, config, data_info=data_info, device=fit.device,
+          chosen={"selection": selection, "blend": blend})
     return result
 
 
-def _save(result: TrainResult, prepared: Prepared, config: dict, data_info: dict, device: str,
+def _save(result: TrainResult, prepared: Prepared, config: Config, *, data_info: dict, device: str,
           chosen: dict) -> None:
     model = result.model
     torch.save({
         "state_dict": model.state_dict(),
         "model": {"n_features": len(prepared.features), "n_targets": len(prepared.targets),
-                  "hidden_size": config["hidden_size"], "num_layers": config["num_layers"],
-                  "dropout": config["dropout"],
+                  "hidden_size": config.hidden_size, "num_layers": config.num_layers,
+                  "dropout": config.dropout,
                   "target_columns": model.target_columns.tolist() if model.residual else None,
                   "calendar_columns": model.calendar_columns.tolist() or None},
         "features": prepared.features, "targets": prepared.targets,
-        "config": dict(config), "data": dict(data_info),
+        "config": config.to_dict(), "data": dict(data_info),
         "history": result.history, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch,
         "training_time_seconds": result.training_time_seconds, **chosen,
         "versions": versions(), "hardware": hardware(device),

@@ -32,7 +32,7 @@ def test_persistence_never_crosses_a_trace():
     segment = np.repeat([0, 1, 2], [12, 7, 15])
     Y = np.column_stack([segment * 1000.0 + np.arange(34), -np.arange(34.0)])
     X = Y.copy()
-    w = windows.make_windows(X, Y, 5, segment)
+    w = windows.make_windows(X, Y, 5, segment=segment)
     assert len(w) > 0
     pred = baselines.persistence(Y, w.row)
     # every pair (predicted row, the row persistence reads) lies in one trace

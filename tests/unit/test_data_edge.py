@@ -16,7 +16,7 @@ NAN_POLICY = configure(stage="02_train")["nan_policy"]   # the default lives in 
 
 
 def load(path, features="x,y", targets="y", nan_policy=NAN_POLICY, **fresh):
-    return load_telemetry(path, features, targets, nan_policy, **fresh)
+    return load_telemetry(path, features, targets, nan_policy=nan_policy, **fresh)
 
 
 def frame(rows=50, start=1_700_000_000.0, step=1.0):

@@ -210,7 +210,7 @@ def test_loader_agrees_with_the_reference_or_refuses(case):
         path = Path(folder) / "telemetry.csv"
         path.write_bytes(data)
         try:
-            telemetry = load_telemetry(path, features, targets, policy)
+            telemetry = load_telemetry(path, features, targets, nan_policy=policy)
         except DataError as error:
             assert isinstance(expected, Refused), f"refused a file the reference reads: {error}"
             assert str(path) in str(error)
@@ -247,7 +247,7 @@ def test_any_bytes_load_or_give_a_data_error(data, policy):
         path = Path(folder) / "any.csv"
         path.write_bytes(data)
         try:
-            telemetry = load_telemetry(path, "x,y", "y", policy)
+            telemetry = load_telemetry(path, "x,y", "y", nan_policy=policy)
         except DataError as error:
             assert str(path) in str(error)
             return

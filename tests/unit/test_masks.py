@@ -30,8 +30,9 @@ def gappy(tmp_path, rows=400, share=0.05, seed=3, columns=("rtt_ms", "jitter_ms"
 
 def load_defaults(path, **changes):
     c = {**DEFAULTS, **changes}
-    return load_telemetry(path, c["features"], c["targets"], c["nan_policy"], c["fresh_column"], c["fresh_targets"],
-                          valid_column=c["valid_column"], valid_targets=c["valid_targets"])
+    return load_telemetry(path, c["features"], c["targets"], nan_policy=c["nan_policy"], fresh_column=c["fresh_column"],
+                          fresh_targets=c["fresh_targets"], valid_column=c["valid_column"],
+                          valid_targets=c["valid_targets"])
 
 
 def test_gappy_targets_load_with_the_defaults_and_say_how_many_rows_are_masked(tmp_path):
@@ -79,7 +80,7 @@ def test_a_target_observed_on_too_few_rows_is_refused_with_the_reason(tmp_path):
 def _trained(telemetry, tmp_path, name):
     prepared = prepare(telemetry, 10, False)
     result = train.train_model(prepared, train_config(epochs=2, hidden_size=4, window_size=10), tmp_path / f"{name}.pth",
-                               tmp_path / f"{name}.log", data_info=telemetry.info(), progress=False)
+                               log_path=tmp_path / f"{name}.log", data_info=telemetry.info(), progress=False)
     return prepared, result
 
 

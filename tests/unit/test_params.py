@@ -151,7 +151,7 @@ def _namespace(stage):
 def test_check_notebook_accepts_defaults_and_ignores_modules():
     declared, namespace = _namespace("04_export")
     config = params.check_notebook(namespace, "04_export")
-    assert config == {name: p.default for name, p in declared.items()}
+    assert config == {name: p.default for name, p in declared.items()} and isinstance(config, params.Config)
     assert namespace["json"] is json
 
 
@@ -269,3 +269,87 @@ def test_a_gpu_this_machine_lacks_is_refused_before_anything_runs(monkeypatch):
     with pytest.raises(ParameterError, match="no CUDA GPU is visible here"):
         params.configure(sets=["device=cuda"])
     assert params.configure(sets=["device=cpu"])["device"] == "cpu"
+
+
+# --------------------------------------------------------------------------- Config: the checked configuration
+
+def test_config_reads_as_attributes_and_as_a_read_only_mapping():
+    config = params.configure({"epochs": 7}, stage="02_train")
+    assert isinstance(config, params.Config)
+    assert config.epochs == 7 and config["epochs"] == 7 and config.window_size == 20
+    assert list(config) == list(params.notebook_parameters("02_train")) and len(config) == len(list(config))
+    namespace = {}
+    namespace.update(config)   # what check_notebook does with a notebook's globals
+    assert namespace == dict(config) == {**config} == config.to_dict()
+    assert type(config.to_dict()) is dict and "epochs" in dir(config)
+
+
+def test_config_is_frozen():
+    config = params.configure(stage="04_export")
+    with pytest.raises(AttributeError, match=r"frozen.*config\.replace\(model_version=\.\.\.\)"):
+        config.model_version = "v2"
+    with pytest.raises(TypeError, match=r"read-only.*config\.replace"):
+        config["model_version"] = "v2"
+    with pytest.raises(AttributeError, match="frozen"):
+        del config.model_version
+    with pytest.raises(AttributeError, match="frozen"):
+        config.brand_new = 1
+    assert config.model_version == "v1"
+
+
+def test_an_unknown_attribute_names_the_close_matches():
+    config = params.configure(stage="02_train")
+    with pytest.raises(AttributeError, match=r"no parameter 'epoch'\. Did you mean 'epochs'"):
+        config.epoch
+    with pytest.raises(AttributeError) as exc:
+        config.zzzzzz
+    assert "'zzzzzz'" in str(exc.value) and "Did you mean" not in str(exc.value)
+    assert getattr(config, "zzzzzz", "absent") == "absent" and not hasattr(config, "__deepcopy__")
+
+
+def test_replace_is_a_checked_copy_of_names_it_has():
+    config = params.configure(stage="02_train")
+    changed = config.replace(epochs=3, learning_rate=1)
+    assert changed.epochs == 3 and type(changed.learning_rate) is float and config.epochs == 100
+    assert changed == {**config, "epochs": 3, "learning_rate": 1.0} and list(changed) == list(config)
+    with pytest.raises(ParameterError, match="'epochs' must be at least 1"):
+        config.replace(epochs=0)
+    with pytest.raises(ParameterError, match="'epochs' expects int"):
+        config.replace(epochs="3")
+    with pytest.raises(ParameterError, match="needs 'fresh_column'"):   # the names that go together, too
+        config.replace(fresh_targets="rtt_ms")
+    with pytest.raises(ParameterError, match="unknown parameter 'epoch'.*Did you mean 'epochs'"):
+        config.replace(epoch=3)
+    with pytest.raises(ParameterError, match="unknown parameter 'epochs'"):   # a stage's config: its names only
+        params.configure(stage="04_export").replace(epochs=3)
+
+
+def test_a_wrapped_saved_config_replaces_its_unknown_to_the_notebooks_names_unchecked():
+    saved = params.Config({"window_size": 5, "retired": "x"})   # a checkpoint's plain dict, as it was saved
+    assert saved.replace(retired="y").retired == "y" and saved.window_size == 5
+    with pytest.raises(ParameterError, match="'window_size' must be at least 1"):
+        saved.replace(window_size=0)
+
+
+def test_without_drops_names():
+    config = params.configure()
+    assert list(config.without("run_dir", "output", "no_such")) == [n for n in config if n not in {"run_dir", "output"}]
+
+
+def test_config_equals_by_value_and_pickles():
+    import copy
+    import pickle
+
+    config = params.configure(stage="02_train")
+    assert config == params.configure(stage="02_train") == dict(config) and dict(config) == config
+    assert config != config.replace(seed=1) and config != {**config, "seed": 1} and config != list(config)
+    again = pickle.loads(pickle.dumps(config))
+    assert type(again) is params.Config and again == config and again.seed == config.seed
+    assert copy.deepcopy(config) == config and copy.copy(config) == config
+    assert json.loads(json.dumps(config.to_dict())) == config
+
+
+def test_no_parameter_is_shadowed_by_a_config_method():
+    names = {name for path in NOTEBOOKS for name in params.notebook_parameters(path.stem)}
+    config = params.Config({name: 0 for name in names})
+    assert all(getattr(config, name) == 0 for name in names), sorted(n for n in names if n in dir(params.Config))

@@ -27,7 +27,7 @@ def hourly_csv(tmp_path, kind: str, hours: int = HOURS, features: str = "y,z"):
                           "z": rng.standard_normal(hours)})
     path = tmp_path / f"{kind}.csv"
     frame.to_csv(path, index=False)
-    return load_telemetry(path, features, "y", "error")
+    return load_telemetry(path, features, "y", nan_policy="error")
 
 
 def config(**changes):
@@ -68,9 +68,9 @@ def test_the_calendar_is_not_offered_when_training_misses_hours_or_weekdays(tmp_
 def test_the_winner_is_the_model_its_settings_would_have_trained_alone(tmp_path):
     telemetry = hourly_csv(tmp_path, "walk")
     choice = selection.choose(telemetry, config(epochs=6))
-    raced = train.train_model(choice.prepared, choice.config, tmp_path / "a.pth", tmp_path / "a.log",
+    raced = train.train_model(choice.prepared, choice.config, tmp_path / "a.pth", log_path=tmp_path / "a.log",
                               data_info=telemetry.info(), progress=False, fit=choice.fit, selection=choice.record)
-    alone = train.train_model(choice.prepared, choice.config, tmp_path / "b.pth", tmp_path / "b.log",
+    alone = train.train_model(choice.prepared, choice.config, tmp_path / "b.pth", log_path=tmp_path / "b.log",
                               data_info=telemetry.info(), progress=False)
     assert raced.history["val_loss"] == alone.history["val_loss"]
     for key, value in raced.model.state_dict().items():
@@ -106,8 +106,9 @@ def test_with_the_calendar_the_output_leans_on_the_seasonal_profile_only_where_v
     for kind, expect_high in (("profile", True), ("walk", False)):
         telemetry = hourly_csv(tmp_path, kind)
         choice = selection.choose(telemetry, config(residual=kind == "walk", known_future=True, epochs=3))
-        result = train.train_model(choice.prepared, choice.config, tmp_path / f"{kind}.pth", tmp_path / f"{kind}.log",
-                                   data_info=telemetry.info(), progress=False, fit=choice.fit)
+        result = train.train_model(choice.prepared, choice.config, tmp_path / f"{kind}.pth",
+                                   log_path=tmp_path / f"{kind}.log", data_info=telemetry.info(), progress=False,
+                                   fit=choice.fit)
         weight = torch.load(tmp_path / f"{kind}.pth", weights_only=True)["blend"]["y"]
         assert (weight >= 0.5) if expect_high else (weight <= 0.3), (kind, weight)
         val = choice.prepared.splits["val"]

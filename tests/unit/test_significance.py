@@ -205,10 +205,10 @@ def test_block_sums_equal_summing_every_resampled_row():
     rng = np.random.default_rng(4)
     terms = np.abs(rng.standard_normal((503, 11, 2))) + 0.1
     base_mse, thresholds = np.array([1.0, 2.0]), np.zeros((3, 2))
-    total, resampled = _sums(lambda j: terms[:, :, j], 2, 503, 17, 30, seed=9)
+    total, resampled = _sums(lambda j: terms[:, :, j], 2, 503, length=17, resamples=30, seed=9)
     got = _statistics(resampled, base_mse, thresholds)
     np.testing.assert_allclose(total, terms.sum(axis=0), rtol=1e-12)
-    starts = _block_starts(np.random.default_rng(9), 503, 17, 30)   # 30 resamples: one chunk, the same draws
+    starts = _block_starts(np.random.default_rng(9), 503, 17, resamples=30)   # 30 resamples: one chunk, the same draws
     index = (starts[:, :, None] + np.arange(17)).reshape(30, -1)[:, :503] % 503
     expected = _statistics(terms[index].sum(axis=1), base_mse, thresholds)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)

@@ -8,6 +8,7 @@ import pytest
 from bwkit.data import load_telemetry
 from bwkit.evaluation import prepared_folds
 from bwkit.features import prepare, split_rows, split_shares, split_table, split_warnings
+from bwkit.runs import Config
 
 from conftest import telemetry_frame
 
@@ -30,7 +31,7 @@ def simultaneous(tmp_path, rows=300, group=False):
 
 
 def load(path, **kw):
-    return load_telemetry(path, "throughput_mbps,rtt_ms", "throughput_mbps,rtt_ms", "error", **kw)
+    return load_telemetry(path, "throughput_mbps,rtt_ms", "throughput_mbps,rtt_ms", nan_policy="error", **kw)
 
 
 def test_the_time_split_gives_every_split_both_simultaneous_traces(tmp_path):
@@ -43,7 +44,7 @@ def test_the_time_split_gives_every_split_both_simultaneous_traces(tmp_path):
     times = {name: telemetry.timestamps[r] for name, r in rows.items()}
     assert times["train"].max() < times["val"].min() and times["val"].max() < times["test"].min()
     assert split_warnings(telemetry, rows, "time") == []
-    prepared = prepare(telemetry, WINDOW, False, "time")
+    prepared = prepare(telemetry, WINDOW, False, split="time")
     assert {n: list(w.row) for n, w in prepared.splits.items()} == {n: list(r) for n, r in rows.items()}
 
 
@@ -73,7 +74,7 @@ def test_with_one_trace_the_time_split_is_the_file_split(tmp_path):
 
 def test_the_rolling_folds_cut_at_instants_too(tmp_path):
     telemetry = load(simultaneous(tmp_path))
-    folds = prepared_folds(telemetry, {"window_size": WINDOW, "known_future": False, "split": "time"}, 3)
+    folds = prepared_folds(telemetry, Config({"window_size": WINDOW, "known_future": False, "split": "time"}), 3)
     for fold in folds:
         test = fold.splits["test"].row
         traces = telemetry.segment[test]

@@ -8,12 +8,12 @@ from conftest import FEATURES, TARGETS, train_config, write_synthetic
 
 def _train(tmp_path, name: str, epochs: int, stop_file):
     path = write_synthetic(tmp_path / "tiny.csv", samples=300, seed=11)
-    telemetry = load_telemetry(path, FEATURES, TARGETS, "error")
+    telemetry = load_telemetry(path, FEATURES, TARGETS, nan_policy="error")
     folder = tmp_path / name
     folder.mkdir(exist_ok=True)
     return train.train_model(prepare(telemetry, 5, False), train_config(hidden_size=4, epochs=epochs, patience=30),
-                             folder / "model.pth", folder / "train.log", data_info=telemetry.info(), progress=False,
-                             stop_file=stop_file)
+                             folder / "model.pth", log_path=folder / "train.log", data_info=telemetry.info(),
+                             progress=False, stop_file=stop_file)
 
 
 def test_a_stop_file_ends_training_at_the_next_epoch_and_the_log_says_why(tmp_path):

@@ -22,7 +22,7 @@ def _defaults(**overrides):
 
 def generate(**overrides):
     config = _defaults(**overrides)
-    return synth.generate(config["samples"], config["seed"], config["profile"], config["start"])
+    return synth.generate(config["samples"], config["seed"], config["profile"], start=config["start"])
 
 
 def test_same_parameters_give_identical_bytes_and_another_seed_differs(tmp_path):
@@ -45,7 +45,7 @@ def test_same_parameters_give_identical_bytes_and_another_seed_differs(tmp_path)
      "5a0f1367b07da01c81d3d1a203d4c2178fc3d36415647d08d1ab59046d808b9f"),
 ])
 def test_the_bytes_are_pinned(tmp_path, profile, samples, seed, start, sha256):
-    path = synth.write(tmp_path / "new" / "folder" / "data.csv", samples, seed, profile, start)
+    path = synth.write(tmp_path / "new" / "folder" / "data.csv", samples, seed, profile=profile, start=start)
     assert path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
 
 
@@ -94,7 +94,7 @@ def test_legacy_profile_has_the_guides_22_columns_and_loads_through_the_aliases(
     path = tmp_path / "legacy.csv"
     synth.write_csv(frame.drop(columns=["throughput_mbps", "rtt_ms"]), path)  # aliases only
     train = configure(stage="02_train")  # its default features, targets and nan_policy
-    telemetry = load_telemetry(path, train["features"], train["targets"], train["nan_policy"])
+    telemetry = load_telemetry(path, train["features"], train["targets"], nan_policy=train["nan_policy"])
     assert np.allclose(telemetry.Y[:, 0], frame["bandwidth_mbps"], rtol=1e-5)
 
 

@@ -34,3 +34,13 @@ def test_tracking_is_a_notebook_parameter_that_set_turns_off():
     assert notebook_parameters("04_export")["tracking"].default is True
     assert configure(sets=["tracking=off"])["tracking"] is False
     assert configure(sets=["tracking=on"])["tracking"] is True
+
+
+def test_a_run_with_tracking_off_warms_no_store(tmp_path):
+    from types import SimpleNamespace
+
+    from bwkit.experiments import Tracker
+
+    tracker = Tracker(runs_root=tmp_path)
+    tracker.begin(SimpleNamespace(data={"parameters": {"tracking": False}}))
+    assert tracker._warming is None and not list(tmp_path.iterdir())

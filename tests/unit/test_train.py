@@ -12,14 +12,14 @@ from conftest import FEATURES, TARGETS, train_config, write_synthetic
 
 def tiny_prepared(tmp_path, rows=500):
     path = write_synthetic(tmp_path / "tiny.csv", samples=rows, seed=11)
-    telemetry = load_telemetry(path, FEATURES, TARGETS, "error")
+    telemetry = load_telemetry(path, FEATURES, TARGETS, nan_policy="error")
     return prepare(telemetry, 8, False), telemetry.info()
 
 
 def fit(prepared, info, folder, **changes):
     folder.mkdir(exist_ok=True)
     return train.train_model(prepared, train_config(hidden_size=8, **changes), folder / "model.pth",
-                             folder / "train.log", data_info=info, progress=False)
+                             log_path=folder / "train.log", data_info=info, progress=False)
 
 
 def test_two_trainings_with_the_same_parameters_give_identical_weights_and_losses(tmp_path):

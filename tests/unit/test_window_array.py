@@ -15,7 +15,7 @@ def lazy():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((500, 5)) * [1, 10, 100, 0.01, 1e3] + [0, 5, -50, 1, 1e4]
     segment = np.repeat([0, 1, 2], [200, 120, 180])
-    return windows.make_windows(X, X[:, :2], 12, segment), X
+    return windows.make_windows(X, X[:, :2], 12, segment=segment), X
 
 
 def materialised(X, starts, window):
@@ -72,7 +72,7 @@ def test_a_file_that_cannot_fit_is_refused_before_parsing_with_the_estimate(tele
     path, _ = telemetry_csv
     monkeypatch.setattr(memory, "memory_available", lambda: 100_000)
     with pytest.raises(DataError, match=r"300 rows x 1\d used columns need about 0\.0 GiB .* 0\.0 GiB is available"):
-        load_telemetry(path, FEATURES, TARGETS, "error")
+        load_telemetry(path, FEATURES, TARGETS, nan_policy="error")
 
 
 def test_only_the_used_columns_are_parsed(telemetry_csv, write_csv):
@@ -84,7 +84,8 @@ def test_only_the_used_columns_are_parsed(telemetry_csv, write_csv):
     path = write_csv(frame.assign(notes="free text, never read"))
     table, _, _ = read_table(path, {"timestamp", "rtt_ms"})
     assert list(table.columns) == ["timestamp", "rtt_ms"] and "notes" in table.attrs["header"]
-    assert load_telemetry(path, ["rtt_ms", "jitter_ms"], TARGETS[1:2], "error").features == ["rtt_ms", "jitter_ms"]
+    telemetry = load_telemetry(path, ["rtt_ms", "jitter_ms"], TARGETS[1:2], nan_policy="error")
+    assert telemetry.features == ["rtt_ms", "jitter_ms"]
 
 
 def test_calendar_channels_expanded_when_gathered_are_the_stored_ones():

@@ -27,7 +27,7 @@ def holes(tmp_path_factory):
         stamps.iloc[row:] += pd.Timedelta(minutes=minutes - 1)
     frame["timestamp"] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     frame.to_csv(folder / "holes.csv", index=False)
-    telemetry = load_telemetry(folder / "holes.csv", FEATURES, TARGETS, "error")
+    telemetry = load_telemetry(folder / "holes.csv", FEATURES, TARGETS, nan_policy="error")
     prepared = prepare(telemetry, WINDOW, False)
     config = train_config(window_size=WINDOW, hidden_size=4, epochs=1)
     train_and_export(folder, telemetry, prepared, config)

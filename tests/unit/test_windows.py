@@ -54,7 +54,7 @@ def test_windows_never_span_two_traces():
     segment = np.repeat([0, 1, 2, 3], [10, 3, 12, 9])   # trace 1 is shorter than a window + 1
     X, Y = rng.standard_normal((34, 3)), rng.standard_normal((34, 2))
     window = 4
-    w = windows.make_windows(X, Y, window, segment)
+    w = windows.make_windows(X, Y, window, segment=segment)
     xs, ys, rows = naive_windows(X, Y, window, segment)
     np.testing.assert_array_equal(w.row, rows)
     np.testing.assert_array_equal(w.X, xs.astype(np.float32))
