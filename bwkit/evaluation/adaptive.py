@@ -79,11 +79,12 @@ class Tracker:
         for j in range(errors.shape[1]):
             table, column, counted = self.quantiles[j].tolist(), errors[:, j].tolist(), scored[:, j].tolist()
             for i in range(len(rate)):
-                rate[i, j] = _walk(table, float(self.nominal[i, j]), float(rate[i, j]), column, counted, self.gamma)[1]
+                rate[i, j] = _walk(table, float(self.nominal[i, j]), float(rate[i, j]), errors=column, scored=counted,
+                                   gamma=self.gamma)[1]
         self.rate = rate
 
 
-def _walk(table: list[float], nominal: float, rate: float, errors: list[float], scored: list[bool],
+def _walk(table: list[float], nominal: float, rate: float, *, errors: list[float], scored: list[bool],
           gamma: float) -> tuple[list[float], float]:
     """One level and target's multiplier on each row, in time order, from miscoverage `rate` on; and the rate after.
     Tracker's arithmetic on Python floats: the recursion is sequential."""
@@ -113,8 +114,8 @@ def replay(quantiles, levels, normalised_errors: np.ndarray, scored: np.ndarray 
     for i, level in enumerate(levels):
         nominal = 1 - np.float64(level)
         for j in range(errors.shape[1]):
-            out[i, :, j] = _walk(quantiles[j].tolist(), nominal, float(nominal), errors[:, j].tolist(),
-                                 scored[:, j].tolist(), gamma)[0]
+            out[i, :, j] = _walk(quantiles[j].tolist(), nominal, float(nominal), errors=errors[:, j].tolist(),
+                                 scored=scored[:, j].tolist(), gamma=gamma)[0]
     return out
 
 
