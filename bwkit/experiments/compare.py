@@ -52,9 +52,9 @@ def table(runs: list[dict]) -> pd.DataFrame:
 
 def run_pages(runs: list[dict], page_folder) -> dict[str, str]:
     """Each run's page, as a link from a page in `page_folder`."""
-    import os
+    from bwkit.reports import relative_link
 
-    return {r["run"]: os.path.relpath(RunFolder(r["folder"]).index, page_folder).replace(os.sep, "/") for r in runs}
+    return {r["run"]: relative_link(RunFolder(r["folder"]).index, Path(page_folder)) for r in runs}
 
 
 def per_target(runs: list[dict]) -> pd.DataFrame:

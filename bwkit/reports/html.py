@@ -12,7 +12,7 @@ TEMPLATE = "bwkit_offline"
 STYLE = """body{font-family:system-ui,sans-serif;margin:1.2rem auto;max-width:1300px;color:#222}
 .best{font-weight:700}.lead{font-size:1.05rem}details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
 figure{display:block;margin:1.2rem 0}figure img{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#555}
-nav.links{font-size:.9rem;margin:.2rem 0 .8rem}nav.links a{margin-right:1rem}.wide{overflow-x:auto;max-width:100%}
+nav.links{font-size:.9rem;margin:.2rem 0 .8rem}nav.links a{margin-right:1rem}
 table.sortable th{cursor:pointer}
 table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child,td:nth-child(2){text-align:left}.ok{color:#137333;font-weight:600}

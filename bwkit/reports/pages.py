@@ -198,10 +198,11 @@ def nav(folder, *, is_run: bool = True) -> str:
         page_name = "index.html" if kind == "study" else COMPARE_PAGE
         links.append((group / page_name, f"&larr; this run's {kind} <code>{html.escape(group.name)}</code>"))
     return "<nav class='links'>" + "".join(
-        f"<a href='{html.escape(quote(_relative(target, folder)))}'>{text}</a>" for target, text in links) + "</nav>"
+        f"<a href='{html.escape(quote(relative_link(target, folder)))}'>{text}</a>" for target, text in links) + "</nav>"
 
 
-def _relative(target: Path, start: Path) -> str:
+def relative_link(target: Path, start: Path) -> str:
+    """`target` as a link from a page in folder `start` (forward slashes, unquoted)."""
     import os
 
     return os.path.relpath(target, start).replace(os.sep, "/")
