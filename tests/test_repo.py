@@ -125,7 +125,9 @@ NOT_IMPORTED = {"jupyterlab": "make lab", "ipykernel": "the kernel papermill and
                 "nbstripout": "the git filter make installs, so saved outputs never reach git",
                 "ipywidgets": "tqdm.auto's progress bars in notebooks",
                 "httptools": "uvicorn's HTTP parser under bwkit serve"}
-IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "pytest-cov": "pytest_cov", "pillow": "PIL", "distributed": r"dask\.distributed"}
+IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml", "pillow": "PIL", "distributed": r"dask\.distributed"}
+# pytest plugins, switched on by the Makefile's flag rather than imported.
+PLUGIN_FLAGS = {"pytest-cov": "--cov", "pytest-xdist": "-n $(PYTEST_WORKERS)"}
 
 
 def test_every_declared_dependency_is_imported_somewhere_or_is_a_named_tool():
@@ -133,8 +135,8 @@ def test_every_declared_dependency_is_imported_somewhere_or_is_a_named_tool():
     for package in pins_from_pyproject():
         if package.lower() in NOT_IMPORTED:
             continue
-        module = IMPORT_NAMES.get(package.lower(), package.replace("-", "_"))
-        if module == "pytest_cov":
-            assert "--cov" in (ROOT / "Makefile").read_text()
+        if package.lower() in PLUGIN_FLAGS:
+            assert PLUGIN_FLAGS[package.lower()] in (ROOT / "Makefile").read_text(), package
             continue
+        module = IMPORT_NAMES.get(package.lower(), package.replace("-", "_"))
         assert re.search(rf"^\s*(import|from) {module}\b|importorskip\(\"{module}\b", sources, re.M), package
