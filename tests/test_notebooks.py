@@ -67,7 +67,10 @@ def test_every_notebook_checks_its_parameters_in_its_first_code_cell(stage):
     """What the check does is tested on fixture notebooks (test_stage_failures.py); here: every stage calls it first."""
     cells = [c for c in json.loads(params.notebook_path(stage).read_text())["cells"] if c["cell_type"] == "code"]
     assert "parameters" in cells[0]["metadata"]["tags"]
-    assert f'params.check_notebook(globals(), "{stage}")' in "".join(cells[1]["source"])
+    check = "".join(cells[1]["source"])
+    assert f'params.check_notebook(globals(), "{stage}")' in check
+    # before torch, pandas' plotting and the rest: a misspelled papermill parameter costs a kernel start, no more
+    assert [line for line in check.splitlines() if line.startswith(("import", "from"))] == ["from bwkit.runs import params"]
 
 
 def test_papermill_cli_runs_one_stage_from_the_repo_root(tmp_path):
@@ -79,3 +82,18 @@ def test_papermill_cli_runs_one_stage_from_the_repo_root(tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert torch.load(tmp_path / "run" / "best_model.pth", weights_only=True)["config"]["epochs"] == 1
+
+
+def test_a_misspelled_papermill_parameter_stops_before_any_stage_work(tmp_path):
+    """papermill's own line names the typo before a cell runs; the check cell, first, stops the kernel there."""
+    cmd = [sys.executable, "-m", "papermill", "notebooks/02_train.ipynb", str(tmp_path / "out.ipynb"), "-k", "python3",
+           "-p", "epochz", "3", "-p", "run_dir", str(tmp_path / "run")]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert done.stderr.index("Passed unknown parameter: epochz") < done.stderr.index("Executing")
+    assert done.stderr.strip().splitlines()[-1].startswith("ParameterError: unknown parameter 'epochz'")
+    assert "Did you mean 'epochs'" in done.stderr
+    cells = [c for c in json.loads((tmp_path / "out.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+    status = [c["metadata"]["papermill"]["status"] for c in cells]
+    assert status[:3] == ["completed", "completed", "failed"] and set(status[3:]) == {"pending"}
+    assert not (tmp_path / "run").exists()    # nothing of the stage ran: no folder, no data generated

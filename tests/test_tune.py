@@ -38,12 +38,14 @@ def _succeeded(folder) -> dict:
 
 def _killed_after_two_trials(root) -> dict:
     """`bwkit tune` as a user starts it, killed (its whole process group: client, cluster, kernels) once two
-    trials' runs have succeeded. Returns those two runs' records."""
+    trials' runs have succeeded; Dask's lines, the workers' included, never reached its terminal. Returns those two
+    runs' records."""
     sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
+    terminal = (root / "terminal.txt").open("w")
     process = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "tune", "--study-id", "s", "--trials", "4",
                                 "--workers", "2", *[a for s in SPACE for a in ("--space", s)], *sets],
-                               cwd=ROOT, env={**os.environ, "BWKIT_RUNS": str(root)}, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               cwd=ROOT, env={**os.environ, "BWKIT_RUNS": str(root), "PYTHONUNBUFFERED": "1"},
+                               start_new_session=True, stdout=terminal, stderr=subprocess.STDOUT)
     folder = root / "studies" / "s"
     try:
         for _ in range(1200):   # at most ten minutes on a loaded machine
@@ -53,8 +55,12 @@ def _killed_after_two_trials(root) -> dict:
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=60)
+        terminal.close()
     finished = _succeeded(folder)
     assert len(finished) >= 2, "two trials should have finished before the kill"
+    printed = (root / "terminal.txt").read_text()
+    assert "study s:" in printed and "distributed" not in printed, printed[-2000:]
+    assert "distributed.nanny" in (folder / "dask.log").read_text()
     return finished
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import os
 import shutil
 import tempfile
@@ -162,17 +163,30 @@ CLUSTER_LOG = "dask.log"   # in the sweep's (or study's) folder: what Dask says,
 POLL_SECONDS = 0.5         # how often the client reads the running runs' training logs (progress in epochs)
 
 
+class _LogFile(logging.Handler):
+    """Log records appended to a file. Not a logging.StreamHandler, as FileHandler is: Dask's silence_logs quiets
+    every StreamHandler of its logger, so the terminal can be quieted while this file keeps Dask's lines."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def emit(self, record):
+        try:
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write(self.format(record) + "\n")
+        except OSError:   # a full disk loses a log line, never the sweep
+            pass
+
+
 @contextmanager
 def cluster_log(path: Path):
-    """Dask's own log lines (workers started and killed at shutdown, connections closed) go to `path`, not the
-    terminal; errors still reach both."""
-    import logging
-
-    handler = logging.FileHandler(path, encoding="utf-8")
+    """Dask's own log lines in this process (nannies starting and killing workers, connections closed) go to
+    `path`, not the terminal; errors reach both. The workers' processes print errors only (silence_logs)."""
+    handler = _LogFile(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logger = logging.getLogger("distributed")
-    quiet = [(h, h.level) for h in logger.handlers if isinstance(h, logging.StreamHandler)
-             and not isinstance(h, logging.FileHandler)]
+    quiet = [(h, h.level) for h in logger.handlers if isinstance(h, logging.StreamHandler)]
     for h, _ in quiet:
         h.setLevel(logging.ERROR)
     level, _ = logger.level, logger.addHandler(handler)
@@ -182,7 +196,6 @@ def cluster_log(path: Path):
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-        handler.close()
         for h, old_level in quiet:
             h.setLevel(old_level)
 
@@ -191,7 +204,6 @@ def cluster_log(path: Path):
 def _client(scheduler: str | None, workers: int | None, folder: Path | None = None):
     """A client of the given scheduler, or of a LocalCluster of process workers with one thread each; Dask's
     log lines into `folder`'s CLUSTER_LOG when given."""
-    import logging
     from contextlib import ExitStack
 
     from dask.distributed import Client, LocalCluster
@@ -203,10 +215,7 @@ def _client(scheduler: str | None, workers: int | None, folder: Path | None = No
             yield stack.enter_context(Client(scheduler))
             return
         cluster = stack.enter_context(LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                                   processes=True, dashboard_address=":0",
-                                                   # Dask's own quieting would silence the log file too (a FileHandler
-                                                   # is a StreamHandler): cluster_log quiets the terminal instead
-                                                   silence_logs=False if folder is not None else logging.ERROR))
+                                                   processes=True, dashboard_address=":0", silence_logs=logging.ERROR))
         yield stack.enter_context(Client(cluster))
 
 
