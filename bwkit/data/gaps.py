@@ -40,7 +40,7 @@ def cadence_seconds(timestamps: np.ndarray, segment: np.ndarray) -> float:
     return float(np.median(steps)) if steps.size else 60.0
 
 
-def breaks(timestamps: np.ndarray, new_trace: np.ndarray, cadence: float, max_gap_cadences: float) -> np.ndarray:
+def breaks(timestamps: np.ndarray, new_trace: np.ndarray, cadence: float, *, max_gap_cadences: float) -> np.ndarray:
     """bool [rows - 1]: no window may hold both row i and row i + 1 (GAP_RULE)."""
     return new_trace | (np.diff(timestamps) > max_gap_cadences * cadence)
 
@@ -49,5 +49,6 @@ def pieces(timestamps: np.ndarray, segment: np.ndarray, cadence: float, *, max_g
     """int64 [rows]: an id per run of rows a window may span (one trace, no step over the gap limit)."""
     out = np.zeros(len(timestamps), np.int64)
     if len(timestamps) > 1:
-        np.cumsum(breaks(timestamps, segment[1:] != segment[:-1], cadence, max_gap_cadences), out=out[1:])
+        np.cumsum(breaks(timestamps, segment[1:] != segment[:-1], cadence, max_gap_cadences=max_gap_cadences),
+                  out=out[1:])
     return out

@@ -63,7 +63,7 @@ class Recipe:
                 spec.append({"name": name, "kind": "value", "column": name, "filled": name in self.flagged})
         return spec
 
-    def matrix(self, values: dict[str, np.ndarray], next_timestamps: np.ndarray, trace: np.ndarray,
+    def matrix(self, values: dict[str, np.ndarray], next_timestamps: np.ndarray, trace: np.ndarray, *,
                carry: dict[str, float] | None = None) -> np.ndarray:
         """The input channels [rows, features] (float32) from raw columns (NaN where missing).
 

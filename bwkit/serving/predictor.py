@@ -149,7 +149,8 @@ class Predictor:
         recipe, ts, n = self.recipe, rows.timestamps, len(rows)
         new_trace = rows.trace[1:] != rows.trace[:-1]
         breaks = np.zeros(n, bool)        # breaks[i]: row i + 1 starts a new window segment (the last: always)
-        breaks[:-1] = window_breaks(ts, new_trace, recipe.cadence_seconds, recipe.max_gap_cadences)   # training's rule
+        breaks[:-1] = window_breaks(ts, new_trace, recipe.cadence_seconds,   # training's rule
+                                    max_gap_cadences=recipe.max_gap_cadences)
         breaks[-1] = True
         segment, trace = np.zeros(n, np.int64), np.zeros(n, np.int64)
         np.add.accumulate(breaks[:-1], out=segment[1:])   # ufuncs direct: one window is microseconds
@@ -157,7 +158,7 @@ class Predictor:
         ahead = ts + recipe.cadence_seconds              # the row a window ending here predicts
         next_ts = ahead.copy()
         next_ts[:-1][~breaks[:-1]] = ts[1:][~breaks[:-1]]
-        X = recipe.matrix(rows.values, next_ts, trace, carry)
+        X = recipe.matrix(rows.values, next_ts, trace, carry=carry)
         return X, segment, ahead
 
     def _window_ends(self, segment: np.ndarray, first: int, last: int) -> np.ndarray:

@@ -96,7 +96,7 @@ class Stream:
         tail, recipe = self.tail, self.recipe
         if self._filled is None or self._filled[0] is not tail:
             breaks = np.flatnonzero(window_breaks(tail.timestamps, tail.trace[1:] != tail.trace[:-1],
-                                                  recipe.cadence_seconds, recipe.max_gap_cadences))
+                                                  recipe.cadence_seconds, max_gap_cadences=recipe.max_gap_cadences))
             self._filled = (tail, len(tail) - (int(breaks[-1]) + 1 if breaks.size else 0))
         return self._filled[1]
 
@@ -168,7 +168,7 @@ class Stream:
         then the prediction for the row after the last is pending."""
         old, targets = len(tail) - len(new), len(self.predictor.targets)
         broken = np.r_[True, window_breaks(tail.timestamps, tail.trace[1:] != tail.trace[:-1],
-                                           self.recipe.cadence_seconds, self.recipe.max_gap_cadences)]
+                                           self.recipe.cadence_seconds, max_gap_cadences=self.recipe.max_gap_cadences)]
         window = np.full(len(tail), -1)   # the forecast's window ending at each row, -1 for none
         pred, scale = np.empty((0, targets)), np.empty((0, targets))
         if forecast is not None and len(forecast.end):

@@ -136,7 +136,8 @@ def test_a_window_moved_on_by_one_row_is_the_matrix_of_the_rows_moved_on():
         before = np.flatnonzero(valid[:start])
         fill = {"queue_depth": values["queue_depth"][before[-1]] if before.size else carry}
         following = np.r_[stamps[start + 1:start + recipe.window_size], stamps[start + recipe.window_size - 1] + 60]
-        return recipe.matrix({k: v[part] for k, v in values.items()}, following, np.zeros(recipe.window_size), fill)
+        return recipe.matrix({k: v[part] for k, v in values.items()}, following, np.zeros(recipe.window_size),
+                             carry=fill)
 
     for start in range(n - recipe.window_size):
         new = start + recipe.window_size
