@@ -100,7 +100,7 @@ def _walk(table: list[float], nominal: float, rate: float, *, errors: list[float
     return values, rate
 
 
-def replay(quantiles, levels, normalised_errors: np.ndarray, scored: np.ndarray | None = None,
+def replay(quantiles, levels, normalised_errors: np.ndarray, *, scored: np.ndarray | None = None,
            gamma: float = GAMMA) -> np.ndarray:
     """The multipliers [levels, rows, targets] a `Tracker` uses on each row of a test split, in time order.
 

@@ -1,7 +1,7 @@
 """Is the model really better than a baseline on these test rows? Paired block bootstrap and Diebold–Mariano.
 
     from bwkit.evaluation import significance
-    result = significance.compare(actual, model, baseline, scored)   # arrays [rows, targets], rows in time order
+    result = significance.compare(actual, model, baseline, scored=scored)   # arrays [rows, targets], rows in time order
     significance.verdict(result["average"]["rel_low"], result["average"]["rel_high"])   # "beats", ...
 
 Test rows are a time series, so neighbouring errors are correlated and an i.i.d. bootstrap would give
@@ -226,7 +226,7 @@ def _interval(samples: np.ndarray, level: float) -> np.ndarray:
     return out
 
 
-def compare(actual, model, baseline, scored=None, *, resamples: int = 1000, seed: int = 0,
+def compare(actual, model, baseline, *, scored=None, resamples: int = 1000, seed: int = 0,
             level: float = 0.95) -> dict:
     """Model against baseline on the same test rows: differences, block-bootstrap intervals, DM test.
 

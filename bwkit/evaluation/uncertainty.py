@@ -42,7 +42,7 @@ def tests(ev) -> dict[str, dict]:
     terms = ev.actual.size * significance.TERMS * 8
     with ThreadPoolExecutor(max_workers=2 if terms <= PARALLEL_TEST_BYTES else 1) as pool:
         results = pool.map(lambda m: significance.compare(ev.actual, ev.predictions[MODEL], ev.predictions[m],
-                                                          ev.scored), others)
+                                                          scored=ev.scored), others)
         return {method: {("average" if k == "average" else ev.targets[k]): v for k, v in result.items()}
                 for method, result in zip(others, results)}
 
@@ -152,7 +152,7 @@ def adaptive_multipliers(bands: MethodBands, levels, targets, actual, predicted,
     """The multipliers [levels, rows, targets] a service's tracker uses on these rows, in time order:
     each row's band learns from the misses of the rows before it (`bwkit.evaluation.adaptive`)."""
     errors = np.abs(np.asarray(actual, np.float64) - predicted) / scale
-    return adaptive.replay(bands.adaptive.array(targets), levels, errors, scored, bands.adaptive.gamma)
+    return adaptive.replay(bands.adaptive.array(targets), levels, errors, scored=scored, gamma=bands.adaptive.gamma)
 
 
 def shipped_bands(checked: Calibration) -> dict:

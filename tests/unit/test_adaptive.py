@@ -53,7 +53,7 @@ def test_unscored_rows_leave_the_rate_alone():
     table, test = _drifting(rows=300)
     scored = np.zeros(test.shape, bool)
     scored[:, 0] = True
-    online = adaptive.replay(table, (0.8,), test, scored)
+    online = adaptive.replay(table, (0.8,), test, scored=scored)
     assert (online[0, :, 1] == online[0, 0, 1]).all() and len(np.unique(online[0, :, 0])) > 1
 
 

@@ -103,13 +103,13 @@ def test_rows_that_are_not_scored_change_nothing():
     actual, model, baseline = series(seed=3)
     rng = np.random.default_rng(4)
     scored = rng.random(actual.shape) > 0.3
-    first = significance.compare(actual, model, baseline, scored, resamples=200)
+    first = significance.compare(actual, model, baseline, scored=scored, resamples=200)
     hidden = ~scored
     changed = [v.copy() for v in (actual, model, baseline)]
     changed[0][hidden] = 1e9
     changed[1][hidden] = rng.normal(size=hidden.sum()) * 1e6
     changed[2][hidden] = np.nan
-    assert significance.compare(*changed, scored, resamples=200) == first
+    assert significance.compare(*changed, scored=scored, resamples=200) == first
     assert [first[j]["rows"] for j in range(3)] == list(scored.sum(0))
     assert first != significance.compare(actual, model, baseline, resamples=200)
 
@@ -130,7 +130,7 @@ def test_relative_and_correlation_differences_are_scale_free():
 def test_point_values_agree_with_the_kits_metrics_and_a_hand_computed_dm():
     actual, model, baseline = series(seed=6, rows=400)
     scored = np.random.default_rng(6).random(actual.shape) > 0.2
-    result = significance.compare(actual, model, baseline, scored, resamples=100)
+    result = significance.compare(actual, model, baseline, scored=scored, resamples=100)
     for j in range(3):
         rows = scored[:, j]
         m, b = target_metrics(actual[rows, j], model[rows, j]), target_metrics(actual[rows, j], baseline[rows, j])
@@ -183,9 +183,9 @@ def test_inputs_that_do_not_fit_are_refused_with_the_argument_named():
     with pytest.raises(DataError, match="baseline"):
         significance.compare(actual, model, baseline[:-1])
     with pytest.raises(DataError, match="scored"):
-        significance.compare(actual, model, baseline, np.ones((50, 2), bool))
+        significance.compare(actual, model, baseline, scored=np.ones((50, 2), bool))
     with pytest.raises(DataError, match="target 2"):
-        significance.compare(actual, model, baseline, np.arange(150).reshape(50, 3) % 3 != 2)
+        significance.compare(actual, model, baseline, scored=np.arange(150).reshape(50, 3) % 3 != 2)
 
 
 def test_three_thousand_rows_four_targets_a_thousand_resamples_take_under_two_seconds():
