@@ -250,9 +250,9 @@ def test_an_adaptive_stream_gives_the_bands_the_evaluation_scores(served):
     answers = [a for a in map(stream.update, rows) if a is not None][:len(test)]
     predicted = predict(model, test.X)
     shipped = MethodBands.from_dict(predictor.bands)
-    _, scale = band_terms(shipped, predictor.levels, test.X, prepared.features, prepared.targets)
-    expected = uncertainty.adaptive_multipliers(shipped, predictor.levels, prepared.targets, test.Y, predicted, scale,
-                                                None) * scale[None]
+    _, scale = band_terms(shipped, predictor.levels, test.X, features=prepared.features, targets=prepared.targets)
+    expected = uncertainty.adaptive_multipliers(shipped, predictor.levels, prepared.targets, actual=test.Y,
+                                                predicted=predicted, scale=scale, scored=None) * scale[None]
     for j, t in enumerate(prepared.targets):
         got = np.array([a[f"{t}_upper_95"] - a[f"{t}_pred"] for a in answers])
         np.testing.assert_allclose(got, expected[1, :, j], rtol=1e-5, atol=1e-9 * predictor.bands["scale"]["base"][t])

@@ -56,7 +56,7 @@ def test_a_consumer_rebuilds_the_bands_from_the_onnx_file_alone(tiny_run):
     predicted = predict(run.model, test.X)
     calibrated = Calibration(shipped["levels"], shipped["method"], shipped["validation_rows"],
                              {MODEL: MethodBands.from_dict(shipped)})   # a shipped recipe reads as a method's bands
-    half = uncertainty.half_widths(calibrated, MODEL, test.X, features, props["bwkit.targets"])
+    half = uncertainty.half_widths(calibrated, MODEL, test.X, features=features, targets=props["bwkit.targets"])
     for i, level in enumerate(shipped["levels"]):
         inside = np.abs(test.Y - predicted) <= half[i]
         for j, target in enumerate(props["bwkit.targets"]):

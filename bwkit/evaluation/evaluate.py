@@ -107,7 +107,7 @@ def evaluate(model, prepared, telemetry, *, window_only=None) -> Evaluation:
     ev = Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows],
                     details=inputs.details)
     ev.tests = uncertainty.tests(ev)
-    ev.intervals, ev.bands = uncertainty.interval_check(ev, prepared, telemetry, on_val)
+    ev.intervals, ev.bands = uncertainty.interval_check(ev, prepared, telemetry, on_val=on_val)
     return ev
 
 

@@ -33,7 +33,7 @@ LEVELS = (0.80, 0.95)   # nominal coverage of each interval, in (0, 1)
 FLOOR_SHARES = (0.02, 0.05, 0.1, 0.25, 1.0, float("inf"))
 
 
-def _inputs(actual, predicted, scored, levels) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:
+def _inputs(actual, predicted, scored, *, levels) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, ...]]:
     """Checked float64 [rows, targets] arrays, a bool mask of the same shape, and the levels."""
     actual, predicted = np.asarray(actual, np.float64), np.asarray(predicted, np.float64)
     if actual.ndim != 2 or actual.shape != predicted.shape:
@@ -52,7 +52,7 @@ def _inputs(actual, predicted, scored, levels) -> tuple[np.ndarray, np.ndarray, 
     return actual, predicted, scored, levels
 
 
-def calibrate(actual, predicted, scored=None, levels=LEVELS, scale=None) -> np.ndarray:
+def calibrate(actual, predicted, scored=None, *, levels=LEVELS, scale=None) -> np.ndarray:
     """Half-widths [len(levels), targets] from the VALIDATION split's residuals.
 
     For each target, with n scored rows, the half-width at `level` is the
@@ -63,7 +63,7 @@ def calibrate(actual, predicted, scored=None, levels=LEVELS, scale=None) -> np.n
     Unscored rows (`scored` False) take no part. Raises DataError (a ValueError)
     naming the target when it has fewer than 2 scored rows.
     """
-    actual, predicted, scored, levels = _inputs(actual, predicted, scored, levels)
+    actual, predicted, scored, levels = _inputs(actual, predicted, scored, levels=levels)
     if scale is not None:   # normalised residuals: the half-width is then in units of each row's scale
         actual, predicted = actual / scale, predicted / scale
     half_widths = np.empty((len(levels), actual.shape[1]), np.float64)
@@ -100,7 +100,7 @@ def _pinball(y: np.ndarray, quantile: np.ndarray, tau: float) -> np.ndarray:
     return np.where(y >= quantile, tau * (y - quantile), (1 - tau) * (quantile - y))
 
 
-def score(actual, predicted, half_widths, scored=None, levels=LEVELS, scale=None) -> list[dict]:
+def score(actual, predicted, half_widths, *, scored=None, levels=LEVELS, scale=None) -> list[dict]:
     """Coverage, width, interval score and pinball loss of each (level, target) on the TEST split.
 
     One dict per level and target, level-major (all targets of the first level
@@ -110,7 +110,7 @@ def score(actual, predicted, half_widths, scored=None, levels=LEVELS, scale=None
     (mean loss of the alpha/2 and 1 - alpha/2 quantiles the ends represent) and
     rows (scored rows). Lower scores are better; unscored rows take no part.
     """
-    actual, predicted, scored, levels = _inputs(actual, predicted, scored, levels)
+    actual, predicted, scored, levels = _inputs(actual, predicted, scored, levels=levels)
     half_widths = np.asarray(half_widths, np.float64)
     if half_widths.shape not in {(len(levels), actual.shape[1]), (len(levels), *actual.shape)}:
         raise DataError(f"half_widths has shape {half_widths.shape}; expected [levels, targets] = "
@@ -135,7 +135,7 @@ def score(actual, predicted, half_widths, scored=None, levels=LEVELS, scale=None
     return results
 
 
-def row_scale(X, columns, target_std, share, spread=None) -> np.ndarray:
+def row_scale(X, columns, target_std, *, share, spread=None) -> np.ndarray:
     """Each row's scale [rows, targets]: the target's std over the input window plus `share` x its training std.
 
     X: windows [rows, window, features]; columns: each target's feature column; share: one per
@@ -153,7 +153,7 @@ def row_scale(X, columns, target_std, share, spread=None) -> np.ndarray:
     return np.where(np.isfinite(share), adaptive, constant)
 
 
-def band_constants(recipe: MethodBands, levels, features, targets) -> tuple[np.ndarray, np.ndarray, tuple]:
+def band_constants(recipe: MethodBands, levels, features, *, targets) -> tuple[np.ndarray, np.ndarray, tuple]:
     """From a method's bands: multipliers [levels, targets], base scale [targets], and the targets and input
     features (two index arrays) whose window std adds to the scale.
 
@@ -184,13 +184,13 @@ def window_scale(X, base: np.ndarray, pairs: tuple) -> np.ndarray:
     return scale
 
 
-def band_terms(recipe: MethodBands, levels, X, features, targets) -> tuple[np.ndarray, np.ndarray]:
+def band_terms(recipe: MethodBands, levels, X, *, features, targets) -> tuple[np.ndarray, np.ndarray]:
     """Multipliers [levels, targets] and each window's scale [rows, targets] for windows X (original units)."""
-    q, base, pairs = band_constants(recipe, levels, features, targets)
+    q, base, pairs = band_constants(recipe, levels, features, targets=targets)
     return q, window_scale(X, base, pairs)
 
 
-def choose_floor(actual, predicted, X, columns, target_std, scored=None, shares=FLOOR_SHARES) -> np.ndarray:
+def choose_floor(actual, predicted, X, *, columns, target_std, scored=None, shares=FLOOR_SHARES) -> np.ndarray:
     """Per target, the floor (a share of its training std) whose bands score best on held-out validation.
 
     Calibrates on the first half of the validation rows and scores (interval score, mean over the
@@ -205,10 +205,10 @@ def choose_floor(actual, predicted, X, columns, target_std, scored=None, shares=
     scored = np.ones(np.shape(actual), bool) if scored is None else scored
     spread = window_spread(X, columns)   # the same for every share
     for share in shares:
-        scale = row_scale(X, columns, target_std, share, spread)
+        scale = row_scale(X, columns, target_std, share=share, spread=spread)
         try:
             q = calibrate(actual[:half], predicted[:half], scored[:half], scale=scale[:half])
-            result = score(actual[half:], predicted[half:], q, scored[half:], scale=scale[half:])
+            result = score(actual[half:], predicted[half:], q, scored=scored[half:], scale=scale[half:])
         except DataError:   # too few scored rows in one half: keep the constant width
             return np.full(targets, np.inf)
         value = np.array([np.mean([r["interval_score"] for r in result if r["target"] == j]) for j in range(targets)])

@@ -89,8 +89,8 @@ def _calibrated(prepared, telemetry, predicted_val) -> MethodBands:
     train = prepared.splits["train"]
     columns, std = prepared.target_columns, Scaler.fit(train.Y, train.observed).std   # the model's own y_std
     mask = val.observed   # calibrated where the target is observed, as it is scored
-    share = intervals.choose_floor(val.Y, predicted_val, val.X, columns, std, mask)
-    scale = intervals.row_scale(val.X, columns, std, share)
+    share = intervals.choose_floor(val.Y, predicted_val, val.X, columns=columns, target_std=std, scored=mask)
+    scale = intervals.row_scale(val.X, columns, std, share=share)
     q = intervals.calibrate(val.Y, predicted_val, mask, scale=scale)
     quantiles = adaptive.table(np.abs(val.Y - predicted_val) / scale, mask)
     online = AdaptiveTable(adaptive.GAMMA, adaptive.GRID,
@@ -106,7 +106,7 @@ def _calibrated(prepared, telemetry, predicted_val) -> MethodBands:
                         for i, level in enumerate(intervals.LEVELS)}, recipe, online)
 
 
-def calibration(model, prepared, telemetry, on_val: dict | None = None) -> Calibration:
+def calibration(model, prepared, telemetry, *, on_val: dict | None = None) -> Calibration:
     """80 % / 95 % bands of the model and of persistence (and of any method in on_val: name -> its predictions on
     the validation rows), each from its own validation residuals."""
     from bwkit.training import predict
@@ -118,37 +118,39 @@ def calibration(model, prepared, telemetry, on_val: dict | None = None) -> Calib
                        {name: _calibrated(prepared, telemetry, p) for name, p in on_val.items()})
 
 
-def half_widths(checked: Calibration, method: str, X, features, targets) -> np.ndarray:
+def half_widths(checked: Calibration, method: str, X, *, features, targets) -> np.ndarray:
     """Half-widths [levels, rows, targets] of a method's bands for windows X, as a consumer computes them."""
-    q, scale = intervals.band_terms(checked.methods[method], checked.levels, X, features, targets)
+    q, scale = intervals.band_terms(checked.methods[method], checked.levels, X, features=features, targets=targets)
     return q[:, None, :] * scale[None]
 
 
-def _scored(ev, name: str, bands: MethodBands, levels, q, scale) -> MethodBands:
+def _scored(ev, name: str, bands: MethodBands, *, levels, q, scale) -> MethodBands:
     """A method's bands with their test scores: as calibrated, and learning from their misses row by row."""
     actual, predicted = ev.actual, ev.predictions[name]
-    online = adaptive_multipliers(bands, levels, ev.targets, actual, predicted, scale, ev.scored)
-    test, adaptive_test = (intervals.score(actual, predicted, multipliers, ev.scored, levels, scale)
+    online = adaptive_multipliers(bands, levels, ev.targets, actual=actual, predicted=predicted, scale=scale,
+                                  scored=ev.scored)
+    test, adaptive_test = (intervals.score(actual, predicted, multipliers, scored=ev.scored, levels=levels, scale=scale)
                            for multipliers in (q, online))
     return replace(bands, test=[{**s, "target": ev.targets[s["target"]]} for s in test],
                    adaptive_test=[{**s, "target": ev.targets[s["target"]]} for s in adaptive_test])
 
 
-def interval_check(ev, prepared, telemetry, on_val: dict) -> tuple[Calibration, np.ndarray]:
+def interval_check(ev, prepared, telemetry, *, on_val: dict) -> tuple[Calibration, np.ndarray]:
     """`calibration` of every method in on_val (name -> validation predictions), each method's bands scored on the
     evaluation's test rows; and the model's test half-widths."""
-    checked = calibration(None, prepared, telemetry, on_val)
+    checked = calibration(None, prepared, telemetry, on_val=on_val)
     test = prepared.splits["test"]
     methods = {}
     for name, bands in checked.methods.items():
-        q, scale = intervals.band_terms(bands, checked.levels, test.X, prepared.features, ev.targets)
-        methods[name] = _scored(ev, name, bands, checked.levels, q, scale)
+        q, scale = intervals.band_terms(bands, checked.levels, test.X, features=prepared.features,
+                                         targets=ev.targets)
+        methods[name] = _scored(ev, name, bands, levels=checked.levels, q=q, scale=scale)
         if name == MODEL:
             half = q[:, None, :] * scale[None]
     return replace(checked, methods=methods), half
 
 
-def adaptive_multipliers(bands: MethodBands, levels, targets, actual, predicted, scale, scored) -> np.ndarray:
+def adaptive_multipliers(bands: MethodBands, levels, targets, *, actual, predicted, scale, scored) -> np.ndarray:
     """The multipliers [levels, rows, targets] a service's tracker uses on these rows, in time order:
     each row's band learns from the misses of the rows before it (`bwkit.evaluation.adaptive`)."""
     errors = np.abs(np.asarray(actual, np.float64) - predicted) / scale

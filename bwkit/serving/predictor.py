@@ -112,7 +112,7 @@ class Predictor:
         self.levels = [] if self.bands is None else list(self.bands["levels"])
         if self.bands is not None:
             self._band = band_constants(MethodBands.from_dict(self.bands), self.levels, self.recipe.features,
-                                        self.targets)
+                                        targets=self.targets)
         self._steps = np.arange(1 - self.recipe.window_size, 1)   # a window's rows, relative to its last
         self._calendar = [self.recipe.features.index(c) for c in CALENDAR_FEATURES] if self.recipe.known_future else []
 

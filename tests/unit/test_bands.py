@@ -52,7 +52,7 @@ def calibrated() -> Calibration:
     on_val = {"LSTM": noisy(val), "persistence": persistence(t.Y, val.row)}
     on_test = {"LSTM": noisy(test), "persistence": persistence(t.Y, test.row)}
     ev = SimpleNamespace(actual=t.Y[test.row], predictions=on_test, scored=test.observed, targets=TARGETS)
-    return uncertainty.interval_check(ev, prepared, t, on_val)[0]
+    return uncertainty.interval_check(ev, prepared, t, on_val=on_val)[0]
 
 
 def plain(value) -> bool:

@@ -57,7 +57,7 @@ def test_unscored_rows_never_change_the_results():
         alone = intervals.calibrate(actual[val][kept][:, [target]], predicted[val][kept][:, [target]])
         np.testing.assert_array_equal(half_widths[:, [target]], alone)
     assert (half_widths < 100).all()
-    results = intervals.score(spoiled[test], predicted[test], half_widths, scored[test])
+    results = intervals.score(spoiled[test], predicted[test], half_widths, scored=scored[test])
     for r in results:
         kept = scored[test, r["target"]]
         (alone,) = intervals.score(actual[test][kept][:, [r["target"]]], predicted[test][kept][:, [r["target"]]],
@@ -127,12 +127,12 @@ def heteroscedastic(rows, seed):
 
 def test_bands_scaled_by_the_window_cover_calm_and_volatile_rows_alike():
     X, actual, predicted, _ = heteroscedastic(4000, seed=5)
-    share = intervals.choose_floor(actual, predicted, X, [0], np.array([actual.std()]))
+    share = intervals.choose_floor(actual, predicted, X, columns=[0], target_std=np.array([actual.std()]))
     assert np.isfinite(share).all()                       # the window's spread is worth using here
-    scale = intervals.row_scale(X, [0], np.array([actual.std()]), share)
+    scale = intervals.row_scale(X, [0], np.array([actual.std()]), share=share)
     q = intervals.calibrate(actual, predicted, scale=scale)
     Xt, yt, pt, sigma = heteroscedastic(8000, seed=6)
-    st = intervals.row_scale(Xt, [0], np.array([actual.std()]), share)
+    st = intervals.row_scale(Xt, [0], np.array([actual.std()]), share=share)
     constant = intervals.calibrate(actual, predicted)
     for calm in (True, False):
         rows = (sigma == 0.2) == calm
@@ -146,7 +146,7 @@ def test_a_window_that_says_nothing_keeps_a_constant_width():
     rng = np.random.default_rng(8)
     X = rng.standard_normal((3000, 12, 1))                # spread unrelated to the error
     actual = rng.standard_normal((3000, 1))
-    share = intervals.choose_floor(actual, np.zeros_like(actual), X, [0], np.array([1.0]))
-    scale = intervals.row_scale(X, [0], np.array([1.0]), share)
+    share = intervals.choose_floor(actual, np.zeros_like(actual), X, columns=[0], target_std=np.array([1.0]))
+    scale = intervals.row_scale(X, [0], np.array([1.0]), share=share)
     assert share[0] >= 1.0 and scale.std() / scale.mean() < 0.1
-    assert (intervals.row_scale(X, None, np.array([2.0]), share) == 2.0).all()   # target not an input: constant
+    assert (intervals.row_scale(X, None, np.array([2.0]), share=share) == 2.0).all()   # target not an input: constant
