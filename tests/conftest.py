@@ -122,7 +122,7 @@ def train_and_export(folder, telemetry, prepared, config) -> object:
     window = config.window_size
     result = train_model(prepared, config, folder / "best_model.pth", log_path=folder / "log.txt",
                          data_info=telemetry.info(), progress=False)
-    onnx_path = export.export_onnx(result.model, window, len(prepared.features), folder / "model.onnx")
+    onnx_path = export.export_onnx(result.model, window, len(prepared.features), path=folder / "model.onnx")
     shipped = shipped_bands(calibration(result.model, prepared, telemetry))
     saved = {"features": prepared.features, "targets": prepared.targets, "config": config.to_dict(), "best_epoch": 1,
              "state_dict": result.model.state_dict(), "model": {}, "data": {}, "versions": {}, "hardware": {}}

@@ -26,7 +26,7 @@ OPSET = 17
 LATENCY_REPEATS = 500   # timed single-window calls (after 50 warm-up calls)
 
 
-def export_onnx(model, window: int, n_features: int, path) -> Path:
+def export_onnx(model, window: int, n_features: int, *, path) -> Path:
     """Write a single-file ONNX model with a dynamic batch axis."""
     path = Path(path)
     example = torch.zeros(2, window, n_features)
@@ -65,7 +65,7 @@ def run_onnx(session, X) -> np.ndarray:
                            for i in range(0, len(X), PREDICT_BATCH)]).astype(np.float64)
 
 
-def parity(model, onnx_path, X: np.ndarray, tolerance: float) -> dict:
+def parity(model, onnx_path, X: np.ndarray, *, tolerance: float) -> dict:
     """Compare onnxruntime and PyTorch on X; raise ExportError beyond `tolerance` (training-std units)."""
     ours = run_onnx(onnx_session(onnx_path), X)
     theirs = predict(model, X)
@@ -80,7 +80,7 @@ def parity(model, onnx_path, X: np.ndarray, tolerance: float) -> dict:
     return result
 
 
-def latency_ms(onnx_path, window: int, n_features: int, repeats: int = LATENCY_REPEATS) -> dict:
+def latency_ms(onnx_path, window: int, n_features: int, *, repeats: int = LATENCY_REPEATS) -> dict:
     """Single-window onnxruntime latency on one CPU thread: p50 and p99 in ms."""
     session = onnx_session(onnx_path)
     x = np.random.default_rng(0).standard_normal((1, window, n_features)).astype(np.float32)
@@ -94,7 +94,7 @@ def latency_ms(onnx_path, window: int, n_features: int, repeats: int = LATENCY_R
     return {"p50_ms": float(np.percentile(times, 50) * 1e3), "p99_ms": float(np.percentile(times, 99) * 1e3)}
 
 
-def export_torchscript(model, window: int, n_features: int, path) -> Path:
+def export_torchscript(model, window: int, n_features: int, *, path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(model.eval(), torch.zeros(1, window, n_features))
@@ -140,7 +140,7 @@ def export_run(files: RunFolder, *, model_version: str, parity_tolerance: float)
     run = load(files)
     model, saved = run.model, run.saved
     window, n_features = saved["config"]["window_size"], len(saved["features"])
-    onnx_path = export_onnx(model, window, n_features, files.onnx(model_version))
+    onnx_path = export_onnx(model, window, n_features, path=files.onnx(model_version))
     report = json.loads(files.report.read_text()) if files.report.exists() else {}
     calibrated = (Calibration.from_dict(report["intervals"]) if report.get("intervals")
                   else calibration(model, run.prepared, run.telemetry))
@@ -148,9 +148,9 @@ def export_run(files: RunFolder, *, model_version: str, parity_tolerance: float)
     recipe = training_recipe(run.telemetry, saved["features"], window).to_dict()
     attach_metadata(onnx_path, {"bwkit.intervals": intervals, "bwkit.recipe": recipe,
                                 "bwkit.targets": saved["targets"], "bwkit.features": saved["features"]})
-    checked = parity(model, onnx_path, run.prepared.splits["test"].X, parity_tolerance)
+    checked = parity(model, onnx_path, run.prepared.splits["test"].X, tolerance=parity_tolerance)
     latency = latency_ms(onnx_path, window, n_features)
-    script = export_torchscript(model, window, n_features, files.torchscript(model_version))
+    script = export_torchscript(model, window, n_features, path=files.torchscript(model_version))
     meta = write_metadata(files.metadata(model_version), saved, window,
                           metrics={**report.get("achieved_metrics", {}), "onnx_latency": latency},
                           parity_result=checked, onnx_name=onnx_path.name, intervals=intervals, recipe=recipe)

@@ -83,4 +83,4 @@ class Guard:
         else:
             await self.app(scope, receive, sent)
         endpoint = getattr(scope.get("endpoint"), "__name__", "unmatched")
-        self.meters.answered(endpoint, scope["method"], status[0], perf_counter() - start)
+        self.meters.answered(endpoint, scope["method"], status[0], seconds=perf_counter() - start)

@@ -37,7 +37,7 @@ class Meters:
                                    registry=registry)
         self._children = {}
 
-    def answered(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+    def answered(self, endpoint: str, method: str, status: int, *, seconds: float) -> None:
         key = (endpoint, method, status)
         children = self._children.get(key)
         if children is None:   # labels() looks the child up each time: keep them

@@ -101,7 +101,7 @@ def carry_before(rows: Rows, cut: int, carry: dict) -> dict:
 class Predictor:
     """A run's exported model with its input recipe and calibrated bands."""
 
-    def __init__(self, onnx_path, metadata: dict, threads: int = 1, metadata_path=None):
+    def __init__(self, onnx_path, metadata: dict, threads: int = 1, *, metadata_path=None):
         if "recipe" not in metadata:
             raise RunError(f"{onnx_path}: its metadata has no input recipe (exported before bwkit wrote one); "
                            "run the run's 04_export stage again")
@@ -126,11 +126,11 @@ class Predictor:
         metadata = _read_json(meta_path)
         onnx_path = meta_path.parent / metadata.get("onnx_file", "")
         verify_model(run_dir, [meta_path, onnx_path] if onnx_path.is_file() else [meta_path], allow_modified)
-        return cls(onnx_path, metadata, threads, meta_path)
+        return cls(onnx_path, metadata, threads, metadata_path=meta_path)
 
     @classmethod
     def from_files(cls, onnx_path, metadata_path, threads: int = 1) -> "Predictor":
-        return cls(onnx_path, _read_json(Path(metadata_path)), threads, metadata_path)
+        return cls(onnx_path, _read_json(Path(metadata_path)), threads, metadata_path=metadata_path)
 
     @property
     def targets(self) -> list[str]:
@@ -166,7 +166,7 @@ class Predictor:
         ends = np.arange(max(first, w - 1), last + 1)
         return ends[segment[ends - w + 1] == segment[ends]]
 
-    def forecast(self, rows: Rows, carry: dict, first: int = 0, last: int | None = None) -> "Forecast":
+    def forecast(self, rows: Rows, carry: dict, first: int = 0, *, last: int | None = None) -> "Forecast":
         """Predictions (arrays) for the windows of `rows` ending at rows first..last."""
         X, segment, ahead = self.inputs(rows, carry)
         ends = self._window_ends(segment, first, len(rows) - 1 if last is None else last)

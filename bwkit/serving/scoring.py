@@ -21,7 +21,7 @@ from bwkit.serving.predictor import Predictor, carry_before, check_continues
 BLOCK_BYTES = 16 << 20   # CSV bytes per block: about 130,000 rows of ten columns
 
 
-def _write(predictor: Predictor, forecast: dict, rows: Rows, out, header: bool) -> int:
+def _write(predictor: Predictor, forecast: dict, rows: Rows, *, out, header: bool) -> int:
     """Append the forecast's rows to `out` (binary). pyarrow writes CSV in C++: pandas' writer formats
     each float in Python and would take most of the time. Model outputs are float32, written so."""
     import pyarrow as pa
@@ -51,7 +51,7 @@ def check_output(csv_path: Path, out_path: Path, force: bool = False) -> None:
         raise DataError(f"{out_path}: already exists; pass --force to replace it")
 
 
-def score_csv(predictor: Predictor, csv_path, out_path, block_bytes: int = BLOCK_BYTES, progress: bool = True, *,
+def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BLOCK_BYTES, progress: bool = True,
               force: bool = False) -> dict:
     """Write one row per window of `csv_path` to `out_path` (CSV); returns counts. Rows: see Predictor.frame."""
     csv_path, out_path = Path(csv_path), Path(out_path)
@@ -70,14 +70,14 @@ def score_csv(predictor: Predictor, csv_path, out_path, block_bytes: int = BLOCK
                 rows = tail.then(block) if tail is not None else block
                 first = len(tail) - 1 if tail is not None else 0
                 forecast = predictor.forecast(rows, carry, first=first, last=len(rows) - 2)
-                written += _write(predictor, forecast, rows, out, header=tail is None)
+                written += _write(predictor, forecast, rows, out=out, header=tail is None)
                 cut = max(len(rows) - window, 0)
                 carry, tail = carry_before(rows, cut, carry), rows.take(slice(cut, None))
                 read += len(block)
             if tail is None or read < window:
                 raise DataError(f"{csv_path}: {read} rows; the model reads windows of {window} rows")
             forecast = predictor.forecast(tail, carry, first=len(tail) - 1)
-            written += _write(predictor, forecast, tail, out, header=False)
+            written += _write(predictor, forecast, tail, out=out, header=False)
         partial.replace(out_path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:

@@ -82,7 +82,7 @@ def _trained_like(model, seed=3):
 def exported(tmp_path_factory):
     model = _trained_like(_model(residual=True, num_layers=2))
     path = tmp_path_factory.mktemp("onnx") / "model.onnx"
-    assert export.export_onnx(model, WINDOW, FEATURES, path) == path
+    assert export.export_onnx(model, WINDOW, FEATURES, path=path) == path
     return model, path
 
 
@@ -111,7 +111,7 @@ def test_onnxruntime_matches_torch_for_any_batch(exported, batch):
 
 def test_parity_passes_on_the_exported_model(exported):
     model, path = exported
-    result = export.parity(model, path, _windows(64), TOLERANCE)
+    result = export.parity(model, path, _windows(64), tolerance=TOLERANCE)
     assert result["passed"] is True and result["windows"] == 64
     assert result["max_difference_in_std_units"] <= TOLERANCE
 
@@ -128,4 +128,4 @@ def test_parity_raises_when_the_model_changed_after_export(exported):
     with torch.no_grad():
         changed.head[-1].bias.add_(0.01)
     with pytest.raises(export.ExportError, match="differs"):
-        export.parity(changed, path, _windows(32), TOLERANCE)
+        export.parity(changed, path, _windows(32), tolerance=TOLERANCE)
