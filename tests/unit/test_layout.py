@@ -119,28 +119,11 @@ def test_run_json_is_read_in_one_place_and_the_calendar_cell_computed_in_one():
     assert {c.split(":")[0] for c in cells} <= {"bwkit/features/calendar.py"}, cells
 
 
-# Where parameters beyond the third may still be positional, until the branches that edit these files now are merged
-# (then empty this set): bwkit/serving/ and two evaluation modules, and the four functions they call positionally.
-POSITIONAL_EXEMPT = {
-    "bwkit/serving/",
-    "bwkit/evaluation/uncertainty.py",
-    "bwkit/evaluation/intervals.py",
-    "bwkit/data/gaps.py::breaks",                  # called positionally by bwkit/serving/ (links, predictor, stream)
-    "bwkit/features/recipe.py::matrix",            # ... by bwkit/serving/predictor.py
-    "bwkit/evaluation/significance.py::compare",   # ... by bwkit/evaluation/uncertainty.py
-    "bwkit/evaluation/adaptive.py::replay",        # ... by bwkit/evaluation/uncertainty.py
-}
-
-
-def positional_exempt(path: str, name: str) -> bool:
-    return f"{path}::{name}" in POSITIONAL_EXEMPT or any(path.startswith(e) for e in POSITIONAL_EXEMPT if "::" not in e)
-
-
 def crowded(source: str, path: str = "") -> list[str]:
     """Functions (methods and nested ones too) with more than three positional parameters, self and cls not counted."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not positional_exempt(path, node.name):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names = [a.arg for a in node.args.posonlyargs + node.args.args]
             names = names[1:] if names[:1] in (["self"], ["cls"]) else names
             if len(names) > 3:
@@ -157,6 +140,3 @@ def test_parameters_beyond_the_third_are_keyword_only():
     """Beyond three, a call names what it passes: `load_telemetry(path, features, targets, nan_policy="error")`."""
     found = [line for path in FILES for line in crowded(path.read_text(), str(path.relative_to(ROOT)))]
     assert not found, "more than three positional parameters (make the rest keyword-only):\n" + "\n".join(found)
-    for entry in (e for e in POSITIONAL_EXEMPT if "::" in e):   # an exemption no longer needed: drop it
-        path, name = entry.split("::")
-        assert any(f" {name}(" in line for line in crowded((ROOT / path).read_text())), f"{entry}: not crowded"
