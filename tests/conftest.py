@@ -1,11 +1,16 @@
 """Shared pytest fixtures for the bwkit test suite.
 
 Sections:
+  * The order of the files: the slowest first
   * Defaults, read through the one configuration path (`params.configure`)
   * Telemetry CSV fixtures (unit tests of bwkit)
   * The tiny run: one `bwkit run` shared by every test that needs a run folder
 """
 from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +21,29 @@ from bwkit import synth
 from bwkit.runs.artifacts import RunFolder
 from bwkit.data.loader import split_names
 from bwkit.runs.params import Config, configure
+
+# ---------------------------------------------------------------------------
+# The order of the files: the slowest first
+# ---------------------------------------------------------------------------
+
+# `make test` runs pytest-xdist with --dist loadfile: each file goes whole to one of two workers, in the order
+# collected. The files that take longest go first, so that the short ones fill in at the end and neither worker
+# waits alone on a long file (xdist's own order, by number of tests, sent these last). Measured on two cores.
+SLOWEST_FIRST = ["tests/test_tune.py", "tests/test_sweep_faults.py", "tests/test_sweep.py", "tests/test_tracking.py",
+                 "tests/test_interruptions.py", "tests/test_browser.py", "tests/test_service.py",
+                 "tests/test_reproduce.py", "tests/test_real_data.py", "tests/test_predictor.py",
+                 "tests/test_notebooks.py", "tests/test_jupyterlab.py", "tests/test_pipeline.py"]
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):   # pytest-xdist's reordering would undo SLOWEST_FIRST
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))   # stable: a file's order kept
+
 
 # ---------------------------------------------------------------------------
 # Defaults
@@ -98,11 +126,38 @@ TINY_RUN = {"samples": 500, "epochs": 2, "window_size": 8, "hidden_size": 8, "ba
             "known_future": True}
 
 
+def build_tiny_run(root: Path) -> None:
+    pipeline.run(TINY_RUN, run_id="tiny", runs_root=root, log=lambda *_: None)
+
+
+def built_once(shared: Path, build) -> Path:
+    """`build(shared)` run once for every pytest-xdist worker of this session: the first worker to take the lock
+    builds, the others wait for it and find it built. A failed build leaves no mark, so the next worker tries too."""
+    import fcntl
+
+    shared.parent.mkdir(parents=True, exist_ok=True)
+    done = shared.with_name(shared.name + ".built")
+    with open(shared.with_name(shared.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            build(shared)
+            done.touch()
+    return shared
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
-    """(runs root, RunFolder) of one tiny end-to-end run with id 'tiny'; tests only read it."""
+    """(runs root, RunFolder) of one tiny end-to-end run with id 'tiny'; tests only read it (or write beside it).
+
+    Under pytest-xdist the run is made once for all workers (four kernel starts, not four per worker); each worker
+    gets its own copy of the runs root, so what one worker's tests add beside the run never reaches another's."""
     root = tmp_path_factory.mktemp("runs")
-    pipeline.run(TINY_RUN, run_id="tiny", runs_root=root, log=lambda *_: None)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        build_tiny_run(root)
+    else:
+        shared = built_once(tmp_path_factory.getbasetemp().parent / "shared-tiny-runs", build_tiny_run)
+        shutil.copytree(shared, root, dirs_exist_ok=True)
     return root, RunFolder(root / "tiny")
 
 

@@ -13,15 +13,15 @@ from bwkit.pipeline import runner as pipeline
 from bwkit.runs.artifacts import RunFolder
 from bwkit.reports.pages import write_runs_index
 
-from conftest import TINY_RUN
+from conftest import TINY_RUN, write_synthetic
 
 SETTINGS = [f"--set={k}={v}" for k, v in {**TINY_RUN, "known_future": False}.items()]
 
 
-def start_run(tmp_path, run_id: str) -> tuple[subprocess.Popen, RunFolder]:
+def start_run(tmp_path, run_id: str, *extra: str) -> tuple[subprocess.Popen, RunFolder]:
     env = {**os.environ, "BWKIT_RUNS": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "run", "--run-id", run_id, *SETTINGS], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "run", "--run-id", run_id, *SETTINGS, *extra],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return process, RunFolder(tmp_path / run_id)
 
 
@@ -40,7 +40,8 @@ def wait_for_stage(files: RunFolder, stage: str, process, timeout: float = 120) 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_marks_the_run_and_its_stage_interrupted_without_a_traceback(tmp_path, signum):
-    process, files = start_run(tmp_path, "stopped")
+    csv = write_synthetic(tmp_path / "data.csv", samples=TINY_RUN["samples"])   # the run starts at 02_train
+    process, files = start_run(tmp_path, "stopped", f"--set=data_path={csv}")
     wait_for_stage(files, "02_train", process)
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)

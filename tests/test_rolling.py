@@ -45,8 +45,11 @@ def test_too_many_folds_fail_the_run_at_the_data_check_before_any_training(tmp_p
     from bwkit.pipeline import runner as pipeline
     from bwkit.errors import RunError
 
+    from conftest import write_synthetic
+
+    csv = write_synthetic(tmp_path / "data.csv", samples=300)   # a CSV of its own: no kernel generates it
     with pytest.raises(RunError, match="data check before 02_train: folds=1000"):
-        pipeline.run({"samples": 300, "epochs": 1, "folds": 1000}, run_id="folds", runs_root=tmp_path,
+        pipeline.run({"data_path": str(csv), "epochs": 1, "folds": 1000}, run_id="folds", runs_root=tmp_path / "runs",
                      log=lambda *_: None)
-    record = json.loads((tmp_path / "folds" / "run.json").read_text())
-    assert record["status"] == "failed" and "02_train" not in record["stages"]
+    record = json.loads((tmp_path / "runs" / "folds" / "run.json").read_text())
+    assert record["status"] == "failed" and record["stages"] == {}

@@ -14,6 +14,7 @@ from bwkit import cli
 from bwkit.experiments import Tracker, track_run
 from bwkit.pipeline import run
 from bwkit.runs import RunFolder, RunRecord
+from conftest import write_synthetic
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
@@ -148,7 +149,9 @@ def server(tmp_path):
 
 def test_bwkit_run_with_tracking_uri_sends_the_run_to_a_tracking_server(server, tmp_path, monkeypatch):
     monkeypatch.setenv("BWKIT_RUNS", str(tmp_path / "runs"))
-    assert cli.main(["run", "--run-id", "served", "--tracking-uri", server, *TINY_CLI]) == 0
+    csv = write_synthetic(tmp_path / "data.csv", samples=500)   # a CSV of its own: three stages, three kernels
+    assert cli.main(["run", "--run-id", "served", "--tracking-uri", server, *TINY_CLI,
+                     "--set", f"data_path={csv}"]) == 0
     client = MlflowClient(server)
     found = client.search_runs([client.get_experiment_by_name("bwkit").experiment_id])
     assert [r.info.run_name for r in found] == ["served"] and found[0].info.status == "FINISHED"
