@@ -1,4 +1,4 @@
-"""Tracking and search benchmarks (not tests): `.venv/bin/python bench/bench_tune.py [--only tracking|search]`.
+"""Tracking and search benchmarks (not tests): `.venv/bin/python bench/bench_tune.py [--only tracking|search|tune]`.
 
 1. Tracking's cost: a default `bwkit run` with `tracking=off`, then with tracking on into a new
    embedded store (its tables created while the run executes), then again into that store. Printed:
@@ -8,7 +8,8 @@
    then a 12-trial `bwkit tune` over learning_rate log:1e-4:1e-2, hidden_size int:16:64 and
    window_size 10,20,40 (TPE sampler seed 0, median pruning). Printed: the best validation loss of
    each, and the epochs each trained in all (every epoch counted: selection candidates, the kept
-   model and the window-only twin).
+   model and the window-only twin), and each trial's state, value and epochs. `--only tune` runs the
+   search alone against the grid's figures an earlier `--only search` wrote.
 3. `--track RUN_DIR ...`: what tracking adds after finished run folders end, without running them
    again: the tracker's warm-up (MLflow's imports, the store's tables), which a real run overlaps
    with its notebooks, then the seconds its call takes once the run has ended, into a new store and
@@ -69,12 +70,40 @@ def track_existing(run_dirs: list[str], root: Path) -> dict:
     return found
 
 
-def search(root: Path) -> dict:
-    from bwkit.experiments import parse_grid, parse_space, run_sweep, run_tune
+def search(root: Path, *, grid: dict | None = None) -> dict:
+    """The grid (unless its measured figures are given), then the search."""
+    from bwkit.experiments import parse_space, run_tune
     from bwkit.runs import configure
-    from bwkit.training import epochs_trained
 
     base = {k: v for k, v in configure({"tracking": False}).items() if k not in {"run_dir", "output"}}
+    grid = grid or grid_search(base, root)
+    start = time.perf_counter()
+    study = run_tune(base, parse_space(SPACE), TRIALS, study_id="tune", seed=0, workers=2, runs_root=root,
+                     log=lambda *_: None)
+    folder = root / "studies" / "tune"
+    for row in study["rows"]:
+        print(f"  {row['run_id']}: {row['state']:8s} value {row['value']} after {epochs_trained(folder / row['run_id'])} "
+              f"epochs, {row['params']}", flush=True)
+    tune = {"trials": len(study["rows"]), "best_val_loss": study["best"]["value"], "best": study["best"]["params"],
+            "epochs_trained": study["epochs_trained"], "seconds": round(time.perf_counter() - start, 1),
+            "pruned": sum(r["state"] == "PRUNED" for r in study["rows"])}
+    tune["epochs_share_of_grid"] = round(tune["epochs_trained"] / grid["epochs_trained"], 3)
+    print(f"tune: best val_loss {tune['best_val_loss']:.5f} ({tune['best']}), {tune['epochs_trained']} epochs "
+          f"({tune['epochs_share_of_grid']:.0%} of the grid's), {tune['pruned']} of {tune['trials']} pruned, "
+          f"{tune['seconds']:.0f} s; {'at least as low as' if tune['best_val_loss'] <= grid['best_val_loss'] else 'above'}"
+          f" the grid's best {grid['best_val_loss']:.5f}", flush=True)
+    return {"grid": grid, "tune": tune}
+
+
+def epochs_trained(run_dir: Path) -> int:
+    from bwkit.training import epochs_trained as counted
+
+    return counted(run_dir) if run_dir.exists() else 0
+
+
+def grid_search(base: dict, root: Path) -> dict:
+    from bwkit.experiments import parse_grid, run_sweep
+
     start = time.perf_counter()
     sweep = run_sweep(base, parse_grid(GRID), sweep_id="grid", workers=2, runs_root=root, log=lambda *_: None,
                       progress=False)
@@ -86,25 +115,18 @@ def search(root: Path) -> dict:
             "epochs_trained": sum(epochs_trained(folder / rid) for rid in sweep["runs"])}
     print(f"grid: best val_loss {grid['best_val_loss']:.5f}, {grid['epochs_trained']} epochs, "
           f"{grid['seconds']:.0f} s", flush=True)
-    start = time.perf_counter()
-    study = run_tune(base, parse_space(SPACE), TRIALS, study_id="tune", seed=0, workers=2, runs_root=root,
-                     log=lambda *_: None)
-    tune = {"trials": len(study["rows"]), "best_val_loss": study["best"]["value"], "best": study["best"]["params"],
-            "epochs_trained": study["epochs_trained"], "seconds": round(time.perf_counter() - start, 1),
-            "pruned": sum(r["state"] == "PRUNED" for r in study["rows"])}
-    tune["epochs_share_of_grid"] = round(tune["epochs_trained"] / grid["epochs_trained"], 3)
-    print(f"tune: best val_loss {tune['best_val_loss']:.5f} ({tune['best']}), {tune['epochs_trained']} epochs "
-          f"({tune['epochs_share_of_grid']:.0%} of the grid's), {tune['pruned']} of {tune['trials']} pruned, "
-          f"{tune['seconds']:.0f} s", flush=True)
-    return {"grid": grid, "tune": tune}
+    return {**grid, "grid": GRID}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=("tracking", "search"))
+    parser.add_argument("--only", choices=("tracking", "search", "tune"),
+                        help="tune: the search only, against the grid's figures from an earlier run in results/tune.json")
     parser.add_argument("--track", nargs="+", metavar="RUN_DIR", help="only measure tracking these finished runs")
     args = parser.parse_args()
     results = {}
+    out = Path(__file__).with_name("results") / "tune.json"
+    previous = json.loads(out.read_text()) if out.exists() else {}
     with tempfile.TemporaryDirectory(prefix="bwkit-bench-tune-") as tmp:
         if args.track:
             results["track_existing"] = track_existing(args.track, Path(tmp) / "store")
@@ -114,9 +136,12 @@ def main() -> None:
             results["tracking"] = tracking(Path(tmp) / "tracking")
         if args.only in (None, "search"):
             results["search"] = search(Path(tmp) / "search")
-    out = Path(__file__).with_name("results") / "tune.json"
+        if args.only == "tune":
+            grid = previous.get("search", {}).get("grid", {})
+            if grid.get("grid") != GRID:
+                raise SystemExit("--only tune needs the grid's figures for this grid: run --only search first")
+            results["search"] = search(Path(tmp) / "search", grid=grid)
     out.parent.mkdir(exist_ok=True)
-    previous = json.loads(out.read_text()) if out.exists() else {}
     out.write_text(json.dumps({**previous, **results}, indent=2) + "\n")
     print(f"written: {out}")
 
