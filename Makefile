@@ -2,7 +2,7 @@
 # make test  - set up .venv if needed, run the test suite
 # make test-unit - the fast tier (tests/unit: no kernel, no subprocess, no server; under a minute)
 # make test-slow - real-size checks (a few minutes)
-# make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving, the HTTP service under load, generator); not part of the tests
+# make bench - timings (windowing, epoch, full run, ONNX latency, resume, sweep, serving, the HTTP service under load, generator, tracking, a 12-trial search against a 3x3 grid: about an hour on 2 cores, most of it the search); not part of the tests
 # make bench-accuracy - accuracy of the defaults over data sets (dwcp, legacy seeds 1-5, irish5g)
 # make bench-scale - stage times and peak memory at 15,000 to 10,000,000 rows (about 20 minutes)
 # make coverage - the test suite with line coverage of bwkit/
