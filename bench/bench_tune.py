@@ -80,10 +80,9 @@ def search(root: Path, *, grid: dict | None = None) -> dict:
     start = time.perf_counter()
     study = run_tune(base, parse_space(SPACE), TRIALS, study_id="tune", seed=0, workers=2, runs_root=root,
                      log=lambda *_: None)
-    folder = root / "studies" / "tune"
     for row in study["rows"]:
-        print(f"  {row['run_id']}: {row['state']:8s} value {row['value']} after {epochs_trained(folder / row['run_id'])} "
-              f"epochs, {row['params']}", flush=True)
+        print(f"  {row['run_id']}: {row['state']:8s} value {row['value']} after {row['epochs_trained']} epochs, "
+              f"{row['params']}", flush=True)
     tune = {"trials": len(study["rows"]), "best_val_loss": study["best"]["value"], "best": study["best"]["params"],
             "epochs_trained": study["epochs_trained"], "seconds": round(time.perf_counter() - start, 1),
             "pruned": sum(r["state"] == "PRUNED" for r in study["rows"])}
@@ -95,14 +94,9 @@ def search(root: Path, *, grid: dict | None = None) -> dict:
     return {"grid": grid, "tune": tune}
 
 
-def epochs_trained(run_dir: Path) -> int:
-    from bwkit.training import epochs_trained as counted
-
-    return counted(run_dir) if run_dir.exists() else 0
-
-
 def grid_search(base: dict, root: Path) -> dict:
     from bwkit.experiments import parse_grid, run_sweep
+    from bwkit.training import epochs_trained
 
     start = time.perf_counter()
     sweep = run_sweep(base, parse_grid(GRID), sweep_id="grid", workers=2, runs_root=root, log=lambda *_: None,

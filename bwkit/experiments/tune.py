@@ -196,7 +196,7 @@ def _trials_table(study, folder: Path) -> list[dict]:
         run_dir = folder / _run_id(study.study_name, t.number)
         stop = RunFolder(run_dir).stop
         rows.append({"number": t.number, "run_id": run_dir.name, "state": t.state.name, "value": t.value,
-                     "params": t.params, "epochs_trained": epochs_trained(run_dir) if run_dir.exists() else 0,
+                     "params": t.params, "epochs_trained": epochs_trained(run_dir),
                      "pruned": stop.read_text().strip() if stop.exists() else None})
     return rows
 
