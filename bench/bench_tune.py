@@ -96,6 +96,7 @@ def search(root: Path, *, grid: dict | None = None) -> dict:
 
 def grid_search(base: dict, root: Path) -> dict:
     from bwkit.experiments import parse_grid, run_sweep
+    from bwkit.runs import RunFolder, read_record
     from bwkit.training import epochs_trained
 
     start = time.perf_counter()
@@ -105,8 +106,13 @@ def grid_search(base: dict, root: Path) -> dict:
     folder = root / "sweeps" / "grid"
     losses = {rid: json.loads((folder / rid / "bandwidth_predictor_report.json").read_text())["best_val_loss"]
               for rid, r in sweep["results"].items() if r["status"] == "succeeded"}
+    names = [pair.split("=")[0] for pair in GRID]
+    points = {rid: {"params": {n: read_record(RunFolder(folder / rid))["parameters"][n] for n in names},
+                    "val_loss": losses.get(rid), "epochs_trained": epochs_trained(folder / rid)} for rid in sweep["runs"]}
+    for rid, point in points.items():
+        print(f"  {rid}: value {point['val_loss']} after {point['epochs_trained']} epochs, {point['params']}", flush=True)
     grid = {"runs": len(sweep["runs"]), "best_val_loss": min(losses.values()), "seconds": round(grid_seconds, 1),
-            "epochs_trained": sum(epochs_trained(folder / rid) for rid in sweep["runs"])}
+            "epochs_trained": sum(p["epochs_trained"] for p in points.values()), "points": points}
     print(f"grid: best val_loss {grid['best_val_loss']:.5f}, {grid['epochs_trained']} epochs, "
           f"{grid['seconds']:.0f} s", flush=True)
     return {**grid, "grid": GRID}
