@@ -1,0 +1,108 @@
+"""LSTM variants on the validation split (not a test, not the kit's code path): what might close the gap to the trees.
+
+    python bench/explore_lstm.py --preset presets/irish5g.yml --set residual=false            # the defaults
+    python bench/explore_lstm.py --preset presets/irish5g.yml --set residual=false --dropout 0.3
+    python bench/explore_lstm.py --legacy 2 --set learning_rate=0.001                          # legacy profile, seed 2
+    python bench/explore_lstm.py --set learning_rate=0.003 --set hidden_size=64               # the default dwcp data
+
+Trains one model the way 02_train does (the selection race, then early stopping on validation), with one of these
+changes patched in for this process only: `--dropout P` on the LSTM's last output before the head (the kit's
+`dropout` acts between stacked layers only), `--weight-decay W` (AdamW instead of Adam), `--log-inputs a,b`
+(log1p of those input columns; give residual=false, since the residual adds the last input value), `--carry C`
+(a learned per-target weight on the last value, starting at C, instead of residual's fixed 1; needs residual=true).
+Prints one JSON line: the choice, the best epoch, the best validation loss, and each target's validation skill
+against persistence (1 - MSE / persistence's MSE, on the rows where the target is observed). Test is never read.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bwkit import synth
+from bwkit.runs import configure
+from bwkit.training import model as lstm
+from bwkit.training.inputs import load_data
+from bwkit.training.selection import choose
+from bwkit.training.trained import ensure_data
+
+
+def patch(dropout: float, weight_decay: float, carry: float | None) -> None:
+    """The variant's model and optimiser, for this process."""
+    if weight_decay:
+        torch.optim.Adam = lambda params, lr: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if carry is not None:
+        init = lstm.LSTMForecaster.__init__
+
+        def with_carry(self, n_features, n_targets, *args, **kwargs):
+            init(self, n_features, n_targets, *args, **kwargs)
+            self.carry = torch.nn.Parameter(torch.full((n_targets,), carry))
+        lstm.LSTMForecaster.__init__ = with_carry
+    if dropout or carry is not None:
+        def forward_scaled(self, x):
+            out, _ = self.lstm((x - self.x_mean) / self.x_std)
+            z = self.head(torch.nn.functional.dropout(out[:, -1], dropout, self.training))
+            if self.residual:
+                last = (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
+                z = z + (self.carry if carry is not None else 1.0) * last
+            return z
+        lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--preset", help="a parameters file (e.g. presets/irish5g.yml); default: the dwcp data")
+    parser.add_argument("--legacy", type=int, metavar="SEED", help="the legacy profile drawn with this seed")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--log-inputs", default="")
+    parser.add_argument("--carry", type=float)
+    args = parser.parse_args()
+    patch(args.dropout, args.weight_decay, args.carry)
+    scratch = tempfile.mkdtemp(prefix="bwkit-explore-")
+    config = configure({"run_dir": scratch}, parameters_file=args.preset, sets=args.set, stage="02_train")
+    if args.legacy is not None:
+        path = Path(scratch) / f"legacy-{args.legacy}.csv"
+        synth.write(path, configure(stage="01_generate_data").samples, args.legacy, profile="legacy",
+                    start=configure(stage="01_generate_data").start)
+        config = config.replace(data_path=str(path), seed=args.legacy)
+    elif not config.data_path:
+        config = config.replace(data_path=ensure_data(""))
+    telemetry = load_data(config)
+    raw = telemetry.X.copy()   # persistence's answers, before any transform of the inputs
+    for name in filter(None, args.log_inputs.split(",")):
+        j = list(telemetry.features).index(name)
+        telemetry.X[:, j] = np.log1p(np.maximum(telemetry.X[:, j], 0))
+
+    start = time.perf_counter()
+    choice = choose(telemetry, config)
+    fit = choice.fit
+    while fit.epoch < config.epochs and not fit.stalled:
+        fit.step()
+    fit.model.load_state_dict(fit.best_state)
+    val = choice.prepared.splits["val"]
+    predicted = lstm.predict(fit.model.eval(), val.X)
+    last = raw[val.row - 1][:, [list(telemetry.features).index(t) for t in choice.prepared.targets]]
+    out = {"settings": {k: v for k, v in vars(args).items() if v not in (None, "", 0.0, [])},
+           "chosen": {"residual": choice.config.residual, "known_future": choice.config.known_future},
+           "best_epoch": fit.best_epoch, "epochs": fit.epoch, "val_loss": round(fit.best_val, 5),
+           "seconds": round(time.perf_counter() - start, 1)}
+    if args.carry is not None:
+        out["carry"] = [round(float(v), 3) for v in fit.model.carry]
+    skills = {}
+    for j, target in enumerate(choice.prepared.targets):
+        seen = val.observed[:, j]
+        mse = np.mean((predicted[seen, j] - val.Y[seen, j]) ** 2)
+        skills[target] = round(float(1 - mse / np.mean((last[seen, j] - val.Y[seen, j]) ** 2)), 4)
+    out["val_skill"] = {**skills, "average": round(float(np.mean(list(skills.values()))), 4)}
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
