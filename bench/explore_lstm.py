@@ -94,7 +94,7 @@ def main() -> None:
            "best_epoch": fit.best_epoch, "epochs": fit.epoch, "val_loss": round(fit.best_val, 5),
            "seconds": round(time.perf_counter() - start, 1)}
     if args.carry is not None:
-        out["carry"] = [round(float(v), 3) for v in fit.model.carry]
+        out["carry"] = [round(float(v), 3) for v in fit.model.carry.detach()]
     skills = {}
     for j, target in enumerate(choice.prepared.targets):
         seen = val.observed[:, j]
