@@ -25,17 +25,16 @@ from bwkit.evaluation.significance import verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "bench-accuracy"
-EXTRA: list[str] = []   # --set name=value pairs given on the command line, passed to every run
 DATASETS = [("dwcp", [])] + [(f"legacy seed {s}", ["--set", "profile=legacy", "--set", f"seed={s}"])
                              for s in range(1, 6)] + [("irish5g", ["-f", str(ROOT / "presets" / "irish5g.yml")])]
 
 
-def run(name: str, args: list[str]) -> dict:
+def run(name: str, args: list[str], *, runs: Path) -> dict:
     run_id = name.replace(" ", "-")
-    shutil.rmtree(RUNS / run_id, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "bwkit.cli", "run", "--run-id", run_id, *args, *EXTRA], check=True,
-                   capture_output=True, env={**os.environ, "BWKIT_RUNS": str(RUNS)})
-    return json.loads((RUNS / run_id / "bandwidth_predictor_report.json").read_text())
+    shutil.rmtree(runs / run_id, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "bwkit.cli", "run", "--run-id", run_id, *args], check=True,
+                   capture_output=True, env={**os.environ, "BWKIT_RUNS": str(runs)})
+    return json.loads((runs / run_id / "bandwidth_predictor_report.json").read_text())
 
 
 def coverage(report: dict, level: float, target: str | None = None, bands: str = "test") -> float:
@@ -115,20 +114,17 @@ def checks(name: str, report: dict, word: str) -> list[str]:
 
 
 def main() -> None:
-    global RUNS
-    pairs = sys.argv[1:]
-    if pairs:
-        if len(pairs) % 2 or any(flag != "--set" for flag in pairs[::2]):
-            raise SystemExit("usage: bench_accuracy.py [--set name=value ...]")
-        EXTRA.extend(pairs)
-        RUNS = RUNS.with_name(RUNS.name + "-" + ",".join(pairs[1::2]))
+    extra = sys.argv[1:]   # --set name=value pairs, passed to every run, whose folders then say them
+    if len(extra) % 2 or any(flag != "--set" for flag in extra[::2]):
+        raise SystemExit("usage: bench_accuracy.py [--set name=value ...]")
+    runs = RUNS.with_name(RUNS.name + "-" + ",".join(extra[1::2])) if extra else RUNS
     head = ["data", "val loss", "avg r", "skill thr/rtt/loss/jit", "gap to oracle", "coverage 80 / 95 % (avg)",
             "coverage 80 / 95 % (throughput)", "adaptive 80 / 95 % (throughput)", "training", "chosen", "model vs best baseline (MSE %, 95 % interval)"]
     trees_head = ["data", "LSTM skill thr/rtt/loss/jit (avg)", "gbm skill thr/rtt/loss/jit (avg)",
                   "LSTM vs gbm (MSE %, 95 % interval)", "gbm training"]
     lines, tree_lines, verdicts = [], [], []
     for name, args in DATASETS:
-        report = run(name, args)
+        report = run(name, [*args, *extra], runs=runs)
         word, cells = row(name, report)
         lines.append("| " + " | ".join(cells) + " |")
         tree_lines.append("| " + " | ".join(trees_row(name, report)) + " |")
