@@ -5,7 +5,7 @@
     python bench/explore_lstm.py --legacy 2 --set learning_rate=0.001                          # legacy profile, seed 2
     python bench/explore_lstm.py --set learning_rate=0.003 --set hidden_size=64               # the default dwcp data
 
-Trains one model the way 02_train does (the selection race, then early stopping on validation), with one of these
+Trains one model by 02_train's own `train_run` (the selection race, early stopping, the seasonal blend), with one of these
 changes patched in for this process only: `--dropout P` on the LSTM's last output before the head (the kit's
 `dropout` acts between stacked layers only), `--weight-decay W` (AdamW instead of Adam), `--log-inputs a,b`
 (log1p of those input columns; give residual=false, since the residual adds the last input value), `--carry C`
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from bwkit import synth
-from bwkit.runs import configure
+from bwkit.evaluation.metrics import skill
+from bwkit.runs import RunFolder, configure
+from bwkit.training import ensure_data, train_run
 from bwkit.training import model as lstm
 from bwkit.training.inputs import load_data
-from bwkit.training.selection import choose
-from bwkit.training.trained import ensure_data
 
 
 def patch(dropout: float, weight_decay: float, carry: float | None) -> None:
@@ -81,25 +81,24 @@ def main() -> None:
         telemetry.X[:, j] = np.log1p(np.maximum(telemetry.X[:, j], 0))
 
     start = time.perf_counter()
-    choice = choose(telemetry, config)
-    fit = choice.fit
-    while fit.epoch < config.epochs and not fit.stalled:
-        fit.step()
-    fit.model.load_state_dict(fit.best_state)
+    training = train_run(config.replace(compare_window_only=False), RunFolder(scratch), progress=False,
+                         telemetry=telemetry)   # 02_train's own steps: the race, early stopping, the blend
+    choice, model = training.choice, training.result.model
     val = choice.prepared.splits["val"]
-    predicted = lstm.predict(fit.model.eval(), val.X)
+    predicted = lstm.predict(model, val.X)
     last = raw[val.row - 1][:, [list(telemetry.features).index(t) for t in choice.prepared.targets]]
     out = {"settings": {k: v for k, v in vars(args).items() if v not in (None, "", 0.0, [])},
            "chosen": {"residual": choice.config.residual, "known_future": choice.config.known_future},
-           "best_epoch": fit.best_epoch, "epochs": fit.epoch, "val_loss": round(fit.best_val, 5),
+           "best_epoch": training.result.best_epoch, "epochs": training.result.stopped_epoch,
+           "val_loss": round(min(training.result.history["val_loss"]), 5),
            "seconds": round(time.perf_counter() - start, 1)}
     if args.carry is not None:
-        out["carry"] = [round(float(v), 3) for v in fit.model.carry.detach()]
+        out["carry"] = [round(float(v), 3) for v in model.carry.detach()]
     skills = {}
     for j, target in enumerate(choice.prepared.targets):
         seen = val.observed[:, j]
-        mse = np.mean((predicted[seen, j] - val.Y[seen, j]) ** 2)
-        skills[target] = round(float(1 - mse / np.mean((last[seen, j] - val.Y[seen, j]) ** 2)), 4)
+        skills[target] = round(skill(np.mean((predicted[seen, j] - val.Y[seen, j]) ** 2),
+                                     np.mean((last[seen, j] - val.Y[seen, j]) ** 2)), 4)
     out["val_skill"] = {**skills, "average": round(float(np.mean(list(skills.values()))), 4)}
     print(json.dumps(out), flush=True)
 
