@@ -56,6 +56,7 @@ def row(name: str, report: dict) -> tuple[str, list[str]]:
     skills = "/".join(f"{lstm['per_target'][k]['skill']:.3f}" for k in lstm["per_target"])
     chosen = next(c for c in report["selection"]["candidates"] if c["chosen"]) if report.get("selection") else None
     setting = (("residual" if chosen["residual"] else "level") + (" + calendar" if chosen["known_future"] else "")
+               + (" + linear" if chosen.get("linear_path") else "")
                if chosen else "preset")
     cells = [name, f"{report['best_val_loss']:.5f}", f"{lstm['average']['correlation']:.4f}", skills, f"{gap:.4f}" if gap is not None else "—",
              f"{coverage(report, 0.8):.1f} / {coverage(report, 0.95):.1f}",

@@ -66,8 +66,8 @@ def write_synthetic(path, **changes):
 
 def train_config(**changes) -> Config:
     """02_train's checked configuration, changed where asked; settings that default to "auto" are fixed here
-    (residual, no calendar) unless given, for tests that call train_model without selection."""
-    return configure({"residual": True, "known_future": False, **changes}, stage="02_train")
+    (residual, no calendar, the linear path) unless given, for tests that call train_model without selection."""
+    return configure({"residual": True, "known_future": False, "linear_path": True, **changes}, stage="02_train")
 
 
 # ---------------------------------------------------------------------------

@@ -175,7 +175,8 @@ def write_report(path, evaluation: Evaluation, saved: dict, *, summary_text: str
     avg = evaluation.averages[MODEL]
     report = {
         "model": f"LSTM (hidden {saved['model']['hidden_size']} x {saved['model']['num_layers']} layer(s), "
-                 f"window {Config(saved['config']).window_size})",
+                 f"window {Config(saved['config']).window_size}"
+                 f"{', with a linear path over the window' if saved['model'].get('window_size') else ''})",
         "success": evaluation.verdicts()[MODEL],
         "achieved_metrics": {"correlation": avg["correlation"], "mape": avg["mape"],
                              "accuracy_percent": 100.0 - avg["mape"]},

@@ -78,6 +78,7 @@ RULES = {
     "learning_rate": ((lambda v: v > 0), "above 0"),
     "parity_tolerance": ((lambda v: v > 0), "above 0"),
     "dropout": ((lambda v: 0 <= v < 1), "in [0, 1)"),
+    "ema_epochs": ((lambda v: v >= 0), "0 (no averaging) or more"),
     "profile": ((lambda v: v in PROFILES), "one of " + ", ".join(map(repr, PROFILES))),
     "nan_policy": ((lambda v: v in NAN_POLICIES), "one of " + ", ".join(map(repr, NAN_POLICIES))),
     "split": ((lambda v: v in ("time", "file")), "'time' or 'file'"),

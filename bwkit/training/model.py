@@ -8,6 +8,11 @@ predicted row's calendar among the inputs (`calendar_columns`: 24 hour then 7
 weekday one-hot channels), the output can be blended, per target, with the
 training rows' mean for that hour and weekday (`seasonal`, `blend`: set after
 training, on validation, by `bwkit.training.train.fit_blend`; 0 leaves the network alone).
+With `window_size` given (`linear_path`), a linear map of the whole standardised window (its
+own columns: the calendar channels, the same at every step but the last, are left to the LSTM
+and the blend) is added to the head's output, as in LSTNet's autoregressive highway: the
+model then holds ridge on the flattened window as a special case, and the LSTM learns what a
+linear map cannot. It starts at zero, so an untrained model is still persistence (or the mean).
 """
 from __future__ import annotations
 
@@ -20,13 +25,20 @@ PREDICT_BATCH = 4096   # windows per forward pass when scoring (memory, not accu
 
 class LSTMForecaster(nn.Module):
     def __init__(self, n_features: int, n_targets: int, hidden_size: int, *, num_layers: int, dropout: float,
-                 target_columns: list[int] | None, calendar_columns: list[int] | None = None):
+                 target_columns: list[int] | None, calendar_columns: list[int] | None = None,
+                 window_size: int | None = None):
         super().__init__()
         self.lstm = nn.LSTM(n_features, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.head = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.ReLU(), nn.Linear(hidden_size, n_targets))
         nn.init.zeros_(self.head[-1].weight)  # start as "no change" (persistence when residual)
         nn.init.zeros_(self.head[-1].bias)
+        own = [j for j in range(n_features) if j not in set(calendar_columns or [])]
+        self.register_buffer("linear_columns", torch.tensor(own if window_size else [], dtype=torch.long))
+        self.linear = nn.Linear(window_size * len(own), n_targets) if window_size else None
+        if self.linear is not None:
+            nn.init.zeros_(self.linear.weight)
+            nn.init.zeros_(self.linear.bias)
         self.register_buffer("x_mean", torch.zeros(n_features))
         self.register_buffer("x_std", torch.ones(n_features))
         self.register_buffer("y_mean", torch.zeros(n_targets))
@@ -51,8 +63,11 @@ class LSTMForecaster(nn.Module):
 
     def forward_scaled(self, x: torch.Tensor) -> torch.Tensor:
         """Raw window [batch, window, features] -> standardised targets [batch, targets]."""
-        out, _ = self.lstm((x - self.x_mean) / self.x_std)
+        scaled = (x - self.x_mean) / self.x_std
+        out, _ = self.lstm(scaled)
         z = self.head(out[:, -1])
+        if self.linear is not None:
+            z = z + self.linear(scaled.index_select(2, self.linear_columns).flatten(1))
         if self.residual:
             last = x[:, -1].index_select(1, self.target_columns)
             z = z + (last - self.y_mean) / self.y_std
@@ -77,6 +92,7 @@ def load_checkpoint(path) -> tuple[LSTMForecaster, dict]:
     """Rebuild the model from a checkpoint (`weights_only`: a checkpoint is data, never code)."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     model = LSTMForecaster(**saved["model"])
-    state = {"calendar_columns": torch.zeros(0, dtype=torch.long), **saved["state_dict"]}   # checkpoints before it
+    state = {"calendar_columns": torch.zeros(0, dtype=torch.long),   # checkpoints from before these buffers
+             "linear_columns": torch.zeros(0, dtype=torch.long), **saved["state_dict"]}
     model.load_state_dict(state)
     return model.eval(), saved

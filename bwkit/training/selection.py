@@ -1,10 +1,12 @@
 """Settings left to "auto", chosen on the validation split only.
 
-Two settings decide much of what an LSTM reaches on a new data set, and the right
+Three settings decide much of what an LSTM reaches on a new data set, and the right
 answer differs between data sets: `residual` (predict the change from the last
-value: right when the next minute is close to the last) and `known_future` (feed
+value: right when the next minute is close to the last), `known_future` (feed
 the predicted row's hour and weekday: right when a daily or weekly profile carries
-the signal). Every combination left to "auto" starts training from the same seed;
+the signal) and `linear_path` (add a linear map of the whole window: right when a
+linear model of the window already finds much, wrong when the window is noise that
+its many weights fit). Every combination left to "auto" starts training from the same seed;
 after `select_epochs` epochs the one with the lowest validation loss trains on and
 the others stop. The winner is the model a fixed setting would have trained, so an
 "auto" that picks today's default gives today's weights. An explicit True or False
@@ -32,11 +34,11 @@ class Choice:
 
     def describe(self) -> str:
         if not self.record:
-            return "residual and known_future were set explicitly: no selection."
+            return "residual, known_future and linear_path were set explicitly: no selection."
         lines = [f"Chosen on validation after {self.record['epochs']} epoch(s) each ({self.record['rule']}):"]
         for c in self.record["candidates"]:
             mark = "  <- chosen" if c["chosen"] else ""
-            lines.append(f"  {label(c['residual'], c['known_future']):40s} val_loss {c['val_loss']:.5f}{mark}")
+            lines.append(f"  {label(c):56s} val_loss {c['val_loss']:.5f}{mark}")
         return "\n".join(lines + [f"  note: {n}" for n in self.record["notes"]])
 
 
@@ -44,21 +46,25 @@ def selection_sentence(record: dict) -> str:
     """The selection in one sentence, for the report."""
     chosen = next(c for c in record["candidates"] if c["chosen"])
     others = [c for c in record["candidates"] if not c["chosen"]]
-    text = (f"Chosen on the validation split (test unseen): {label(chosen['residual'], chosen['known_future'])}, "
+    text = (f"Chosen on the validation split (test unseen): {label(chosen)}, "
             f"validation loss {chosen['val_loss']:.4f} after {record['epochs']} epoch(s)")
-    text += (" against " + ", ".join(f"{c['val_loss']:.4f} for {label(c['residual'], c['known_future'])}"
+    text += (" against " + ", ".join(f"{c['val_loss']:.4f} for {label(c)}"
                                      for c in others) + ".") if others else " (the only candidate)."
     return text + "".join(f" Note: {n}." for n in record["notes"])
 
 
-def label(residual: bool, known_future: bool) -> str:
-    return (("residual (change from the last value)" if residual else "level") +
-            (" + calendar" if known_future else ""))
+def label(candidate: dict) -> str:
+    """A candidate's settings in words (a record from before linear_path had none)."""
+    return (("residual (change from the last value)" if candidate["residual"] else "level") +
+            (" + calendar" if candidate["known_future"] else "") +
+            (" + linear path" if candidate.get("linear_path") else ""))
 
 
-def options(telemetry: Telemetry, config: Config, prepared: Prepared) -> tuple[list[tuple[bool, bool]], list[str]]:
-    """The (residual, known_future) pairs to try, today's defaults first, and why any was left out."""
+def options(telemetry: Telemetry, config: Config,
+            prepared: Prepared) -> tuple[list[tuple[bool, bool, bool]], list[str]]:
+    """The (residual, known_future, linear_path) settings to try, today's defaults first, and why any was left out."""
     notes, residuals, calendars = [], [config.residual], [config.known_future]
+    linears = [True, False] if config.linear_path == AUTO else [config.linear_path]
     if config.residual == AUTO:
         residuals = [True, False]
         if prepared.target_columns is None:
@@ -68,24 +74,26 @@ def options(telemetry: Telemetry, config: Config, prepared: Prepared) -> tuple[l
         if not calendar_covered(telemetry.timestamps[prepared.splits["train"].row]):
             calendars = [False]
             notes.append("calendar inputs not tried: the training rows do not cover every hour of day and weekday")
-    return [(r, k) for r in residuals for k in calendars], notes
+    return [(r, k, s) for r in residuals for k in calendars for s in linears], notes
 
 
 def choose(telemetry: Telemetry, config: Config) -> Choice:
-    """Resolve "auto" in `residual` and `known_future` by a short race on validation; start the winner."""
+    """Resolve "auto" in `residual`, `known_future` and `linear_path` by a short race on validation; start the
+    winner."""
     from bwkit.runs import pick_device
     from bwkit.training.train import Fit
 
     device = pick_device(config.device)
-    asked = {"residual": config.residual, "known_future": config.known_future}
+    asked = {"residual": config.residual, "known_future": config.known_future, "linear_path": config.linear_path}
     racing = AUTO in asked.values()
     windows = {False: prepare(telemetry, config.window_size, False, split=split_of(config))}
     pairs, notes = options(telemetry, config, windows[False])
     fits = []
-    for residual, known_future in pairs:
+    for residual, known_future, linear_path in pairs:
         if known_future not in windows:
             windows[known_future] = prepare(telemetry, config.window_size, known_future, split=split_of(config))
-        fit = Fit(windows[known_future], config.replace(residual=residual, known_future=known_future), device)
+        fit = Fit(windows[known_future], config.replace(residual=residual, known_future=known_future,
+                                                        linear_path=linear_path), device)
         while racing and fit.epoch < min(config.select_epochs, config.epochs):
             fit.step()
         fits.append(fit)
@@ -95,6 +103,7 @@ def choose(telemetry: Telemetry, config: Config) -> Choice:
     record = {"asked": asked, "epochs": best.epoch, "notes": notes,
               "rule": "lowest validation loss (MSE on standardised targets)",
               "candidates": [{"residual": f.config.residual, "known_future": f.config.known_future,
+                              "linear_path": f.config.linear_path,
                               "val_loss": f.best_val, "chosen": f is best} for f in fits],
               "other_seconds": sum(f.seconds for f in fits if f is not best)}
     return Choice(best.config, best.prepared, best, record)

@@ -1,5 +1,10 @@
 """Train the LSTM: Adam, ReduceLROnPlateau, early stopping, gradient clipping.
 
+With `ema_epochs` above 0 the weights validated and kept are an exponential moving average of
+the weights over about that many epochs of steps (torch's `AveragedModel`): on noisy, small
+real data the last step's weights swing from epoch to epoch, and early stopping then picks a
+lucky swing. The horizon is in epochs so that it means the same at 500 rows or 10 million.
+
 Deterministic on CPU: same data and parameters give the same weights. The best
 checkpoint (lowest validation loss) is a plain dict of tensors and builtins, so
 `torch.load(path, weights_only=True)` reads it: a checkpoint is data, never code.
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from bwkit.errors import ParameterError
@@ -49,10 +55,10 @@ def build_model(prepared: Prepared, config: Config) -> LSTMForecaster:
         warnings.warn(f"residual=True needs every target among the features ({missing} are not): "
                       "the model predicts the targets directly")
     calendar = [prepared.features.index(c) for c in CALENDAR_FEATURES] if config.known_future else None
+    train = prepared.splits["train"]
     model = LSTMForecaster(len(prepared.features), len(prepared.targets), config.hidden_size,
                            num_layers=config.num_layers, dropout=config.dropout, target_columns=columns,
-                           calendar_columns=calendar)
-    train = prepared.splits["train"]
+                           calendar_columns=calendar, window_size=train.X.shape[1] if config.linear_path else None)
     model.set_scalers(Scaler.fit(train.X), Scaler.fit(train.Y, train.observed))
     return model
 
@@ -117,8 +123,9 @@ def _masked_mse(predicted, target, observed):
     return ((predicted - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def _epoch(model, optimizer, X, *, Y, order, batch_size: int, observed=None) -> float:
-    """One pass over the training windows in `order`; returns the mean training loss (observed values only)."""
+def _epoch(model, optimizer, X, *, Y, order, batch_size: int, observed=None, average=None) -> float:
+    """One pass over the training windows in `order`; returns the mean training loss (observed values only).
+    average: an `AveragedModel` updated after every step."""
     model.train()
     running = 0.0
     for i in range(0, len(order), batch_size):
@@ -130,6 +137,8 @@ def _epoch(model, optimizer, X, *, Y, order, batch_size: int, observed=None) -> 
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
         optimizer.step()
+        if average is not None:
+            average.update_parameters(model)
         running += float(loss.detach()) * len(idx)
     return running / len(X)
 
@@ -147,6 +156,15 @@ def _close_as_done(bar, epochs_run: int) -> None:
     bar.close()
 
 
+def moving_average(steps: float):
+    """An `AveragedModel` rule: the exponential moving average over about `steps` steps, warmed up over the first
+    ones (decay (1 + n) / (10 + n) until that is the smaller) so that a short training's average still moves."""
+    def update(averaged, current, n):
+        decay = min(1.0 - 1.0 / max(steps, 1.0), (1.0 + float(n)) / (10.0 + float(n)))
+        return averaged + (current - averaged) * (1.0 - decay)
+    return update
+
+
 def _mask(observed: np.ndarray, device):
     """The observed mask as a bool tensor (one byte per window and target); None where every value is observed."""
     return None if observed.all() else torch.as_tensor(observed, dtype=torch.bool, device=device)
@@ -160,7 +178,7 @@ class Fit:
     """
 
     def __init__(self, prepared: Prepared, config: Config, device: str):
-        unresolved = [k for k in ("residual", "known_future") if not isinstance(config[k], bool)]
+        unresolved = [k for k in ("residual", "known_future", "linear_path") if not isinstance(config[k], bool)]
         if unresolved:
             raise ParameterError(f"{', '.join(unresolved)} must be True or False here (got "
                                  f"{', '.join(repr(config[k]) for k in unresolved)}); bwkit.training.selection.choose "
@@ -174,6 +192,9 @@ class Fit:
             (TorchWindows(w.X, device), torch.as_tensor(w.Y, device=device), _mask(w.observed, device))
             for w in (prepared.splits["train"], prepared.splits["val"]))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
+        steps = config.ema_epochs * -(-len(self.Xtr) // config.batch_size)   # epochs of steps averaged over
+        self.average = AveragedModel(self.model, avg_fn=moving_average(steps)) if config.ema_epochs else None
+        self.kept = self.average.module if self.average is not None else self.model   # what is validated and kept
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, factor=0.5, patience=max(config.patience // 3, 1))
         self.shuffle = torch.Generator().manual_seed(config.seed)
@@ -186,15 +207,15 @@ class Fit:
         self.epoch += 1
         order = torch.randperm(len(self.Xtr), generator=self.shuffle).to(self.device)
         train_loss = _epoch(self.model, self.optimizer, self.Xtr, Y=self.Ytr, order=order,
-                            batch_size=self.config.batch_size, observed=self.Mtr)
-        val_loss, lr = _loss(self.model, self.Xva, self.Yva, observed=self.Mva), self.optimizer.param_groups[0]["lr"]
+                            batch_size=self.config.batch_size, observed=self.Mtr, average=self.average)
+        val_loss, lr = _loss(self.kept, self.Xva, self.Yva, observed=self.Mva), self.optimizer.param_groups[0]["lr"]
         self.scheduler.step(val_loss)
         for key, value in zip(self.history, (self.epoch, train_loss, val_loss, lr, time.perf_counter() - start)):
             self.history[key].append(value)
         improved = val_loss < self.best_val
         if improved:
             self.best_val, self.best_epoch = val_loss, self.epoch
-            self.best_state = copy.deepcopy(self.model.state_dict())
+            self.best_state = copy.deepcopy(self.kept.state_dict())
         return (f"epoch {self.epoch:4d}  train_loss {train_loss:.6f}  val_loss {val_loss:.6f}  lr {lr:.2e}"
                 f"{'  *best' if improved else ''}")
 
@@ -262,7 +283,9 @@ def _save(result: TrainResult, prepared: Prepared, config: Config, *, data_info:
                   "hidden_size": config.hidden_size, "num_layers": config.num_layers,
                   "dropout": config.dropout,
                   "target_columns": model.target_columns.tolist() if model.residual else None,
-                  "calendar_columns": model.calendar_columns.tolist() or None},
+                  "calendar_columns": model.calendar_columns.tolist() or None,
+                  "window_size": model.linear.in_features // len(model.linear_columns) if model.linear is not None
+                  else None},
         "features": prepared.features, "targets": prepared.targets,
         "config": config.to_dict(), "data": dict(data_info),
         "history": result.history, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch,

@@ -16,10 +16,11 @@ WINDOW, FEATURES, TARGET_COLUMNS = 6, 5, [0, 3]
 TOLERANCE = configure(stage="04_export")["parity_tolerance"]   # 04_export's default
 
 
-def _model(residual=True, num_layers=1, seed=0):
+def _model(residual=True, num_layers=1, seed=0, linear_path=True):
     torch.manual_seed(seed)
     model = LSTMForecaster(FEATURES, len(TARGET_COLUMNS), hidden_size=8, num_layers=num_layers, dropout=0.0,
-                           target_columns=TARGET_COLUMNS if residual else None)
+                           target_columns=TARGET_COLUMNS if residual else None,
+                           window_size=WINDOW if linear_path else None)
     x_scaler = Scaler(np.array([10.0, 2.0, -1.0, 5.0, 0.5]), np.array([3.0, 0.5, 2.0, 1.5, 0.1]))
     y_scaler = Scaler(np.array([10.0, 5.0]), np.array([3.0, 1.5]))
     model.set_scalers(x_scaler, y_scaler)
@@ -32,9 +33,9 @@ def _windows(batch, seed=1):
     return x.astype(np.float32)
 
 
-@pytest.mark.parametrize("num_layers", [1, 2])
-def test_output_shape(num_layers):
-    model = _model(num_layers=num_layers)
+@pytest.mark.parametrize("num_layers,linear_path", [(1, True), (2, True), (1, False)])
+def test_output_shape(num_layers, linear_path):
+    model = _model(num_layers=num_layers, linear_path=linear_path)
     with torch.no_grad():
         out = model(torch.as_tensor(_windows(7)))
         assert out.shape == (7, 2) and out.dtype == torch.float32
@@ -53,6 +54,18 @@ def test_residual_model_starts_at_persistence_in_original_units():
         moved = model(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(moved - x[:, -1, TARGET_COLUMNS], np.broadcast_to([3.0, 1.5], moved.shape),
                                rtol=1e-5, atol=1e-4)
+
+
+def test_the_linear_path_adds_a_linear_map_of_the_standardised_window():
+    model = _model(residual=True)
+    x = torch.as_tensor(_windows(5))
+    with torch.no_grad():
+        before = model.forward_scaled(x)
+        model.linear.weight[1, 3 * FEATURES + 2] = 2.0   # the 4th row's 3rd feature, into the second target
+        change = model.forward_scaled(x) - before
+    scaled = (x[:, 3, 2] - model.x_mean[2]) / model.x_std[2]
+    np.testing.assert_allclose(change[:, 1].numpy(), 2.0 * scaled.numpy(), rtol=1e-5, atol=1e-5)
+    assert float(change[:, 0].abs().max()) == 0.0
 
 
 def test_non_residual_model_starts_at_the_target_mean():

@@ -43,8 +43,8 @@ def chosen(choice):
 def test_a_daily_profile_gets_the_level_and_the_calendar_a_random_walk_the_residual(tmp_path):
     profile = selection.choose(hourly_csv(tmp_path, "profile"), config())
     assert chosen(profile) == (False, True)
-    assert len(profile.record["candidates"]) == 4 and profile.record["asked"] == {"residual": "auto",
-                                                                                 "known_future": "auto"}
+    assert len(profile.record["candidates"]) == 4 and profile.record["asked"] == {
+        "residual": "auto", "known_future": "auto", "linear_path": True}
     walk = selection.choose(hourly_csv(tmp_path, "walk"), config())
     assert chosen(walk)[0] is True
     losses = {(c["residual"], c["known_future"]): c["val_loss"] for c in walk.record["candidates"]}
@@ -57,6 +57,17 @@ def test_explicit_settings_win_and_nothing_is_raced(tmp_path):
     assert chosen(choice) == (True, False) and choice.record is None and choice.fit.epoch == 0
     half = selection.choose(hourly_csv(tmp_path, "profile"), config(residual=True))
     assert [(c["residual"], c["known_future"]) for c in half.record["candidates"]] == [(True, False), (True, True)]
+
+
+def test_the_linear_path_left_to_auto_is_raced_and_the_winner_has_it_only_if_chosen(tmp_path):
+    telemetry = hourly_csv(tmp_path, "walk")
+    choice = selection.choose(telemetry, config(residual=True, known_future=False, linear_path="auto"))
+    candidates = choice.record["candidates"]
+    assert [c["linear_path"] for c in candidates] == [True, False]
+    best = min(candidates, key=lambda c: c["val_loss"])
+    assert best["chosen"] and choice.config.linear_path is best["linear_path"]
+    assert (choice.fit.model.linear is not None) is best["linear_path"]
+    assert ("linear path" in selection.selection_sentence(choice.record)) and "linear path" in choice.describe()
 
 
 def test_the_calendar_is_not_offered_when_training_misses_hours_or_weekdays(tmp_path):
@@ -105,7 +116,10 @@ def test_with_the_calendar_the_output_leans_on_the_seasonal_profile_only_where_v
 
     for kind, expect_high in (("profile", True), ("walk", False)):
         telemetry = hourly_csv(tmp_path, kind)
-        choice = selection.choose(telemetry, config(residual=kind == "walk", known_future=True, epochs=3))
+        # without the linear path, which learns the hour profile from the calendar channels by itself (and then
+        # validation rightly asks less of the blend): the blend is what is tested here
+        choice = selection.choose(telemetry, config(residual=kind == "walk", known_future=True, epochs=3,
+                                                    linear_path=False))
         result = train.train_model(choice.prepared, choice.config, tmp_path / f"{kind}.pth",
                                    log_path=tmp_path / f"{kind}.log", data_info=telemetry.info(), progress=False,
                                    fit=choice.fit)

@@ -34,7 +34,7 @@ def test_two_trainings_with_the_same_parameters_give_identical_weights_and_losse
 
 def test_early_stopping_keeps_the_best_epoch_and_the_checkpoint_loads_as_data(tmp_path):
     prepared, info = tiny_prepared(tmp_path)
-    result = fit(prepared, info, tmp_path / "run", epochs=40, patience=2, learning_rate=0.05)
+    result = fit(prepared, info, tmp_path / "run", epochs=40, patience=2, learning_rate=0.05, ema_epochs=0.0)  # raw weights overfit
     val = result.history["val_loss"]
     assert result.stopped_epoch < 40 and result.stopped_epoch - result.best_epoch == 2
     assert result.best_epoch == int(np.argmin(val)) + 1
@@ -48,13 +48,42 @@ def test_early_stopping_keeps_the_best_epoch_and_the_checkpoint_loads_as_data(tm
     assert "early stop" in log and log.count("\nepoch") == result.stopped_epoch
 
 
-def test_a_checkpoint_from_before_the_calendar_blend_still_loads(tmp_path):
+def test_a_checkpoint_from_before_the_calendar_blend_and_the_linear_path_still_loads(tmp_path):
     prepared, info = tiny_prepared(tmp_path)
-    result = fit(prepared, info, tmp_path / "run", epochs=1)
+    result = fit(prepared, info, tmp_path / "run", epochs=1, linear_path=False)
     saved = torch.load(result.checkpoint, weights_only=True)
     del saved["state_dict"]["calendar_columns"]        # what an older kit wrote
     saved["model"].pop("calendar_columns")
+    saved["model"].pop("window_size")
+    del saved["state_dict"]["linear_columns"]
     torch.save(saved, tmp_path / "old.pth")
     model, _ = load_checkpoint(tmp_path / "old.pth")
     x = torch.as_tensor(prepared.splits["val"].X)
     assert torch.equal(model(x), result.model(x))
+
+
+def test_the_kept_weights_are_a_moving_average_that_smooths_the_validation_curve(tmp_path):
+    """A high learning rate makes the last step's weights swing; their moving average over an epoch swings less."""
+    prepared, info = tiny_prepared(tmp_path)
+    raw, averaged = (fit(prepared, info, tmp_path / name, epochs=12, patience=30, learning_rate=0.05, ema_epochs=e)
+                     for name, e in (("raw", 0.0), ("averaged", 1.0)))
+    swing = lambda losses: float(np.abs(np.diff(losses)).sum())   # noqa: E731
+    assert swing(averaged.history["val_loss"]) < swing(raw.history["val_loss"])
+    saved = torch.load(averaged.checkpoint, weights_only=True)
+    model, _ = load_checkpoint(averaged.checkpoint)   # the kept weights are the average's, and load as saved
+    assert saved["best_epoch"] == averaged.best_epoch
+    x = torch.as_tensor(prepared.splits["val"].X)
+    assert torch.equal(model(x), averaged.model(x))
+
+
+def test_the_moving_average_follows_a_short_training_and_settles_over_its_horizon():
+    update = train.moving_average(steps=100)
+    average = torch.zeros(1)
+    for n in range(5):   # warm-up: the first steps move it most of the way
+        average = update(average, torch.ones(1), n)
+    assert float(average) > 0.3
+    for n in range(5, 2000):
+        average = update(average, torch.full((1,), 2.0), n)
+    assert abs(float(average) - 2.0) < 1e-6
+    one_step = update(torch.zeros(1), torch.ones(1), 10_000)
+    assert abs(float(one_step) - 0.01) < 1e-9   # past the warm-up: 1 / steps of each new value
