@@ -22,7 +22,7 @@ import time
 import warnings
 from pathlib import Path
 
-from bwkit.runs import STAGES, RunFolder, read_record, runs_root as default_runs_root
+from bwkit.runs import STAGES, RunFolder, model_version, read_record, runs_root as default_runs_root
 
 EXPERIMENT = "bwkit"
 DATABASE = "mlflow.db"
@@ -148,7 +148,7 @@ def _onnx_model(client, mlflow_run: str, run: dict, *, files: RunFolder) -> None
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, TensorSpec
 
-    version = run.get("parameters", {}).get("model_version", "v1")
+    version = model_version(run)
     path, meta = files.onnx(version), json.loads(files.metadata(version).read_text())
     window, features, targets = meta["window_size"], len(meta["features"]), len(meta["targets"])
     signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, window, features), "input")]),
@@ -169,7 +169,7 @@ def _artifacts(client, mlflow_run: str, run: dict, *, files: RunFolder) -> None:
     for stage in STAGES:
         if files.html(stage).is_file():
             client.log_artifact(mlflow_run, str(files.html(stage)), "pages")
-    if files.onnx(run.get("parameters", {}).get("model_version", "v1")).is_file():
+    if files.onnx(model_version(run)).is_file():
         _onnx_model(client, mlflow_run, run, files=files)
 
 

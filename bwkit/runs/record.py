@@ -137,7 +137,8 @@ def model_version(record: dict) -> str:
     """The model version a run exported under: its recorded parameter, else 04_export's default."""
     from bwkit.runs.params import notebook_parameters
 
-    return record["parameters"].get("model_version") or notebook_parameters("04_export")["model_version"].default
+    return (record.get("parameters") or {}).get("model_version") or \
+        notebook_parameters("04_export")["model_version"].default   # .get: an unfinished or old run may lack them
 
 
 def reconcile(files: RunFolder) -> dict:

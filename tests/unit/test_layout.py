@@ -140,3 +140,20 @@ def test_parameters_beyond_the_third_are_keyword_only():
     """Beyond three, a call names what it passes: `load_telemetry(path, features, targets, nan_policy="error")`."""
     found = [line for path in FILES for line in crowded(path.read_text(), str(path.relative_to(ROOT)))]
     assert not found, "more than three positional parameters (make the rest keyword-only):\n" + "\n".join(found)
+
+
+def test_no_pipeline_parameter_default_is_copied_outside_the_notebooks():
+    """`.get("model_version", "v1")` and its kind: the parameters cell's default written again in code, which drifts
+    when the cell changes. (A different fallback for an old record, e.g. split "file", is not a copy.)"""
+    from bwkit.runs.params import notebook_parameters
+    from bwkit.runs.paths import STAGES
+
+    defaults = {name: p.default for stage in STAGES for name, p in notebook_parameters(stage).items()}
+    copies = []
+    for path in FILES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                    and len(node.args) == 2 and all(isinstance(a, ast.Constant) for a in node.args) \
+                    and node.args[0].value in defaults and node.args[1].value == defaults[node.args[0].value]:
+                copies.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert not copies, copies
