@@ -1,7 +1,8 @@
 """Accuracy over data sets (not a test): `make bench-accuracy` (about 6 minutes on 2 cores).
 
 Runs the kit with its defaults (no preset) on the default dwcp data and on the legacy
-profile drawn with seeds 1-5, and the irish5g preset on the real 5G traces; prints one
+profile drawn with seeds 1-5, the irish5g preset on the real 5G traces, and many short real
+traces with two features (bench/short_traces.py, throughput only); prints one
 table (average r, skill per target, gap to the oracle, interval coverage, training time,
 the model against the best baseline with its 95 % interval), a second one with the
 gradient-boosted trees (`gbm`) beside the LSTM (skill per target and average, the LSTM
@@ -21,17 +22,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import short_traces
 from bwkit.evaluation.significance import verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "bench-accuracy"
 DATASETS = [("dwcp", [])] + [(f"legacy seed {s}", ["--set", "profile=legacy", "--set", f"seed={s}"])
-                             for s in range(1, 6)] + [("irish5g", ["-f", str(ROOT / "presets" / "irish5g.yml")])]
+                             for s in range(1, 6)] + [("irish5g", ["-f", str(ROOT / "presets" / "irish5g.yml")]),
+                                                      ("short traces", short_traces.SETTINGS)]
 
 
 def run(name: str, args: list[str], *, runs: Path) -> dict:
     run_id = name.replace(" ", "-")
     shutil.rmtree(runs / run_id, ignore_errors=True)
+    if name == "short traces":   # derived from the shipped traces (bench/short_traces.py), beside the runs
+        args = [*args, "--set", f"data_path={short_traces.write(runs / 'short_traces.csv')}"]
     subprocess.run([sys.executable, "-m", "bwkit.cli", "run", "--run-id", run_id, *args], check=True,
                    capture_output=True, env={**os.environ, "BWKIT_RUNS": str(runs)})
     return json.loads((runs / run_id / "bandwidth_predictor_report.json").read_text())
@@ -105,6 +110,10 @@ def checks(name: str, report: dict, word: str) -> list[str]:
                  lstm["average"]["skill"] >= trees["average"]["skill"]),
                 (f"the trees train in {report['method_details']['gbm']['training_seconds']:.1f} s (< 30 s)",
                  report["method_details"]["gbm"]["training_seconds"] < 30)]
+    if name == "short traces":
+        ahead = [m for m in ("ridge", "gbm") if comparison[m]["average"]["skill"] > lstm["average"]["skill"]]
+        out += [(f"LSTM skill {lstm['average']['skill']:.3f} >= ridge's ({comparison['ridge']['average']['skill']:.3f}) "
+                 f"and the trees' ({trees['average']['skill']:.3f})", not ahead)]
     if name in ("dwcp", "irish5g"):
         for level in (0.8, 0.95):
             for bands, what in (("test", "calibrated on validation"), ("adaptive_test", "adaptive")):

@@ -4,6 +4,8 @@
     python bench/explore_lstm.py --preset presets/irish5g.yml --set residual=false --dropout 0.3
     python bench/explore_lstm.py --legacy 2 --set learning_rate=0.001                          # legacy profile, seed 2
     python bench/explore_lstm.py --set learning_rate=0.003 --set hidden_size=64               # the default dwcp data
+    python bench/explore_lstm.py --short-traces --baselines      # many short real traces; the trees and ridge beside
+    python bench/explore_lstm.py --preset presets/irish5g.yml --set linear_path=false --set ema_epochs=0
 
 Trains one model by 02_train's own `train_run` (the selection race, early stopping, the seasonal blend), with one of these
 changes patched in for this process only: `--dropout P` on the LSTM's last output before the head (the kit's
@@ -11,7 +13,9 @@ changes patched in for this process only: `--dropout P` on the LSTM's last outpu
 (log1p of those input columns; give residual=false, since the residual adds the last input value), `--carry C`
 (a learned per-target weight on the last value, starting at C, instead of residual's fixed 1; needs residual=true).
 Prints one JSON line: the choice, the best epoch, the best validation loss, and each target's validation skill
-against persistence (1 - MSE / persistence's MSE, on the rows where the target is observed). Test is never read.
+against persistence (1 - MSE / persistence's MSE, on the rows where the target is observed). With `--baselines`,
+the gradient-boosted trees' and ridge's validation skill on the same windows too (each fitted as 03_evaluate fits
+it). Test is never read.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+import short_traces
 
 from bwkit import synth
 from bwkit.evaluation.metrics import skill
@@ -45,13 +51,26 @@ def patch(dropout: float, weight_decay: float, carry: float | None) -> None:
         lstm.LSTMForecaster.__init__ = with_carry
     if dropout or carry is not None:
         def forward_scaled(self, x):
-            out, _ = self.lstm((x - self.x_mean) / self.x_std)
+            scaled = (x - self.x_mean) / self.x_std
+            out, _ = self.lstm(scaled)
             z = self.head(torch.nn.functional.dropout(out[:, -1], dropout, self.training))
+            if self.linear is not None:
+                z = z + self.linear(scaled.index_select(2, self.linear_columns).flatten(1))
             if self.residual:
                 last = (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
                 z = z + (self.carry if carry is not None else 1.0) * last
             return z
         lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
+def val_skill(predicted: np.ndarray, val, last: np.ndarray, targets: list[str]) -> dict:
+    """Each target's skill against persistence on the validation rows where it is observed, and their average."""
+    skills = {}
+    for j, target in enumerate(targets):
+        seen = val.observed[:, j]
+        skills[target] = round(skill(np.mean((predicted[seen, j] - val.Y[seen, j]) ** 2),
+                                     np.mean((last[seen, j] - val.Y[seen, j]) ** 2)), 4)
+    return {**skills, "average": round(float(np.mean(list(skills.values()))), 4)}
 
 
 def main() -> None:
@@ -63,6 +82,8 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--log-inputs", default="")
     parser.add_argument("--carry", type=float)
+    parser.add_argument("--short-traces", action="store_true", help="the data of bench/short_traces.py")
+    parser.add_argument("--baselines", action="store_true", help="also the trees' and ridge's validation skill")
     args = parser.parse_args()
     patch(args.dropout, args.weight_decay, args.carry)
     scratch = tempfile.mkdtemp(prefix="bwkit-explore-")
@@ -72,6 +93,9 @@ def main() -> None:
         synth.write(path, configure(stage="01_generate_data").samples, args.legacy, profile="legacy",
                     start=configure(stage="01_generate_data").start)
         config = config.replace(data_path=str(path), seed=args.legacy)
+    elif args.short_traces:
+        config = configure({"run_dir": scratch}, sets=short_traces.SETTINGS[1::2] + args.set, stage="02_train")
+        config = config.replace(data_path=str(short_traces.write(Path(scratch) / "short_traces.csv")))
     elif not config.data_path:
         config = config.replace(data_path=ensure_data(""))
     telemetry = load_data(config)
@@ -87,19 +111,22 @@ def main() -> None:
     val = choice.prepared.splits["val"]
     predicted = lstm.predict(model, val.X)
     last = raw[val.row - 1][:, [list(telemetry.features).index(t) for t in choice.prepared.targets]]
-    out = {"settings": {k: v for k, v in vars(args).items() if v not in (None, "", 0.0, [])},
-           "chosen": {"residual": choice.config.residual, "known_future": choice.config.known_future},
+    out = {"settings": {k: v for k, v in vars(args).items() if v not in (None, "", 0.0, [], False)},
+           "chosen": {k: choice.config[k] for k in ("residual", "known_future", "linear_path")},
            "best_epoch": training.result.best_epoch, "epochs": training.result.stopped_epoch,
            "val_loss": round(min(training.result.history["val_loss"]), 5),
            "seconds": round(time.perf_counter() - start, 1)}
     if args.carry is not None:
         out["carry"] = [round(float(v), 3) for v in model.carry.detach()]
-    skills = {}
-    for j, target in enumerate(choice.prepared.targets):
-        seen = val.observed[:, j]
-        skills[target] = round(skill(np.mean((predicted[seen, j] - val.Y[seen, j]) ** 2),
-                                     np.mean((last[seen, j] - val.Y[seen, j]) ** 2)), 4)
-    out["val_skill"] = {**skills, "average": round(float(np.mean(list(skills.values()))), 4)}
+    out["val_skill"] = val_skill(predicted, val, last, choice.prepared.targets)
+    if args.baselines:
+        from bwkit.evaluation import baselines, trees
+
+        splits = choice.prepared.splits
+        out["trees_val_skill"] = val_skill(trees.fit(choice.prepared, telemetry).validation, val, last,
+                                           choice.prepared.targets)
+        out["ridge_val_skill"] = val_skill(baselines.MaskedRidge(splits["train"], val).predict(val.X), val, last,
+                                           choice.prepared.targets)
     print(json.dumps(out), flush=True)
 
 

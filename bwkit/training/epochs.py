@@ -39,4 +39,9 @@ def epochs_trained(run_dir) -> int:
         selection = json.loads(files.report.read_text()).get("selection") or {}
     except (OSError, ValueError):
         selection = {}
-    return total + selection.get("epochs", 0) * max(len(selection.get("candidates", [])) - 1, 0)
+    candidates = selection.get("candidates", [])
+    total += selection.get("epochs", 0) * max(len(candidates) - 1, 0)
+    if selection.get("linear_path"):   # the twin across the linear path, not kept, trained on past the race
+        kept = next(c for c in candidates if c["chosen"]).get("linear_path")
+        total += selection["linear_path"][str(not kept).lower()]["epochs"] - selection["epochs"]
+    return total

@@ -59,15 +59,19 @@ def test_explicit_settings_win_and_nothing_is_raced(tmp_path):
     assert [(c["residual"], c["known_future"]) for c in half.record["candidates"]] == [(True, False), (True, True)]
 
 
-def test_the_linear_path_left_to_auto_is_raced_and_the_winner_has_it_only_if_chosen(tmp_path):
+def test_the_linear_path_left_to_auto_is_judged_after_training_to_early_stopping_both_ways(tmp_path):
     telemetry = hourly_csv(tmp_path, "walk")
-    choice = selection.choose(telemetry, config(residual=True, known_future=False, linear_path="auto"))
-    candidates = choice.record["candidates"]
-    assert [c["linear_path"] for c in candidates] == [True, False]
-    best = min(candidates, key=lambda c: c["val_loss"])
-    assert best["chosen"] and choice.config.linear_path is best["linear_path"]
-    assert (choice.fit.model.linear is not None) is best["linear_path"]
-    assert ("linear path" in selection.selection_sentence(choice.record)) and "linear path" in choice.describe()
+    choice = selection.choose(telemetry, config(residual=True, known_future=False, linear_path="auto", epochs=12,
+                                                patience=3))
+    candidates, finals = choice.record["candidates"], choice.record["linear_path"]
+    assert [c["linear_path"] for c in candidates] == [True, False] and choice.record["epochs"] == 4
+    assert {k: v["epochs"] > 4 for k, v in finals.items()} == {"true": True, "false": True}   # past the race
+    kept = min(finals, key=lambda k: finals[k]["val_loss"])
+    assert choice.config.linear_path is (kept == "true") and choice.fit.best_val == finals[kept]["val_loss"]
+    assert next(c for c in candidates if c["chosen"])["linear_path"] is choice.config.linear_path
+    assert (choice.fit.model.linear is not None) is choice.config.linear_path
+    assert choice.fit.stalled or choice.fit.epoch == 12
+    assert "with and without the linear path" in selection.selection_sentence(choice.record)
 
 
 def test_the_calendar_is_not_offered_when_training_misses_hours_or_weekdays(tmp_path):

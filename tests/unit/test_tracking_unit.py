@@ -44,3 +44,13 @@ def test_a_run_with_tracking_off_warms_no_store(tmp_path):
     tracker = Tracker(runs_root=tmp_path)
     tracker.begin(SimpleNamespace(data={"parameters": {"tracking": False}}))
     assert tracker._warming is None and not list(tmp_path.iterdir())
+
+
+def test_epochs_trained_counts_the_twin_across_the_linear_path_that_was_not_kept(tmp_path):
+    (tmp_path / "training_output.log").write_text("".join(
+        f"epoch {e:4d}  train_loss 0.5  val_loss 0.4  lr 1e-3\n" for e in range(1, 21)))
+    (tmp_path / "bandwidth_predictor_report.json").write_text(
+        '{"selection": {"epochs": 3, "candidates": [{"chosen": true, "linear_path": true}, '
+        '{"chosen": false, "linear_path": false}, {"chosen": false, "linear_path": true}], '
+        '"linear_path": {"true": {"epochs": 20}, "false": {"epochs": 17}}}}')
+    assert epochs_trained(tmp_path) == 20 + 2 * 3 + (17 - 3)   # kept, two raced candidates, the twin past the race
