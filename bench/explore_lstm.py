@@ -112,7 +112,7 @@ def main() -> None:
     predicted = lstm.predict(model, val.X)
     last = raw[val.row - 1][:, [list(telemetry.features).index(t) for t in choice.prepared.targets]]
     out = {"settings": {k: v for k, v in vars(args).items() if v not in (None, "", 0.0, [], False)},
-           "chosen": {k: choice.config[k] for k in ("residual", "known_future", "linear_path")},
+           "chosen": {k: choice.config.get(k) for k in ("residual", "known_future", "linear_path")},
            "best_epoch": training.result.best_epoch, "epochs": training.result.stopped_epoch,
            "val_loss": round(min(training.result.history["val_loss"]), 5),
            "seconds": round(time.perf_counter() - start, 1)}

@@ -43,6 +43,10 @@ class Choice:
         for c in self.record["candidates"]:
             mark = "  <- chosen" if c["chosen"] else ""
             lines.append(f"  {label(c):56s} val_loss {c['val_loss']:.5f}{mark}")
+        finals = self.record.get("linear_path")
+        if finals:
+            lines.append(f"  then trained to early stopping: val_loss {finals['true']['val_loss']:.5f} with the linear "
+                         f"path, {finals['false']['val_loss']:.5f} without")
         return "\n".join(lines + [f"  note: {n}" for n in self.record["notes"]])
 
 
@@ -50,14 +54,13 @@ def selection_sentence(record: dict) -> str:
     """The selection in one sentence, for the report."""
     chosen = next(c for c in record["candidates"] if c["chosen"])
     others = [c for c in record["candidates"] if not c["chosen"]]
-    text = (f"Chosen on the validation split (test unseen): {label(chosen)}, "
-            f"validation loss {chosen['val_loss']:.4f} after {record['epochs']} epoch(s)")
+    finals = record.get("linear_path")
+    text = (f"Chosen on the validation split (test unseen): {label(chosen)}"
+            + (f" (with and without the linear path trained to early stopping: validation loss "
+               f"{finals['true']['val_loss']:.4f} with it, {finals['false']['val_loss']:.4f} without)" if finals else "")
+            + f"; validation loss after {record['epochs']} epoch(s) {chosen['val_loss']:.4f}")
     text += (" against " + ", ".join(f"{c['val_loss']:.4f} for {label(c)}"
                                      for c in others) + ".") if others else " (the only candidate)."
-    finals = record.get("linear_path")
-    if finals:
-        text += (" Trained on to early stopping with and without the linear path: validation loss "
-                 f"{finals['true']['val_loss']:.4f} with it, {finals['false']['val_loss']:.4f} without.")
     return text + "".join(f" Note: {n}." for n in record["notes"])
 
 
