@@ -5,6 +5,8 @@ Sections:
   * Defaults, read through the one configuration path (`params.configure`)
   * Telemetry CSV fixtures (unit tests of bwkit)
   * The tiny run: one `bwkit run` shared by every test that needs a run folder
+  * Stand-in stages, for tests of how runs are orchestrated
+  * Pages in a real browser
 """
 from __future__ import annotations
 
@@ -195,6 +197,23 @@ class Blocked:
             raise ImportError("torch is blocked in this test")
 sys.meta_path.insert(0, Blocked())
 """
+
+
+# ---------------------------------------------------------------------------
+# Stand-in stages: tests of how runs are orchestrated, not of what the stages compute
+# ---------------------------------------------------------------------------
+
+STAND_IN_STAGES = Path(__file__).parent / "notebooks" / "stand_in_stages"
+
+
+@pytest.fixture
+def stand_in_stages(monkeypatch):
+    """Runs this test starts (here, in its subprocesses and on the Dask workers it starts) execute the stand-ins in
+    tests/notebooks/stand_in_stages/ for 02_train, 03_evaluate and 04_export: seconds where the real stages take a
+    minute, for tests of sweeps, a killed client or resume, whose stages' work the tiny run's tests check. Each
+    stand-in writes stand_in_<stage>.txt into the run folder, so a test can tell they ran."""
+    monkeypatch.setenv(pipeline.STAND_INS, str(STAND_IN_STAGES))
+    return STAND_IN_STAGES
 
 
 # ---------------------------------------------------------------------------
