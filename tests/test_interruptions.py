@@ -68,8 +68,8 @@ def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_st
     assert record["stages"]["03_evaluate"]["status"] == "interrupted"
     said = []
     pipeline.resume(files.root, log=said.append)
-    assert said[0] == f"02_train: finished before, its {len(record['stages']['02_train']['outputs'])} files unchanged " \
-                      "(sha256)"
+    outputs = len(record["stages"]["02_train"]["outputs"])
+    assert said[0] == f"02_train: finished before, its {outputs} files unchanged (sha256)"
     record = json.loads(files.run_json.read_text())
     assert record["status"] == "succeeded" and len(record["resumed"]) == 1
     assert all(s["status"] == "succeeded" for s in record["stages"].values()) and list(record["stages"]) == [
