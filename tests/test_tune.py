@@ -20,6 +20,8 @@ pytest.importorskip("mlflow")
 TINY = {"samples": 1500, "epochs": 25, "patience": 25, "window_size": 8, "hidden_size": 4, "batch_size": 8,
         "known_future": False, "residual": True, "compare_window_only": False}
 SPACE = ["learning_rate=log:1e-6:1e-2"]
+# Three finished trials: the two the kill leaves (the pruner compares with no fewer) and the hopeless one
+TRIALS = 3
 HOPELESS = {"learning_rate": 1e-6}
 
 
@@ -42,7 +44,7 @@ def _killed_after_two_trials(root) -> dict:
     runs' records."""
     sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
     terminal = (root / "terminal.txt").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "tune", "--study-id", "s", "--trials", "4",
+    process = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "tune", "--study-id", "s", "--trials", str(TRIALS),
                                 "--workers", "2", *[a for s in SPACE for a in ("--space", s)], *sets],
                                cwd=ROOT, env={**os.environ, "BWKIT_RUNS": str(root), "PYTHONUNBUFFERED": "1"},
                                start_new_session=True, stdout=terminal, stderr=subprocess.STDOUT)
@@ -72,10 +74,11 @@ def test_a_killed_study_continues_without_losing_a_finished_trial_and_prunes_a_h
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{folder / 'study.db'}")
     study.enqueue_trial(HOPELESS)
     base = {k: v for k, v in configure(TINY).items() if k not in {"run_dir", "output"}}
-    record = run_tune(base, parse_space(SPACE), 4, study_id="s", seed=0, workers=2, log=lambda *_: None)
+    # one worker: only the hopeless trial is left to run
+    record = run_tune(base, parse_space(SPACE), TRIALS, study_id="s", seed=0, workers=1, log=lambda *_: None)
 
     rows = {r["run_id"]: r for r in record["rows"]}
-    assert sum(r["state"] in {"COMPLETE", "PRUNED"} for r in rows.values()) == 4
+    assert sum(r["state"] in {"COMPLETE", "PRUNED"} for r in rows.values()) == TRIALS
     for run_id, earlier in before.items():   # finished before the kill: kept, never run again
         assert rows[run_id]["state"] == "COMPLETE"
         assert json.loads((folder / run_id / "run.json").read_text())["started"] == earlier["started"]
