@@ -216,6 +216,15 @@ def stand_in_stages(monkeypatch):
     return STAND_IN_STAGES
 
 
+def stand_ins_for(folder: Path, *stages: str) -> Path:
+    """A folder holding the stand-ins of `stages` alone, to name in BWKIT_STAGE_NOTEBOOKS: the other stages run
+    for real (a search's pruner reads the real 02_train's epochs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stage in stages:
+        shutil.copy(STAND_IN_STAGES / f"{stage}.ipynb", folder)
+    return folder
+
+
 # ---------------------------------------------------------------------------
 # Pages in a real browser (Debian's Chromium driven by Playwright; never a downloaded browser)
 # ---------------------------------------------------------------------------
