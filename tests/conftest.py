@@ -30,11 +30,14 @@ from bwkit.runs.params import Config, configure
 
 # `make test` runs pytest-xdist with --dist loadfile: each file goes whole to one of two workers, in the order
 # collected. The files that take longest go first, so that the short ones fill in at the end and neither worker
-# waits alone on a long file (xdist's own order, by number of tests, sent these last). Measured on two cores.
-SLOWEST_FIRST = ["tests/test_tune.py", "tests/test_sweep_faults.py", "tests/test_sweep.py", "tests/test_tracking.py",
-                 "tests/test_interruptions.py", "tests/test_browser.py", "tests/test_service.py",
-                 "tests/test_reproduce.py", "tests/test_real_data.py", "tests/test_predictor.py",
-                 "tests/test_notebooks.py", "tests/test_jupyterlab.py", "tests/test_pipeline.py"]
+# waits alone on a long file (xdist's own order, by number of tests, sent these last). test_tracking.py second: it
+# builds the shared tiny run at once (most files need it later) while the other worker runs the grid's sweep,
+# which does not. Measured on two cores.
+SLOWEST_FIRST = ["tests/test_sweep.py", "tests/test_tracking.py", "tests/test_tune.py", "tests/test_interruptions.py",
+                 "tests/test_browser.py", "tests/test_real_data.py", "tests/test_reproduce.py",
+                 "tests/test_sweep_faults.py", "tests/test_jupyterlab.py", "tests/test_predictor.py",
+                 "tests/test_service.py", "tests/test_cli_faults.py", "tests/test_notebooks.py", "tests/test_methods.py",
+                 "tests/test_pipeline.py"]
 
 
 def pytest_configure(config):
