@@ -4,7 +4,8 @@
 
 Every kernel papermill, the pipeline, a sweep's workers or JupyterLab start is the venv's `python3`
 kernelspec; this script puts a counting twin of it first on JUPYTER_PATH (for this run only), so each
-start appends a line to a file, then prints pytest's wall time and the count.
+start appends a line to a file, then prints the count by test file, pytest's wall time and the count
+(BWKIT_KERNELS_BY_TEST=1 prints it by test as well).
 """
 import json
 import os
@@ -12,11 +13,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
+# Each start writes the test that started it: pytest sets PYTEST_CURRENT_TEST in its environment, which every
+# kernel, pipeline subprocess and cluster worker inherits ("?" where a process started outside a test's call).
 WRAPPER = """import os, runpy, sys
 with open(os.environ["BWKIT_KERNEL_COUNT"], "a") as f:
-    f.write("kernel\\n")
+    f.write(os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0] + "\\n")
 sys.argv[0] = "ipykernel_launcher"
 runpy.run_module("ipykernel_launcher", run_name="__main__")
 """
@@ -38,7 +42,13 @@ def main(args: list[str]) -> int:
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], env=env)
         seconds = time.perf_counter() - start
-        kernels = len(count.read_text().splitlines())
+        starts = count.read_text().splitlines()
+        kernels = len(starts)
+    by_file = Counter(start.split("::")[0] for start in starts)
+    print("kernel starts by file:", ", ".join(f"{name} {n}" for name, n in by_file.most_common()))
+    if os.environ.get("BWKIT_KERNELS_BY_TEST"):
+        for test, n in Counter(starts).most_common():
+            print(f"  {n:3d}  {test}")
     print(f"pytest {' '.join(args) or '(all)'}: exit {done.returncode}, {seconds:.0f} s wall, {kernels} kernel starts")
     return done.returncode
 

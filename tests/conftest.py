@@ -5,6 +5,8 @@ Sections:
   * Defaults, read through the one configuration path (`params.configure`)
   * Telemetry CSV fixtures (unit tests of bwkit)
   * The tiny run: one `bwkit run` shared by every test that needs a run folder
+  * Stand-in stages, for tests of how runs are orchestrated
+  * Pages in a real browser
 """
 from __future__ import annotations
 
@@ -28,11 +30,14 @@ from bwkit.runs.params import Config, configure
 
 # `make test` runs pytest-xdist with --dist loadfile: each file goes whole to one of two workers, in the order
 # collected. The files that take longest go first, so that the short ones fill in at the end and neither worker
-# waits alone on a long file (xdist's own order, by number of tests, sent these last). Measured on two cores.
-SLOWEST_FIRST = ["tests/test_tune.py", "tests/test_sweep_faults.py", "tests/test_sweep.py", "tests/test_tracking.py",
-                 "tests/test_interruptions.py", "tests/test_browser.py", "tests/test_service.py",
-                 "tests/test_reproduce.py", "tests/test_real_data.py", "tests/test_predictor.py",
-                 "tests/test_notebooks.py", "tests/test_jupyterlab.py", "tests/test_pipeline.py"]
+# waits alone on a long file (xdist's own order, by number of tests, sent these last). test_tracking.py second: it
+# builds the shared tiny run at once (most files need it later) while the other worker runs the grid's sweep,
+# which does not. Measured on two cores.
+SLOWEST_FIRST = ["tests/test_sweep.py", "tests/test_tracking.py", "tests/test_tune.py", "tests/test_interruptions.py",
+                 "tests/test_browser.py", "tests/test_real_data.py", "tests/test_reproduce.py",
+                 "tests/test_sweep_faults.py", "tests/test_jupyterlab.py", "tests/test_predictor.py",
+                 "tests/test_service.py", "tests/test_cli_faults.py", "tests/test_notebooks.py", "tests/test_methods.py",
+                 "tests/test_pipeline.py"]
 
 
 def pytest_configure(config):
@@ -195,6 +200,32 @@ class Blocked:
             raise ImportError("torch is blocked in this test")
 sys.meta_path.insert(0, Blocked())
 """
+
+
+# ---------------------------------------------------------------------------
+# Stand-in stages: tests of how runs are orchestrated, not of what the stages compute
+# ---------------------------------------------------------------------------
+
+STAND_IN_STAGES = Path(__file__).parent / "notebooks" / "stand_in_stages"
+
+
+@pytest.fixture
+def stand_in_stages(monkeypatch):
+    """Runs this test starts (here, in its subprocesses and on the Dask workers it starts) execute the stand-ins in
+    tests/notebooks/stand_in_stages/ for 02_train, 03_evaluate and 04_export: seconds where the real stages take a
+    minute, for tests of sweeps, a killed client or resume, whose stages' work the tiny run's tests check. Each
+    stand-in writes stand_in_<stage>.txt into the run folder, so a test can tell they ran."""
+    monkeypatch.setenv(pipeline.STAND_INS, str(STAND_IN_STAGES))
+    return STAND_IN_STAGES
+
+
+def stand_ins_for(folder: Path, *stages: str) -> Path:
+    """A folder holding the stand-ins of `stages` alone, to name in BWKIT_STAGE_NOTEBOOKS: the other stages run
+    for real (a search's pruner reads the real 02_train's epochs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stage in stages:
+        shutil.copy(STAND_IN_STAGES / f"{stage}.ipynb", folder)
+    return folder
 
 
 # ---------------------------------------------------------------------------

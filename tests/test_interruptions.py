@@ -53,8 +53,10 @@ def test_a_signal_marks_the_run_and_its_stage_interrupted_without_a_traceback(tm
     assert "interrupted" in files.index.read_text()
 
 
-def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_stage(tmp_path):
-    process, files = start_run(tmp_path, "killed")
+def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_stage(tmp_path, stand_in_stages):
+    """The runner's part: the stages are stand-ins (the real stages, resumed: the next test)."""
+    csv = write_synthetic(tmp_path / "data.csv", samples=TINY_RUN["samples"])   # the run starts at 02_train
+    process, files = start_run(tmp_path, "killed", f"--set=data_path={csv}")
     wait_for_stage(files, "03_evaluate", process)
     assert "killed/index.html" in (tmp_path / "index.html").read_text()   # the link never points nowhere
     process.kill()
@@ -66,11 +68,13 @@ def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_st
     assert record["stages"]["03_evaluate"]["status"] == "interrupted"
     said = []
     pipeline.resume(files.root, log=said.append)
-    assert said[:2] == [f"{stage}: finished before, its {len(record['stages'][stage]['outputs'])} files unchanged "
-                        "(sha256)" for stage in ("01_generate_data", "02_train")]
+    outputs = len(record["stages"]["02_train"]["outputs"])
+    assert said[0] == f"02_train: finished before, its {outputs} files unchanged (sha256)"
     record = json.loads(files.run_json.read_text())
-    assert record["status"] == "succeeded" and len(record["resumed"]) == 1 and files.metadata("v1").exists()
-    assert all(s["status"] == "succeeded" for s in record["stages"].values())
+    assert record["status"] == "succeeded" and len(record["resumed"]) == 1
+    assert all(s["status"] == "succeeded" for s in record["stages"].values()) and list(record["stages"]) == [
+        "02_train", "03_evaluate", "04_export"]
+    assert (files.root / "stand_in_04_export.txt").is_file()              # the stages after the kill ran
 
 
 def test_resume_reruns_a_finished_stage_whose_files_changed_and_refuses_a_finished_run(tmp_path, tiny_runs):
@@ -80,11 +84,13 @@ def test_resume_reruns_a_finished_stage_whose_files_changed_and_refuses_a_finish
     copy = RunFolder(shutil.copytree(tiny.root, tmp_path / "copy"))
     assert cli.main(["resume", str(copy.root)]) == 1    # succeeded: nothing to resume
     record = json.loads(copy.run_json.read_text())
-    record["status"], record["stages"]["04_export"]["status"] = "failed", "failed"
+    record["status"], record["error"] = "interrupted", "interrupted by SIGINT"   # as its last stage ended
     copy.run_json.write_text(json.dumps(record))
-    copy.report.write_text("{}")                        # 03's output no longer what 03 wrote
+    copy.onnx("v1").write_bytes(b"changed")             # 04's output no longer what 04 wrote
     said = []
     pipeline.resume(copy.root, log=said.append)
-    assert said[0].startswith("01_generate_data: finished before") and said[1].startswith("02_train: finished before")
-    assert not any(line.startswith("03_evaluate: finished before") for line in said)
-    assert json.loads(copy.report.read_text())["comparison"]           # 03 ran again
+    assert [line.split(":")[0] for line in said[:3]] == ["01_generate_data", "02_train", "03_evaluate"]
+    assert all("finished before" in line for line in said[:3])
+    assert not any(line.startswith("04_export: finished before") for line in said)
+    assert copy.onnx("v1").read_bytes() != b"changed"                   # 04 ran again
+    assert json.loads(copy.run_json.read_text())["status"] == "succeeded"

@@ -1,5 +1,7 @@
-"""The shipped slice of real 5G telemetry: traces, gaps, held targets, no oracle."""
+"""The shipped slice of real 5G telemetry: traces, gaps, held targets, no oracle; and `bwkit reproduce` of a run on
+an external CSV (this one): a tampered record drifts, changed data is refused."""
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -9,7 +11,8 @@ from bwkit.pipeline import runner as pipeline
 from bwkit.runs.artifacts import RunFolder
 from bwkit.data.loader import sha256_file
 from bwkit.data.loader import load_telemetry
-from bwkit.errors import ParameterError
+from bwkit.errors import ParameterError, RunError
+from bwkit.pipeline.reproduction import reproduce
 from bwkit.runs.params import configure
 from bwkit.runs.paths import ROOT
 from bwkit.features.windows import prepare
@@ -49,12 +52,19 @@ def test_no_window_and_no_persistence_pair_crosses_a_trace(real_slice):
     assert (telemetry.segment[rows] == telemetry.segment[rows - 1]).all()   # persistence's pair
 
 
-def test_tiny_end_to_end_run_on_real_data_from_relative_paths(real_slice, tmp_path, monkeypatch):
-    """An existing CSV (generation skipped, its hash recorded) and a relative runs folder, on real data."""
-    monkeypatch.chdir(real_slice.parent)
-    settings = preset(data_path=real_slice.name, epochs=2, hidden_size=8, window_size=10)
-    pipeline.run(settings, run_id="real", runs_root="relruns", log=lambda *_: None)
-    run = RunFolder(real_slice.parent / "relruns" / "real")
+@pytest.fixture(scope="module")
+def real_run(real_slice):
+    """A tiny run on the slice: an existing CSV (generation skipped, its hash recorded) named by a relative path,
+    into a relative runs folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(real_slice.parent)
+        settings = preset(data_path=real_slice.name, epochs=2, hidden_size=8, window_size=10)
+        pipeline.run(settings, run_id="real", runs_root="relruns", log=lambda *_: None)
+    return RunFolder(real_slice.parent / "relruns" / "real")
+
+
+def test_tiny_end_to_end_run_on_real_data_from_relative_paths(real_run, real_slice):
+    run = real_run
     record = json.loads(run.run_json.read_text())
     assert record["status"] == "succeeded" and "01_generate_data" not in record["stages"]
     assert record["data"] == {"path": str(real_slice), "generated": False, "sha256": sha256_file(real_slice)}
@@ -66,6 +76,32 @@ def test_tiny_end_to_end_run_on_real_data_from_relative_paths(real_slice, tmp_pa
     assert "rtt_ms is scored on the" in report["summary"] and "where it is observed" in report["summary"]
     scored = report["per_target"]["rtt_ms"]["n"]
     assert 0 < scored < report["per_target"]["throughput_mbps"]["n"] == report["test_rows"]
+
+
+# `bwkit reproduce` of a run on an external CSV (a generated run reproduced exactly: test_reproduce.py)
+
+def test_a_tampered_parameter_is_reported_as_drift(real_run, tmp_path):
+    copy = RunFolder(shutil.copytree(real_run.root, tmp_path / "tampered"))
+    record = json.loads(copy.run_json.read_text())
+    record["parameters"]["seed"] = 7
+    copy.run_json.write_text(json.dumps(record))
+    _, result = reproduce(copy.root, log=lambda *_: None)
+    assert result["verdict"].startswith("drifted")
+    drifted = {row["what"] for row in result["drift"]}
+    assert "ONNX outputs on the test windows" in drifted and any(w.startswith("weights ") for w in drifted)
+    assert "data sha256" not in drifted
+
+
+def test_changed_external_data_is_refused_before_anything_runs(real_run, real_slice, tmp_path):
+    copy = RunFolder(shutil.copytree(real_run.root, tmp_path / "copy"))
+    backup = real_slice.read_bytes()
+    try:
+        real_slice.write_bytes(backup + b"\n")   # the same rows, other bytes: not the sha256 recorded
+        with pytest.raises(RunError, match="is not the data run real read"):
+            reproduce(copy.root, log=lambda *_: None)
+    finally:
+        real_slice.write_bytes(backup)
+    assert not (tmp_path / "copy-reproduced").exists()
 
 
 def test_parameters_file_with_an_unknown_name_is_refused(tmp_path):

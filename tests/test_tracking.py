@@ -14,13 +14,9 @@ from bwkit import cli
 from bwkit.experiments import Tracker, track_run
 from bwkit.pipeline import run
 from bwkit.runs import RunFolder, RunRecord
-from conftest import write_synthetic
 
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
-
-TINY_CLI = ["--set", "samples=500", "--set", "epochs=2", "--set", "window_size=8", "--set", "hidden_size=4",
-            "--set", "known_future=False", "--set", "residual=True"]
 
 
 @pytest.fixture(scope="module")
@@ -147,14 +143,19 @@ def server(tmp_path):
         process.wait(timeout=30)
 
 
-def test_bwkit_run_with_tracking_uri_sends_the_run_to_a_tracking_server(server, tmp_path, monkeypatch):
+def test_bwkit_run_with_tracking_uri_sends_the_run_to_a_tracking_server(server, tiny_run, tmp_path, monkeypatch):
+    """`--tracking-uri` on the command line reaches the server (with a run its data check refuses: no stage runs),
+    and a finished run lands there whole, its ONNX model included: the shared tiny run, logged by `track_run`, as
+    the runner's `on_finish` logs every run."""
     monkeypatch.setenv("BWKIT_RUNS", str(tmp_path / "runs"))
-    csv = write_synthetic(tmp_path / "data.csv", samples=500)   # a CSV of its own: three stages, three kernels
-    assert cli.main(["run", "--run-id", "served", "--tracking-uri", server, *TINY_CLI,
-                     "--set", f"data_path={csv}"]) == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,throughput_mbps\n2025-01-01T00:00:00Z,1\n")
+    assert cli.main(["run", "--run-id", "refused", "--tracking-uri", server, "--set", f"data_path={bad}"]) == 1
+    served = track_run(tiny_run.root, uri=server)
     client = MlflowClient(server)
-    found = client.search_runs([client.get_experiment_by_name("bwkit").experiment_id])
-    assert [r.info.run_name for r in found] == ["served"] and found[0].info.status == "FINISHED"
-    assert found[0].data.params["hidden_size"] == "4"
-    assert not (tmp_path / "runs" / "mlflow.db").exists()   # the server got it, not the embedded store
-    assert "model" in {a.path for a in client.list_artifacts(found[0].info.run_id)}
+    found = {r.info.run_name: r for r in client.search_runs([client.get_experiment_by_name("bwkit").experiment_id])}
+    assert sorted(found) == ["refused", "tiny"] and found["refused"].info.status == "FAILED"
+    assert "data check" in found["refused"].data.tags["bwkit.error"]
+    assert found["tiny"].info.status == "FINISHED" and found["tiny"].data.params["hidden_size"] == "8"
+    assert not (tmp_path / "runs" / "mlflow.db").exists()   # the server got them, not the embedded store
+    assert "model" in {a.path for a in client.list_artifacts(served)}

@@ -1,5 +1,9 @@
 """`bwkit tune` on a 2-worker LocalCluster: its client killed after two trials, the study continued
-with a hopeless point enqueued through Optuna's own API, which the pruner stops early."""
+with a hopeless point enqueued through Optuna's own API, which the pruner stops early.
+
+The trials train for real (the pruner reads their epochs) but their 03_evaluate and 04_export are the stand-ins of
+tests/notebooks/stand_in_stages/: what is tested is the search; the real stages are the tiny run's to test. So a
+trial's value is its lowest validation loss in the training log (the search's objective when a run has no report)."""
 import json
 import os
 import signal
@@ -10,7 +14,10 @@ import time
 import pytest
 
 from bwkit.experiments import parse_space, run_tune
-from bwkit.runs import ROOT, configure
+from bwkit.pipeline import STAND_INS
+from bwkit.runs import ROOT, RunFolder, configure
+from bwkit.training import read_epochs
+from conftest import stand_ins_for
 
 optuna = pytest.importorskip("optuna")
 pytest.importorskip("dask.distributed")
@@ -20,6 +27,8 @@ pytest.importorskip("mlflow")
 TINY = {"samples": 1500, "epochs": 25, "patience": 25, "window_size": 8, "hidden_size": 4, "batch_size": 8,
         "known_future": False, "residual": True, "compare_window_only": False}
 SPACE = ["learning_rate=log:1e-6:1e-2"]
+# Three finished trials: the two the kill leaves (the pruner compares with no fewer) and the hopeless one
+TRIALS = 3
 HOPELESS = {"learning_rate": 1e-6}
 
 
@@ -42,7 +51,7 @@ def _killed_after_two_trials(root) -> dict:
     runs' records."""
     sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
     terminal = (root / "terminal.txt").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "tune", "--study-id", "s", "--trials", "4",
+    process = subprocess.Popen([sys.executable, "-m", "bwkit.cli", "tune", "--study-id", "s", "--trials", str(TRIALS),
                                 "--workers", "2", *[a for s in SPACE for a in ("--space", s)], *sets],
                                cwd=ROOT, env={**os.environ, "BWKIT_RUNS": str(root), "PYTHONUNBUFFERED": "1"},
                                start_new_session=True, stdout=terminal, stderr=subprocess.STDOUT)
@@ -67,25 +76,28 @@ def _killed_after_two_trials(root) -> dict:
 def test_a_killed_study_continues_without_losing_a_finished_trial_and_prunes_a_hopeless_one(tmp_path, monkeypatch,
                                                                                               readable):
     monkeypatch.setenv("BWKIT_RUNS", str(tmp_path))
+    monkeypatch.setenv(STAND_INS, str(stand_ins_for(tmp_path / "stand-ins", "03_evaluate", "04_export")))
     before = _killed_after_two_trials(tmp_path)
     folder = tmp_path / "studies" / "s"
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{folder / 'study.db'}")
     study.enqueue_trial(HOPELESS)
     base = {k: v for k, v in configure(TINY).items() if k not in {"run_dir", "output"}}
-    record = run_tune(base, parse_space(SPACE), 4, study_id="s", seed=0, workers=2, log=lambda *_: None)
+    # one worker: only the hopeless trial is left to run
+    record = run_tune(base, parse_space(SPACE), TRIALS, study_id="s", seed=0, workers=1, log=lambda *_: None)
 
     rows = {r["run_id"]: r for r in record["rows"]}
-    assert sum(r["state"] in {"COMPLETE", "PRUNED"} for r in rows.values()) == 4
+    assert sum(r["state"] in {"COMPLETE", "PRUNED"} for r in rows.values()) == TRIALS
     for run_id, earlier in before.items():   # finished before the kill: kept, never run again
         assert rows[run_id]["state"] == "COMPLETE"
         assert json.loads((folder / run_id / "run.json").read_text())["started"] == earlier["started"]
-        report = json.loads((folder / run_id / "bandwidth_predictor_report.json").read_text())
-        assert rows[run_id]["value"] == pytest.approx(report["best_val_loss"])
+        losses = [e["val_loss"] for e in read_epochs(RunFolder(folder / run_id).log)]
+        assert rows[run_id]["value"] == pytest.approx(min(losses))   # its best validation loss
     hopeless = next(r for r in rows.values() if r["params"] == HOPELESS)
     assert hopeless["state"] == "PRUNED" and hopeless["pruned"].startswith("pruned by the search at epoch")
     log = (folder / hopeless["run_id"] / "training_output.log").read_text()
     assert "# stopped at epoch" in log and hopeless["epochs_trained"] < TINY["epochs"]
     assert json.loads((folder / hopeless["run_id"] / "run.json").read_text())["status"] == "succeeded"
+    assert (folder / hopeless["run_id"] / "stand_in_04_export.txt").is_file()   # the stand-ins ran on the workers
 
     best = min((r for r in rows.values() if r["state"] == "COMPLETE"), key=lambda r: r["value"])
     assert record["best"]["run_id"] == best["run_id"] and os.path.exists(record["best_run_page"])

@@ -4,7 +4,7 @@ from bwkit.lazy import face
 
 __getattr__, __dir__, __all__ = face(
     __name__,
-    runner=["execute", "resume", "run"],
+    runner=["execute", "resume", "run", "stage_notebook", "STAND_INS"],
     check=["print_checks", "checks"],
     reproduction=["reproduce"],
 )
