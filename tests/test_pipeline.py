@@ -39,9 +39,12 @@ def test_the_saved_configuration_is_the_one_the_model_was_trained_with(tiny_run)
     parameters = json.loads(tiny_run.run_json.read_text())["parameters"]
     trained = {k: v for k, v in saved["config"].items() if k != "run_dir"}
     asked = saved["selection"]["asked"]
-    assert asked == {"residual": "auto", "known_future": True} == {k: parameters[k] for k in asked}
-    assert trained == {k: parameters[k] for k in trained if k != "residual"} | {"residual": trained["residual"]}
-    assert trained["residual"] is next(c["residual"] for c in saved["selection"]["candidates"] if c["chosen"])
+    assert asked == {"residual": "auto", "known_future": True, "linear_path": "auto"} == \
+        {k: parameters[k] for k in asked}
+    resolved = [k for k, v in asked.items() if v == "auto"]
+    assert trained == {k: parameters[k] for k in trained if k not in resolved} | {k: trained[k] for k in resolved}
+    chosen = next(c for c in saved["selection"]["candidates"] if c["chosen"])
+    assert all(trained[k] is chosen[k] for k in resolved) and all(isinstance(trained[k], bool) for k in resolved)
     assert saved["config"]["hidden_size"] == 8 and saved["state_dict"]["lstm.weight_hh_l0"].shape == (32, 8)
     assert saved["config"]["known_future"] is True and saved["features"][-1] == "next_weekday_6"
     assert len(saved["history"]["epoch"]) == parameters["epochs"]

@@ -88,7 +88,7 @@ def options(telemetry: Telemetry, config: Config,
     return [(r, k, s) for r in residuals for k in calendars for s in linears], notes
 
 
-def choose(telemetry: Telemetry, config: Config, *, progress: bool = False) -> Choice:
+def choose(telemetry: Telemetry, config: Config, *, progress: bool = False, stop_file=None, log_path=None) -> Choice:
     """Resolve "auto" in `residual`, `known_future` and `linear_path` by a short race on validation; start the
     winner."""
     from bwkit.runs import pick_device
@@ -113,7 +113,7 @@ def choose(telemetry: Telemetry, config: Config, *, progress: bool = False) -> C
     best = min(fits, key=lambda f: f.best_val)   # ties: the earlier, today's defaults first
     race, epochs, finals = {id(f): f.best_val for f in fits}, best.epoch, None
     if config.linear_path == AUTO:
-        best, finals = _to_the_end(best, fits, progress=progress)
+        best, finals = _to_the_end(best, fits, progress=progress, stop_file=stop_file, log_path=log_path)
     record = {"asked": asked, "epochs": epochs, "notes": notes,
               "rule": "lowest validation loss (MSE on standardised targets)",
               "candidates": [{"residual": f.config.residual, "known_future": f.config.known_future,
@@ -124,19 +124,30 @@ def choose(telemetry: Telemetry, config: Config, *, progress: bool = False) -> C
     return Choice(best.config, best.prepared, best, record)
 
 
-def _to_the_end(leader: Fit, fits: list[Fit], *, progress: bool) -> tuple[Fit, dict]:
-    """The race's leader and its twin across the linear path, each trained until early stopping (or `epochs`):
-    the one with the lower validation loss, and what each reached."""
+def _to_the_end(leader: Fit, fits: list[Fit], *, progress: bool, stop_file=None, log_path=None) -> tuple[Fit, dict]:
+    """The race's leader and its twin across the linear path, each trained until early stopping (or `epochs`, or
+    `stop_file` appearing): the one with the lower validation loss, and what each reached. The leader's epochs
+    go to `log_path` as they end (a search's pruner reads them there; training rewrites the log whole)."""
     from tqdm.auto import tqdm
+
+    from bwkit.training.train import log_selection, stop_asked
 
     twin = next(f for f in fits if f is not leader and f.config.residual == leader.config.residual
                 and f.config.known_future == leader.config.known_future)
     for fit in (leader, twin):
         bar = tqdm(total=fit.config.epochs, initial=fit.epoch, unit="epoch", disable=not progress,
                    desc=f"linear_path={fit.config.linear_path}, to early stopping")
-        while fit.epoch < fit.config.epochs and not fit.stalled:
-            fit.step()
+        log = open(log_path, "w") if log_path and fit is leader else None
+        if log:
+            log_selection(log, fit)
+        while fit.epoch < fit.config.epochs and not fit.stalled and not stop_asked(stop_file, fit):
+            line = fit.step()
+            if log:
+                log.write(line + "\n")
+                log.flush()
             bar.update()
+        if log:
+            log.close()
         bar.close()
     best = min((leader, twin), key=lambda f: f.best_val)
     return best, {str(f.config.linear_path).lower(): {"val_loss": f.best_val, "best_epoch": f.best_epoch,

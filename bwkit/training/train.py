@@ -228,7 +228,15 @@ class Fit:
         return float(sum(self.history["seconds"]))
 
 
-def _stop_asked(stop_file, fit: Fit) -> bool:
+def log_selection(log, fit: Fit) -> None:
+    """The epochs a fit trained during selection, one line each, in the format of the rest of the log."""
+    history = fit.history
+    for epoch in range(fit.epoch):
+        log.write(f"epoch {epoch + 1:4d}  train_loss {history['train_loss'][epoch]:.6f}  val_loss "
+                  f"{history['val_loss'][epoch]:.6f}  lr {history['learning_rate'][epoch]:.2e}  (selection)\n")
+
+
+def stop_asked(stop_file, fit: Fit) -> bool:
     """A stop file beside the run (a search pruning this trial, or a user) ends training once an epoch is kept."""
     return stop_file is not None and fit.best_state is not None and Path(stop_file).exists()
 
@@ -247,12 +255,9 @@ def train_model(prepared: Prepared, config: Config, checkpoint, *, log_path, dat
     with open(log_path, "w") as log:
         log.write(f"# training {len(fit.Xtr)} windows, validating on {len(fit.Xva)}; device={fit.device}; "
                   f"{_sizes(config)}\n")
-        history = fit.history
-        for epoch in range(fit.epoch):   # the selection's epochs of this fit, in the same format as the rest
-            log.write(f"epoch {epoch + 1:4d}  train_loss {history['train_loss'][epoch]:.6f}  val_loss "
-                      f"{history['val_loss'][epoch]:.6f}  lr {history['learning_rate'][epoch]:.2e}  (selection)\n")
+        log_selection(log, fit)
         bar = tqdm(total=config.epochs, initial=fit.epoch, desc="training", unit="epoch", disable=not progress)
-        while fit.epoch < config.epochs and not fit.stalled and not _stop_asked(stop_file, fit):
+        while fit.epoch < config.epochs and not fit.stalled and not stop_asked(stop_file, fit):
             log.write(fit.step() + "\n")
             log.flush()
             bar.update()
@@ -260,7 +265,7 @@ def train_model(prepared: Prepared, config: Config, checkpoint, *, log_path, dat
                             lr=f"{fit.history['learning_rate'][-1]:.1e}")
         if fit.stalled:
             log.write(f"# early stop: no validation improvement for {config.patience} epochs\n")
-        elif _stop_asked(stop_file, fit):
+        elif stop_asked(stop_file, fit):
             log.write(f"# stopped at epoch {fit.epoch}: asked to by {Path(stop_file).name} (pruned by a search)\n")
         _close_as_done(bar, fit.epoch)
         log.write(f"# best epoch {fit.best_epoch} (val_loss {fit.best_val:.6f}); {fit.epoch} epochs in "

@@ -59,7 +59,7 @@ def train_run(config: Config, files: RunFolder, progress: bool = True, *, teleme
     pruner's request), and train the window-only twin of a model that sees the calendar. `telemetry`: the data
     already loaded with `load_data(config)`."""
     telemetry = telemetry if telemetry is not None else load_data(config)
-    choice = choose(telemetry, config, progress=progress)
+    choice = choose(telemetry, config, progress=progress, stop_file=files.stop, log_path=files.log)
     result = train_model(choice.prepared, choice.config, files.checkpoint, log_path=files.log,
                          data_info=data_info(telemetry, config), progress=progress, fit=choice.fit,
                          selection=choice.record, stop_file=files.stop)
