@@ -114,3 +114,18 @@ def test_window_ridge_picks_a_larger_alpha_for_pure_noise():
     assert ridge.alpha > min(baselines.RIDGE_ALPHAS)
     # predictions of noise shrink towards the training mean
     assert np.abs(ridge.predict(parts["test"].X) - parts["train"].Y.mean()).max() < 0.5
+
+
+def test_window_ridge_gives_the_same_digits_whatever_blas_threads_the_process_has():
+    """A process that started a dask cluster runs its kernels with OPENBLAS_NUM_THREADS=1; a run made
+    there and its reproduction made elsewhere must still agree to the last digit."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    w = windows.make_windows(rng.standard_normal((3000, 9)), rng.standard_normal((3000, 4)), 20)
+    parts = {k: w.take(s) for k, s in windows.split_slices(len(w)).items()}
+    answers = []
+    for threads in (1, 2):
+        with threadpool_limits(threads, user_api="blas"):
+            answers.append(baselines.WindowRidge(parts["train"], parts["val"]).predict(parts["test"].X))
+    np.testing.assert_array_equal(answers[0], answers[1])
