@@ -41,12 +41,14 @@ def csv_in(tiny_run, tmp_path):
 
 @pytest.mark.parametrize("kind", sorted(JUNK_RECORDS))
 @pytest.mark.parametrize("command", ["resume", "reproduce", "check", "table", "compare"])
-def test_a_junk_record_is_one_line(tmp_path, capsys, command, kind):
+def test_a_junk_record_is_one_line(tmp_path, capsys, monkeypatch, command, kind):
+    monkeypatch.setenv("BWKIT_RUNS", str(tmp_path / "runs"))
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "run.json").write_text(JUNK_RECORDS[kind])
     (folder / "bandwidth_predictor_report.json").write_text("{")
     one_line_failure(capsys, [command, str(folder)])
+    assert not (tmp_path / "runs").exists(), "refused before anything was made (a comparison folder, a kernel)"
 
 
 @pytest.mark.parametrize("breakage", ["missing", "truncated", "random"])

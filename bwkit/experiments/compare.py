@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bwkit.evaluation import MODEL
-from bwkit.errors import ParameterError
+from bwkit.errors import ParameterError, RunError
 from bwkit.runs import SET_BY_BWKIT, RunFolder, SweepFolder, comparison_folder, notebook_path, read_record, runs_root
 
 AVERAGES = ("correlation", "mape", "rmse", "r2")
@@ -25,7 +25,10 @@ def load(folders) -> list[dict]:
     for folder in folders:
         files = RunFolder(Path(folder))
         record = read_record(files)
-        report = json.loads(files.report.read_text()) if files.report.is_file() else None
+        try:
+            report = json.loads(files.report.read_text()) if files.report.is_file() else None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise RunError(f"{files.report}: not a readable report ({exc})") from None
         runs.append({"run": record["run_id"], "folder": files.root, "status": record["status"],
                      "error": record.get("error"), "parameters": record.get("parameters", {}), "report": report})
     return runs
@@ -122,7 +125,7 @@ def verdict(frame: pd.DataFrame) -> str:
 
 
 def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[Path], Path]:
-    """05_compare's inputs: the run folders to compare and where its plots go (created)."""
+    """05_compare's inputs: the run folders to compare, each read, and where its plots go (created)."""
     if bool(sweep_id) == bool(runs.strip()):
         raise ParameterError("give either sweep_id (a sweep under runs/sweeps/) or runs (comma-separated run folders)")
     if sweep_id:
@@ -134,6 +137,7 @@ def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[Path
     else:
         found, folder = [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()], None
     out = Path(out_dir).expanduser().resolve() if out_dir else folder or comparison_folder(runs_root(), "scratch")
+    load(found)   # a folder that is no run, or a record or report that does not read: refused before anything is made
     out.mkdir(parents=True, exist_ok=True)
     return found, out
 
@@ -147,7 +151,7 @@ def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", *, pro
 
     if not out_dir and not sweep_id:
         out_dir = str(comparison_folder(runs_root(), dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")))
-    _, out = comparison_inputs(sweep_id, runs, out_dir)
+    _, out = comparison_inputs(sweep_id, runs, out_dir)   # refuses what does not read before a kernel starts
     notebook = out / "05_compare.ipynb"
     try:
         execute(notebook_path("05_compare"), notebook, {"sweep_id": sweep_id, "runs": runs, "out_dir": str(out)},
