@@ -7,6 +7,7 @@ face costs nothing to a caller that only needs `selection`.
 """
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 
 
@@ -30,3 +31,14 @@ def face(package: str, **modules: list[str]):
         return sorted(home)
 
     return __getattr__, __dir__, sorted(home)
+
+
+def without_iri_grammars() -> None:
+    """Keep jsonschema from importing `rfc3987_syntax` in this process (unless something already has).
+
+    nbformat (papermill, nbconvert) imports jsonschema, which imports rfc3987_syntax where it is installed
+    (JupyterLab's jupyter-events asks for it); it compiles 38 grammars at import, 1.2 to 1.7 s of CPU in every
+    process that runs or renders a notebook (`bwkit run`, a sweep's workers), for the "iri" string formats that
+    no notebook schema uses. Without it jsonschema checks every other format as before.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)   # None: its import raises ImportError, which jsonschema expects

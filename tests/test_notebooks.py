@@ -97,3 +97,17 @@ def test_a_misspelled_papermill_parameter_stops_before_any_stage_work(tmp_path):
     status = [c["metadata"]["papermill"]["status"] for c in cells]
     assert status[:3] == ["completed", "completed", "failed"] and set(status[3:]) == {"pending"}
     assert not (tmp_path / "run").exists()    # nothing of the stage ran: no folder, no data generated
+
+
+def test_rendering_a_notebook_never_builds_jsonschemas_iri_grammars(tiny_run, tmp_path):
+    """nbformat's jsonschema would import rfc3987_syntax (38 grammars compiled, ~1.5 s of every process that runs
+    or renders a notebook); bwkit's processes keep it out, and the notebook still reads, validates and renders."""
+    notebook = tmp_path / "01_generate_data.ipynb"
+    notebook.write_bytes(tiny_run.notebook("01_generate_data").read_bytes())
+    script = ("import sys; from bwkit.reports import notebook_to_html; "
+              f"page = notebook_to_html({str(notebook)!r}); "
+              "import nbformat; nbformat.validate(nbformat.read(str(page.with_suffix('.ipynb')), as_version=4)); "
+              "print(repr(sys.modules.get('rfc3987_syntax', 'absent')))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None" and (tmp_path / "01_generate_data.html").stat().st_size > 1000

@@ -21,6 +21,7 @@ from pathlib import Path
 from bwkit.data import sha256_file
 from bwkit.errors import BwkitError, DataError, ParameterError, RunError, RunInterrupted
 from bwkit.evaluation import fold_splits
+from bwkit.lazy import without_iri_grammars
 from bwkit.features import split_rows
 from bwkit.reports import notebook_to_html, write_model_card, write_run_index, write_runs_index
 from bwkit.training import load_data
@@ -79,6 +80,7 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
 
 def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
     """Run a notebook with papermill into `out` (raises PapermillExecutionError)."""
+    without_iri_grammars()
     import papermill as pm
 
     pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
@@ -106,6 +108,7 @@ def _outputs(root: Path, before: dict) -> dict[str, str]:
 
 def run_stage(notebook, stage: str, record: RunRecord, *, values: dict, progress: bool = False) -> float:
     """Execute one notebook into the run folder and render its HTML (failing or not); return seconds."""
+    without_iri_grammars()
     from papermill.exceptions import PapermillExecutionError
 
     files, t0 = record.files, time.perf_counter()

@@ -6,6 +6,7 @@ import html
 import numbers
 from pathlib import Path
 
+from bwkit.lazy import without_iri_grammars
 from bwkit.runs import TEMPLATES, write_atomic
 
 TEMPLATE = "bwkit_offline"
@@ -23,6 +24,7 @@ def notebook_to_html(ipynb, html_path=None) -> Path:
     """Executed notebook -> two self-contained HTML pages (images inline, no script, no remote link):
     `<name>.html` for a reviewer (outputs only, the parameters that differ as one table) and
     `<name>.code.html` with every cell, from the same execution."""
+    without_iri_grammars()
     import nbformat
 
     ipynb = Path(ipynb)
