@@ -25,7 +25,7 @@ pytest.importorskip("mlflow")
 
 # Slow enough epochs (batch 8) that the client reads a trial's log while it trains.
 TINY = {"samples": 1500, "epochs": 25, "patience": 25, "window_size": 8, "hidden_size": 4, "batch_size": 8,
-        "known_future": False, "residual": True, "compare_window_only": False}
+        "known_future": False, "residual": True, "compare_window_only": False, "linear_path": False}
 SPACE = ["learning_rate=log:1e-6:1e-2"]
 # Three finished trials: the two the kill leaves (the pruner compares with no fewer) and the hopeless one
 TRIALS = 3
