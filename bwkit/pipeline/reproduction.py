@@ -71,6 +71,10 @@ def compare(original: RunFolder, reproduced: RunFolder) -> dict:
                 if old["versions"].get(k) != new["versions"].get(k)}
     if envs[0].get("commit") != envs[1].get("commit"):
         versions["bwkit commit"] = [envs[0].get("commit"), envs[1].get("commit")]
+    machines = [e.get("machine") or {} for e in envs]
+    for key in sorted({*machines[0], *machines[1]} - {"platform"}):   # the kernel's build is not the arithmetic
+        if machines[0].get(key) != machines[1].get(key):
+            versions[f"machine {key}"] = [machines[0].get(key), machines[1].get(key)]
     return {"of": old["run_id"], "verdict": "reproduced exactly" if not drift else f"drifted ({len(drift)} of "
             f"{len(rows)} comparisons differ)", "compared": len(rows), "drift": drift, "versions_differ": versions}
 
