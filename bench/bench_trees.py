@@ -3,6 +3,7 @@
     python bench/bench_trees.py      # needs scikit-learn, the test extra: pip install -e '.[test]'
     python bench/bench_trees.py --memory 1000000   # the trees' peak memory on that many rows (LightGBM only)
     python bench/bench_trees.py --held    # irish5g: held targets learned from fresh rows only, or from every row
+    python bench/bench_trees.py --side-by-side   # seconds to fit with one target at a time and with two at once
 
 On the dwcp default data, the legacy profile (seed 1) and the irish5g preset, windows as the
 kit's defaults make them (window_size 20, the 70/15/15 split), every target's trees are fitted
@@ -108,11 +109,29 @@ def held() -> None:
               f"{' / '.join(f'{v:.3f}' for v in test)} ({test.mean():.3f}) |", flush=True)
 
 
+def side_by_side() -> None:
+    """Seconds of `trees.fit` (fit and predict) with TARGETS_AT_ONCE 1 and 2 on each data set, and whether the two
+    predict the same to the last digit."""
+    print("| data | one target at a time, s | two at once, s | same predictions |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, telemetry, window in datasets(Path(folder)):
+            prepared, seconds, predicted = prepare(telemetry, window, False), [], []
+            for at_once in (1, 2):
+                trees.TARGETS_AT_ONCE = at_once
+                started = time.perf_counter()
+                predicted.append(trees.fit(prepared, telemetry).test)
+                seconds.append(time.perf_counter() - started)
+            print(f"| {name} | {seconds[0]:.1f} | {seconds[1]:.1f} | {np.array_equal(*predicted)} |", flush=True)
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--memory":
         return memory(int(sys.argv[2]))
     if sys.argv[1:] == ["--held"]:
         return held()
+    if sys.argv[1:] == ["--side-by-side"]:
+        return side_by_side()
     learners = {"scikit-learn": sklearn_learn, "LightGBM": trees.learn}
     print("| data | library | learns | val skill per target (avg) | test skill per target (avg) | fit s | rounds |")
     print("|---|---|---|---|---|---|---|")
