@@ -18,6 +18,7 @@ split is never read.
 """
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -127,17 +128,102 @@ def choose(telemetry: Telemetry, config: Config, *, progress: bool = False, stop
 def _to_the_end(leader: Fit, fits: list[Fit], *, progress: bool, stop_file=None, log_path=None) -> tuple[Fit, dict]:
     """The race's leader and its twin across the linear path, each trained until early stopping (or `epochs`, or
     `stop_file` appearing): the one with the lower validation loss, and what each reached. The leader's epochs
-    go to `log_path` as they end (a search's pruner reads them there; training rewrites the log whole)."""
+    go to `log_path` as they end (a search's pruner reads them there; training rewrites the log whole).
+
+    Where `side_by_side` allows, the twin trains at the same time in a forked process and sends its state back."""
+    twin = next(f for f in fits if f is not leader and f.config.residual == leader.config.residual
+                and f.config.known_future == leader.config.known_future)
+    pair = (leader, twin)
+    elsewhere = TrainedElsewhere(twin, stop_file) if side_by_side(twin) else None
+    try:
+        for i, fit in enumerate(pair if elsewhere is None else pair[:1]):
+            _train_on(fit, i, progress=progress, stop_file=stop_file, log_path=log_path if i == 0 else None)
+        if elsewhere is not None:
+            elsewhere.finish()
+    finally:
+        if elsewhere is not None:
+            elsewhere.stop()
+    best = min(pair, key=lambda f: f.best_val)
+    return best, {str(f.config.linear_path).lower(): {"val_loss": f.best_val, "best_epoch": f.best_epoch,
+                                                      "epochs": f.epoch} for f in pair}
+
+
+def side_by_side(fit: Fit) -> bool:
+    """Whether a fit like this can train in a forked process beside another and stay what it is alone: on the CPU,
+    where fork exists, with a fixed torch thread count that leaves as many cores for the other, and no dropout (it
+    draws from torch's global generator; the shuffling has a generator per fit, copied by the fork)."""
+    import multiprocessing
+    import os
+
+    config = fit.config
+    return (fit.device == "cpu" and "fork" in multiprocessing.get_all_start_methods()
+            and 0 < config.num_threads and 2 * config.num_threads <= (os.cpu_count() or 1)
+            and not (config.num_layers > 1 and config.dropout > 0))
+
+
+TRAINED_STATE = ("history", "epoch", "best_val", "best_epoch", "best_state")   # what train_model reads of a fit
+
+
+class TrainedElsewhere:
+    """`fit` trained to its end in a forked process (a small LSTM's step is mostly Python: a thread would wait on
+    the interpreter's lock); `finish` waits for it and takes its trained state back into `fit`."""
+
+    def __init__(self, fit: Fit, stop_file):
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.fit, (self.receive, send) = fit, context.Pipe(duplex=False)
+        self.process = context.Process(target=_train_and_send, args=(fit, stop_file, send), daemon=True)
+        self.process.start()
+        send.close()
+
+    def finish(self) -> None:
+        try:
+            state = pickle.loads(self.receive.recv_bytes())
+        except EOFError:
+            self.process.join()
+            raise RuntimeError(f"training linear_path={self.fit.config.linear_path} in a second process ended "
+                               f"without a result (exit code {self.process.exitcode})") from None
+        self.process.join()
+        for name in TRAINED_STATE:
+            setattr(self.fit, name, state[name])
+        self.fit.model.load_state_dict(state["model"])
+
+    def stop(self) -> None:
+        """The process ended, or ended now (the run was interrupted or failed first)."""
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+        self.receive.close()
+
+
+def _train_and_send(fit: Fit, stop_file, send) -> None:
+    """In the forked process: train `fit` to its end, send back what `finish` takes. Ctrl-C reaches the whole
+    process group: here it is ignored, and the parent, interrupted, ends this process (`stop`); a parent that is
+    gone leaves nobody to send to, and this process ends quietly when its training does."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _train_on(fit, 1, progress=False, stop_file=stop_file, log_path=None)
+    state = {**{name: getattr(fit, name) for name in TRAINED_STATE}, "model": fit.model.state_dict()}
+    try:
+        send.send_bytes(pickle.dumps(state))   # by value: torch's shared-memory pickling needs the sender alive
+        send.close()
+    except OSError:
+        pass
+
+
+def _train_on(fit: Fit, position: int, *, progress: bool, stop_file, log_path) -> None:
+    """Train `fit` to early stopping (or its epochs, or the stop file); its epochs to `log_path` when given."""
     from tqdm.auto import tqdm
 
     from bwkit.training.train import log_selection, stop_asked
 
-    twin = next(f for f in fits if f is not leader and f.config.residual == leader.config.residual
-                and f.config.known_future == leader.config.known_future)
-    for fit in (leader, twin):
-        bar = tqdm(total=fit.config.epochs, initial=fit.epoch, unit="epoch", disable=not progress,
-                   desc=f"linear_path={fit.config.linear_path}, to early stopping")
-        log = open(log_path, "w") if log_path and fit is leader else None
+    bar = tqdm(total=fit.config.epochs, initial=fit.epoch, unit="epoch", disable=not progress, position=position,
+               desc=f"linear_path={fit.config.linear_path}, to early stopping")
+    log = open(log_path, "w") if log_path else None
+    try:
         if log:
             log_selection(log, fit)
         while fit.epoch < fit.config.epochs and not fit.stalled and not stop_asked(stop_file, fit):
@@ -146,9 +232,7 @@ def _to_the_end(leader: Fit, fits: list[Fit], *, progress: bool, stop_file=None,
                 log.write(line + "\n")
                 log.flush()
             bar.update()
+    finally:
         if log:
             log.close()
         bar.close()
-    best = min((leader, twin), key=lambda f: f.best_val)
-    return best, {str(f.config.linear_path).lower(): {"val_loss": f.best_val, "best_epoch": f.best_epoch,
-                                                      "epochs": f.epoch} for f in (leader, twin)}

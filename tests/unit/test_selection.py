@@ -143,3 +143,40 @@ def test_residual_is_not_raced_when_a_target_is_not_among_the_inputs(tmp_path):
     choice = selection.choose(hourly_csv(tmp_path, "walk", features="z"), config(features="z"))
     assert {c["residual"] for c in choice.record["candidates"]} == {False}
     assert any("not every target is among the features" in n for n in choice.record["notes"])
+
+
+def test_a_fit_trained_in_a_forked_process_comes_back_as_the_same_fit_trained_here(tmp_path):
+    """The linear path's twin trains beside the leader in a forked process (where `side_by_side` allows): what comes
+    back is, to the last bit, what training it in this process gives."""
+    from bwkit.features import prepare
+
+    telemetry = hourly_csv(tmp_path, "walk")
+    settings = config(residual=True, known_future=False, linear_path=False, epochs=8, patience=3)
+    prepared = prepare(telemetry, settings.window_size, False)
+    here, there = (train.Fit(prepared, settings, "cpu") for _ in range(2))
+    for fit in (here, there):
+        fit.step()                                      # a race's epoch, before the twin goes on
+    while here.epoch < settings.epochs and not here.stalled:
+        here.step()
+    if not selection.side_by_side(there):
+        pytest.skip("this machine has one core: the twin trains in this process")
+    selection.TrainedElsewhere(there, stop_file=None).finish()
+    same = [k for k in here.history if k != "seconds"]   # the epochs' seconds are the clock's
+    assert {k: there.history[k] for k in same} == {k: here.history[k] for k in same}
+    assert len(there.history["seconds"]) == there.epoch == here.epoch and there.best_epoch == here.best_epoch
+    assert there.best_val == here.best_val
+    for key, value in here.best_state.items():
+        assert torch.equal(there.best_state[key], value), key
+    for key, value in here.model.state_dict().items():
+        assert torch.equal(there.model.state_dict()[key], value), key
+
+
+def test_the_selection_is_the_same_with_the_twin_trained_beside_the_leader_or_after_it(tmp_path, monkeypatch):
+    telemetry = hourly_csv(tmp_path, "walk")
+    settings = config(residual=True, known_future=False, linear_path="auto", epochs=12, patience=3)
+    beside = selection.choose(telemetry, settings)
+    monkeypatch.setattr(selection, "side_by_side", lambda fit: False)
+    after = selection.choose(telemetry, settings)
+    assert beside.record["linear_path"] == after.record["linear_path"]
+    for key, value in after.fit.best_state.items():
+        assert torch.equal(beside.fit.best_state[key], value), key
