@@ -149,14 +149,15 @@ def _to_the_end(leader: Fit, fits: list[Fit], *, progress: bool, stop_file=None,
 
 
 def side_by_side(fit: Fit) -> bool:
-    """Whether a fit like this can train in a forked process beside another and stay what it is alone: on the CPU,
-    where fork exists, with a fixed torch thread count that leaves as many cores for the other, and no dropout (it
-    draws from torch's global generator; the shuffling has a generator per fit, copied by the fork)."""
-    import multiprocessing
+    """Whether a fit like this can train in a forked process beside another and stay what it is alone: on Linux's
+    CPU (macOS's fork is unsafe under a threaded runtime), with a fixed torch thread count that leaves as many cores
+    for the other, and no dropout (it draws from torch's global generator; the shuffling has a generator per fit,
+    copied by the fork)."""
     import os
+    import sys
 
     config = fit.config
-    return (fit.device == "cpu" and "fork" in multiprocessing.get_all_start_methods()
+    return (fit.device == "cpu" and sys.platform.startswith("linux")
             and 0 < config.num_threads and 2 * config.num_threads <= (os.cpu_count() or 1)
             and not (config.num_layers > 1 and config.dropout > 0))
 
