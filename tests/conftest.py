@@ -214,8 +214,10 @@ def stand_in_stages(monkeypatch):
     """Runs this test starts (here, in its subprocesses and on the Dask workers it starts) execute the stand-ins in
     tests/notebooks/stand_in_stages/ for 02_train, 03_evaluate and 04_export: seconds where the real stages take a
     minute, for tests of sweeps, a killed client or resume, whose stages' work the tiny run's tests check. Each
-    stand-in writes stand_in_<stage>.txt into the run folder, so a test can tell they ran."""
+    stand-in writes stand_in_<stage>.txt into the run folder, so a test can tell they ran; 03_evaluate's lasts
+    BWKIT_STAND_IN_SECONDS (3 here, 0 elsewhere), so that a test can signal the run while it is under way."""
     monkeypatch.setenv(pipeline.STAND_INS, str(STAND_IN_STAGES))
+    monkeypatch.setenv("BWKIT_STAND_IN_SECONDS", "3")
     return STAND_IN_STAGES
 
 
