@@ -179,12 +179,12 @@ def fit(prepared, telemetry, seed: int = 0, *, learner=learn, forms=FORMS) -> Tr
     x, level, last, mask, kept = training_set(train, prepared.features, telemetry, most=MAX_TRAINING_WINDOWS)
     x_val, level_val, last_val, mask_val, kept_val = training_set(val, prepared.features, telemetry,
                                                                   most=MAX_STOPPING_WINDOWS)
+    counts, counts_val = mask.sum(axis=0), mask_val.sum(axis=0)
     for j, target in enumerate(prepared.targets):
-        m, v = mask[:, j], mask_val[:, j]
-        if m.sum() < 2 or not v.any():
-            raise DataError(f"{telemetry.path}: {target} is observed on {int(m.sum())} training and {int(v.sum())} "
-                            "validation windows; the trees need at least 2 and 1. Use more data, or leave "
-                            f"{target} out of fresh_targets")
+        if counts[j] < 2 or not counts_val[j]:
+            raise DataError(f"{telemetry.path}: {target} is observed on {int(counts[j])} training and "
+                            f"{int(counts_val[j])} validation windows; the trees need at least 2 and 1. Use more "
+                            f"data, or leave {target} out of fresh_targets")
 
     def one_target(j: int) -> tuple[TargetTrees, dict]:
         m, v = mask[:, j], mask_val[:, j]
@@ -193,11 +193,10 @@ def fit(prepared, telemetry, seed: int = 0, *, learner=learn, forms=FORMS) -> Tr
                            learner=learner, seed=seed, forms=forms)
 
     with ThreadPoolExecutor(max_workers=TARGETS_AT_ONCE) as pool:   # LightGBM lets go of the GIL while it trains
-        fitted, records = zip(*pool.map(one_target, range(len(prepared.targets)))) if prepared.targets else ((), ())
-    fitted, per_target = list(fitted), {}
-    for j, (target, record) in enumerate(zip(prepared.targets, records)):
-        per_target[target] = {"training_windows": int(mask[:, j].sum()), "stopping_windows": int(mask_val[:, j].sum()),
-                              **record}
+        results = list(pool.map(one_target, range(len(prepared.targets))))
+    fitted = [trees for trees, _ in results]
+    per_target = {target: {"training_windows": int(counts[j]), "stopping_windows": int(counts_val[j]), **record}
+                  for j, (target, (_, record)) in enumerate(zip(prepared.targets, results))}
     details = {"library": LIBRARY, "settings": SETTINGS, "features": len(feature_names(prepared.features,
                                                                                        train.X.shape[1])),
                "training_seconds": time.perf_counter() - started, "per_target": per_target,

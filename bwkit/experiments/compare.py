@@ -124,8 +124,8 @@ def verdict(frame: pd.DataFrame) -> str:
             f"the runner-up (Welch's t-test on validation loss, p = {p:.3g}).")
 
 
-def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[Path], Path]:
-    """05_compare's inputs: the run folders to compare, each read, and where its plots go (created)."""
+def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[dict], Path]:
+    """05_compare's inputs: the runs to compare, read (`load`), and where its plots go (created)."""
     if bool(sweep_id) == bool(runs.strip()):
         raise ParameterError("give either sweep_id (a sweep under runs/sweeps/) or runs (comma-separated run folders)")
     if sweep_id:
@@ -137,9 +137,9 @@ def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[Path
     else:
         found, folder = [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()], None
     out = Path(out_dir).expanduser().resolve() if out_dir else folder or comparison_folder(runs_root(), "scratch")
-    load(found)   # a folder that is no run, or a record or report that does not read: refused before anything is made
+    read = load(found)   # a folder that is no run, or a record or report that does not read: refused before anything
     out.mkdir(parents=True, exist_ok=True)
-    return found, out
+    return read, out
 
 
 def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", *, progress: bool = False) -> Path:

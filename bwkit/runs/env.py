@@ -1,6 +1,7 @@
 """What a result was made with: library versions, hardware, device choice."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 
@@ -43,13 +44,23 @@ def hardware(device: str) -> dict[str, object]:
 
 
 def _cpu_model() -> str:
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo (empty where there is none)."""
+    fields = {}
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                name, _, value = line.partition(":")
+                fields[name.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
 
 
 def _git(*args, timeout: float = 10) -> tuple[int, str] | None:
@@ -108,14 +119,7 @@ def vector_units() -> str:
     AVX-512 ones). `bwkit reproduce` lists them when they differ. The kernels' environment variables that cap them
     (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS) are added where set.
     """
-    units = ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("flags"):
-                units = " ".join(sorted(f for f in line.split(":", 1)[1].split() if f.startswith("avx")))
-                break
-    except OSError:
-        pass
+    units = " ".join(sorted(f for f in _cpuinfo().get("flags", "").split() if f.startswith("avx")))
     caps = [f"{k}={os.environ[k]}" for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
             if os.environ.get(k)]
     return " ".join([units, *caps]).strip()
