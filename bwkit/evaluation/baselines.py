@@ -35,7 +35,6 @@ class WindowRidge:
     Its matrix products run on one BLAS thread: OpenBLAS sums in another order on two, and a
     process that starts a dask cluster is left with OPENBLAS_NUM_THREADS=1, so the kernels it starts
     would otherwise give a ridge that differs in the 13th digit and a reproduction that drifts.
-    One thread costs about a fifth of the fit's time.
     """
 
     @threadpool_limits.wrap(limits=1, user_api="blas")

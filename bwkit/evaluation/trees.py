@@ -40,8 +40,8 @@ ROUNDS, PATIENCE = 1000, 30        # at most ROUNDS rounds; stop after PATIENCE 
 LIBRARY = "LightGBM"
 # One thread per booster: on a busy 2-core machine a second OpenMP thread spins (scikit-learn's trees measured 7 s on
 # one thread, 100 s on two); the features are few and the rows a bounded sub-sample. Two targets' boosters train at
-# once instead, each on its own thread, each as deterministic as alone: on make run's data, 32.9 s -> 19.5 s on an
-# idle 2-core machine, the same predictions to the last digit (docs/results.md, Timings).
+# once instead, each on its own thread, each as deterministic as alone: on make run's data, 37.1 s -> 18.0 s on an
+# idle 2-core machine, the same predictions to the last digit (`python bench/bench_trees.py --side-by-side`).
 TARGETS_AT_ONCE = 2
 
 
