@@ -50,3 +50,39 @@ def test_evaluate_alone_on_an_empty_folder_trains_first_and_says_so(tmp_path):
                                parameters={"run_dir": str(tmp_path)}, progress_bar=False)
     text = out.read_text()
     assert "No best_model.pth in" in text and (tmp_path / "bandwidth_predictor_report.json").exists()
+
+
+# Fits the trees on the first rows of three real traces (four targets, three of them fresh one row in fourteen), two
+# targets at a time, FITS times over in one process. Without the lock around LightGBM's native Dataset building and
+# prediction (`trees._NATIVE`), 2 of 6 such processes of 15 fits crashed (SIGSEGV or std::bad_alloc).
+STRESS = """
+import sys
+import pandas as pd
+from bwkit.data import load_telemetry
+from bwkit.evaluation import trees
+from bwkit.features import prepare
+from bwkit.runs import ROOT, configure
+
+frame = pd.read_csv(ROOT / "data" / "irish5g" / "irish5g_download.csv.gz")
+part = pd.concat([frame[frame["trace_id"] == t].head(250) for t in frame["trace_id"].unique()[:3]])
+part.to_csv(sys.argv[1], index=False)
+p = configure(parameters_file=ROOT / "presets" / "irish5g.yml")
+t = load_telemetry(sys.argv[1], p["features"], p["targets"], nan_policy=p["nan_policy"],
+                   fresh_column=p["fresh_column"], fresh_targets=p["fresh_targets"])
+prepared = prepare(t, 10, False)
+assert trees.TARGETS_AT_ONCE == 2
+first = trees.fit(prepared, t)
+for _ in range(int(sys.argv[2]) - 1):
+    again = trees.fit(prepared, t)
+    assert (again.test == first.test).all()
+print("fitted")
+"""
+
+
+def test_trees_fitted_two_targets_at_a_time_never_crash_the_process_and_never_change(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", STRESS, str(tmp_path / "slice.csv"), "100"], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and "fitted" in done.stdout, (done.returncode, done.stderr[-2000:])

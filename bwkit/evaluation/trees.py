@@ -17,6 +17,7 @@ stopping) an evenly spaced sub-sample is used, and the report's notes say so.
 """
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ LIBRARY = "LightGBM"
 # once instead, each on its own thread, each as deterministic as alone: on make run's data, 37.1 s -> 18.0 s on an
 # idle 2-core machine, the same predictions to the last digit (`python bench/bench_trees.py --side-by-side`).
 TARGETS_AT_ONCE = 2
+# LightGBM's native code is not safe where two threads build a Dataset or predict at the same time: without this
+# lock, fitting the tests' slice of real traces two targets at a time crashed the process now and then (SIGSEGV, or
+# a std::bad_alloc that killed a run's kernel); `make test-slow` fits it 100 times in one process. Only the boosting
+# rounds run side by side.
+_NATIVE = threading.Lock()
 
 
 @dataclass
@@ -109,7 +115,9 @@ class TargetTrees:
     scale: float
 
     def predict(self, x: np.ndarray, last: np.ndarray) -> np.ndarray:
-        return self.model.predict(x) * self.scale + (last if self.change else 0.0)
+        with _NATIVE:
+            levels = self.model.predict(x)
+        return levels * self.scale + (last if self.change else 0.0)
 
 
 def predict_split(fitted: list[TargetTrees], split, features, *, telemetry) -> np.ndarray:
@@ -131,9 +139,11 @@ def learn(x, y, validation: tuple, *, seed: int):
     import lightgbm
 
     x_val, y_val = validation
-    train = lightgbm.Dataset(x, y)
-    booster = lightgbm.train({**SETTINGS, "seed": seed}, train, num_boost_round=ROUNDS,
-                             valid_sets=[lightgbm.Dataset(x_val, y_val, reference=train)],
+    settings = {**SETTINGS, "seed": seed}
+    with _NATIVE:   # the bins, built here rather than inside `train`, where another thread could be building its own
+        train = lightgbm.Dataset(x, y, params=settings).construct()
+        valid = lightgbm.Dataset(x_val, y_val, reference=train, params=settings).construct()
+    booster = lightgbm.train(settings, train, num_boost_round=ROUNDS, valid_sets=[valid],
                              callbacks=[lightgbm.early_stopping(PATIENCE, verbose=False)])
     return booster, int(booster.best_iteration)
 
