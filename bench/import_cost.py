@@ -1,5 +1,7 @@
 """CPU seconds of importing nbformat (what papermill and nbconvert import) in a fresh interpreter, with
-jsonschema's optional IRI grammars (rfc3987_syntax) and without them (`bwkit.lazy.without_iri_grammars`).
+jsonschema's optional IRI grammars (rfc3987_syntax) and without them (`bwkit.lazy.without_iri_grammars`); and of
+04_export's imports, as they are and with scipy.stats as `significance` imported it at the top before (the export
+needs the bands, never a test statistic).
 
     .venv/bin/python bench/import_cost.py
 
@@ -16,6 +18,9 @@ VARIANTS = {
     "import nbformat, IRI grammars left out": "from bwkit.lazy import without_iri_grammars; "
                                                "without_iri_grammars(); import nbformat",
     "import bwkit.lazy alone": "import bwkit.lazy",
+    "04_export's imports": "from bwkit.runs import params, RunFolder; from bwkit.serving import export",
+    "04_export's imports, scipy.stats too": "import scipy.stats; from bwkit.runs import params, RunFolder; "
+                                            "from bwkit.serving import export",
 }
 
 

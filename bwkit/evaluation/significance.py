@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from bwkit.errors import DataError
 
@@ -92,6 +91,8 @@ def _diebold_mariano(d: np.ndarray, bandwidth: int) -> tuple[float, float]:
     mean = float(d.mean())
     if variance <= 1e-24 * float(np.mean(d ** 2)):   # no variation beyond float rounding
         return (0.0, 1.0) if np.all(d == 0) else (math.copysign(math.inf, mean), 0.0)
+    from scipy import stats   # here: scipy.stats costs half a second in every process that only needs the bands
+
     statistic = mean / math.sqrt(variance / n) * math.sqrt((n - 1) / n)
     return float(statistic), float(2 * stats.t.sf(abs(statistic), n - 1))
 
