@@ -16,6 +16,7 @@ from bwkit.reports.pages import write_runs_index
 from conftest import TINY_RUN, write_synthetic
 
 SETTINGS = [f"--set={k}={v}" for k, v in {**TINY_RUN, "known_future": False}.items()]
+OFF = ["--set=tracking=off"]   # where what is tested is the record, not MLflow
 
 
 def start_run(tmp_path, run_id: str, *extra: str) -> tuple[subprocess.Popen, RunFolder]:
@@ -40,8 +41,10 @@ def wait_for_stage(files: RunFolder, stage: str, process, timeout: float = 120) 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_marks_the_run_and_its_stage_interrupted_without_a_traceback(tmp_path, signum):
+    """Ctrl-C's run is tracked too, and lands in MLflow as KILLED; SIGTERM's is not (its store would only cost)."""
     csv = write_synthetic(tmp_path / "data.csv", samples=TINY_RUN["samples"])   # the run starts at 02_train
-    process, files = start_run(tmp_path, "stopped", f"--set=data_path={csv}")
+    tracked = signum == signal.SIGINT
+    process, files = start_run(tmp_path, "stopped", f"--set=data_path={csv}", *([] if tracked else OFF))
     wait_for_stage(files, "02_train", process)
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
@@ -51,12 +54,19 @@ def test_a_signal_marks_the_run_and_its_stage_interrupted_without_a_traceback(tm
     record = json.loads(files.run_json.read_text())
     assert record["status"] == "interrupted" and record["stages"]["02_train"]["status"] == "interrupted"
     assert "interrupted" in files.index.read_text()
+    assert (tmp_path / "mlflow.db").exists() == tracked
+    if tracked:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+        logged = client.search_runs([client.get_experiment_by_name("bwkit").experiment_id])
+        assert [(r.info.run_name, r.info.status) for r in logged] == [("stopped", "KILLED")]
 
 
 def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_stage(tmp_path, stand_in_stages):
     """The runner's part: the stages are stand-ins (the real stages, resumed: the next test)."""
     csv = write_synthetic(tmp_path / "data.csv", samples=TINY_RUN["samples"])   # the run starts at 02_train
-    process, files = start_run(tmp_path, "killed", f"--set=data_path={csv}")
+    process, files = start_run(tmp_path, "killed", f"--set=data_path={csv}", *OFF)
     wait_for_stage(files, "03_evaluate", process)
     assert "killed/index.html" in (tmp_path / "index.html").read_text()   # the link never points nowhere
     process.kill()

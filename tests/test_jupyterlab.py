@@ -14,7 +14,7 @@ import pytest
 
 from bwkit.runs.paths import NOTEBOOKS
 
-from test_browser import CHROMIUM, FLAGS
+from conftest import CHROMIUM, CHROMIUM_FLAGS as FLAGS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")

@@ -1,5 +1,7 @@
-"""The shipped slice of real 5G telemetry: traces, gaps, held targets, no oracle; and `bwkit reproduce` of a run on
-an external CSV (this one): a tampered record drifts, changed data is refused."""
+"""The shipped slice of real 5G telemetry: traces, gaps, held targets, no oracle; names a user chose that are HTML
+(its run doubles as the hostile-names run: one more target and feature, its trace ids, file name and run id), never
+run as script in a browser; and `bwkit reproduce` of a run on an external CSV (this one): changed data is refused
+before anything runs."""
 import json
 import shutil
 
@@ -16,17 +18,29 @@ from bwkit.pipeline.reproduction import reproduce
 from bwkit.runs.params import configure
 from bwkit.runs.paths import ROOT
 from bwkit.features.windows import prepare
+from conftest import open_offline
 
 PRESET = ROOT / "presets" / "irish5g.yml"
 
 
+HOSTILE_TARGET = "<script>alert('target')</script>"
+HOSTILE_FEATURE = "<img src=x onerror=alert('feature')>"
+HOSTILE_RUN_ID = "<svg onload=alert('run')>"
+HOSTILE_TRACES = ["<i id=pwned>a", "<b id=pwned>b", "<u id=pwned>c"]
+
+
 @pytest.fixture(scope="module")
 def real_slice(tmp_path_factory):
-    """The first 250 rows of three traces, with the radio gaps the full file has."""
+    """The first 250 rows of three traces, with the radio gaps the full file has; the traces' ids, the file's name
+    and two more columns' names (a target: throughput at half scale with noise; a feature: noise) are HTML."""
     frame = pd.read_csv(ROOT / "data" / "irish5g" / "irish5g_download.csv.gz")
     traces = frame["trace_id"].unique()[:3]
     part = pd.concat([frame[frame["trace_id"] == t].head(250) for t in traces])
-    path = tmp_path_factory.mktemp("real") / "irish5g_slice.csv"
+    part["trace_id"] = part["trace_id"].map(dict(zip(traces, HOSTILE_TRACES)))
+    rng = np.random.default_rng(0)
+    part[HOSTILE_TARGET] = 0.5 * part["throughput_mbps"] + rng.normal(size=len(part))
+    part[HOSTILE_FEATURE] = rng.normal(size=len(part))
+    path = tmp_path_factory.mktemp("real") / "x<img src=y onerror=alert('path')>.csv"
     part.to_csv(path, index=False)
     return path
 
@@ -44,7 +58,7 @@ def test_no_window_and_no_persistence_pair_crosses_a_trace(real_slice):
     p = preset()
     telemetry = load_telemetry(real_slice, p["features"], p["targets"], nan_policy=p["nan_policy"],
                                fresh_column=p["fresh_column"], fresh_targets=p["fresh_targets"])
-    assert telemetry.segment.max() == 2
+    assert telemetry.segment.max() == 2 and list(telemetry.targets) == p["targets"].split(",")
     prepared = prepare(telemetry, 20, False)
     rows = np.concatenate([w.row for w in prepared.splits.values()])
     assert len(rows) == 3 * (250 - 20)              # 20 rows of each trace only start windows
@@ -55,12 +69,15 @@ def test_no_window_and_no_persistence_pair_crosses_a_trace(real_slice):
 @pytest.fixture(scope="module")
 def real_run(real_slice):
     """A tiny run on the slice: an existing CSV (generation skipped, its hash recorded) named by a relative path,
-    into a relative runs folder."""
+    into a relative runs folder; the preset's targets and features and the slice's HTML-named ones."""
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(real_slice.parent)
-        settings = preset(data_path=real_slice.name, epochs=2, hidden_size=8, window_size=10)
-        pipeline.run(settings, run_id="real", runs_root="relruns", log=lambda *_: None)
-    return RunFolder(real_slice.parent / "relruns" / "real")
+        named = preset()
+        settings = preset(data_path=real_slice.name, epochs=2, hidden_size=8, window_size=10,
+                          targets=f"{named['targets']},{HOSTILE_TARGET}",
+                          features=f"{named['features']},{HOSTILE_TARGET},{HOSTILE_FEATURE}")
+        pipeline.run(settings, run_id=HOSTILE_RUN_ID, runs_root="relruns", log=lambda *_: None)
+    return RunFolder(real_slice.parent / "relruns" / HOSTILE_RUN_ID)
 
 
 def test_tiny_end_to_end_run_on_real_data_from_relative_paths(real_run, real_slice):
@@ -76,28 +93,37 @@ def test_tiny_end_to_end_run_on_real_data_from_relative_paths(real_run, real_sli
     assert "rtt_ms is scored on the" in report["summary"] and "where it is observed" in report["summary"]
     scored = report["per_target"]["rtt_ms"]["n"]
     assert 0 < scored < report["per_target"]["throughput_mbps"]["n"] == report["test_rows"]
+    assert report["per_target"][HOSTILE_TARGET]["n"] == report["test_rows"]   # observed on every row
 
 
-# `bwkit reproduce` of a run on an external CSV (a generated run reproduced exactly: test_reproduce.py)
+def test_names_a_user_chose_never_run_as_script_in_any_page(browser, real_run):
+    pages = [real_run.root.parent / "index.html", *sorted(real_run.root.glob("*.html"))]
+    assert len(pages) == 8   # the list of runs, the run page, 02, 03 and 04 (with and without code)
+    for path in pages:
+        page, blocked = open_offline(browser, path)
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.reload()
+        page.wait_for_load_state("load")
+        injected = page.eval_on_selector_all("script:not(#bwkit-sort), svg, #pwned, img[src='x'], img[src^='y']",
+                                             "els => els.length")
+        assert (dialogs, injected, blocked) == ([], 0, []), path.name
+        if path != pages[0] and path.name in {"index.html", "03_evaluate.html"}:
+            text = page.eval_on_selector("body", "e => e.textContent")   # folded details included
+            assert HOSTILE_TARGET in text, path.name                       # shown as text, not run
+        assert HOSTILE_RUN_ID in page.inner_text("body") or path.name != "index.html", path
+        page.close()
 
-def test_a_tampered_parameter_is_reported_as_drift(real_run, tmp_path):
-    copy = RunFolder(shutil.copytree(real_run.root, tmp_path / "tampered"))
-    record = json.loads(copy.run_json.read_text())
-    record["parameters"]["seed"] = 7
-    copy.run_json.write_text(json.dumps(record))
-    _, result = reproduce(copy.root, log=lambda *_: None)
-    assert result["verdict"].startswith("drifted")
-    drifted = {row["what"] for row in result["drift"]}
-    assert "ONNX outputs on the test windows" in drifted and any(w.startswith("weights ") for w in drifted)
-    assert "data sha256" not in drifted
 
+# `bwkit reproduce` of a run on an external CSV (a generated run reproduced exactly, and what drift looks like:
+# test_reproduce.py)
 
 def test_changed_external_data_is_refused_before_anything_runs(real_run, real_slice, tmp_path):
     copy = RunFolder(shutil.copytree(real_run.root, tmp_path / "copy"))
     backup = real_slice.read_bytes()
     try:
         real_slice.write_bytes(backup + b"\n")   # the same rows, other bytes: not the sha256 recorded
-        with pytest.raises(RunError, match="is not the data run real read"):
+        with pytest.raises(RunError, match="is not the data run <svg onload=alert.*> read"):
             reproduce(copy.root, log=lambda *_: None)
     finally:
         real_slice.write_bytes(backup)

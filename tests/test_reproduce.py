@@ -1,6 +1,10 @@
-"""`bwkit reproduce`: the same record gives the same run. A run on an external CSV reproduced (a tampered record
-drifts, changed data is refused) is test_real_data.py's, on its run of the real slice."""
+"""`bwkit reproduce`: the same record gives the same run, and a run that differs is told apart by its weights, its
+metrics and its ONNX outputs. A run on an external CSV whose data changed is refused: test_real_data.py."""
 import json
+import shutil
+
+import numpy as np
+import pytest
 
 from bwkit import cli
 from bwkit.runs.artifacts import RunFolder
@@ -17,11 +21,39 @@ def test_a_run_reproduces_exactly_on_the_same_machine(tiny_run, capsys):
     assert "reproduced exactly" in again.index.read_text()
 
 
+def test_a_run_that_differs_is_reported_as_drift_by_its_weights_metrics_and_onnx_outputs(tiny_run, tmp_path):
+    """What a reproduction compares, on a copy of the tiny run whose checkpoint, report and ONNX file were each
+    changed a little, as a tampered record's reproduction changes them (without training it again)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from bwkit.pipeline.reproduction import compare
+
+    other = RunFolder(shutil.copytree(tiny_run.root, tmp_path / "other"))
+    checkpoint = torch.load(other.checkpoint, map_location="cpu", weights_only=True)
+    name = next(n for n in checkpoint["state_dict"] if n.endswith("weight_ih_l0"))
+    checkpoint["state_dict"][name] = checkpoint["state_dict"][name] + 1e-3
+    torch.save(checkpoint, other.checkpoint)
+    report = json.loads(other.report.read_text())
+    report["comparison"]["LSTM"]["average"]["correlation"] += 1e-9
+    other.report.write_text(json.dumps(report))
+    model = onnx.load(other.onnx("v1"))
+    weight = next(w for w in model.graph.initializer if w.data_type == onnx.TensorProto.FLOAT and len(w.dims) == 2)
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) + np.float32(1e-2), weight.name))
+    onnx.save(model, other.onnx("v1"))
+
+    result = compare(tiny_run, other)
+    drifted = {row["what"]: row["difference"] for row in result["drift"]}
+    assert drifted == {f"weights {name}": pytest.approx(1e-3, rel=1e-3), "LSTM average correlation": pytest.approx(1e-9),
+                       "ONNX outputs on the test windows": drifted.get("ONNX outputs on the test windows")}
+    assert drifted["ONNX outputs on the test windows"] > 0
+    assert result["verdict"] == f"drifted (3 of {result['compared']} comparisons differ)"
+
+
 def test_a_reproduction_on_other_vector_units_names_them_beside_the_drift(tiny_run, tmp_path):
     """The same CPU model name can come with or without AVX-512, and the two train to different last digits: a
     reproduction says so where the record of either run shows it, instead of a bare drift."""
-    import shutil
-
     from bwkit.pipeline.reproduction import compare
     from bwkit.runs import environment
 

@@ -24,7 +24,7 @@ pytest.importorskip("dask.distributed")
 pytest.importorskip("mlflow")
 
 # Slow enough epochs (batch 8) that the client reads a trial's log while it trains.
-TINY = {"samples": 1500, "epochs": 25, "patience": 25, "window_size": 8, "hidden_size": 4, "batch_size": 8,
+TINY = {"samples": 1500, "epochs": 12, "patience": 12, "window_size": 8, "hidden_size": 4, "batch_size": 8,
         "known_future": False, "residual": True, "compare_window_only": False, "linear_path": False}
 SPACE = ["learning_rate=log:1e-6:1e-2"]
 # Three finished trials: the two the kill leaves (the pruner compares with no fewer) and the hopeless one
@@ -104,7 +104,7 @@ def test_a_killed_study_continues_without_losing_a_finished_trial_and_prunes_a_h
     page = open(record["page"]).read()
     assert f"Best trial: {best['number']}" in page and page.count("data:image/png;base64") >= 2
     assert "studies/s/index.html" in (tmp_path / "index.html").read_text()
-    readable(folder / "index.html")                      # the study's page and a trial's, screenshotted and measured
+    readable(folder / "index.html")                      # the study's page and a trial's, measured
     readable(folder / best["run_id"] / "index.html")
     trial_page = (folder / best["run_id"] / "index.html").read_text()
     assert "href='../index.html'" in trial_page and "this run's study" in trial_page   # the way back to its study
