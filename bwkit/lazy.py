@@ -37,8 +37,9 @@ def without_iri_grammars() -> None:
     """Keep jsonschema from importing `rfc3987_syntax` in this process (unless something already has).
 
     nbformat (papermill, nbconvert) imports jsonschema, which imports rfc3987_syntax where it is installed
-    (JupyterLab's jupyter-events asks for it); it compiles 38 grammars at import, about 1.8 s of CPU in every
-    process that runs or renders a notebook (`bench/import_cost.py`: importing nbformat 2.07 s with it, 0.22 s without) (`bwkit run`, a sweep's workers), for the "iri" string formats that
-    no notebook schema uses. Without it jsonschema checks every other format as before.
+    (JupyterLab's jupyter-events asks for it); it compiles 38 grammars at import, in every process that runs or
+    renders a notebook (`bwkit run`, a sweep's workers; `bench/import_cost.py`: importing nbformat costs 2.07 s of
+    CPU with it, 0.22 s without), for the "iri" string formats that no notebook schema uses. Without it jsonschema
+    checks every other format as before.
     """
     sys.modules.setdefault("rfc3987_syntax", None)   # None: its import raises ImportError, which jsonschema expects

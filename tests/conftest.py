@@ -18,11 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bwkit.pipeline import runner as pipeline
-from bwkit import synth
-from bwkit.runs.artifacts import RunFolder
-from bwkit.data.loader import split_names
-from bwkit.runs.params import Config, configure
+from bwkit.lazy import without_iri_grammars
+
+without_iri_grammars()   # as in the kit's own processes: test modules import nbformat (papermill, nbconvert) too
+
+from bwkit.pipeline import runner as pipeline  # noqa: E402
+from bwkit import synth  # noqa: E402
+from bwkit.runs.artifacts import RunFolder  # noqa: E402
+from bwkit.data.loader import split_names  # noqa: E402
+from bwkit.runs.params import Config, configure  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # The order of the files: the slowest first
