@@ -23,11 +23,19 @@ def training_mean(monkeypatch):
     return "training mean"
 
 
+def without_trees(monkeypatch) -> None:
+    """The registry without the trees, for a test about something else (their fit is the costly part of a
+    tiny evaluation; the trees' own test is the last here)."""
+    monkeypatch.setattr(methods, "REGISTRY", [m for m in methods.REGISTRY if m.name != methods.TREES])
+
+
 def legend(figure) -> list[str]:
     return [t.get_text() for ax in figure.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
 
-def test_a_registered_method_reaches_the_table_the_plots_and_the_report(tiny_run, training_mean, tmp_path):
+def test_a_registered_method_reaches_the_table_the_plots_and_the_report(tiny_run, training_mean, tmp_path,
+                                                                        monkeypatch):
+    without_trees(monkeypatch)
     run = trained.load(tiny_run, log=lambda *_: None)
     ev = evaluate.evaluate(run.model, run.prepared, run.telemetry, window_only=run.window_only)
     assert ev.methods == methods.method_names() and ev.methods[-2:] == [training_mean, methods.REFERENCE]
@@ -43,6 +51,7 @@ def test_a_registered_method_reaches_the_table_the_plots_and_the_report(tiny_run
 
 
 def test_a_method_that_does_not_apply_is_left_out(tiny_run, monkeypatch):
+    without_trees(monkeypatch)
     run = trained.load(tiny_run, log=lambda *_: None)
     ev = evaluate.evaluate(run.model, run.prepared, run.telemetry)   # no twin given
     assert methods.WINDOW_ONLY not in ev.methods and "oracle" in ev.methods
