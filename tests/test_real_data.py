@@ -118,6 +118,28 @@ def test_names_a_user_chose_never_run_as_script_in_any_page(browser, real_run):
 # `bwkit reproduce` of a run on an external CSV (a generated run reproduced exactly, and what drift looks like:
 # test_reproduce.py)
 
+def test_a_run_on_an_external_csv_is_reproduced_from_the_csv_it_read(real_run, real_slice, tmp_path, monkeypatch):
+    """The reproduction's part for external data: the recorded parameters, with the CSV at the path recorded (checked
+    by its sha256), handed to a new run beside the original, then compared. The run itself is a copy here: stages
+    rerun to the last digit are test_reproduce.py's, on the tiny run."""
+    from bwkit.pipeline import runner
+
+    copy = RunFolder(shutil.copytree(real_run.root, tmp_path / "runs" / "original"))
+    handed = {}
+
+    def rerun(config, run_id, runs_root, log):
+        handed.update(config=config, run_id=run_id, runs_root=runs_root)
+        return RunFolder(shutil.copytree(copy.root, runs_root / run_id)).index
+
+    monkeypatch.setattr(runner, "run", rerun)
+    monkeypatch.chdir(tmp_path)   # not the folder the run started in: the recorded path is absolute
+    _, result = reproduce(copy.root, log=lambda *_: None)
+    recorded = json.loads(copy.run_json.read_text())["parameters"]
+    assert handed["config"].to_dict() == {**recorded, "data_path": str(real_slice)}
+    assert handed["run_id"] == f"{HOSTILE_RUN_ID}-reproduced" and handed["runs_root"] == copy.root.parent
+    assert result["verdict"] == "reproduced exactly" and result["check"] == []
+
+
 def test_changed_external_data_is_refused_before_anything_runs(real_run, real_slice, tmp_path):
     copy = RunFolder(shutil.copytree(real_run.root, tmp_path / "copy"))
     backup = real_slice.read_bytes()
