@@ -4,6 +4,7 @@
     python bench/bench_trees.py --memory 1000000   # the trees' peak memory on that many rows (LightGBM only)
     python bench/bench_trees.py --held    # irish5g: held targets learned from fresh rows only, or from every row
     python bench/bench_trees.py --side-by-side   # seconds to fit with one target at a time and with two at once
+    python bench/bench_trees.py --learning-rates 0.05,0.1,0.2   # LightGBM at each rate: skill on validation, seconds
 
 On the dwcp default data, the legacy profile (seed 1) and the irish5g preset, windows as the
 kit's defaults make them (window_size 20, the 70/15/15 split), every target's trees are fitted
@@ -125,7 +126,27 @@ def side_by_side() -> None:
             print(f"| {name} | {seconds[0]:.1f} | {seconds[1]:.1f} | {np.array_equal(*predicted)} |", flush=True)
 
 
+def learning_rates(rates: list[float]) -> None:
+    """LightGBM's learning rate: validation skill (where the choice is made), test skill (the record) and seconds
+    to fit at each rate, everything else as the kit fits it (early stopping picks the rounds)."""
+    print("| data | learning rate | val skill per target (avg) | test skill (avg) | fit s | rounds |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, telemetry, window in datasets(Path(folder)):
+            prepared = prepare(telemetry, window, False)
+            for rate in rates:
+                trees.SETTINGS["learning_rate"] = rate
+                result = trees.fit(prepared, telemetry)
+                val = skills(telemetry, prepared.splits["val"], result.validation)
+                test = skills(telemetry, prepared.splits["test"], result.test)
+                print(f"| {name} | {rate} | {' / '.join(f'{v:.3f}' for v in val)} ({val.mean():.4f}) | "
+                      f"{test.mean():.4f} | {result.details['training_seconds']:.1f} | "
+                      f"{'/'.join(str(v['rounds']) for v in result.details['per_target'].values())} |", flush=True)
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--learning-rates":
+        return learning_rates([float(v) for v in sys.argv[2].split(",")])
     if len(sys.argv) == 3 and sys.argv[1] == "--memory":
         return memory(int(sys.argv[2]))
     if sys.argv[1:] == ["--held"]:

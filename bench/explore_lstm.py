@@ -11,7 +11,11 @@ Trains one model by 02_train's own `train_run` (the selection race, early stoppi
 changes patched in for this process only: `--dropout P` on the LSTM's last output before the head (the kit's
 `dropout` acts between stacked layers only), `--weight-decay W` (AdamW instead of Adam), `--log-inputs a,b`
 (log1p of those input columns; give residual=false, since the residual adds the last input value), `--carry C`
-(a learned per-target weight on the last value, starting at C, instead of residual's fixed 1; needs residual=true).
+(a learned per-target weight on the last value, starting at C, instead of residual's fixed 1; needs residual=true),
+`--skill-weights` (each target's loss divided by persistence's training MSE), `--squash lstm|both` (asinh of the
+standardised inputs), `--huber D` (the Huber loss in training), `--centred` (the window-centred inputs beside the
+inputs), `--spread linear|head` (each input's std over the window, into the output or the head). `--ensemble N`
+also trains seeds seed+1 .. seed+N-1 and scores their averaged prediction.
 Prints one JSON line: the choice, the best epoch, the best validation loss, and each target's validation skill
 against persistence (1 - MSE / persistence's MSE, on the rows where the target is observed). With `--baselines`,
 the gradient-boosted trees' and ridge's validation skill on the same windows too (each fitted as 03_evaluate fits
@@ -63,6 +67,130 @@ def patch(dropout: float, weight_decay: float, carry: float | None) -> None:
         lstm.LSTMForecaster.forward_scaled = forward_scaled
 
 
+def weigh_by_skill() -> None:
+    """Each target's squared error divided by persistence's mean squared error on the training rows (standardised,
+    observed rows only), so the loss is the sum of the targets' (1 - skill): what the report's average skill reads."""
+    from bwkit.training import train
+
+    weights = {}
+    init = train.Fit.__init__
+
+    def remember(self, prepared, config, device):
+        init(self, prepared, config, device)
+        split = prepared.splits["train"]
+        columns = [list(prepared.features).index(t) for t in prepared.targets]
+        last = np.asarray(split.X[np.arange(len(split))][:, -1][:, columns], np.float64)
+        error = ((split.Y - last) / self.model.y_std.numpy()) ** 2
+        p = np.array([error[split.observed[:, j], j].mean() for j in range(error.shape[1])])
+        w = (1 / p) / np.mean(1 / p)
+        weights["w"] = torch.as_tensor(w, dtype=torch.float32)
+        print(json.dumps({"loss_weights": dict(zip(prepared.targets, np.round(w, 3).tolist()))}), flush=True)
+
+    def masked(predicted, target, observed):
+        weight = observed.to(predicted.dtype) * weights["w"]
+        return ((predicted - target) ** 2 * weight).sum() / observed.to(predicted.dtype).sum().clamp(min=1.0)
+
+    def loss(model, X, Y, *, observed=None):
+        model.eval()
+        total = 0.0
+        with torch.no_grad():
+            for i in range(0, len(X), lstm.PREDICT_BATCH):
+                z = model.forward_scaled(X[i:i + lstm.PREDICT_BATCH])
+                error = (z - (Y[i:i + lstm.PREDICT_BATCH] - model.y_mean) / model.y_std) ** 2 * weights["w"]
+                total += float(error[observed[i:i + lstm.PREDICT_BATCH]].sum())
+        return total / max(float(observed.sum()), 1.0)
+
+    train.Fit.__init__ = remember
+    train._mask = lambda observed, device: torch.as_tensor(observed, dtype=torch.bool, device=device)
+    train._masked_mse = masked
+    train._loss = loss
+
+
+def squash_inputs(where: str) -> None:
+    """asinh of the standardised inputs (log-like beyond a standard deviation: heavy tails tamed, order kept) for the
+    LSTM only (`where="lstm"`) or for the LSTM and the linear path (`"both"`)."""
+    def forward_scaled(self, x):
+        scaled = (x - self.x_mean) / self.x_std
+        squashed = torch.asinh(scaled)
+        out, _ = self.lstm(squashed)
+        z = self.head(out[:, -1])
+        if self.linear is not None:
+            z = z + self.linear((squashed if where == "both" else scaled).index_select(2, self.linear_columns)
+                                .flatten(1))
+        if self.residual:
+            z = z + (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
+        return z
+    lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
+def huber(delta: float) -> None:
+    """Train on the Huber loss (quadratic within `delta` standardised units, linear beyond); validate on MSE."""
+    from bwkit.training import train
+
+    def masked(predicted, target, observed):
+        weight = observed.to(predicted.dtype)
+        loss = torch.nn.functional.huber_loss(predicted, target, reduction="none", delta=delta)
+        return (loss * weight).sum() / weight.sum().clamp(min=1.0)
+    train._mask = lambda observed, device: torch.as_tensor(observed, dtype=torch.bool, device=device)
+    train._masked_mse = masked
+
+
+def window_centred() -> None:
+    """The LSTM also reads each standardised input minus its window's mean (as RevIN centres a window): what the
+    window holds relative to its own level, beside the level."""
+    init = lstm.LSTMForecaster.__init__
+
+    def wider(self, n_features, n_targets, hidden_size, **kwargs):
+        init(self, n_features, n_targets, hidden_size, **kwargs)
+        self.lstm = torch.nn.LSTM(2 * n_features, hidden_size, kwargs["num_layers"], batch_first=True)
+
+    def forward_scaled(self, x):
+        scaled = (x - self.x_mean) / self.x_std
+        out, _ = self.lstm(torch.cat([scaled, scaled - scaled.mean(dim=1, keepdim=True)], dim=2))
+        z = self.head(out[:, -1])
+        if self.linear is not None:
+            z = z + self.linear(scaled.index_select(2, self.linear_columns).flatten(1))
+        if self.residual:
+            z = z + (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
+        return z
+    lstm.LSTMForecaster.__init__ = wider
+    lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
+def window_spread(where: str) -> None:
+    """Each input's standard deviation over the window (standardised units; what the trees split on most for irish5g's
+    throughput) added to the output by a linear map (`where="linear"`, starting at zero) or read by the head beside
+    the LSTM's last output (`"head"`)."""
+    init = lstm.LSTMForecaster.__init__
+
+    def wider(self, n_features, n_targets, hidden_size, **kwargs):
+        init(self, n_features, n_targets, hidden_size, **kwargs)
+        own = len(self.linear_columns) or n_features
+        if where == "linear":
+            self.spread = torch.nn.Linear(own, n_targets)
+            torch.nn.init.zeros_(self.spread.weight)
+            torch.nn.init.zeros_(self.spread.bias)
+        else:
+            self.head[0] = torch.nn.Linear(hidden_size + own, hidden_size)
+
+    def forward_scaled(self, x):
+        scaled = (x - self.x_mean) / self.x_std
+        own = scaled.index_select(2, self.linear_columns) if len(self.linear_columns) else scaled
+        spread = own.std(dim=1)
+        out, _ = self.lstm(scaled)
+        if where == "linear":
+            z = self.head(out[:, -1]) + self.spread(spread)
+        else:
+            z = self.head(torch.cat([out[:, -1], spread], dim=1))
+        if self.linear is not None:
+            z = z + self.linear(own.flatten(1))
+        if self.residual:
+            z = z + (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
+        return z
+    lstm.LSTMForecaster.__init__ = wider
+    lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
 def val_skill(predicted: np.ndarray, val, last: np.ndarray, targets: list[str]) -> dict:
     """Each target's skill against persistence on the validation rows where it is observed, and their average."""
     skills = {}
@@ -71,6 +199,35 @@ def val_skill(predicted: np.ndarray, val, last: np.ndarray, targets: list[str]) 
         skills[target] = round(skill(np.mean((predicted[seen, j] - val.Y[seen, j]) ** 2),
                                      np.mean((last[seen, j] - val.Y[seen, j]) ** 2)), 4)
     return {**skills, "average": round(float(np.mean(list(skills.values()))), 4)}
+
+
+def apply_variants(args) -> None:
+    """Patch the variants the command line names into this process."""
+    patch(args.dropout, args.weight_decay, args.carry)
+    if args.skill_weights:
+        weigh_by_skill()
+    if args.huber:
+        huber(args.huber)
+    if args.centred:
+        window_centred()
+    if args.squash:
+        squash_inputs(args.squash)
+    if args.spread:
+        window_spread(args.spread)
+
+
+def ensemble(config, telemetry, n: int, *, first: np.ndarray, scored: tuple) -> dict:
+    """Seeds seed+1 .. seed+n-1 trained as the first model was: each one's validation skill, and that of the mean of
+    all n predictions (`first` is the first model's)."""
+    val, last, prepared = scored
+    members, out = [first], {}
+    for k in range(1, n):
+        member = train_run(config.replace(compare_window_only=False, seed=config.seed + k),
+                           RunFolder(config.run_dir), progress=False, telemetry=telemetry)
+        members.append(lstm.predict(member.result.model, member.choice.prepared.splits["val"].X))
+        out[f"seed_{config.seed + k}_val_skill"] = val_skill(members[-1], val, last, prepared.targets)
+    out["ensemble_val_skill"] = val_skill(np.mean(members, axis=0), val, last, prepared.targets)
+    return out
 
 
 def main() -> None:
@@ -82,10 +239,17 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--log-inputs", default="")
     parser.add_argument("--carry", type=float)
+    parser.add_argument("--squash", choices=["lstm", "both"], help="asinh of the standardised inputs")
+    parser.add_argument("--huber", type=float, help="train on the Huber loss with this delta")
+    parser.add_argument("--centred", action="store_true", help="the LSTM also reads the window-centred inputs")
+    parser.add_argument("--spread", choices=["linear", "head"], help="the inputs' std over the window")
+    parser.add_argument("--skill-weights", action="store_true", help="loss weights 1 / persistence's MSE per target")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="N",
+                        help="also train seeds seed+1 .. seed+N-1 the same way; the skill of the mean prediction")
     parser.add_argument("--short-traces", action="store_true", help="the data of bench/short_traces.py")
     parser.add_argument("--baselines", action="store_true", help="also the trees' and ridge's validation skill")
     args = parser.parse_args()
-    patch(args.dropout, args.weight_decay, args.carry)
+    apply_variants(args)
     scratch = tempfile.mkdtemp(prefix="bwkit-explore-")
     config = configure({"run_dir": scratch}, parameters_file=args.preset, sets=args.set, stage="02_train")
     if args.legacy is not None:
@@ -119,6 +283,8 @@ def main() -> None:
     if args.carry is not None:
         out["carry"] = [round(float(v), 3) for v in model.carry.detach()]
     out["val_skill"] = val_skill(predicted, val, last, choice.prepared.targets)
+    if args.ensemble > 1:
+        out.update(ensemble(config, telemetry, args.ensemble, first=predicted, scored=(val, last, choice.prepared)))
     if args.baselines:
         from bwkit.evaluation import baselines, trees
 
