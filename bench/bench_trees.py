@@ -5,6 +5,7 @@
     python bench/bench_trees.py --held    # irish5g: held targets learned from fresh rows only, or from every row
     python bench/bench_trees.py --side-by-side   # seconds to fit with one target at a time and with two at once
     python bench/bench_trees.py --learning-rates 0.05,0.1,0.2   # LightGBM at each rate: skill on validation, seconds
+    python bench/bench_trees.py --importance   # irish5g: each target's five strongest features, by share of gain
 
 On the dwcp default data, the legacy profile (seed 1) and the irish5g preset, windows as the
 kit's defaults make them (window_size 20, the 70/15/15 split), every target's trees are fitted
@@ -144,7 +145,30 @@ def learning_rates(rates: list[float]) -> None:
                       f"{'/'.join(str(v['rounds']) for v in result.details['per_target'].values())} |", flush=True)
 
 
+def importance(top: int = 5) -> None:
+    """On the irish5g preset, the features each target's kept trees gain most from (share of the total gain)."""
+    with tempfile.TemporaryDirectory() as folder:
+        name, telemetry, window = list(datasets(Path(folder)))[-1]
+    prepared, boosters = prepare(telemetry, window, False), []
+
+    def learn(x, y, validation, *, seed):
+        booster, rounds = trees.learn(x, y, validation, seed=seed)
+        boosters.append(booster)
+        return booster, rounds
+
+    trees.TARGETS_AT_ONCE = 1   # in order: each target's forms, as trees.FORMS lists them
+    result = trees.fit(prepared, telemetry, learner=learn)
+    names = trees.feature_names(prepared.features, window)
+    for j, (target, record) in enumerate(result.details["per_target"].items()):
+        gain = boosters[j * len(trees.FORMS) + (record["learns"] == "change")].feature_importance("gain")
+        strongest = np.argsort(-gain)[:top]
+        print(f"{name}, {target} ({record['learns']}): "
+              + ", ".join(f"{names[i]} {gain[i] / gain.sum():.1%}" for i in strongest), flush=True)
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--importance"]:
+        return importance()
     if len(sys.argv) == 3 and sys.argv[1] == "--learning-rates":
         return learning_rates([float(v) for v in sys.argv[2].split(",")])
     if len(sys.argv) == 3 and sys.argv[1] == "--memory":

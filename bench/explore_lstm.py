@@ -42,34 +42,55 @@ from bwkit.training import model as lstm
 from bwkit.training.inputs import load_data
 
 
+def finish(self, x, z, linear_in, carry=1.0):
+    """What the kit's `forward_scaled` adds to the head's output `z`: the linear path on `linear_in` (the standardised
+    window, or a variant's transform of it) and, for the residual model, `carry` times the last value."""
+    if self.linear is not None:
+        z = z + self.linear(linear_in.index_select(2, self.linear_columns).flatten(1))
+    if self.residual:
+        z = z + carry * (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
+    return z
+
+
+def replace_model(forward_scaled, init=None) -> None:
+    """The variant's `forward_scaled` (and, when given, `__init__(self, original_init, *args, **kwargs)`)."""
+    if init is not None:
+        original = lstm.LSTMForecaster.__init__
+        lstm.LSTMForecaster.__init__ = lambda self, *args, **kwargs: init(self, original, *args, **kwargs)
+    lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
 def patch(dropout: float, weight_decay: float, carry: float | None) -> None:
     """The variant's model and optimiser, for this process."""
     if weight_decay:
         torch.optim.Adam = lambda params, lr: torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    if carry is not None:
-        init = lstm.LSTMForecaster.__init__
-
-        def with_carry(self, n_features, n_targets, *args, **kwargs):
-            init(self, n_features, n_targets, *args, **kwargs)
-            self.carry = torch.nn.Parameter(torch.full((n_targets,), carry))
-        lstm.LSTMForecaster.__init__ = with_carry
     if dropout or carry is not None:
+        def with_carry(self, original, n_features, n_targets, *args, **kwargs):
+            original(self, n_features, n_targets, *args, **kwargs)
+            if carry is not None:
+                self.carry = torch.nn.Parameter(torch.full((n_targets,), carry))
+
         def forward_scaled(self, x):
             scaled = (x - self.x_mean) / self.x_std
             out, _ = self.lstm(scaled)
             z = self.head(torch.nn.functional.dropout(out[:, -1], dropout, self.training))
-            if self.linear is not None:
-                z = z + self.linear(scaled.index_select(2, self.linear_columns).flatten(1))
-            if self.residual:
-                last = (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
-                z = z + (self.carry if carry is not None else 1.0) * last
-            return z
-        lstm.LSTMForecaster.forward_scaled = forward_scaled
+            return finish(self, x, z, scaled, self.carry if carry is not None else 1.0)
+        replace_model(forward_scaled, with_carry)
+
+
+def always_masked(loss) -> None:
+    """Training's batch loss replaced by `loss(predicted, target, observed)`, with a mask even where every value is
+    observed (the kit skips the mask there)."""
+    from bwkit.training import train
+
+    train._mask = lambda observed, device: torch.as_tensor(observed, dtype=torch.bool, device=device)
+    train._masked_mse = loss
 
 
 def weigh_by_skill() -> None:
     """Each target's squared error divided by persistence's mean squared error on the training rows (standardised,
-    observed rows only), so the loss is the sum of the targets' (1 - skill): what the report's average skill reads."""
+    observed rows only), so the loss is the sum of the targets' (1 - skill): what the report's average skill reads.
+    Validation (early stopping, the race) is weighted the same way."""
     from bwkit.training import train
 
     weights = {}
@@ -77,32 +98,36 @@ def weigh_by_skill() -> None:
 
     def remember(self, prepared, config, device):
         init(self, prepared, config, device)
+        if "w" in weights:   # the race's candidates share the training rows and targets
+            return
         split = prepared.splits["train"]
         columns = [list(prepared.features).index(t) for t in prepared.targets]
         last = np.asarray(split.X[np.arange(len(split))][:, -1][:, columns], np.float64)
         error = ((split.Y - last) / self.model.y_std.numpy()) ** 2
         p = np.array([error[split.observed[:, j], j].mean() for j in range(error.shape[1])])
-        w = (1 / p) / np.mean(1 / p)
-        weights["w"] = torch.as_tensor(w, dtype=torch.float32)
-        print(json.dumps({"loss_weights": dict(zip(prepared.targets, np.round(w, 3).tolist()))}), flush=True)
+        weights["w"] = torch.as_tensor((1 / p) / np.mean(1 / p), dtype=torch.float32)
+        print(json.dumps({"loss_weights": dict(zip(prepared.targets, np.round(weights["w"].tolist(), 3)))}), flush=True)
+
+    def squares(predicted, target, observed):
+        """The weighted squared errors' sum over the observed entries, and how many there are."""
+        return ((predicted - target) ** 2 * weights["w"])[observed].sum(), float(observed.sum())
 
     def masked(predicted, target, observed):
-        weight = observed.to(predicted.dtype) * weights["w"]
-        return ((predicted - target) ** 2 * weight).sum() / observed.to(predicted.dtype).sum().clamp(min=1.0)
+        total, count = squares(predicted, target, observed)
+        return total / max(count, 1.0)
 
     def loss(model, X, Y, *, observed=None):
         model.eval()
-        total = 0.0
+        total, count = 0.0, 0.0
         with torch.no_grad():
             for i in range(0, len(X), lstm.PREDICT_BATCH):
-                z = model.forward_scaled(X[i:i + lstm.PREDICT_BATCH])
-                error = (z - (Y[i:i + lstm.PREDICT_BATCH] - model.y_mean) / model.y_std) ** 2 * weights["w"]
-                total += float(error[observed[i:i + lstm.PREDICT_BATCH]].sum())
-        return total / max(float(observed.sum()), 1.0)
+                part = slice(i, i + lstm.PREDICT_BATCH)
+                t, c = squares(model.forward_scaled(X[part]), (Y[part] - model.y_mean) / model.y_std, observed[part])
+                total, count = total + float(t), count + c
+        return total / max(count, 1.0)
 
     train.Fit.__init__ = remember
-    train._mask = lambda observed, device: torch.as_tensor(observed, dtype=torch.bool, device=device)
-    train._masked_mse = masked
+    always_masked(masked)
     train._loss = loss
 
 
@@ -113,58 +138,39 @@ def squash_inputs(where: str) -> None:
         scaled = (x - self.x_mean) / self.x_std
         squashed = torch.asinh(scaled)
         out, _ = self.lstm(squashed)
-        z = self.head(out[:, -1])
-        if self.linear is not None:
-            z = z + self.linear((squashed if where == "both" else scaled).index_select(2, self.linear_columns)
-                                .flatten(1))
-        if self.residual:
-            z = z + (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
-        return z
-    lstm.LSTMForecaster.forward_scaled = forward_scaled
+        return finish(self, x, self.head(out[:, -1]), squashed if where == "both" else scaled)
+    replace_model(forward_scaled)
 
 
 def huber(delta: float) -> None:
     """Train on the Huber loss (quadratic within `delta` standardised units, linear beyond); validate on MSE."""
-    from bwkit.training import train
-
     def masked(predicted, target, observed):
         weight = observed.to(predicted.dtype)
         loss = torch.nn.functional.huber_loss(predicted, target, reduction="none", delta=delta)
         return (loss * weight).sum() / weight.sum().clamp(min=1.0)
-    train._mask = lambda observed, device: torch.as_tensor(observed, dtype=torch.bool, device=device)
-    train._masked_mse = masked
+    always_masked(masked)
 
 
 def window_centred() -> None:
     """The LSTM also reads each standardised input minus its window's mean (as RevIN centres a window): what the
     window holds relative to its own level, beside the level."""
-    init = lstm.LSTMForecaster.__init__
-
-    def wider(self, n_features, n_targets, hidden_size, **kwargs):
-        init(self, n_features, n_targets, hidden_size, **kwargs)
+    def wider(self, original, n_features, n_targets, hidden_size, **kwargs):
+        original(self, n_features, n_targets, hidden_size, **kwargs)
         self.lstm = torch.nn.LSTM(2 * n_features, hidden_size, kwargs["num_layers"], batch_first=True)
 
     def forward_scaled(self, x):
         scaled = (x - self.x_mean) / self.x_std
         out, _ = self.lstm(torch.cat([scaled, scaled - scaled.mean(dim=1, keepdim=True)], dim=2))
-        z = self.head(out[:, -1])
-        if self.linear is not None:
-            z = z + self.linear(scaled.index_select(2, self.linear_columns).flatten(1))
-        if self.residual:
-            z = z + (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
-        return z
-    lstm.LSTMForecaster.__init__ = wider
-    lstm.LSTMForecaster.forward_scaled = forward_scaled
+        return finish(self, x, self.head(out[:, -1]), scaled)
+    replace_model(forward_scaled, wider)
 
 
 def window_spread(where: str) -> None:
-    """Each input's standard deviation over the window (standardised units; what the trees split on most for irish5g's
-    throughput) added to the output by a linear map (`where="linear"`, starting at zero) or read by the head beside
-    the LSTM's last output (`"head"`)."""
-    init = lstm.LSTMForecaster.__init__
-
-    def wider(self, n_features, n_targets, hidden_size, **kwargs):
-        init(self, n_features, n_targets, hidden_size, **kwargs)
+    """Each input's standard deviation over the window (standardised units; throughput's is what irish5g's RTT trees
+    gain most from) added to the output by a linear map (`where="linear"`, starting at zero) or read by the head
+    beside the LSTM's last output (`"head"`)."""
+    def wider(self, original, n_features, n_targets, hidden_size, **kwargs):
+        original(self, n_features, n_targets, hidden_size, **kwargs)
         own = len(self.linear_columns) or n_features
         if where == "linear":
             self.spread = torch.nn.Linear(own, n_targets)
@@ -176,19 +182,11 @@ def window_spread(where: str) -> None:
     def forward_scaled(self, x):
         scaled = (x - self.x_mean) / self.x_std
         own = scaled.index_select(2, self.linear_columns) if len(self.linear_columns) else scaled
-        spread = own.std(dim=1)
         out, _ = self.lstm(scaled)
-        if where == "linear":
-            z = self.head(out[:, -1]) + self.spread(spread)
-        else:
-            z = self.head(torch.cat([out[:, -1], spread], dim=1))
-        if self.linear is not None:
-            z = z + self.linear(own.flatten(1))
-        if self.residual:
-            z = z + (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
-        return z
-    lstm.LSTMForecaster.__init__ = wider
-    lstm.LSTMForecaster.forward_scaled = forward_scaled
+        z = (self.head(out[:, -1]) + self.spread(own.std(dim=1)) if where == "linear"
+             else self.head(torch.cat([out[:, -1], own.std(dim=1)], dim=1)))
+        return finish(self, x, z, scaled)
+    replace_model(forward_scaled, wider)
 
 
 def val_skill(predicted: np.ndarray, val, last: np.ndarray, targets: list[str]) -> dict:
@@ -244,7 +242,7 @@ def main() -> None:
     parser.add_argument("--centred", action="store_true", help="the LSTM also reads the window-centred inputs")
     parser.add_argument("--spread", choices=["linear", "head"], help="the inputs' std over the window")
     parser.add_argument("--skill-weights", action="store_true", help="loss weights 1 / persistence's MSE per target")
-    parser.add_argument("--ensemble", type=int, default=1, metavar="N",
+    parser.add_argument("--ensemble", type=int, metavar="N",
                         help="also train seeds seed+1 .. seed+N-1 the same way; the skill of the mean prediction")
     parser.add_argument("--short-traces", action="store_true", help="the data of bench/short_traces.py")
     parser.add_argument("--baselines", action="store_true", help="also the trees' and ridge's validation skill")
@@ -283,7 +281,7 @@ def main() -> None:
     if args.carry is not None:
         out["carry"] = [round(float(v), 3) for v in model.carry.detach()]
     out["val_skill"] = val_skill(predicted, val, last, choice.prepared.targets)
-    if args.ensemble > 1:
+    if (args.ensemble or 1) > 1:
         out.update(ensemble(config, telemetry, args.ensemble, first=predicted, scored=(val, last, choice.prepared)))
     if args.baselines:
         from bwkit.evaluation import baselines, trees
