@@ -4,6 +4,7 @@ Runs tiny purpose-named fixture notebooks (tests/notebooks/) through the same
 `pipeline.run_stage` that every real stage goes through.
 """
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -54,9 +55,15 @@ def test_an_unknown_parameter_stops_the_first_code_cell(tmp_path):
     assert "ParameterError" in files.html("checks_parameters").read_text()
 
 
-def test_a_good_parameter_runs_the_stage(tmp_path):
+def test_a_good_parameter_runs_the_stage_even_when_the_ports_jupyter_would_pick_are_taken(tmp_path, monkeypatch):
+    """Another process's kernel or server can take a TCP port between jupyter_client choosing it and the kernel
+    binding it (seen in the suite: the kernel died, "Address already in use"); the kit's kernels use none."""
+    from jupyter_client.provisioning.local_provisioner import LocalPortCache
+
     files = RunFolder(tmp_path)
     record = pipeline.RunRecord.start(files, parameters={})
-    assert pipeline.run_stage(FIXTURES / "checks_parameters.ipynb", "checks", record, values={"rows": 5}) > 0
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        monkeypatch.setattr(LocalPortCache, "find_available_port", lambda self, ip: taken.getsockname()[1])
+        assert pipeline.run_stage(FIXTURES / "checks_parameters.ipynb", "checks", record, values={"rows": 5}) > 0
     assert json.loads(files.run_json.read_text())["stages"]["checks"]["status"] == "succeeded"
     assert "parameters accepted" in files.html("checks").read_text()

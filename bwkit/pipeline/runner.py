@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import os
 import re
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
+import uuid
 import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -46,8 +49,8 @@ from bwkit.runs import (
 )
 
 KERNEL = "python3"
-# ipykernel warns on every start that its local TCP sockets are unencrypted, and logs a traceback when an
-# interrupted run shuts it down mid-cell: noise here (a cell's own errors reach the notebook, not this log).
+# ipykernel logs a traceback when an interrupted run shuts it down mid-cell: noise here (a cell's own errors reach
+# the notebook, not this log).
 KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 # A folder of stand-in stage notebooks, for the test suite: where it holds <stage>.ipynb, a run executes that in place
 # of notebooks/<stage>.ipynb, with the real stage's parameters. Unset (as everywhere but in tests of how runs are
@@ -78,13 +81,36 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
     raise RunError(f"could not find a free run id under {runs_root}")
 
 
+@functools.cache
+def local_socket_kernels():
+    """A kernel manager whose kernel talks over Unix sockets of its own, not TCP ports.
+
+    jupyter_client picks a TCP kernel's five ports by binding and releasing them before the kernel starts, so a kernel
+    started at the same moment by another process (a second sweep worker, another run) can take one first: the kernel
+    dies with "Address already in use" and the stage fails. Sockets under a name of their own cannot collide."""
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self):
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self):   # the sockets' path prefix: absolute (the kernel's cwd is not ours) and unique
+            return os.path.join(tempfile.gettempdir(), f"bwkit-kernel-{uuid.uuid4().hex[:16]}")
+
+    return LocalSocketKernelManager
+
+
 def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
     """Run a notebook with papermill into `out` (raises PapermillExecutionError)."""
     without_iri_grammars()
     import papermill as pm
 
+    sockets = {"kernel_manager_class": local_socket_kernels()} if os.name == "posix" else {}
     pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
-                        progress_bar=progress, extra_arguments=KERNEL_ARGS)
+                        progress_bar=progress, extra_arguments=KERNEL_ARGS, **sockets)
 
 
 def describe_failure(stage: str, exc) -> dict:
