@@ -4,7 +4,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +89,8 @@ def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_st
     assert all(s["status"] == "succeeded" for s in record["stages"].values()) and list(record["stages"]) == [
         "02_train", "03_evaluate", "04_export"]
     assert (files.root / "stand_in_04_export.txt").is_file()              # the stages after the kill ran
+    # the killed runner's kernel sockets (jupyter_client removes a kernel's own when it stops it) went with the resume
+    assert not list(Path(tempfile.gettempdir()).glob(f"{pipeline.SOCKETS}-{process.pid}-*"))
 
 
 def test_resume_reruns_a_finished_stage_whose_files_changed_and_refuses_a_finished_run(tmp_path, tiny_runs):

@@ -56,6 +56,7 @@ KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 # of notebooks/<stage>.ipynb, with the real stage's parameters. Unset (as everywhere but in tests of how runs are
 # orchestrated: sweeps, a killed client, resume), every run executes the real stages.
 STAND_INS = "BWKIT_STAGE_NOTEBOOKS"
+SOCKETS = "bwkit-kernel"   # a kernel's sockets: <temp folder>/bwkit-kernel-<managing process>-<kernel>-<1..5>
 RUN_ID = re.compile(r"[^/\\\x00]{1,128}")   # a plain folder name; HTML-ish characters are escaped where shown
 RESERVED = {RUNS_INDEX, ".", ".."}
 
@@ -87,7 +88,9 @@ def local_socket_kernels():
 
     jupyter_client picks a TCP kernel's five ports by binding and releasing them before the kernel starts, so a kernel
     started at the same moment by another process (a second sweep worker, another run) can take one first: the kernel
-    dies with "Address already in use" and the stage fails. Sockets under a name of their own cannot collide."""
+    dies with "Address already in use" and the stage fails. Sockets under a name of their own cannot collide. The name
+    holds the managing process's id: jupyter_client removes the sockets when the kernel stops, and
+    `clear_orphaned_sockets` those a killed process left."""
     from jupyter_client import AsyncKernelManager
     from traitlets import default
 
@@ -98,9 +101,21 @@ def local_socket_kernels():
 
         @default("ip")
         def _ip_default(self):   # the sockets' path prefix: absolute (the kernel's cwd is not ours) and unique
-            return os.path.join(tempfile.gettempdir(), f"bwkit-kernel-{uuid.uuid4().hex[:16]}")
+            return os.path.join(tempfile.gettempdir(), f"{SOCKETS}-{os.getpid()}-{uuid.uuid4().hex[:16]}")
 
     return LocalSocketKernelManager
+
+
+def clear_orphaned_sockets(folder: str | None = None) -> None:
+    """Remove the kernel sockets whose managing process is gone (killed before it could stop its kernel)."""
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{SOCKETS}-*-*"):
+        pid = path.name[len(SOCKETS) + 1:].split("-")[0]
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, OSError):   # not a number, or alive but another user's
+            pass
 
 
 def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
@@ -108,7 +123,10 @@ def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) ->
     without_iri_grammars()
     import papermill as pm
 
-    sockets = {"kernel_manager_class": local_socket_kernels()} if os.name == "posix" else {}
+    sockets = {}
+    if os.name == "posix":
+        clear_orphaned_sockets()
+        sockets = {"kernel_manager_class": local_socket_kernels()}
     pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
                         progress_bar=progress, extra_arguments=KERNEL_ARGS, **sockets)
 
