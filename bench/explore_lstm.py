@@ -14,7 +14,8 @@ changes patched in for this process only: `--dropout P` on the LSTM's last outpu
 (a learned per-target weight on the last value, starting at C, instead of residual's fixed 1; needs residual=true),
 `--skill-weights` (each target's loss divided by persistence's training MSE), `--squash lstm|both` (asinh of the
 standardised inputs), `--huber D` (the Huber loss in training), `--centred` (the window-centred inputs beside the
-inputs), `--spread linear|head` (each input's std over the window, into the output or the head). `--ensemble N`
+inputs), `--spread linear|head` (each input's std over the window, into the output or the head),
+`--heads-per-target` (a head MLP of its own for each target, on the shared LSTM). `--ensemble N`
 also trains seeds seed+1 .. seed+N-1 and scores their averaged prediction.
 Prints one JSON line: the choice, the best epoch, the best validation loss, and each target's validation skill
 against persistence (1 - MSE / persistence's MSE, on the rows where the target is observed). With `--baselines`,
@@ -189,6 +190,25 @@ def window_spread(where: str) -> None:
     replace_model(forward_scaled, wider)
 
 
+def heads_per_target() -> None:
+    """A head of its own for each target (the kit's head is one MLP for all four), on the shared LSTM: a target whose
+    change is shaped unlike the others' (irish5g's throughput, where the trees lead) need not share the head's units."""
+    def own_heads(self, original, n_features, n_targets, hidden_size, **kwargs):
+        original(self, n_features, n_targets, hidden_size, **kwargs)
+        self.heads = torch.nn.ModuleList(torch.nn.Sequential(torch.nn.Linear(hidden_size, hidden_size), torch.nn.ReLU(),
+                                                             torch.nn.Linear(hidden_size, 1)) for _ in range(n_targets))
+        for head in self.heads:
+            torch.nn.init.zeros_(head[-1].weight)
+            torch.nn.init.zeros_(head[-1].bias)
+        del self.head
+
+    def forward_scaled(self, x):
+        scaled = (x - self.x_mean) / self.x_std
+        out, _ = self.lstm(scaled)
+        return finish(self, x, torch.cat([head(out[:, -1]) for head in self.heads], dim=1), scaled)
+    replace_model(forward_scaled, own_heads)
+
+
 def val_skill(predicted: np.ndarray, val, last: np.ndarray, targets: list[str]) -> dict:
     """Each target's skill against persistence on the validation rows where it is observed, and their average."""
     skills = {}
@@ -212,6 +232,8 @@ def apply_variants(args) -> None:
         squash_inputs(args.squash)
     if args.spread:
         window_spread(args.spread)
+    if args.heads_per_target:
+        heads_per_target()
 
 
 def ensemble(config, telemetry, n: int, *, first: np.ndarray, scored: tuple) -> dict:
@@ -241,6 +263,7 @@ def main() -> None:
     parser.add_argument("--huber", type=float, help="train on the Huber loss with this delta")
     parser.add_argument("--centred", action="store_true", help="the LSTM also reads the window-centred inputs")
     parser.add_argument("--spread", choices=["linear", "head"], help="the inputs' std over the window")
+    parser.add_argument("--heads-per-target", action="store_true", help="a head of its own for each target")
     parser.add_argument("--skill-weights", action="store_true", help="loss weights 1 / persistence's MSE per target")
     parser.add_argument("--ensemble", type=int, metavar="N",
                         help="also train seeds seed+1 .. seed+N-1 the same way; the skill of the mean prediction")
