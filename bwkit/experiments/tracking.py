@@ -31,7 +31,10 @@ STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", 
 # A tracking server that does not answer must not hold a run for minutes (MLflow retries with backoff by
 # default), and an offline kit sends MLflow no usage telemetry. Each is a default: the environment wins.
 MLFLOW_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-                   "MLFLOW_DISABLE_TELEMETRY": "true"}
+                   "MLFLOW_DISABLE_TELEMETRY": "true",
+                   # MLflow sets its loggers' level from this when first imported: its INFO lines (a new store's
+                   # tables, a run's link) would land in the middle of a run's progress bars
+                   "MLFLOW_LOGGING_LEVEL": "WARNING"}
 KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-./]+")   # what MLflow refuses in a name, and spaces ("LSTM (window only)")
 PER_BATCH = 1000  # MLflow's log_batch takes at most 1000 metrics (and 100 parameters, 100 tags) per call
 SCORES = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")   # of each method and target
