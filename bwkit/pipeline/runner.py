@@ -107,15 +107,24 @@ def local_socket_kernels():
 
 
 def clear_orphaned_sockets(folder: str | None = None) -> None:
-    """Remove the kernel sockets whose managing process is gone (killed before it could stop its kernel)."""
+    """Remove the kernel sockets whose managing process is gone (killed before it could stop its kernel). A live
+    process's stay, and so do those this user may not remove (another user's, in a shared temp folder)."""
     for path in Path(folder or tempfile.gettempdir()).glob(f"{SOCKETS}-*-*"):
-        pid = path.name[len(SOCKETS) + 1:].split("-")[0]
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except (ValueError, OSError):   # not a number, or alive but another user's
-            pass
+        if _process_gone(path.name[len(SOCKETS) + 1:].split("-")[0]):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+
+def _process_gone(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, OSError):   # not a process id, or a live process of another user's
+        pass
+    return False
 
 
 def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
