@@ -67,3 +67,18 @@ def test_a_good_parameter_runs_the_stage_even_when_the_ports_jupyter_would_pick_
         assert pipeline.run_stage(FIXTURES / "checks_parameters.ipynb", "checks", record, values={"rows": 5}) > 0
     assert json.loads(files.run_json.read_text())["stages"]["checks"]["status"] == "succeeded"
     assert "parameters accepted" in files.html("checks").read_text()
+
+
+def test_a_stage_runs_from_a_temp_folder_too_long_for_a_socket_path(tmp_path, monkeypatch):
+    """A kernel's Unix socket needs a short path (107 bytes at most): under a longer temp folder the stage's kernel
+    takes jupyter's TCP ports instead of failing to start."""
+    import tempfile
+
+    long = tmp_path / ("t" * 100)
+    long.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long))
+    (tmp_path / "run").mkdir()
+    files = RunFolder(tmp_path / "run")
+    record = pipeline.RunRecord.start(files, parameters={})
+    assert pipeline.run_stage(FIXTURES / "checks_parameters.ipynb", "checks", record, values={"rows": 5}) > 0
+    assert json.loads(files.run_json.read_text())["stages"]["checks"]["status"] == "succeeded"

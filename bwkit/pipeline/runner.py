@@ -57,6 +57,9 @@ KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 # orchestrated: sweeps, a killed client, resume), every run executes the real stages.
 STAND_INS = "BWKIT_STAGE_NOTEBOOKS"
 SOCKETS = "bwkit-kernel"   # a kernel's sockets: <temp folder>/bwkit-kernel-<managing process>-<kernel>-<1..5>
+# A socket's path holds at most 107 bytes (macOS: 103); the name adds at most 40 to the temp folder. A longer temp
+# folder: jupyter's TCP ports on 127.0.0.1, as papermill's own.
+SOCKET_FOLDER_MAX = 60
 RUN_ID = re.compile(r"[^/\\\x00]{1,128}")   # a plain folder name; HTML-ish characters are escaped where shown
 RESERVED = {RUNS_INDEX, ".", ".."}
 
@@ -133,7 +136,7 @@ def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) ->
     import papermill as pm
 
     sockets = {}
-    if os.name == "posix":
+    if os.name == "posix" and len(tempfile.gettempdir()) <= SOCKET_FOLDER_MAX:
         clear_orphaned_sockets()
         sockets = {"kernel_manager_class": local_socket_kernels()}
     pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
