@@ -12,6 +12,7 @@ import pytest
 
 from bwkit import cli
 from bwkit.pipeline import runner as pipeline
+from bwkit.pipeline.kernels import SOCKETS
 from bwkit.runs.artifacts import RunFolder
 from bwkit.reports.pages import write_runs_index
 
@@ -91,7 +92,7 @@ def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_st
         "02_train", "03_evaluate", "04_export"]
     assert (files.root / "stand_in_04_export.txt").is_file()              # the stages after the kill ran
     # the killed runner's kernel sockets (jupyter_client removes a kernel's own when it stops it) went with the resume
-    assert not list(Path(tempfile.gettempdir()).glob(f"{pipeline.SOCKETS}-{process.pid}-*"))
+    assert not list(Path(tempfile.gettempdir()).glob(f"{SOCKETS}-{process.pid}-*"))
 
 
 def test_resume_reruns_a_finished_stage_whose_files_changed_and_refuses_a_finished_run(tmp_path, tiny_runs):

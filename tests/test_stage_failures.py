@@ -5,6 +5,7 @@ Runs tiny purpose-named fixture notebooks (tests/notebooks/) through the same
 """
 import json
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,6 @@ def test_a_good_parameter_runs_the_stage_even_when_the_ports_jupyter_would_pick_
 def test_a_stage_runs_from_a_temp_folder_too_long_for_a_socket_path(tmp_path, monkeypatch):
     """A kernel's Unix socket needs a short path (107 bytes at most): under a longer temp folder the stage's kernel
     takes jupyter's TCP ports instead of failing to start."""
-    import tempfile
-
     long = tmp_path / ("t" * 100)
     long.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(long))

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import functools
 import os
 import re
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
-import uuid
 import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -25,6 +22,7 @@ from bwkit.data import sha256_file
 from bwkit.errors import BwkitError, DataError, ParameterError, RunError, RunInterrupted
 from bwkit.evaluation import fold_splits
 from bwkit.lazy import without_iri_grammars
+from bwkit.pipeline.kernels import kernel_options
 from bwkit.features import split_rows
 from bwkit.reports import notebook_to_html, write_model_card, write_run_index, write_runs_index
 from bwkit.training import load_data
@@ -48,18 +46,10 @@ from bwkit.runs import (
     versions,
 )
 
-KERNEL = "python3"
-# ipykernel logs a traceback when an interrupted run shuts it down mid-cell: noise here (a cell's own errors reach
-# the notebook, not this log).
-KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 # A folder of stand-in stage notebooks, for the test suite: where it holds <stage>.ipynb, a run executes that in place
 # of notebooks/<stage>.ipynb, with the real stage's parameters. Unset (as everywhere but in tests of how runs are
 # orchestrated: sweeps, a killed client, resume), every run executes the real stages.
 STAND_INS = "BWKIT_STAGE_NOTEBOOKS"
-SOCKETS = "bwkit-kernel"   # a kernel's sockets: <temp folder>/bwkit-kernel-<managing process>-<kernel>-<1..5>
-# A socket's path holds at most 107 bytes (macOS: 103); the name adds at most 40 to the temp folder. A longer temp
-# folder: jupyter's TCP ports on 127.0.0.1, as papermill's own.
-SOCKET_FOLDER_MAX = 60
 RUN_ID = re.compile(r"[^/\\\x00]{1,128}")   # a plain folder name; HTML-ish characters are escaped where shown
 RESERVED = {RUNS_INDEX, ".", ".."}
 
@@ -85,62 +75,13 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
     raise RunError(f"could not find a free run id under {runs_root}")
 
 
-@functools.cache
-def local_socket_kernels():
-    """A kernel manager whose kernel talks over Unix sockets of its own, not TCP ports.
-
-    jupyter_client picks a TCP kernel's five ports by binding and releasing them before the kernel starts, so a kernel
-    started at the same moment by another process (a second sweep worker, another run) can take one first: the kernel
-    dies with "Address already in use" and the stage fails. Sockets under a name of their own cannot collide. The name
-    holds the managing process's id: jupyter_client removes the sockets when the kernel stops, and
-    `clear_orphaned_sockets` those a killed process left."""
-    from jupyter_client import AsyncKernelManager
-    from traitlets import default
-
-    class LocalSocketKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _transport_default(self):
-            return "ipc"
-
-        @default("ip")
-        def _ip_default(self):   # the sockets' path prefix: absolute (the kernel's cwd is not ours) and unique
-            return os.path.join(tempfile.gettempdir(), f"{SOCKETS}-{os.getpid()}-{uuid.uuid4().hex[:16]}")
-
-    return LocalSocketKernelManager
-
-
-def clear_orphaned_sockets(folder: str | None = None) -> None:
-    """Remove the kernel sockets whose managing process is gone (killed before it could stop its kernel). A live
-    process's stay, and so do those this user may not remove (another user's, in a shared temp folder)."""
-    for path in Path(folder or tempfile.gettempdir()).glob(f"{SOCKETS}-*-*"):
-        if _process_gone(path.name[len(SOCKETS) + 1:].split("-")[0]):
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:
-                pass
-
-
-def _process_gone(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except (ValueError, OSError):   # not a process id, or a live process of another user's
-        pass
-    return False
-
-
 def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
     """Run a notebook with papermill into `out` (raises PapermillExecutionError)."""
     without_iri_grammars()
     import papermill as pm
 
-    sockets = {}
-    if os.name == "posix" and len(tempfile.gettempdir()) <= SOCKET_FOLDER_MAX:
-        clear_orphaned_sockets()
-        sockets = {"kernel_manager_class": local_socket_kernels()}
-    pm.execute_notebook(str(notebook), str(out), parameters=parameters, kernel_name=KERNEL, cwd=str(ROOT),
-                        progress_bar=progress, extra_arguments=KERNEL_ARGS, **sockets)
+    pm.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(ROOT), progress_bar=progress,
+                        **kernel_options())
 
 
 def describe_failure(stage: str, exc) -> dict:

@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from bwkit.pipeline.runner import SOCKETS, clear_orphaned_sockets
+from bwkit.pipeline.kernels import SOCKETS, clear_orphaned_sockets
 
 GONE = 2 ** 22 + 1   # above Linux's largest pid_max: never a live process
 
