@@ -6,6 +6,8 @@ Every figure is drawn at `DPI` and at most `MAX_WIDTH_IN` inches wide, so the pa
 (the browser test checks both)."""
 from __future__ import annotations
 
+import functools
+
 import matplotlib
 
 if matplotlib.get_backend().lower() not in {"agg", "module://matplotlib_inline.backend_inline"}:
@@ -28,6 +30,16 @@ DPI = 110                 # pixels per inch of every figure, saved or shown inli
 SMALLEST_FONT_PT = 8      # 8 pt at 110 dpi: 12 px, above the pages' 10 px floor
 MAX_WIDTH_IN = 11.5       # 1,265 px: fits the pages' 1,300 px column unscaled
 SMALL = dict(fontsize=SMALLEST_FONT_PT)
+
+
+def _literal_text(plot):
+    """`plot` with every text it draws taken literally: a user's column named "tput $\\frac{1$ Mbps" is a label, not
+    a formula matplotlib fails to parse (its default reads $...$ as mathtext)."""
+    @functools.wraps(plot)
+    def drawn(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+    return drawn
 
 
 def _figure(width: float, height: float, *args, **kwargs):
@@ -54,6 +66,7 @@ def _grid(n: int, width: float = 4.2, height: float = 3.4, *, cols: int = 4):
     return fig, axes.flat
 
 
+@_literal_text
 def series(frame, columns, days: float = 3.0, *, path=None):
     """The first `days` of each column against time."""
     import pandas as pd
@@ -69,6 +82,7 @@ def series(frame, columns, days: float = 3.0, *, path=None):
     return _finish(fig, path)
 
 
+@_literal_text
 def training_history(history: dict, best_epoch: int, path=None):
     """Training and validation loss (standardised MSE) and the learning rate per epoch."""
     fig, (loss_ax, lr_ax) = _figure(10, 3.6, 1, 2)
@@ -87,6 +101,7 @@ def training_history(history: dict, best_epoch: int, path=None):
 SCATTER_POINTS = 20_000   # points drawn per target at most (evenly spaced rows): a density, not a list
 
 
+@_literal_text
 def predictions_scatter(actual, predicted, targets, *, scored=None, path=None):
     """Predicted vs actual per target on the test split, with the identity line."""
     fig, axes = _grid(len(targets))
@@ -105,6 +120,7 @@ def predictions_scatter(actual, predicted, targets, *, scored=None, path=None):
     return _finish(fig, path)
 
 
+@_literal_text
 def skill_bars(evaluation, path=None):
     """Skill (1 - MSE / MSE persistence) per target for every method."""
     methods = [m for m in evaluation.methods if m != REFERENCE]
@@ -129,6 +145,7 @@ ZOOM_ROWS = 240          # the overlay's readable panel: the first hour of the t
 FULL_POINTS = 2_000      # the whole test split's panel: at most this many evenly spaced rows
 
 
+@_literal_text
 def overlay(evaluation, hours: float = 1.0, path=None):
     """Per target, two panels: the first `hours` of the test split (at most ZOOM_ROWS rows), actual against the
     registry's overlay methods (the model, persistence) with the model's calibrated 80 % and 95 % intervals
@@ -186,6 +203,7 @@ def _overlay_full(ax, evaluation, t: np.ndarray, *, j: int) -> None:
     ax.plot(when, evaluation.predictions[MODEL][t, j], lw=0.5, color=method_color(MODEL), alpha=0.8)
 
 
+@_literal_text
 def residuals(evaluation, path=None):
     """Distribution of prediction - actual per target on the scored test rows (the registry's residual methods)."""
     methods = [m for m in method_names(plot="residuals") if m in evaluation.predictions]
@@ -216,6 +234,7 @@ def _categories(values) -> list:
     return [str(v) for v in unique]
 
 
+@_literal_text
 def against_parameters(frame, parameters, metrics=("val_loss", "test correlation", "test mape"), *, path=None):
     """Each metric (rows) against each swept parameter (columns): every run as a dot, and each value's mean with
     its 95 % interval over the runs that share it (seaborn's bootstrap; none with a single run)."""
@@ -243,6 +262,7 @@ def against_parameters(frame, parameters, metrics=("val_loss", "test correlation
     return _finish(fig, path)
 
 
+@_literal_text
 def heat_map(frame, rows: str, columns: str, *, metric: str = "val_loss", path=None):
     """The mean of `metric` over the runs of each pair of values of two swept parameters (lower is better)."""
     import pandas as pd
@@ -259,6 +279,7 @@ def heat_map(frame, rows: str, columns: str, *, metric: str = "val_loss", path=N
     return _finish(fig, path)
 
 
+@_literal_text
 def validation_curves(runs, swept=(), path=None):
     """Every run's validation loss per epoch (log scale), coloured by its swept values; repeats share a colour."""
     import pandas as pd
@@ -279,6 +300,7 @@ def validation_curves(runs, swept=(), path=None):
     return _finish(fig, path)
 
 
+@_literal_text
 def served(predictions, targets, breaks=(), *, path=None):
     """A Predictor's output over time: each target's prediction, its 80 % and 95 % bands and the actual value,
     drawn per trace (no line joins two); dashed lines where a trace break starts a new window."""
