@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = face(
     gaps=["FILL_RULE", "GAP_RULE", "MAX_GAP_CADENCES", "breaks", "cadence_seconds", "fill_gaps", "pieces"],
     masks=["MASK_KINDS", "MIN_OBSERVED", "check_masks", "require_observed"],
     blocks=["iter_tables"],
+    isotime=["iso"],
     memory=["give_back"],
     csvfile=["Source", "name_list", "read_table"],
     rows=["Rows", "parse_rows", "require_window", "rows_from_frame"],

@@ -64,3 +64,9 @@ def is_unix(raw: pd.Series) -> bool:
         return not pd.api.types.is_bool_dtype(raw)
     first = raw.first_valid_index() if pd.isna(raw.iloc[0]) else raw.index[0]   # no pass over the column
     return first is not None and bool(pd.notna(pd.to_numeric(raw.loc[first], errors="coerce")))
+
+
+def iso(seconds: float) -> str:
+    """Unix seconds as ISO 8601 in UTC, to the microsecond where there is a fraction."""
+    stamp = pd.Timestamp(float(seconds), unit="s", tz="UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if stamp.microsecond else "") + "Z")

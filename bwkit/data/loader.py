@@ -16,6 +16,7 @@ import pandas as pd
 from bwkit.data.columns import _check_order, _groups, _numeric, _segments, _timestamps, _where
 from bwkit.data.csvfile import name_list, read_table
 from bwkit.data.gaps import FILL_RULE, MAX_GAP_CADENCES, cadence_seconds, fill_gaps, pieces
+from bwkit.data.isotime import iso
 from bwkit.data.masks import check_masks, mask_note, observed_mask
 from bwkit.data.memory import give_back
 from bwkit.errors import DataError  # re-exported: callers import it as bwkit.data.DataError
@@ -66,7 +67,9 @@ class Telemetry:
     def info(self) -> dict:
         """Where the data came from and what loading did, for the run's record."""
         return {"path": str(self.path.resolve()), "sha256": self.sha256, "rows": self.rows,
-                "traces": int(self.segment.max()) + 1, "notes": self.notes, "masked": self.masked}
+                "traces": int(self.segment.max()) + 1, "notes": self.notes, "masked": self.masked,
+                "span": [iso(self.timestamps.min()), iso(self.timestamps.max())] if self.rows else [],
+                "cadence_seconds": self.cadence_seconds}
 
 
 def split_names(names) -> list[str]:

@@ -32,7 +32,7 @@ def _with_units(columns: list[str]) -> str:
     return ", ".join(f"{c} ({unit(c)})" if unit(c) else c for c in columns)
 
 
-def _predicts(run: dict, report: dict) -> list:
+def _predicts(run: dict, report: dict, files: RunFolder) -> list:
     config = report.get("config") or run.get("parameters", {})   # .get: an unfinished or old run may lack any name
     targets, features = _names(config.get("targets", "")), _names(config.get("features", ""))
     window = config.get("window_size")
@@ -42,11 +42,13 @@ def _predicts(run: dict, report: dict) -> list:
     if config.get("residual") is True:
         lines.append("It predicts the change from the last observed value (residual), in the targets' own units.")
     version = model_version(run)
-    model = report.get("model", "an LSTM")
+    written = [f"{RunFolder.CHECKPOINT} (PyTorch)"] if files.checkpoint.is_file() else []
+    if files.onnx(version).is_file():
+        written.append(f"{files.onnx(version).name} with {files.metadata(version).name} (any ONNX runtime; "
+                       "`bwkit.Predictor` derives the input from raw rows)")
     return [("h2", "What the model predicts"),
-            ("p", f"{model}. " + " ".join(lines)),
-            ("p", f"Files: {RunFolder.CHECKPOINT} (PyTorch), bandwidth_lstm_{version}.onnx with "
-                  f"model_metadata_{version}.json (any ONNX runtime; `bwkit.Predictor` derives the input from raw rows).")]
+            ("p", f"{report.get('model', 'An LSTM')}. " + " ".join(lines)),
+            ("p", "Files: " + (", ".join(written) or "none (the run ended before its model was saved)") + ".")]
 
 
 def _edge_rows(path: Path) -> tuple[str, str, str] | None:
@@ -61,8 +63,12 @@ def _edge_rows(path: Path) -> tuple[str, str, str] | None:
     return header, first, last
 
 
-def _span(path: Path) -> str:
-    """The first and last rows' timestamps, as the file writes them; "unknown" when it cannot be read."""
+def _span(path: Path, found: dict) -> str:
+    """The data's first and last times in UTC and its cadence, as the loader found them; a run recorded before the
+    loader kept them: the first and last rows' timestamps as the file writes them, or "unknown"."""
+    if found.get("span"):
+        first, last = found["span"]
+        return f"{first} to {last}, a row every {found['cadence_seconds']:g} s"
     rows = _edge_rows(path) if path.suffix == ".csv" else None
     if not rows or "timestamp" not in rows[0].strip().split(","):
         return "unknown"
@@ -89,7 +95,7 @@ def _data(run: dict, report: dict) -> list:
     return [("h2", "Training data"),
             ("ul", [f"Path: `{path}` ({origin})", f"sha256: `{data.get('sha256') or found.get('sha256') or 'unknown'}`",
                     f"Rows: {found.get('rows', 'unknown')}; traces: {found.get('traces', 'unknown')}",
-                    f"Time span: {_span(path)}", f"Licence: {_licence(path)}",
+                    f"Time span: {_span(path, found)}", f"Licence: {_licence(path)}",
                     "Split: chronological, 70 % train / 15 % validation / 15 % test of the windows; scalers fit on "
                     "train only"] + [f"Note: {n}" for n in found.get("notes", [])])]
 
@@ -215,7 +221,7 @@ def card(run_dir) -> list:
                    "Other cadences: the model learned steps of the training data's cadence, not longer or shorter ones.",
                    "Other networks or technologies (another operator, Wi-Fi instead of cellular, a data-centre fabric).",
                    "More than one step ahead, and decisions that ignore the bands."])]
-    return (intro + _predicts(run, report) + use + _data(run, report) + (_metrics(report) if report else [])
+    return (intro + _predicts(run, report, files) + use + _data(run, report) + (_metrics(report) if report else [])
             + (_bands(report) if report else []) + _settings(files, report) + _cost(run, metadata, report)
             + _caveats(run, report))
 

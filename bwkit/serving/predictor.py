@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data import Rows, breaks as window_breaks, parse_rows, require_window, sha256_file
+from bwkit.data import Rows, breaks as window_breaks, iso, parse_rows, require_window, sha256_file
 from bwkit.errors import DataError, RunError
 from bwkit.evaluation import MethodBands, band_constants, window_scale
 from bwkit.features import CALENDAR_FEATURES, Recipe, calendar_channels
@@ -295,12 +295,6 @@ def check_continues(before: Rows, after: Rows, where: str) -> None:
     if len(before) and len(after) and after.trace[0] == before.trace[-1] and after.timestamps[0] <= before.timestamps[-1]:
         raise DataError(f"{where}: timestamp {iso(after.timestamps[0])} is not after the previous row's "
                         f"{iso(before.timestamps[-1])} (trace {after.trace[0]!r}); rows must come in time order")
-
-
-def iso(seconds: float) -> str:
-    """Unix seconds as ISO 8601 in UTC, to the microsecond where there is a fraction."""
-    stamp = pd.Timestamp(float(seconds), unit="s", tz="UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if stamp.microsecond else "") + "Z")
 
 
 def agreement(predictions: pd.DataFrame, targets: list[str]) -> pd.DataFrame:

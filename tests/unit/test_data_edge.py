@@ -262,3 +262,23 @@ def test_compressed_files_load_and_a_broken_one_is_refused(tmp_path):
         data.to_csv(tmp_path / name, index=False)
         assert load(tmp_path / name).rows == 50
     assert "not a readable .gz file" in refused(write(tmp_path, HEADER + rows(), "plain.csv.gz"))
+
+
+def test_the_model_card_gives_the_time_span_of_a_semicolon_file_with_a_bom_and_unix_seconds(tmp_path):
+    """The span comes from the loaded times (UTC, earliest to latest), not from splitting the file's text on commas."""
+    import json
+
+    from bwkit.reports.model_card import card, markdown
+    from bwkit.runs import RunFolder
+
+    path = tmp_path / "semi.csv"
+    path.write_text("\ufeff" + frame(rows=50, start=1_700_000_000.0, step=60.0).to_csv(index=False, sep=";"))
+    info = load(path).info()
+    assert info["span"] == ["2023-11-14T22:13:20Z", "2023-11-14T23:02:20Z"] and info["cadence_seconds"] == 60
+    run = RunFolder(tmp_path / "run")
+    run.root.mkdir()
+    run.run_json.write_text(json.dumps({"run_id": "run", "status": "succeeded", "data": {"path": str(path)}}))
+    run.report.write_text(json.dumps({"data": info, "target_metrics": {"correlation": 0.98, "mape": 5}, "success": False}))
+    text = markdown(card(run.root))
+    assert "Time span: 2023-11-14T22:13:20Z to 2023-11-14T23:02:20Z, a row every 60 s" in text
+    assert "Files: none (the run ended before its model was saved)." in text   # no file it never wrote
