@@ -191,15 +191,24 @@ def fmt(value) -> str:
 TABLE_COLUMNS = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
 
 
+def _plain(value) -> str:
+    """A Markdown table's cell as a terminal shows it: no HTML entity, a "|" that cannot end the cell."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return "nan" if value != value else f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
 def comparison_rows(report: dict, columns=TABLE_COLUMNS):
-    """(method, target, rows scored, formatted cells) for every method and target, 'average' last (its MAE and
+    """(method, target, rows scored, cells as text) for every method and target, 'average' last (its MAE and
     RMSE "n/a" when the targets' units differ)."""
     for method, block in report["comparison"].items():
         mixed = mixed_units(block["per_target"])
         for target, values in {**block["per_target"], "average": block["average"]}.items():
             hidden = UNIT_METRICS if target == "average" and mixed else ()
-            yield method, target, values.get("n", ""), ["n/a" if c in hidden else fmt(values.get(c, float("nan")))
-                                                         for c in columns]
+            yield (_plain(method), _plain(target), values.get("n", ""),
+                   ["n/a" if c in hidden else _plain(values.get(c, float("nan"))) for c in columns])
 
 
 def markdown_table(report: dict) -> str:
