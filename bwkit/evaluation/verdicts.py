@@ -14,17 +14,31 @@ from bwkit.evaluation.metrics import verdict
 from bwkit.evaluation.significance import verdict as compared
 
 QUICK_ROWS = 1000   # fewer test rows than this: too few for a stable verdict
+FEW_SCORED = 30     # a target scored on fewer test rows than this (masked elsewhere): its figures are said to be thin
 
 
 @dataclass(frozen=True)
 class Headline:
     lead: str            # the first sentence: the model against the best baseline
-    details: list[str]   # persistence, the rule, the quick-test warning, in that order
+    details: list[str]   # persistence, then the rule
     tone: str            # "ok" (beats the best baseline), "bad" (worse than it) or "neutral"
+    warnings: tuple[str, ...] = ()   # what makes the verdict weak: thinly scored targets, a quick test
 
     @property
     def text(self) -> str:
-        return " ".join([self.lead, *self.details])
+        return " ".join([self.lead, *self.details, *self.warnings])
+
+
+def _thin_targets(report: dict) -> str:
+    """A warning naming the targets scored on fewer than FEW_SCORED test rows, or ""."""
+    per_target = report["comparison"][MODEL].get("per_target", {})
+    thin = {t: m["n"] for t, m in per_target.items() if isinstance(m.get("n"), int) and m["n"] < FEW_SCORED}
+    if not thin:
+        return ""
+    named = ", ".join(f"{t} on {n} row{'s' if n != 1 else ''}" for t, n in thin.items())
+    return (f"Scored on few test rows (the others are masked): {named}. Their figures, and every average over "
+            f"targets, rest on so few rows that they say little; drop {'it' if len(thin) == 1 else 'them'} from "
+            "targets or bring data where they are measured more often.")
 
 
 def baselines_in(report: dict) -> list[str]:
@@ -81,8 +95,10 @@ def headline(report: dict, *, default_epochs: int | None = None) -> Headline:
         elif skill is not None:
             details.append(f"Its average skill against persistence is {skill:.3f}.")
     details.append(_rule(report))
+    warnings = [w for w in [_thin_targets(report)] if w]
     epochs = (report.get("config") or {}).get("epochs")
     if (default_epochs and epochs and epochs < default_epochs) or report.get("test_rows", QUICK_ROWS) < QUICK_ROWS:
-        details.append(f"Quick test ({epochs} epochs, default {default_epochs}; {report.get('test_rows')} test rows): "
-                       "not a model to judge.")
-    return Headline(lead, details, "ok" if word == "beats" else "bad" if word.startswith("is worse") else "neutral")
+        warnings.append(f"Quick test ({epochs} epochs, default {default_epochs}; {report.get('test_rows')} test rows): "
+                        "not a model to judge.")
+    tone = "ok" if word == "beats" else "bad" if word.startswith("is worse") else "neutral"
+    return Headline(lead, details, "neutral" if tone == "ok" and warnings else tone, tuple(warnings))

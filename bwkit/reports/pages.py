@@ -117,8 +117,8 @@ def _verdict(report: dict) -> str:
     said = headline(report, default_epochs=notebook_parameters("02_train")["epochs"].default)
     achieved = report["achieved_metrics"]
     trees = [s.rstrip(".") + "." for s in report.get("summary", "").split(". ") if s.startswith("Gradient-boosted")]
-    details = "".join(f"<p class='{'warn' if d.startswith('Quick test') else 'lead'}'>{html.escape(d)}</p>"
-                      for d in [*trees, *said.details])
+    details = "".join(f"<p class='lead'>{html.escape(d)}</p>" for d in [*trees, *said.details]) + "".join(
+        f"<p class='warn'>{html.escape(w)}</p>" for w in said.warnings)
     return (f"<h2 class='verdict {said.tone}'>{html.escape(said.lead)}</h2>{details}"
             f"<p>Achieved: average r {_num(achieved['correlation'], 4)}, average MAPE {_num(achieved['mape'], 2)} %; "
             f"test split: {report.get('test_rows', '?')} rows.</p>"

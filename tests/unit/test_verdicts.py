@@ -48,4 +48,18 @@ def test_a_model_worse_than_the_trees_and_a_quick_test_are_said_plainly():
     said = headline(weak, default_epochs=100)
     assert said.lead.startswith("The LSTM is worse than gbm") and said.tone == "bad"
     assert "is not met by the model" in said.text
-    assert said.details[-1].startswith("Quick test (2 epochs, default 100; 300 test rows)")
+    assert said.warnings[-1].startswith("Quick test (2 epochs, default 100; 300 test rows)")
+
+
+def test_a_target_scored_on_three_test_rows_is_named_and_the_headline_is_not_green():
+    """A target masked on almost every row can decide the averages: the first screen names it and how thin it is."""
+    model = {"skill": 0.6, "correlation": 0.9, "mape": 10.0}
+    thin = report(model, {"persistence": {"skill": 0.0, "correlation": 0.8, "mape": 12.0}},
+                  {"persistence": interval(-0.6, -0.7, -0.5)}, success=False)
+    thin["comparison"]["LSTM"]["per_target"] = {"throughput_mbps": {"n": 2000}, "jitter_ms": {"n": 3}}
+    said = headline(thin, default_epochs=100)
+    assert said.lead.startswith("The LSTM beats persistence") and said.tone == "neutral"
+    assert said.warnings[0].startswith("Scored on few test rows (the others are masked): jitter_ms on 3 rows.")
+    assert "throughput_mbps" not in said.warnings[0] and said.warnings[0] in said.text
+    thin["comparison"]["LSTM"]["per_target"]["jitter_ms"]["n"] = 300
+    assert headline(thin, default_epochs=100).tone == "ok" and not headline(thin, default_epochs=100).warnings
