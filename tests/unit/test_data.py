@@ -61,7 +61,8 @@ def test_info_records_what_was_loaded(make_frame, write_csv):
     tel = load(path, nan_policy="fill_flag")
     info = tel.info()
     assert info == {"path": str(path.resolve()), "sha256": sha256_file(path), "rows": 50, "traces": 2,
-                    "notes": tel.notes, "masked": tel.masked}
+                    "notes": tel.notes, "masked": tel.masked,
+                    "span": ["2025-11-03T00:00:00Z", "2025-11-03T00:49:00Z"], "cadence_seconds": 60.0}
     assert all(counts["masked"] == 0 for counts in info["masked"].values())
     assert len(info["notes"]) == 1 and "queue_depth" in info["notes"][0]
     json.dumps(info)   # goes into the run's record as is
