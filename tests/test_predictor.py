@@ -181,6 +181,12 @@ def test_bwkit_predict_scores_a_runs_own_data(tiny_run, tmp_path, capsys):
     assert len(out) == 500 - WINDOW + 1 and out["throughput_mbps"].isna().sum() == 1
     assert cli.main(["predict", str(tiny_run.root), str(tmp_path / "none.csv"), "-o", str(tmp_path / "q.csv")]) == 1
     assert "none.csv: file not found" in capsys.readouterr().err
+    fast = pd.read_csv(data)   # the same rows, ten seconds apart: another cadence than the model learned
+    fast["timestamp"] = pd.to_datetime(fast["timestamp"]).iloc[0] + pd.to_timedelta(10 * fast.index, unit="s")
+    fast.to_csv(tmp_path / "fast.csv", index=False)
+    assert cli.main(["predict", str(tiny_run.root), str(tmp_path / "fast.csv"), "-o", str(tmp_path / "f.csv")]) == 1
+    assert "rows are 10 s apart (the median step); the model learned from rows 60 s apart" in capsys.readouterr().err
+    assert not (tmp_path / "f.csv").exists()
 
 
 def test_a_run_without_an_export_is_refused(tmp_path):

@@ -195,6 +195,22 @@ def parse_rows(rows, recipe: Recipe, label: str = "rows") -> Rows:
     return rows_from_frame(rows.reset_index(drop=True), recipe, Source(Path(label)))
 
 
+CADENCE_TOLERANCE = 0.2   # the rows' median step may differ from the training cadence by this fraction at most
+
+
+def require_cadence(rows: Rows, recipe: Recipe, label: str = "rows") -> None:
+    """Rows about as far apart as the training data's (median step within a trace): a model that learned one-minute
+    steps predicts one minute ahead, so ten-second rows would be scored as if each were a minute later."""
+    steps = np.diff(rows.timestamps)[rows.trace[1:] == rows.trace[:-1]]
+    if not steps.size:
+        return
+    step, cadence = float(np.median(steps)), recipe.cadence_seconds
+    if abs(step - cadence) > CADENCE_TOLERANCE * cadence:
+        raise DataError(f"{label}: rows are {step:g} s apart (the median step); the model learned from rows "
+                        f"{cadence:g} s apart and predicts the row {cadence:g} s ahead. Resample the rows to "
+                        f"{cadence:g} s, or train a run on data of this cadence")
+
+
 def require_window(rows: Rows, recipe: Recipe, label: str = "rows") -> None:
     """At least one full window."""
     if len(rows) < recipe.window_size:

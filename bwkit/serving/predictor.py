@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data import Rows, breaks as window_breaks, iso, parse_rows, require_window, sha256_file
+from bwkit.data import Rows, breaks as window_breaks, iso, parse_rows, require_cadence, require_window, sha256_file
 from bwkit.errors import DataError, RunError
 from bwkit.evaluation import MethodBands, band_constants, window_scale
 from bwkit.features import CALENDAR_FEATURES, Recipe, calendar_channels
@@ -220,12 +220,14 @@ class Predictor:
         """Every window of `rows` (a DataFrame or list of dicts): one row per prediction, in time order."""
         parsed = parse_rows(rows, self.recipe)
         require_window(parsed, self.recipe)
+        require_cadence(parsed, self.recipe)
         return self.frame(self.forecast(parsed, {}), parsed)
 
     def next(self, rows) -> dict:
         """The prediction for the row after the last of `rows` (at least one window of them)."""
         parsed = parse_rows(rows, self.recipe)
         require_window(parsed, self.recipe)
+        require_cadence(parsed, self.recipe)
         return self.single(self.forecast(parsed, {}, first=len(parsed) - 1))
 
     def single(self, forecast: "Forecast") -> dict:

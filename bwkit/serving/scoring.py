@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from bwkit.data import Rows, iter_tables, rows_from_frame
+from bwkit.data import Rows, iter_tables, require_cadence, rows_from_frame
 from bwkit.errors import DataError, DiskFull
 from bwkit.serving.predictor import Predictor, carry_before, check_continues
 
@@ -67,6 +67,8 @@ def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BL
                 block = rows_from_frame(frame, predictor.recipe, source)
                 if tail is not None:
                     check_continues(tail, block, f"{csv_path}, {source.at(0)}")
+                else:
+                    require_cadence(block, predictor.recipe, str(csv_path))
                 rows = tail.then(block) if tail is not None else block
                 first = len(tail) - 1 if tail is not None else 0
                 forecast = predictor.forecast(rows, carry, first=first, last=len(rows) - 2)

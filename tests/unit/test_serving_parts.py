@@ -144,3 +144,18 @@ def test_a_window_moved_on_by_one_row_is_the_matrix_of_the_rows_moved_on():
         raw = np.array([values[c][new] for c in recipe.columns])
         moved = recipe.roll(channels(start), raw, (stamps[new], stamps[new] + 60))
         np.testing.assert_array_equal(moved, channels(start + 1))
+
+
+@pytest.mark.parametrize("step, refused", [(10.0, True), (30.0, True), (120.0, True), (60.0, False), (66.0, False)])
+def test_rows_of_another_cadence_than_the_trainings_are_refused_with_both_named(step, refused):
+    """A one-minute model fed ten-second rows would predict each as if it were a minute later, and say nothing."""
+    from bwkit.data import require_cadence
+
+    given = parse_rows([{"timestamp": 1_762_128_000.0 + step * i, "throughput_mbps": 500.0, "rtt_ms": 20.0}
+                        for i in range(5)], RECIPE)
+    if not refused:
+        require_cadence(given, RECIPE)
+        return
+    with pytest.raises(DataError, match=rf"rows are {step:g} s apart \(the median step\); the model learned from "
+                                        r"rows 60 s apart"):
+        require_cadence(given, RECIPE)
