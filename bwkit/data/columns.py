@@ -113,3 +113,36 @@ def _check_order(frame: pd.DataFrame, timestamps: np.ndarray, segment: np.ndarra
         what = "repeats" if timestamps[row] == timestamps[row - 1] else "comes before"
         raise DataError(f"{_where(path, 'timestamp', row)}: {now} {what} the previous row's {before}; rows must be "
                         "sorted by time with one row per time step (within each trace)")
+
+
+FAR_IQRS = 100          # a target value this many interquartile ranges beyond its middle half is suspect
+QUARTILE_SAMPLE = 1_000_000   # quartiles from at most this many evenly spaced observed values (bounded memory)
+
+
+def suspect_values(Y: np.ndarray, observed: np.ndarray, targets: list[str]) -> list[str]:
+    """Warnings, one per target, about values that are probably errors and would dominate every squared-error
+    figure: a metric that cannot be negative (METRICS: throughput, RTT, loss, jitter) below zero, or values
+    FAR_IQRS interquartile ranges beyond the middle half (a glitch, a unit change). The values are kept."""
+    from bwkit.schema import METRICS
+
+    said = []
+    for j, target in enumerate(targets):
+        column, seen = Y[:, j], observed[:, j]
+        step = max(1, len(column) // QUARTILE_SAMPLE)
+        sample = column[::step][seen[::step]]
+        if not sample.size:
+            continue
+        low, high = np.percentile(sample, [25, 75])
+        if target in METRICS and (negative := int(((column < 0) & seen).sum())):
+            said.append(f"{target} is below zero on {negative:,} rows (lowest {column[seen].min():.4g}), which a "
+                        f"{target} cannot be: check how it was logged; those rows weigh on every figure")
+        spread = high - low
+        if spread > 0:
+            far = ((column > high + FAR_IQRS * spread) | (column < low - FAR_IQRS * spread)) & seen
+            if (count := int(far.sum())):
+                extreme = column[far][np.argmax(np.abs(column[far] - (low + high) / 2))]
+                said.append(f"{target} has {count:,} value{'s' if count > 1 else ''} over {FAR_IQRS} times its "
+                            f"interquartile range away from its middle half ({low:.4g} to {high:.4g}; the farthest "
+                            f"{extreme:.4g}): a glitch or a change of units? Squared-error figures (MSE, skill, "
+                            "intervals) are dominated by such rows")
+    return said

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bwkit.data.columns import _check_order, _groups, _numeric, _segments, _timestamps, _where
+from bwkit.data.columns import _check_order, _groups, _numeric, _segments, _timestamps, _where, suspect_values
 from bwkit.data.csvfile import name_list, read_table
 from bwkit.data.gaps import FILL_RULE, MAX_GAP_CADENCES, cadence_seconds, fill_gaps, pieces
 from bwkit.data.isotime import iso
@@ -40,6 +40,7 @@ class Telemetry:
     notes: list[str] = field(default_factory=list)  # what loading did (fills, drops, masks), for the report
     flagged: list[str] = field(default_factory=list)  # input columns filled and flagged (`<column>_missing`)
     masked: dict = field(default_factory=dict)        # target -> rows masked per rule (`masks.observed_mask`)
+    suspect: list[str] = field(default_factory=list)  # target values that are probably errors (`suspect_values`)
     group: np.ndarray | None = None   # int [rows]: each row's group (group_column's value; else its trace)
     group_names: list[str] = field(default_factory=list)   # group id -> its name
     group_column: str = ""            # "" : the groups are the traces
@@ -68,7 +69,7 @@ class Telemetry:
         """Where the data came from and what loading did, for the run's record."""
         return {"path": str(self.path.resolve()), "sha256": self.sha256, "rows": self.rows,
                 "traces": int(self.segment.max()) + 1, "notes": self.notes, "masked": self.masked,
-                "span": [iso(self.timestamps.min()), iso(self.timestamps.max())] if self.rows else [],
+                "span": [iso(self.timestamps.min()), iso(self.timestamps.max())] if self.rows else [], "suspect": self.suspect,
                 "cadence_seconds": self.cadence_seconds}
 
 
@@ -268,5 +269,6 @@ def load_telemetry(path, features, targets, *, nan_policy: str, fresh_column: st
     give_back()
     return Telemetry(path=path, sha256=sha256, timestamps=timestamps, segment=segment,
                      features=feature_columns, targets=targets, X=X, Y=Y, oracle=oracle, observed=observed,
-                     notes=notes, flagged=flagged, masked=masked, group=group, group_names=group_names or traces,
+                     notes=notes, flagged=flagged, masked=masked, suspect=suspect_values(Y, observed, targets),
+                     group=group, group_names=group_names or traces,
                      group_column=group_column, max_gap_cadences=float(max_gap_cadences))

@@ -22,7 +22,7 @@ class Headline:
     lead: str            # the first sentence: the model against the best baseline
     details: list[str]   # persistence, then the rule
     tone: str            # "ok" (beats the best baseline), "bad" (worse than it) or "neutral"
-    warnings: tuple[str, ...] = ()   # what makes the verdict weak: thinly scored targets, a quick test
+    warnings: tuple[str, ...] = ()   # what weakens the verdict: thinly scored targets, suspect values, a quick test
 
     @property
     def text(self) -> str:
@@ -96,6 +96,7 @@ def headline(report: dict, *, default_epochs: int | None = None) -> Headline:
             details.append(f"Its average skill against persistence is {skill:.3f}.")
     details.append(_rule(report))
     warnings = [w for w in [_thin_targets(report)] if w]
+    warnings += [w.rstrip(".") + "." for w in (report.get("data") or {}).get("suspect", [])]
     epochs = (report.get("config") or {}).get("epochs")
     if (default_epochs and epochs and epochs < default_epochs) or report.get("test_rows", QUICK_ROWS) < QUICK_ROWS:
         warnings.append(f"Quick test ({epochs} epochs, default {default_epochs}; {report.get('test_rows')} test rows): "

@@ -198,6 +198,7 @@ def _caveats(run: dict, report: dict) -> list:
         for r in tests[weak].to_dict("records"):
             items.append(f"On {r['target']} the model is {r['verdict']} {r['against']} ({r['MSE change %']:+.1f} % MSE, "
                          f"95 % interval {r['95 % interval (MSE %)']}).")
+    items += [f"Suspect values: {w}." for w in (report.get("data") or {}).get("suspect", [])]
     if report.get("per_target", {}).get("packet_loss"):
         items.append("MAPE is computed with a floor (mape_floor in the report): targets near zero, such as "
                      "packet_loss, would otherwise make it explode.")

@@ -62,7 +62,7 @@ def test_info_records_what_was_loaded(make_frame, write_csv):
     info = tel.info()
     assert info == {"path": str(path.resolve()), "sha256": sha256_file(path), "rows": 50, "traces": 2,
                     "notes": tel.notes, "masked": tel.masked,
-                    "span": ["2025-11-03T00:00:00Z", "2025-11-03T00:49:00Z"], "cadence_seconds": 60.0}
+                    "span": ["2025-11-03T00:00:00Z", "2025-11-03T00:49:00Z"], "suspect": [], "cadence_seconds": 60.0}
     assert all(counts["masked"] == 0 for counts in info["masked"].values())
     assert len(info["notes"]) == 1 and "queue_depth" in info["notes"][0]
     json.dumps(info)   # goes into the run's record as is
@@ -378,3 +378,16 @@ def test_fresh_column_errors(telemetry_csv, write_csv):
     path = write_csv(frame, "with_age.csv")
     with pytest.raises(errors.ParameterError, match="signal_dbm"):
         load(path, fresh_column="ping_age_s", fresh_targets="signal_dbm")
+
+
+def test_values_that_are_probably_errors_are_said_and_kept(make_frame, write_csv):
+    """A glitch of 1e7 Mbit/s and negative RTTs would dominate every squared-error figure without a word."""
+    frame = make_frame(rows=400)
+    frame.loc[[10, 200], "throughput_mbps"] = 1e7
+    frame.loc[range(50, 90), "rtt_ms"] = -5.0
+    tel = load(write_csv(frame, "odd.csv"))
+    glitch, below = (next(w for w in tel.suspect if w.startswith(t)) for t in ("throughput_mbps", "rtt_ms"))
+    assert glitch.startswith("throughput_mbps has 2 values over 100 times its interquartile range") and "1e+07" in glitch
+    assert below.startswith("rtt_ms is below zero on 40 rows (lowest -5)")
+    assert tel.Y[10, tel.targets.index("throughput_mbps")] == 1e7 and tel.info()["suspect"] == tel.suspect   # kept
+    assert load(write_csv(make_frame(rows=400), "plain.csv")).suspect == []

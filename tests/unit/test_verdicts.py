@@ -63,3 +63,13 @@ def test_a_target_scored_on_three_test_rows_is_named_and_the_headline_is_not_gre
     assert "throughput_mbps" not in said.warnings[0] and said.warnings[0] in said.text
     thin["comparison"]["LSTM"]["per_target"]["jitter_ms"]["n"] = 300
     assert headline(thin, default_epochs=100).tone == "ok" and not headline(thin, default_epochs=100).warnings
+
+
+def test_suspect_values_the_loader_found_are_on_the_first_screen():
+    model = {"skill": 0.6, "correlation": 0.9, "mape": 10.0}
+    odd = report(model, {"persistence": {"skill": 0.0, "correlation": 0.8, "mape": 12.0}},
+                 {"persistence": interval(-0.6, -0.7, -0.5)}, success=False)
+    odd["data"] = {"suspect": ["rtt_ms is below zero on 40 rows (lowest -5), which a rtt_ms cannot be"]}
+    said = headline(odd, default_epochs=100)
+    assert said.warnings == ("rtt_ms is below zero on 40 rows (lowest -5), which a rtt_ms cannot be.",)
+    assert said.tone == "neutral"
