@@ -125,6 +125,8 @@ def _table(args) -> int:
     from bwkit.reports import markdown_table
 
     path = RunFolder(args.run_dir).report
+    if not path.parent.is_dir():
+        raise RunError(f"{path.parent}: no such run folder")
     if not path.exists():
         raise RunError(f"{path} not found (did the run's 03_evaluate stage succeed?)")
     report = json.loads(path.read_text())

@@ -48,6 +48,8 @@ def test_table_prints_every_method_and_the_summary(tiny_run, capsys):
 def test_table_of_a_folder_without_a_report_says_which_file_is_missing(tmp_path, capsys):
     assert cli.main(["table", str(tmp_path)]) == 1
     assert "bandwidth_predictor_report.json not found" in capsys.readouterr().err
+    assert cli.main(["table", str(tmp_path / "nope")]) == 1
+    assert f"{tmp_path / 'nope'}: no such run folder" in capsys.readouterr().err
 
 
 def test_table_and_params_import_neither_torch_nor_papermill(tiny_run):

@@ -192,6 +192,8 @@ def test_bwkit_predict_scores_a_runs_own_data(tiny_run, tmp_path, capsys):
 def test_a_run_without_an_export_is_refused(tmp_path):
     with pytest.raises(RunError, match="run its 04_export stage first"):
         Predictor.from_run(tmp_path)
+    with pytest.raises(RunError, match="nope: no such run folder"):
+        Predictor.from_run(tmp_path / "nope")
 
 
 def test_the_predictor_imports_and_runs_without_torch(tiny_run):

@@ -265,7 +265,7 @@ def _parse(source: Source, text, sep: str, *, usecols=None) -> pd.DataFrame:
     rows = len(source.lines)
     if len(frame) != rows:   # a guard: the checks above and pandas must agree on what a row is
         raise DataError(f"{source}: pandas reads {len(frame):,} data rows where the file has {rows:,}; "
-                        "check its quoting")
+                        "check its quoting (and its separator: a comma or a semicolon, not a tab)")
     return frame
 
 

@@ -76,6 +76,8 @@ def verify_model(run_dir: Path, paths, allow_modified: bool = False) -> None:
 
 
 def _metadata_path(run_dir: Path, version: str | None) -> Path:
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run folder")
     found = sorted(run_dir.glob(f"model_metadata_{version or '*'}.json"))
     if len(found) == 1:
         return found[0]

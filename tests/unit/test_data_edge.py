@@ -282,3 +282,10 @@ def test_the_model_card_gives_the_time_span_of_a_semicolon_file_with_a_bom_and_u
     text = markdown(card(run.root))
     assert "Time span: 2023-11-14T22:13:20Z to 2023-11-14T23:02:20Z, a row every 60 s" in text
     assert "Files: none (the run ended before its model was saved)." in text   # no file it never wrote
+
+
+def test_a_tab_separated_file_is_told_which_separators_are_read(tmp_path):
+    path = tmp_path / "tabs.csv"
+    frame().to_csv(path, index=False, sep="\t")
+    with pytest.raises(DataError, match="a comma or a semicolon, not a tab"):
+        load(path)
