@@ -63,8 +63,12 @@ def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
     bad = ~np.isfinite(seconds)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(raw.iloc[row])} is not an ISO 8601 time or "
-                        "unix seconds" + (" (the first row's is a number, so all must be)" if unix else ""))
+        value = raw.iloc[row]
+        mixed = not unix and str(value).strip().lstrip("-").replace(".", "", 1).isdigit()
+        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(value)} is not an ISO 8601 time or "
+                        "unix seconds" + (" (the first row's is a number, so all must be)" if unix else "")
+                        + (" (a number, where the first row's is an ISO 8601 time: write every row one way)"
+                           if mixed else ""))
     if unix and np.median(np.minimum(np.abs(seconds), 1e300)) > UNIX_MS_ABOVE:   # no overflow in the mean of two
         seconds = seconds / 1000.0
         notes.append("timestamps read as unix milliseconds (values above 1e11) and converted to seconds")

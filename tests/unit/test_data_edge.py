@@ -289,3 +289,14 @@ def test_a_tab_separated_file_is_told_which_separators_are_read(tmp_path):
     frame().to_csv(path, index=False, sep="\t")
     with pytest.raises(DataError, match="a comma or a semicolon, not a tab"):
         load(path)
+
+
+def test_timestamps_that_switch_from_iso_to_unix_seconds_are_told_to_keep_one_format(tmp_path):
+    data = frame(step=60.0)
+    data["timestamp"] = pd.to_datetime(data["timestamp"], unit="s", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    data.loc[30:, "timestamp"] = (1_700_000_000 + 60 * np.arange(30, 50)).astype(str)
+    path = tmp_path / "mixed.csv"
+    data.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"row 31 .*'1700001800' is not an ISO 8601 time or unix seconds \(a number, "
+                                        r"where the first row's is an ISO 8601 time: write every row one way\)"):
+        load(path)
