@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 
 from bwkit.errors import BwkitError, ParameterError, RunError, RunInterrupted
 from bwkit.runs import SET_BY_BWKIT, RunFolder, configure, pipeline_parameters
@@ -260,6 +261,13 @@ def main(argv=None) -> int:
     """Exit codes: 0 done, 1 the run (or the file asked for) failed, 2 a bad parameter (nothing ran),
     3 a reproduction drifted, 130 interrupted (SIGINT or SIGTERM; `bwkit resume` finishes the run)."""
     args = parser().parse_args(argv)
+    with warnings.catch_warnings():
+        if not args.debug:   # a warning is one line, as an error is (Python's adds the line of code under it)
+            warnings.showwarning = lambda message, *rest, **kw: print(f"bwkit: warning: {message}", file=sys.stderr)
+        return _main(args)
+
+
+def _main(args) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -58,7 +58,26 @@ def _client(uri: str):
         os.environ.setdefault(name, value)
     from mlflow.tracking import MlflowClient
 
+    _create_store(uri, MlflowClient)
     return MlflowClient(tracking_uri=uri)
+
+
+def _create_store(uri: str, client_class) -> None:
+    """A new SQLite store is made whole beside its place and then moved into it: MLflow creates its tables by
+    migrations that SQLite cannot undo, so a store cut short (a full disk) failed every later run
+    ("table _alembic_tmp_experiments already exists"). A store made by another process meanwhile is kept."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.exists():
+        return
+    making = path.with_name(f".{path.name}.{os.getpid()}.making")
+    try:
+        client_class(tracking_uri=f"sqlite:///{making}").search_experiments(max_results=1)
+        if not path.exists():
+            os.replace(making, path)
+    finally:
+        making.unlink(missing_ok=True)
 
 
 def _experiment(client, uri: str) -> str:

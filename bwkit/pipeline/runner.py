@@ -3,6 +3,7 @@ into offline HTML, with run.json recording parameters, status, timings and the h
 of what each stage wrote (so `resume` can trust a finished stage)."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import os
@@ -119,18 +120,34 @@ def run_stage(notebook, stage: str, record: RunRecord, *, values: dict, progress
         failure = record.data["failure"] = describe_failure(stage, exc)
         what = (f"no space left on {files.root}" if "No space left on device" in str(exc.evalue)
                 else f"{exc.ename}: {exc.evalue}")
-        record.data["error"] = f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: {what}"
-        record.stage(stage, "failed", time.perf_counter() - t0)
-        raise RunError(record.data["error"]) from None
-    finally:
-        if files.notebook(stage).exists():
-            try:
-                notebook_to_html(files.notebook(stage), files.html(stage))
-            except Exception:  # noqa: BLE001 - a full disk, a notebook cut short: the stage's outcome is the record's
-                pass
+        _render_quietly(files, stage)
+        _stage_failed(record, stage, f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: {what}", t0)
+    except Exception as exc:   # outside the cells: the kernel died, the notebook could not be written (a full disk)
+        record.data["failure"] = {"stage": stage, "exception": type(exc).__name__, "message": str(exc)}
+        _render_quietly(files, stage)
+        _stage_failed(record, stage, f"{stage}: {_one_line(exc, files.root)}", t0)
+    try:   # the stage's pages are among its outputs: a stage whose pages could not be written did not finish
+        notebook_to_html(files.notebook(stage), files.html(stage))
+    except Exception as exc:  # noqa: BLE001 - a full disk, above all
+        record.data["failure"] = {"stage": stage, "exception": type(exc).__name__, "message": str(exc)}
+        _stage_failed(record, stage, f"{stage}: its pages could not be written: {_one_line(exc, files.root)}", t0)
     seconds = time.perf_counter() - t0
     record.stage(stage, "succeeded", seconds, outputs=_outputs(files.root, before))
     return seconds
+
+
+def _render_quietly(files: RunFolder, stage: str) -> None:
+    """A failed stage's pages, as far as its notebook got; a notebook cut short or a full disk leaves them out."""
+    if files.notebook(stage).exists():
+        with contextlib.suppress(Exception):
+            notebook_to_html(files.notebook(stage), files.html(stage))
+
+
+def _stage_failed(record: RunRecord, stage: str, error: str, t0: float):
+    """Record the stage and the run's error as failed, then end the run with a RunError saying it."""
+    record.data["error"] = error
+    record.stage(stage, "failed", time.perf_counter() - t0)
+    raise RunError(error) from None
 
 
 def stage_notebook(stage: str) -> Path:
@@ -198,6 +215,22 @@ def _sigterm_as_sigint(received: list):
             signal.signal(s, before)
 
 
+@contextmanager
+def _signals_held(held: list):
+    """SIGINT and SIGTERM wait until the block ends (named in `held`): the run's last writes (its record, model card,
+    manifest and pages) are never cut in two, which left a run that neither `check` passed nor `resume` finished."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signal.Signals(signum).name))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, before in previous.items():
+            signal.signal(s, before)
+
+
 def _quietly(what: str, step, *args) -> None:
     """Run a step that must not change the run's outcome: its error is one warning line."""
     try:
@@ -207,10 +240,22 @@ def _quietly(what: str, step, *args) -> None:
 
 
 def _finished(record: RunRecord, on_finish, log=print) -> None:
-    """What follows a run's last word in run.json: its pages, then `on_finish(record)`."""
-    write_pages(record.files.root, log)
-    if on_finish is not None:
-        _quietly(f"run {record.files.root.name}: on_finish", on_finish, record)
+    """What follows a run's last words: its record, model card and manifest saved and its pages written, whatever
+    signal comes meanwhile; then `on_finish(record)`, unless a signal came (the user wants it over)."""
+    files, held = record.files, []
+    with _signals_held(held):
+        record.data.update(finished=now())
+        record.save()
+        _quietly(f"run {files.root.name}: the model card", write_model_card, files.root)   # from the saved record
+        record.data["manifest"] = files.hashes()   # what `bwkit check` verifies later (the card included)
+        record.save()
+        record.release()
+        write_pages(files.root, log)
+    if held:
+        log(f"{held[-1]} received while run {files.root.name} was being closed: its record is complete "
+            f"({record.data['status']}); {'nothing more is done' if on_finish is None else 'not tracked'}")
+    elif on_finish is not None:
+        _quietly(f"run {files.root.name}: on_finish", on_finish, record)
 
 
 def _execute(record: RunRecord, config: Config, stages, *, log, progress: bool, on_finish=None) -> None:
@@ -249,13 +294,7 @@ def _execute(record: RunRecord, config: Config, stages, *, log, progress: bool, 
             record.data["traceback"] = traceback.format_exc(limit=-20)
         raise
     finally:
-        record.data.update(finished=now(), wall_seconds=round(record.data.get("wall_seconds", 0)
-                                                              + time.perf_counter() - start, 2))
-        record.save()
-        _quietly(f"run {files.root.name}: the model card", write_model_card, files.root)   # from the saved record
-        record.data["manifest"] = files.hashes()   # what `bwkit check` verifies later (the card included)
-        record.save()
-        record.release()
+        record.data.update(wall_seconds=round(record.data.get("wall_seconds", 0) + time.perf_counter() - start, 2))
         _finished(record, on_finish, log)
 
 
