@@ -121,16 +121,16 @@ def run_stage(notebook, stage: str, record: RunRecord, *, values: dict, progress
         what = (f"no space left on {files.root}" if "No space left on device" in str(exc.evalue)
                 else f"{exc.ename}: {exc.evalue}")
         _render_quietly(files, stage)
-        _stage_failed(record, stage, f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: {what}", t0)
+        _stage_failed(record, stage, f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: {what}", since=t0)
     except Exception as exc:   # outside the cells: the kernel died, the notebook could not be written (a full disk)
         record.data["failure"] = {"stage": stage, "exception": type(exc).__name__, "message": str(exc)}
         _render_quietly(files, stage)
-        _stage_failed(record, stage, f"{stage}: {_one_line(exc, files.root)}", t0)
+        _stage_failed(record, stage, f"{stage}: {_one_line(exc, files.root)}", since=t0)
     try:   # the stage's pages are among its outputs: a stage whose pages could not be written did not finish
         notebook_to_html(files.notebook(stage), files.html(stage))
     except Exception as exc:  # noqa: BLE001 - a full disk, above all
         record.data["failure"] = {"stage": stage, "exception": type(exc).__name__, "message": str(exc)}
-        _stage_failed(record, stage, f"{stage}: its pages could not be written: {_one_line(exc, files.root)}", t0)
+        _stage_failed(record, stage, f"{stage}: its pages could not be written: {_one_line(exc, files.root)}", since=t0)
     seconds = time.perf_counter() - t0
     record.stage(stage, "succeeded", seconds, outputs=_outputs(files.root, before))
     return seconds
@@ -143,10 +143,10 @@ def _render_quietly(files: RunFolder, stage: str) -> None:
             notebook_to_html(files.notebook(stage), files.html(stage))
 
 
-def _stage_failed(record: RunRecord, stage: str, error: str, t0: float):
+def _stage_failed(record: RunRecord, stage: str, error: str, *, since: float):
     """Record the stage and the run's error as failed, then end the run with a RunError saying it."""
     record.data["error"] = error
-    record.stage(stage, "failed", time.perf_counter() - t0)
+    record.stage(stage, "failed", time.perf_counter() - since)
     raise RunError(error) from None
 
 
