@@ -69,7 +69,8 @@ class Telemetry:
         """Where the data came from and what loading did, for the run's record."""
         return {"path": str(self.path.resolve()), "sha256": self.sha256, "rows": self.rows,
                 "traces": int(self.segment.max()) + 1, "notes": self.notes, "masked": self.masked,
-                "span": [iso(self.timestamps.min()), iso(self.timestamps.max())] if self.rows else [], "suspect": self.suspect,
+                "span": [iso(self.timestamps.min()), iso(self.timestamps.max())] if self.rows else [],
+                "suspect": self.suspect,
                 "cadence_seconds": self.cadence_seconds}
 
 

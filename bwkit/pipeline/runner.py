@@ -130,7 +130,8 @@ def run_stage(notebook, stage: str, record: RunRecord, *, values: dict, progress
         notebook_to_html(files.notebook(stage), files.html(stage))
     except Exception as exc:  # noqa: BLE001 - a full disk, above all
         record.data["failure"] = {"stage": stage, "exception": type(exc).__name__, "message": str(exc)}
-        _stage_failed(record, stage, f"{stage}: its pages could not be written: {_one_line(exc, files.root)}", since=t0)
+        _stage_failed(record, stage, f"{stage}: its pages could not be written: {_one_line(exc, files.root)}",
+                      since=t0)
     seconds = time.perf_counter() - t0
     record.stage(stage, "succeeded", seconds, outputs=_outputs(files.root, before))
     return seconds
