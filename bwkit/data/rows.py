@@ -96,11 +96,15 @@ def _fast_seconds(stamps: list) -> np.ndarray | None:
             if not zulu.all():
                 return None   # strings of several lengths, or Z on some only: the full path
             text = text.astype(f"U{chars.shape[1] - 1}")   # drops the final Z
-        try:
-            parsed = text.astype("datetime64[ns]")
+        try:   # microseconds: nanoseconds would wrap a year outside 1677-2262 round silently
+            parsed = text.astype("datetime64[us]")
         except ValueError:
             return None
-        return None if np.isnat(parsed).any() else parsed.astype(np.int64) / 1e9
+        if np.isnat(parsed).any():
+            return None
+        seconds = parsed.astype(np.int64) / 1e6
+        inside = (seconds >= data.TIME_RANGE[0]) & (seconds <= data.TIME_RANGE[1])
+        return seconds if inside.all() else None   # the full path names the time it cannot hold
     if not all(issubclass(k, (int, float, np.integer, np.floating)) and not issubclass(k, bool) for k in kinds):
         return None
     seconds = np.array(stamps, np.float64)

@@ -159,3 +159,14 @@ def test_rows_of_another_cadence_than_the_trainings_are_refused_with_both_named(
     with pytest.raises(DataError, match=rf"rows are {step:g} s apart \(the median step\); the model learned from "
                                         r"rows 60 s apart"):
         require_cadence(given, RECIPE)
+
+
+@pytest.mark.parametrize("stamp", ["1600-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z"])
+def test_an_iso_time_outside_what_pandas_holds_is_refused_not_wrapped(stamp):
+    """numpy's nanoseconds wrapped these round without a word: 9999-12-31 became 1816-03-30, and the link's next
+    row was refused as not after it."""
+    row = {"timestamp": stamp, "throughput_mbps": 500.0, "rtt_ms": 20.0}
+    for given in ([row], row):
+        with pytest.raises(DataError, match="outside the times pandas can hold"):
+            parse_rows(given, RECIPE)
+    assert parse_rows([{**row, "timestamp": "2025-11-03T00:00:00.5Z"}], RECIPE).timestamps[0] == 1_762_128_000.5
