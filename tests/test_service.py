@@ -381,3 +381,28 @@ def test_an_unreadable_snapshot_is_kept_aside_and_the_service_starts_empty(serve
     server = serve(served_run)
     assert server.client.get("/healthz").json()["links"] == 0
     assert snapshot.with_name("links.npz.unreadable").read_bytes() == b"not a snapshot"
+
+
+def test_a_port_in_use_is_one_line_and_no_false_start(served_run):
+    """The "on http://..." line came before uvicorn failed to bind, then a log line, then exit 3 (reproduce's code)."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "bwkit.cli", "serve", str(served_run), "--port", str(port)],
+                                cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and " on http://" not in result.stdout
+    assert result.stderr.strip().splitlines()[-1].startswith(f"bwkit: cannot listen on 127.0.0.1:{port}: ")
+    assert "another process listens there" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_client_that_leaves_before_its_body_is_counted_and_logs_no_traceback(serve, served_run):
+    server = serve(served_run)
+    with socket.create_connection(("127.0.0.1", server.port)) as gone:
+        gone.sendall(b"POST /v1/links/a/observations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n[{")
+    deadline = time.monotonic() + 30
+    while 'status="499"' not in server.client.get("/metrics").text and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert re.search(r'bwkit_requests_total\{[^}]*status="499"[^}]*\} 1', server.client.get("/metrics").text)
+    server.stop()
+    log = server.process.stdout.read()
+    assert "Traceback" not in log and "ClientDisconnect" not in log, log

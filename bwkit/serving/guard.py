@@ -14,6 +14,7 @@ from starlette.responses import Response
 from bwkit.runs import strict
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}   # the binds that need no token
+CLIENT_GONE = 499   # counted for a request whose client left before its body was read (nothing is answered)
 
 
 class BodyTooLarge(Exception):
@@ -83,4 +84,4 @@ class Guard:
         else:
             await self.app(scope, receive, sent)
         endpoint = getattr(scope.get("endpoint"), "__name__", "unmatched")
-        self.meters.answered(endpoint, scope["method"], status[0], seconds=perf_counter() - start)
+        self.meters.answered(endpoint, scope["method"], status[0] or CLIENT_GONE, seconds=perf_counter() - start)

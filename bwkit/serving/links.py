@@ -124,11 +124,14 @@ def write_snapshot(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "wb") as handle:
-        handle.write(buffer.getbuffer())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    try:
+        with open(partial, "wb") as handle:
+            handle.write(buffer.getbuffer())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)   # a snapshot that failed (a full disk) leaves no half of itself
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)   # the rename itself survives a power loss

@@ -11,6 +11,7 @@ timer and at shutdown (SIGTERM, SIGINT), and restored at start (`bwkit.serving.l
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import re
 import time
@@ -20,12 +21,13 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.schemas import SchemaGenerator
 
-from bwkit.errors import DataError, ParameterError
+from bwkit.errors import DataError, ParameterError, RunError
 from bwkit.runs import RunFolder
 from bwkit.serving.guard import LOOPBACK, BodyTooLarge, Guard, answer, read_body
 from bwkit.serving.links import Links, restore, snapshot_arrays, write_snapshot
@@ -93,8 +95,12 @@ class Service:
         finally:
             for task in tasks:
                 task.cancel()
-            await self.snapshot()
-            self.log(f"bwkit serve: {len(self.links)} links snapshotted to {self.folder.serving_snapshot}")
+            try:
+                await self.snapshot()
+                self.log(f"bwkit serve: {len(self.links)} links snapshotted to {self.folder.serving_snapshot}")
+            except Exception as exc:  # noqa: BLE001 - a full or read-only disk: said in one line, the last snapshot kept
+                self.log(f"bwkit serve: the links could not be snapshotted at shutdown ({type(exc).__name__}: {exc}); "
+                         f"{self.folder.serving_snapshot} keeps the last snapshot that was written, if any")
 
     def view(self, name: str, link, adaptive: bool) -> dict:
         """A link's state and latest prediction, as the endpoints answer it."""
@@ -293,6 +299,8 @@ class HotRoute:
             response = await take_rows(self.service, scope, receive)
         except HTTPException as exc:
             response = await _http_error(None, exc)
+        except ClientDisconnect:   # gone before its body arrived: no one to answer, nothing to log
+            return
         await response(scope, receive, send)
 
 
@@ -310,10 +318,43 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, token: str | No
     if not token and host not in LOOPBACK:
         raise ParameterError(f"--host {host}: binding anything but loopback ({', '.join(sorted(LOOPBACK))}) "
                              "needs --token (clients then send 'Authorization: Bearer <token>')")
+    check_settings(port=port, **settings)
     service = Service(run_dir, **settings)
-    config = uvicorn.Config(build_app(service, token), host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=10, server_header=False,
-                            http="httptools")
-    service.log(f"bwkit serve: {service.model['run_id']} on http://{host}:{port} "
+    listening = _bind(host, port)   # before the line that says so: a port in use is one error, not a false start
+    config = uvicorn.Config(build_app(service, token), log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=10, server_header=False, http="httptools")
+    bound = listening.getsockname()[1]
+    service.log(f"bwkit serve: {service.model['run_id']} on http://{host}:{bound} "
                 f"({len(service.links)} links, snapshot every {service.snapshot_seconds:g} s)")
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listening])
+
+
+SETTINGS_AT_LEAST = {"max_links": 1, "max_body_bytes": 1, "threads": 1}   # whole numbers
+SETTINGS_ABOVE_ZERO = ("snapshot_seconds", "reload_seconds")
+
+
+def check_settings(*, port: int = 8000, **settings) -> None:
+    """Refuse a setting that cannot work before anything starts (--max-links 0 held no link and dropped the saved
+    ones; --snapshot-seconds 0 snapshotted in a loop), naming the option."""
+    option = lambda name: "--" + name.replace("_", "-")   # noqa: E731
+    if not 0 <= port <= 65535:
+        raise ParameterError(f"--port {port}: a port is 0 to 65535 (0: any free one)")
+    for name, least in SETTINGS_AT_LEAST.items():
+        if name in settings and settings[name] < least:
+            raise ParameterError(f"{option(name)} {settings[name]}: must be at least {least}")
+    for name in SETTINGS_ABOVE_ZERO:
+        if settings.get(name) is not None and not settings[name] > 0:
+            raise ParameterError(f"{option(name)} {settings[name]}: must be more than 0 seconds")
+
+
+def _bind(host: str, port: int):
+    """The listening socket, bound here so that a port in use (or an address not of this machine) is a RunError."""
+    import socket
+
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                    reuse_port=False)
+    except OSError as exc:
+        raise RunError(f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                       + (" (another process listens there: pick another --port)" if exc.errno == errno.EADDRINUSE
+                          else "")) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -170,3 +171,31 @@ def test_an_iso_time_outside_what_pandas_holds_is_refused_not_wrapped(stamp):
         with pytest.raises(DataError, match="outside the times pandas can hold"):
             parse_rows(given, RECIPE)
     assert parse_rows([{**row, "timestamp": "2025-11-03T00:00:00.5Z"}], RECIPE).timestamps[0] == 1_762_128_000.5
+
+
+@pytest.mark.parametrize("settings, said", [
+    ({"port": 70000}, "--port 70000: a port is 0 to 65535"),
+    ({"max_links": 0}, "--max-links 0: must be at least 1"),
+    ({"max_body_bytes": -1}, "--max-body-bytes -1: must be at least 1"),
+    ({"snapshot_seconds": 0}, "--snapshot-seconds 0: must be more than 0 seconds"),
+    ({"reload_seconds": -5.0}, "--reload-seconds -5.0: must be more than 0 seconds"),
+])
+def test_a_serve_setting_that_cannot_work_is_refused_before_anything_starts(tmp_path, settings, said):
+    """--max-links 0 held no link and dropped the 40 saved ones at the next start; --snapshot-seconds 0 spun."""
+    with pytest.raises(ParameterError, match=re.escape(said)):
+        serve(tmp_path, **settings)   # refused before the run folder is even read
+
+
+def test_a_snapshot_that_cannot_be_written_leaves_no_half_of_itself(tmp_path, monkeypatch):
+    import os
+
+    import numpy as np
+
+    from bwkit.serving.links import write_snapshot
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        write_snapshot(tmp_path / "links.npz", {"x": np.zeros(3)})
+    assert list(tmp_path.iterdir()) == []
