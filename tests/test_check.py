@@ -44,3 +44,22 @@ def test_the_services_snapshots_are_not_an_alteration(copy, capsys):
     RunFolder(copy).serving_snapshot.write_bytes(b"links")
     assert cli.main(["check", str(copy)]) == 0
     assert "FAIL" not in capsys.readouterr().out
+
+
+def test_a_killed_run_is_named_killed_with_the_way_to_finish_it(copy, capsys):
+    """A run whose process died says so (and how to finish it), not "ok every file as the run left it" with no
+    manifest to compare with; check reads the record and never writes it."""
+    import json
+
+    from bwkit.runs import RunFolder
+
+    record = json.loads(RunFolder(copy).run_json.read_text())
+    record.update(status="running", process={**record["process"], "pid": 2 ** 22 + 12345})   # no such process
+    del record["manifest"]
+    RunFolder(copy).run_json.write_text(json.dumps(record))
+    before = RunFolder(copy).run_json.read_bytes()
+    assert cli.main(["check", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert f"is gone: it was killed; bwkit resume {copy} finishes it" in out
+    assert "run.json has no manifest (the run never ended)" in out and "as the run left it" not in out
+    assert RunFolder(copy).run_json.read_bytes() == before

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from bwkit.errors import RunError
-from bwkit.runs import STAGES, RunFolder, model_version, read_record
+from bwkit.runs import STAGES, RunFolder, model_version, process_alive, read_record
 
 REPORT_FIELDS = ("model", "success", "achieved_metrics", "target_metrics", "training_time_seconds", "model_size_mb")
 REMOTE = re.compile(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']?(?:https?:)?//", re.I)
@@ -55,15 +55,21 @@ def checks(run_dir):
     except RunError as exc:
         yield "run.json readable", False, str(exc)
         return
-    yield "run succeeded", run.get("status") == "succeeded", f"status {run.get('status')!r}"
+    status, process = run.get("status"), run.get("process") or {}
+    killed = status == "running" and process and process_alive(process) is False
+    yield "run succeeded", status == "succeeded", (f"status {status!r}, but its process (pid {process.get('pid')}) is "
+                                                   f"gone: it was killed; bwkit resume {files.root} finishes it"
+                                                   if killed else f"status {status!r}")
     for path in _expected(files, run):
         yield f"file {path.relative_to(files.root)}", path.is_file(), "missing"
-    recorded, now = run.get("manifest", {}), files.hashes()
-    yield "sha256 manifest recorded", bool(recorded), "run.json has no manifest"
-    changed = sorted(n for n in recorded if now.get(n) != recorded[n])
-    added = sorted(set(now) - set(recorded))
-    yield "every file as the run left it", not changed, "changed or missing: " + ", ".join(changed)
-    yield "no file added since", not added, "added: " + ", ".join(added)
+    recorded = run.get("manifest", {})
+    yield "sha256 manifest recorded", bool(recorded), "run.json has no manifest (the run never ended)"
+    if recorded:   # without one there is nothing to compare the files with
+        now = files.hashes()
+        changed = sorted(n for n in recorded if now.get(n) != recorded[n])
+        added = sorted(set(now) - set(recorded))
+        yield "every file as the run left it", not changed, "changed or missing: " + ", ".join(changed)
+        yield "no file added since", not added, "added: " + ", ".join(added)
     if files.report.is_file():
         try:
             report = json.loads(files.report.read_text())
