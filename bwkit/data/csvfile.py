@@ -64,12 +64,15 @@ class Source:
     path: Path
     lines: np.ndarray | None = None   # None: data row r (0-based) is on line r + 2
     first_row: int = 0                # rows of the file before these (a chunk of a long file)
+    in_a_file: bool = True            # False: rows a program passed (JSON, a DataFrame): no file line to name
 
     def __str__(self) -> str:
         return str(self.path)
 
     def at(self, row: int) -> str:
-        """"row 3 (line 4)" for the 0-based data row 2."""
+        """"row 3 (line 4)" for the 0-based data row 2 ("row 3" for rows not read from a file)."""
+        if not self.in_a_file:
+            return f"row {self.first_row + row + 1}"
         line = row + 2 if self.lines is None else int(self.lines[row])
         return f"row {self.first_row + row + 1} (line {line})"
 

@@ -196,7 +196,7 @@ def parse_rows(rows, recipe: Recipe, label: str = "rows") -> Rows:
         rows = pd.DataFrame.from_records(rows)
     if not isinstance(rows, pd.DataFrame):
         raise DataError(f"{label}: expected a DataFrame or a list of dicts, got {type(rows).__name__}")
-    return rows_from_frame(rows.reset_index(drop=True), recipe, Source(Path(label)))
+    return rows_from_frame(rows.reset_index(drop=True), recipe, Source(Path(label), in_a_file=False))
 
 
 CADENCE_TOLERANCE = 0.2   # the rows' median step may differ from the training cadence by this fraction at most

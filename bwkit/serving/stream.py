@@ -65,7 +65,7 @@ class Stream:
             self.tracker = Tracker(quantiles, predictor.levels, gamma)
 
     def update(self, row) -> dict | None:
-        new = parse_rows(row, self.recipe, label=f"row {self.rows_seen + 1}")
+        new = parse_rows(row, self.recipe, label="rows given")   # a refused one is named by its place among them
         check_continues(self.tail, new, f"row {self.rows_seen + 1}")
         moved = self._next_window(new)
         if moved is not None:

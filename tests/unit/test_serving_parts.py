@@ -28,7 +28,7 @@ def test_a_value_outside_float32_is_refused_by_plain_dicts_as_by_a_frame(value):
     import pandas as pd
 
     for given in (rows(rtt_ms=value), pd.DataFrame(rows(rtt_ms=value))):
-        with pytest.raises(DataError, match=r"column 'rtt_ms', row 2 .*outside float32's range"):
+        with pytest.raises(DataError, match=r"column 'rtt_ms', row 2: .*outside float32's range"):
             parse_rows(given, RECIPE)
 
 
@@ -38,17 +38,17 @@ def test_plain_dicts_within_range_still_take_the_fast_path():
 
 
 def test_a_huge_integer_gets_the_loaders_refusal_not_an_overflow():
-    with pytest.raises(DataError, match=r"column 'rtt_ms', row 2 .*outside float32's range"):
+    with pytest.raises(DataError, match=r"column 'rtt_ms', row 2: .*outside float32's range"):
         parse_rows(rows(rtt_ms=10 ** 400), RECIPE)
 
 
 @pytest.mark.parametrize("message, expected", [
     ("rows, column 'rtt_ms': not found; columns are [...]", "missing_column"),
-    ("row 3, column 'rtt_ms', row 1 (line 2): 'fast' is not a number", "not_a_number"),
-    ("row 3, column 'rtt_ms', row 1 (line 2): 1e+39 is outside float32's range", "outside_float32"),
+    ("rows given, column 'rtt_ms', row 3: 'fast' is not a number", "not_a_number"),
+    ("rows given, column 'rtt_ms', row 3: 1e+39 is outside float32's range", "outside_float32"),
     ("row 9: timestamp 2025-11-03T00:01:00+00:00 is not after the previous row's", "time_order"),
-    ("rows, column 'jitter_ms', row 1 (line 2): missing (NaN or inf); the model", "missing_value"),
-    ("rows, column 'timestamp', row 1 (line 2): 'x' is not an ISO 8601 time or unix seconds", "bad_timestamp"),
+    ("rows given, column 'jitter_ms', row 1: missing (NaN or inf); the model", "missing_value"),
+    ("rows given, column 'timestamp', row 1: 'x' is not an ISO 8601 time or unix seconds", "bad_timestamp"),
     ("something else", "invalid_rows"),
 ])
 def test_each_refusal_is_counted_under_its_reason(message, expected):
