@@ -119,7 +119,8 @@ def _check_order(frame: pd.DataFrame, timestamps: np.ndarray, segment: np.ndarra
                         "sorted by time with one row per time step (within each trace)")
 
 
-FAR_IQRS = 100          # a target value this many interquartile ranges beyond its middle half is suspect
+FAR_IQRS = 100          # a target value this many interquartile ranges beyond its middle half is suspect (or
+                        # 1st-to-99th-percentile ranges beyond those, for a target that is mostly one value)
 QUARTILE_SAMPLE = 1_000_000   # quartiles from at most this many evenly spaced observed values (bounded memory)
 
 
@@ -132,21 +133,25 @@ def suspect_values(Y: np.ndarray, observed: np.ndarray, targets: list[str]) -> l
     said = []
     for j, target in enumerate(targets):
         column, seen = Y[:, j], observed[:, j]
-        step = max(1, len(column) // QUARTILE_SAMPLE)
-        sample = column[::step][seen[::step]]
-        if not sample.size:
-            continue
-        low, high = np.percentile(sample, [25, 75])
         if target in METRICS and (negative := int(((column < 0) & seen).sum())):
             said.append(f"{target} is below zero on {negative:,} rows (lowest {column[seen].min():.4g}), which a "
                         f"{target} cannot be: check how it was logged; those rows weigh on every figure")
+        measured = np.flatnonzero(seen)   # sampled among the observed rows: a target measured every k-th row counts
+        sample = column[measured[::max(1, len(measured) // QUARTILE_SAMPLE)]]
+        del measured
+        if not sample.size:
+            continue
+        low, high = np.percentile(sample, [25, 75])
+        middle = "interquartile range"
+        if high == low:   # mostly one value (a loss that is mostly 0): the middle 98 % stands in for the middle half
+            (low, high), middle = np.percentile(sample, [1, 99]), "1st-to-99th-percentile range"
         spread = high - low
         if spread > 0:
             far = ((column > high + FAR_IQRS * spread) | (column < low - FAR_IQRS * spread)) & seen
             if (count := int(far.sum())):
                 extreme = column[far][np.argmax(np.abs(column[far] - (low + high) / 2))]
                 said.append(f"{target} has {count:,} value{'s' if count > 1 else ''} over {FAR_IQRS} times its "
-                            f"interquartile range away from its middle half ({low:.4g} to {high:.4g}; the farthest "
+                            f"{middle} away from that range ({low:.4g} to {high:.4g}; the farthest "
                             f"{extreme:.4g}): a glitch or a change of units? Squared-error figures (MSE, skill, "
                             "intervals) are dominated by such rows")
     return said

@@ -96,6 +96,8 @@ def _fast_seconds(stamps: list) -> np.ndarray | None:
             if not zulu.all():
                 return None   # strings of several lengths, or Z on some only: the full path
             text = text.astype(f"U{chars.shape[1] - 1}")   # drops the final Z
+        if text.dtype.itemsize // 4 > len("2025-11-03T00:00:00.123456"):
+            return None   # digits below a microsecond: pandas keeps them, as training did
         try:   # microseconds: nanoseconds would wrap a year outside 1677-2262 round silently
             parsed = text.astype("datetime64[us]")
         except ValueError:

@@ -19,6 +19,7 @@ import re
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -68,14 +69,23 @@ def _create_store(uri: str, client_class) -> None:
     ("table _alembic_tmp_experiments already exists"). A store made by another process meanwhile is kept."""
     if not uri.startswith("sqlite:///"):
         return
-    path = Path(uri.removeprefix("sqlite:///"))
-    if path.exists():
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)   # the file apart from any options (sqlite:///x.db?timeout=20)
+    if not url.database or url.database == ":memory:" or Path(url.database).exists():
         return
-    making = path.with_name(f".{path.name}.{os.getpid()}.making")
+    path = Path(url.database)
+    making = path.with_name(f".{path.name}.{uuid.uuid4().hex}.making")
     try:
-        client_class(tracking_uri=f"sqlite:///{making}").search_experiments(max_results=1)
-        if not path.exists():
-            os.replace(making, path)
+        client_class(tracking_uri=url.set(database=str(making)).render_as_string(hide_password=False)
+                     ).search_experiments(max_results=1)
+        try:
+            os.link(making, path)   # never over a store another process has just made
+        except FileExistsError:
+            pass
+        except OSError:   # a file system without hard links
+            if not path.exists():
+                os.replace(making, path)
     finally:
         making.unlink(missing_ok=True)
 

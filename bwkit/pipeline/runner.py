@@ -124,6 +124,7 @@ def run_stage(notebook, stage: str, record: RunRecord, *, values: dict, progress
         _stage_failed(record, stage, f"{stage}, cell In [{failure['cell']}] `{failure['line']}`: {what}", since=t0)
     except Exception as exc:   # outside the cells: the kernel died, the notebook could not be written (a full disk)
         record.data["failure"] = {"stage": stage, "exception": type(exc).__name__, "message": str(exc)}
+        record.data["traceback"] = traceback.format_exc(limit=-20)
         _render_quietly(files, stage)
         _stage_failed(record, stage, f"{stage}: {_one_line(exc, files.root)}", since=t0)
     try:   # the stage's pages are among its outputs: a stage whose pages could not be written did not finish
@@ -242,7 +243,7 @@ def _quietly(what: str, step, *args) -> None:
 
 def _finished(record: RunRecord, on_finish, log=print) -> None:
     """What follows a run's last words: its record, model card and manifest saved and its pages written, whatever
-    signal comes meanwhile; then `on_finish(record)`, unless a signal came (the user wants it over)."""
+    signal comes meanwhile; then `on_finish(record)`, or, when a signal came, that signal (the user wants it over)."""
     files, held = record.files, []
     with _signals_held(held):
         record.data.update(finished=now())
@@ -252,9 +253,11 @@ def _finished(record: RunRecord, on_finish, log=print) -> None:
         record.save()
         record.release()
         write_pages(files.root, log)
-    if held:
+    if held:   # tracking is not done; after a run that succeeded the signal acts now, as it would have
         log(f"{held[-1]} received while run {files.root.name} was being closed: its record is complete "
-            f"({record.data['status']}); {'nothing more is done' if on_finish is None else 'not tracked'}")
+            f"({record.data['status']})")
+        if record.data["status"] == "succeeded":   # otherwise the run's own end is already on its way out
+            signal.raise_signal(signal.Signals[held[-1]])
     elif on_finish is not None:
         _quietly(f"run {files.root.name}: on_finish", on_finish, record)
 
@@ -282,8 +285,8 @@ def _execute(record: RunRecord, config: Config, stages, *, log, progress: bool, 
                     raise KeyboardInterrupt
                 log(f"[{i}/{len(stages)}] {stage} done in {seconds:.1f} s")
                 write_run_index(files.root, plots=False)
-        if record.data["data"]["generated"]:
-            record.data["data"]["sha256"] = sha256_file(files.data)
+            if record.data["data"]["generated"]:
+                record.data["data"]["sha256"] = sha256_file(files.data)
         record.data["status"] = "succeeded"
     except KeyboardInterrupt:
         record.interrupt(f"interrupted by {(received or ['SIGINT'])[-1]}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import uuid
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -123,15 +124,16 @@ def write_snapshot(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.partial")   # one per write
     try:
         with open(partial, "wb") as handle:
             handle.write(buffer.getbuffer())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, path)
-    finally:
+    except BaseException:
         partial.unlink(missing_ok=True)   # a snapshot that failed (a full disk) leaves no half of itself
+        raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)   # the rename itself survives a power loss

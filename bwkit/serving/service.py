@@ -60,7 +60,12 @@ class Service:
             if self.accepted == self.saved_at_accepted and not force:
                 return
             accepted, arrays = self.accepted, snapshot_arrays(self.links, self.model["run_id"])
-            await asyncio.to_thread(write_snapshot, self.folder.serving_snapshot, arrays)
+            write = asyncio.ensure_future(asyncio.to_thread(write_snapshot, self.folder.serving_snapshot, arrays))
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:   # the timer cancelled at shutdown: the lock is held until the file is
+                await write                  # whole, so the shutdown's own snapshot never writes beside it
+                raise
             self.saved_at_accepted = accepted
             self.meters.snapshot_unix.set(time.time())
 
@@ -337,14 +342,15 @@ def check_settings(*, port: int = 8000, **settings) -> None:
     """Refuse a setting that cannot work before anything starts (--max-links 0 held no link and dropped the saved
     ones; --snapshot-seconds 0 snapshotted in a loop), naming the option."""
     option = lambda name: "--" + name.replace("_", "-")   # noqa: E731
-    if not 0 <= port <= 65535:
+    if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ParameterError(f"--port {port}: a port is 0 to 65535 (0: any free one)")
     for name, least in SETTINGS_AT_LEAST.items():
-        if name in settings and settings[name] < least:
-            raise ParameterError(f"{option(name)} {settings[name]}: must be at least {least}")
-    for name in SETTINGS_ABOVE_ZERO:
-        if settings.get(name) is not None and not settings[name] > 0:
-            raise ParameterError(f"{option(name)} {settings[name]}: must be more than 0 seconds")
+        if name in settings and not (isinstance(settings[name], int) and settings[name] >= least):
+            raise ParameterError(f"{option(name)} {settings[name]}: must be a whole number, at least {least}")
+    for name in SETTINGS_ABOVE_ZERO:   # reload_seconds None: no reload
+        value = settings.get(name, 1.0 if name == "snapshot_seconds" else None)
+        if (value is not None or name == "snapshot_seconds") and not (isinstance(value, (int, float)) and value > 0):
+            raise ParameterError(f"{option(name)} {value}: must be more than 0 seconds")
 
 
 def _bind(host: str, port: int):

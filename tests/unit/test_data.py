@@ -391,3 +391,19 @@ def test_values_that_are_probably_errors_are_said_and_kept(make_frame, write_csv
     assert below.startswith("rtt_ms is below zero on 40 rows (lowest -5)")
     assert tel.Y[10, tel.targets.index("throughput_mbps")] == 1e7 and tel.info()["suspect"] == tel.suspect   # kept
     assert load(write_csv(make_frame(rows=400), "plain.csv")).suspect == []
+
+
+def test_suspect_values_are_found_in_a_target_measured_every_fourth_row_and_in_one_mostly_zero():
+    """Sampled among the observed rows (an every-k-th sample of all rows can miss them all), with the middle 98 %
+    standing in for the middle half of a target that is mostly one value."""
+    from bwkit.data.columns import QUARTILE_SAMPLE, suspect_values
+
+    rows = 4 * QUARTILE_SAMPLE + 4
+    rng = np.random.default_rng(0)
+    Y = np.column_stack([rng.gamma(2.0, 20.0, rows), np.where(rng.random(rows) < 0.9, 0.0, rng.random(rows) * 0.2)])
+    seen = np.zeros((rows, 2), bool)
+    seen[1::4, 0], seen[:, 1] = True, True
+    Y[5, 0], Y[9, 0], Y[7, 1] = 1e7, -3.0, 1e7
+    said = suspect_values(Y, seen, ["rtt_ms", "packet_loss"])
+    assert [w.split(" ", 1)[0] for w in said] == ["rtt_ms", "rtt_ms", "packet_loss"]
+    assert "1st-to-99th-percentile range" in said[2]

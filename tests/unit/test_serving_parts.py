@@ -6,6 +6,7 @@ import json
 import math
 import re
 
+import pandas as pd
 import pytest
 
 from bwkit.data import parse_rows
@@ -171,12 +172,16 @@ def test_an_iso_time_outside_what_pandas_holds_is_refused_not_wrapped(stamp):
         with pytest.raises(DataError, match="outside the times pandas can hold"):
             parse_rows(given, RECIPE)
     assert parse_rows([{**row, "timestamp": "2025-11-03T00:00:00.5Z"}], RECIPE).timestamps[0] == 1_762_128_000.5
+    nanos = [{**row, "timestamp": "2025-11-03T00:00:00.123456789Z"}]   # Go's and .NET's digits: kept, as pandas keeps
+    assert parse_rows(nanos, RECIPE).timestamps[0] == parse_rows(pd.DataFrame(nanos), RECIPE).timestamps[0]
 
 
 @pytest.mark.parametrize("settings, said", [
     ({"port": 70000}, "--port 70000: a port is 0 to 65535"),
-    ({"max_links": 0}, "--max-links 0: must be at least 1"),
-    ({"max_body_bytes": -1}, "--max-body-bytes -1: must be at least 1"),
+    ({"max_links": 0}, "--max-links 0: must be a whole number, at least 1"),
+    ({"max_body_bytes": -1}, "--max-body-bytes -1: must be a whole number, at least 1"),
+    ({"threads": None}, "--threads None: must be a whole number, at least 1"),
+    ({"snapshot_seconds": None}, "--snapshot-seconds None: must be more than 0 seconds"),
     ({"snapshot_seconds": 0}, "--snapshot-seconds 0: must be more than 0 seconds"),
     ({"reload_seconds": -5.0}, "--reload-seconds -5.0: must be more than 0 seconds"),
 ])
@@ -199,3 +204,17 @@ def test_a_snapshot_that_cannot_be_written_leaves_no_half_of_itself(tmp_path, mo
     with pytest.raises(OSError):
         write_snapshot(tmp_path / "links.npz", {"x": np.zeros(3)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_snapshots_written_at_once_never_remove_each_others_file(tmp_path):
+    """The timer's snapshot can still be writing when the shutdown's starts: each write has a file of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from bwkit.serving.links import write_snapshot
+
+    with ThreadPoolExecutor(2) as pool:
+        for result in [pool.submit(write_snapshot, tmp_path / "links.npz", {"x": np.full(50_000, k)}) for k in range(40)]:
+            result.result()   # raises FileNotFoundError when one write's clean-up removes the other's file
+    assert [p.name for p in tmp_path.iterdir()] == ["links.npz"] and np.load(tmp_path / "links.npz")["x"].size == 50_000
