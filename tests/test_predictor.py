@@ -187,6 +187,9 @@ def test_bwkit_predict_scores_a_runs_own_data(tiny_run, tmp_path, capsys):
     assert cli.main(["predict", str(tiny_run.root), str(tmp_path / "fast.csv"), "-o", str(tmp_path / "f.csv")]) == 1
     assert "rows are 10 s apart (the median step); the model learned from rows 60 s apart" in capsys.readouterr().err
     assert not (tmp_path / "f.csv").exists()
+    if Path("/proc").is_dir():   # a folder no file can be made in, even by root: named as the user named it
+        assert cli.main(["predict", str(tiny_run.root), data, "-o", "/proc/bwkit-predictions.csv"]) == 1
+        assert "bwkit: /proc/bwkit-predictions.csv: cannot be written (" in capsys.readouterr().err
 
 
 def test_a_run_without_an_export_is_refused(tmp_path):

@@ -60,7 +60,7 @@ def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BL
     tail, carry, written, read = None, {}, 0, 0
     partial = out_path.with_name(out_path.name + ".partial")   # renamed into place only when complete
     bar = tqdm(total=os.path.getsize(csv_path) if csv_path.is_file() else None, unit="B", unit_scale=True,
-               desc=f"predict {csv_path.name}", disable=not progress)
+               desc=f"predict {csv_path.name}", disable=not progress or not csv_path.is_file())   # else: its error
     try:
         with open(partial, "wb") as out:
             for frame, source in iter_tables(csv_path, block_bytes, on_bytes=bar.update):
@@ -84,7 +84,9 @@ def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BL
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFull(f"no space left on {out_path.parent} (writing {out_path.name}); nothing was written") from None
-        raise DataError(f"{exc.filename or out_path}: {exc.strerror or exc}") from None
+        shown = out_path if exc.filename in (None, str(partial)) else exc.filename   # the .partial is ours, not theirs
+        raise DataError(f"{shown}: cannot be written ({exc.strerror or exc})"
+                        if shown == out_path else f"{shown}: {exc.strerror or exc}") from None
     finally:
         bar.close()
         partial.unlink(missing_ok=True)
