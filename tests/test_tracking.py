@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +160,25 @@ def test_bwkit_run_with_tracking_uri_sends_the_run_to_a_tracking_server(server, 
     assert found["tiny"].info.status == "FINISHED" and found["tiny"].data.params["hidden_size"] == "8"
     assert not (tmp_path / "runs" / "mlflow.db").exists()   # the server got them, not the embedded store
     assert "model" in {a.path for a in client.list_artifacts(served)}
+
+
+def test_a_store_cut_short_while_it_was_created_leaves_nothing_and_the_next_run_creates_it(tmp_path, monkeypatch):
+    """A full disk during MLflow's table migrations left a store that failed every later run ("table
+    _alembic_tmp_experiments already exists"); a store is now made whole beside its place, then moved in."""
+    from bwkit.experiments import tracking
+
+    class Full:
+        def __init__(self, tracking_uri):
+            self.path = Path(tracking_uri.removeprefix("sqlite:///"))
+
+        def search_experiments(self, max_results):
+            self.path.write_bytes(b"half a store")
+            raise OSError(28, "No space left on device")
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(OSError):
+        tracking._create_store(uri, Full)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []   # neither the store nor its half
+    client = tracking._client(uri)
+    assert client.search_experiments() and (tmp_path / "mlflow.db").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]

@@ -1,8 +1,4 @@
 """Where tracking logs by default, and the training log read back as MLflow's (and the pruner's) curve."""
-from pathlib import Path
-
-import pytest
-
 from bwkit.experiments import tracking_uri
 from bwkit.training import epochs_trained, read_epochs
 
@@ -59,24 +55,3 @@ def test_epochs_trained_counts_the_twin_across_the_linear_path_that_was_not_kept
         '"linear_path": {"true": {"epochs": 20}, "false": {"epochs": 17}}}}')
     assert epochs_trained(tmp_path) == 20 + 2 * 3 + (17 - 3)   # kept, two raced candidates, the twin past the race
 
-
-def test_a_store_cut_short_while_it_was_created_leaves_nothing_and_the_next_run_creates_it(tmp_path, monkeypatch):
-    """A full disk during MLflow's table migrations left a store that failed every later run ("table
-    _alembic_tmp_experiments already exists"); a store is now made whole beside its place, then moved in."""
-    from bwkit.experiments import tracking
-
-    class Full:
-        def __init__(self, tracking_uri):
-            self.path = Path(tracking_uri.removeprefix("sqlite:///"))
-
-        def search_experiments(self, max_results):
-            self.path.write_bytes(b"half a store")
-            raise OSError(28, "No space left on device")
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    with pytest.raises(OSError):
-        tracking._create_store(uri, Full)
-    assert sorted(p.name for p in tmp_path.iterdir()) == []   # neither the store nor its half
-    client = tracking._client(uri)
-    assert client.search_experiments() and (tmp_path / "mlflow.db").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
