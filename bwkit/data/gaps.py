@@ -34,10 +34,11 @@ GAP_RULE = ("a window never spans a new trace_id or a step longer than max_gap_c
             "(the median step within a trace); training, evaluation and serving all apply it")
 
 
-def cadence_seconds(timestamps: np.ndarray, segment: np.ndarray) -> float:
-    """The median step between consecutive rows of one trace: the data's cadence."""
+def cadence_seconds(timestamps: np.ndarray, segment: np.ndarray, default: float | None = 60.0) -> float | None:
+    """The median step between consecutive rows of one trace (segment: each row's trace, ids or labels): the data's
+    cadence; `default` where no two rows share a trace."""
     steps = np.diff(timestamps)[segment[1:] == segment[:-1]]
-    return float(np.median(steps)) if steps.size else 60.0
+    return float(np.median(steps)) if steps.size else default
 
 
 def breaks(timestamps: np.ndarray, new_trace: np.ndarray, cadence: float, *, max_gap_cadences: float) -> np.ndarray:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from bwkit.data import columns as data, loader
 from bwkit.data.csvfile import Source, name_list
+from bwkit.data.gaps import cadence_seconds
 from bwkit.errors import DataError
 
 if TYPE_CHECKING:   # the recipe is read, never built, here: data sits below features
@@ -207,11 +208,8 @@ CADENCE_TOLERANCE = 0.2   # the rows' median step may differ from the training c
 def require_cadence(rows: Rows, recipe: Recipe, label: str = "rows") -> None:
     """Rows about as far apart as the training data's (median step within a trace): a model that learned one-minute
     steps predicts one minute ahead, so ten-second rows would be scored as if each were a minute later."""
-    steps = np.diff(rows.timestamps)[rows.trace[1:] == rows.trace[:-1]]
-    if not steps.size:
-        return
-    step, cadence = float(np.median(steps)), recipe.cadence_seconds
-    if abs(step - cadence) > CADENCE_TOLERANCE * cadence:
+    step, cadence = cadence_seconds(rows.timestamps, rows.trace, default=None), recipe.cadence_seconds
+    if step is not None and abs(step - cadence) > CADENCE_TOLERANCE * cadence:
         raise DataError(f"{label}: rows are {step:g} s apart (the median step); the model learned from rows "
                         f"{cadence:g} s apart and predicts the row {cadence:g} s ahead. Resample the rows to "
                         f"{cadence:g} s, or train a run on data of this cadence")

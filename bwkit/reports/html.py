@@ -180,12 +180,15 @@ def page(title: str, body: str) -> str:
             f"<style>{STYLE}</style></head><body>{body}</body></html>")
 
 
-def fmt(value) -> str:
-    if value is None:
-        return "&mdash;"
+def _text(value) -> str:
+    """A cell's text: a float to 4 significant digits ("nan" when missing), anything else as it reads."""
     if isinstance(value, float):
         return "nan" if value != value else f"{value:.4g}"
-    return html.escape(str(value))
+    return str(value)
+
+
+def fmt(value) -> str:
+    return "&mdash;" if value is None else html.escape(_text(value))
 
 
 TABLE_COLUMNS = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
@@ -193,11 +196,7 @@ TABLE_COLUMNS = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")
 
 def _plain(value) -> str:
     """A Markdown table's cell as a terminal shows it: no HTML entity, a "|" that cannot end the cell."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return "nan" if value != value else f"{value:.4g}"
-    return str(value).replace("|", "\\|")
+    return "—" if value is None else _text(value).replace("|", "\\|")
 
 
 def comparison_rows(report: dict, columns=TABLE_COLUMNS):

@@ -218,18 +218,21 @@ class Predictor:
                 table[f"{t}_lower_{100 * level:g}"], table[f"{t}_upper_{100 * level:g}"] = center - half, center + half
         return pd.DataFrame(table)
 
-    def predict(self, rows) -> pd.DataFrame:
-        """Every window of `rows` (a DataFrame or list of dicts): one row per prediction, in time order."""
+    def _checked(self, rows) -> Rows:
+        """Rows parsed by the loader's rules, at least one window of them, at the training cadence."""
         parsed = parse_rows(rows, self.recipe)
         require_window(parsed, self.recipe)
         require_cadence(parsed, self.recipe)
+        return parsed
+
+    def predict(self, rows) -> pd.DataFrame:
+        """Every window of `rows` (a DataFrame or list of dicts): one row per prediction, in time order."""
+        parsed = self._checked(rows)
         return self.frame(self.forecast(parsed, {}), parsed)
 
     def next(self, rows) -> dict:
         """The prediction for the row after the last of `rows` (at least one window of them)."""
-        parsed = parse_rows(rows, self.recipe)
-        require_window(parsed, self.recipe)
-        require_cadence(parsed, self.recipe)
+        parsed = self._checked(rows)
         return self.single(self.forecast(parsed, {}, first=len(parsed) - 1))
 
     def single(self, forecast: "Forecast") -> dict:

@@ -45,6 +45,8 @@ class Service:
     def __init__(self, run_dir, *, max_links: int = 10_000, snapshot_seconds: float = 30.0,
                  max_body_bytes: int = 1 << 20, reload_seconds: float | None = None, threads: int = 1,
                  log=lambda line: print(line, flush=True)):
+        check_settings(max_links=max_links, snapshot_seconds=snapshot_seconds, max_body_bytes=max_body_bytes,
+                       reload_seconds=reload_seconds, threads=threads)   # before the run folder is read
         self.folder, self.threads, self.log = RunFolder(Path(run_dir).resolve()), threads, log
         self.predictor = Predictor.from_run(self.folder.root, threads=threads)
         self.links = Links(self.predictor, max_links)
@@ -323,7 +325,8 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, token: str | No
     if not token and host not in LOOPBACK:
         raise ParameterError(f"--host {host}: binding anything but loopback ({', '.join(sorted(LOOPBACK))}) "
                              "needs --token (clients then send 'Authorization: Bearer <token>')")
-    check_settings(port=port, **settings)
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ParameterError(f"--port {port}: a port is 0 to 65535 (0: any free one)")
     service = Service(run_dir, **settings)
     listening = _bind(host, port)   # before the line that says so: a port in use is one error, not a false start
     config = uvicorn.Config(build_app(service, token), log_level="warning", access_log=False, lifespan="on",
@@ -334,23 +337,17 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, token: str | No
     uvicorn.Server(config).run(sockets=[listening])
 
 
-SETTINGS_AT_LEAST = {"max_links": 1, "max_body_bytes": 1, "threads": 1}   # whole numbers
-SETTINGS_ABOVE_ZERO = ("snapshot_seconds", "reload_seconds")
-
-
-def check_settings(*, port: int = 8000, **settings) -> None:
-    """Refuse a setting that cannot work before anything starts (--max-links 0 held no link and dropped the saved
-    ones; --snapshot-seconds 0 snapshotted in a loop), naming the option."""
-    option = lambda name: "--" + name.replace("_", "-")   # noqa: E731
-    if not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ParameterError(f"--port {port}: a port is 0 to 65535 (0: any free one)")
-    for name, least in SETTINGS_AT_LEAST.items():
-        if name in settings and not (isinstance(settings[name], int) and settings[name] >= least):
-            raise ParameterError(f"{option(name)} {settings[name]}: must be a whole number, at least {least}")
-    for name in SETTINGS_ABOVE_ZERO:   # reload_seconds None: no reload
-        value = settings.get(name, 1.0 if name == "snapshot_seconds" else None)
-        if (value is not None or name == "snapshot_seconds") and not (isinstance(value, (int, float)) and value > 0):
-            raise ParameterError(f"{option(name)} {value}: must be more than 0 seconds")
+def check_settings(*, max_links, snapshot_seconds, max_body_bytes, reload_seconds, threads) -> None:
+    """Refuse a setting that cannot work (--max-links 0 held no link and dropped the saved ones; --snapshot-seconds 0
+    snapshotted in a loop), naming its option. reload_seconds None: no reload."""
+    for option, value in (("--max-links", max_links), ("--max-body-bytes", max_body_bytes), ("--threads", threads)):
+        if not (isinstance(value, int) and value >= 1):
+            raise ParameterError(f"{option} {value}: must be a whole number, at least 1")
+    periods = [("--snapshot-seconds", snapshot_seconds)] + ([("--reload-seconds", reload_seconds)]
+                                                           if reload_seconds is not None else [])
+    for option, value in periods:
+        if not (isinstance(value, (int, float)) and value > 0):
+            raise ParameterError(f"{option} {value}: must be more than 0 seconds")
 
 
 def _bind(host: str, port: int):
