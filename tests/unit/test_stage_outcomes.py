@@ -51,7 +51,17 @@ def test_a_stage_whose_pages_cannot_be_written_did_not_succeed(record, monkeypat
     assert json.loads(record.files.run_json.read_text())["stages"]["02_train"]["status"] == "failed"
 
 
-def test_a_signal_while_a_run_is_closed_waits_for_its_record_card_manifest_and_pages(record, monkeypatch):
+@pytest.fixture
+def ctrl_c_interrupts():
+    """Ctrl-C raising KeyboardInterrupt, as in a terminal: a shell starts a background job (`make test &`) with
+    SIGINT ignored, and the close rightly leaves an ignored signal ignored."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_signal_while_a_run_is_closed_waits_for_its_record_card_manifest_and_pages(record, monkeypatch,
+                                                                                     ctrl_c_interrupts):
     """Ctrl-C just after the last stage cut the close between run.json and its manifest: `check` failed and `resume`
     refused a run it called succeeded. Now the close finishes, then the signal acts; tracking is left out."""
     def card_then_ctrl_c(root):
