@@ -1,6 +1,7 @@
 """Every run in MLflow, read back with MLflow's own client: the embedded SQLite store, a tracking server
 started as `mlflow server` on 127.0.0.1, one that does not answer, a failed run, and the model card."""
 import json
+import os
 import socket
 import subprocess
 import sys
