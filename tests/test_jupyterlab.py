@@ -1,14 +1,17 @@
 """A JupyterLab smoke test: the server started here on 127.0.0.1 with a token, 01_generate_data opened in
-headless Debian Chromium, every cell run with the "Python 3 (bwkit)" kernel, no error (nor anything on stderr).
+headless Debian Chromium, every cell run with the "Python 3 (bwkit)" kernel, no error (nor anything on stderr);
+and a notebook saved through JupyterLab into the repository, which git's filter keeps clean.
 
-The notebook is a copy in a temporary folder, so nothing JupyterLab saves touches the repository.
+The notebook run is a copy in a temporary folder, so nothing JupyterLab saves there touches the repository.
 """
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -27,33 +30,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def lab(tmp_path):
-    shutil.copy(NOTEBOOKS / "01_generate_data.ipynb", tmp_path)
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab server for the module, its root the file system's, so that it opens a copy in a temporary
+    folder and the repository's own notebooks alike, and its workspace (the tabs it reopens) its own, not the
+    user's: (its URL, the API path of a local path)."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                               f"--IdentityProvider.token={TOKEN}", "--allow-root", f"--ServerApp.root_dir={tmp_path}"],
+                               f"--IdentityProvider.token={TOKEN}", "--allow-root", "--ServerApp.root_dir=/",
+                               f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('workspaces')}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            assert time.monotonic() < deadline and server.poll() is None, "JupyterLab did not start"
-            time.sleep(0.3)
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "JupyterLab did not start"
+                time.sleep(0.3)
+        yield url, lambda path: urllib.parse.quote(str(Path(path).resolve()).lstrip("/"))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
-def test_jupyterlab_runs_a_notebook_with_the_kits_kernel_and_no_error(lab):
+def test_jupyterlab_runs_a_notebook_with_the_kits_kernel_and_no_error(lab, tmp_path):
+    lab, api_path = lab
+    shutil.copy(NOTEBOOKS / "01_generate_data.ipynb", tmp_path)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(lab) else r.abort())
-        page.goto(f"{lab}/lab/tree/01_generate_data.ipynb?token={TOKEN}")
+        page.goto(f"{lab}/lab/tree/{api_path(tmp_path / '01_generate_data.ipynb')}?token={TOKEN}")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         page.wait_for_selector("text=Python 3 (bwkit)", timeout=60_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
@@ -69,7 +79,7 @@ def test_jupyterlab_runs_a_notebook_with_the_kits_kernel_and_no_error(lab):
         browser.close()
 
 
-def test_a_notebook_saved_with_outputs_through_jupyterlab_leaves_the_tree_clean_to_the_record():
+def test_a_notebook_saved_with_outputs_through_jupyterlab_leaves_the_tree_clean_to_the_record(lab):
     """JupyterLab's contents API saves 02_train with an output in the repository itself; git's filter strips it,
     so the record's `dirty` (git after the filter, stat cache refreshed) stays false. The file is restored."""
     import json
@@ -78,22 +88,12 @@ def test_a_notebook_saved_with_outputs_through_jupyterlab_leaves_the_tree_clean_
 
     if tree_dirty() is not False:
         pytest.skip("the working tree has changes of its own: nothing to learn about the filter here")
+    lab, api_path = lab
     path = NOTEBOOKS / "02_train.ipynb"
     original = path.read_bytes()
-    port, token = free_port(), TOKEN
-    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                               f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={NOTEBOOKS}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api/contents/{path.name}?token={token}"
+    url = f"{lab}/api/contents/{api_path(path)}?token={TOKEN}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                model = json.loads(urllib.request.urlopen(url, timeout=2).read())
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "JupyterLab did not start"
-                time.sleep(0.3)
+        model = json.loads(urllib.request.urlopen(url, timeout=30).read())
         code = next(c for c in model["content"]["cells"] if c["cell_type"] == "code")
         code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "saved from JupyterLab\n"}]
         code["execution_count"] = 7
@@ -103,7 +103,5 @@ def test_a_notebook_saved_with_outputs_through_jupyterlab_leaves_the_tree_clean_
         assert b"saved from JupyterLab" in path.read_bytes()   # the file itself carries the output
         assert tree_dirty() is False
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         path.write_bytes(original)
         subprocess.run(["git", "-C", str(NOTEBOOKS.parent), "update-index", "-q", "--refresh"], check=False)
