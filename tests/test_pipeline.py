@@ -72,11 +72,14 @@ def test_reviewer_pages_show_outputs_only_and_the_parameters_that_differ(tiny_ru
     assert "with code</a>" in tiny_run.index.read_text()
 
 
-def test_an_existing_run_id_is_never_overwritten(tiny_runs):
+def test_an_existing_run_id_is_never_overwritten_and_is_a_usage_error(tiny_runs, monkeypatch, capsys):
     root, run = tiny_runs
     before = run.run_json.read_text()
-    with pytest.raises(RunError, match="already exists"):
+    with pytest.raises(ParameterError, match="already exists"):
         pipeline.run(TINY_RUN, run_id="tiny", runs_root=root)
+    monkeypatch.setenv("BWKIT_RUNS", str(root))
+    assert cli.main(["run", "--run-id", "tiny", "--set", "tracking=off"]) == 2   # as for any argument it refuses
+    assert "already exists" in capsys.readouterr().err
     assert run.run_json.read_text() == before
 
 
