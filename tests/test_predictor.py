@@ -293,6 +293,29 @@ def _state(stream) -> list:
             None if stream.pending is None else [p.tobytes() for p in stream.pending]]
 
 
+def test_a_stream_refuses_rows_of_another_cadence_once_they_fill_a_window(served):
+    """Ten-second rows posted to a one-minute model were answered as if each were a minute later. Now the row that
+    fills a window of them is refused, and the stream is as it was; a step now and then off the cadence passes."""
+    from bwkit.serving.meters import reason
+
+    predictor, frame, _, _ = served
+    rows = frame.iloc[:WINDOW + 2].copy()
+    start = pd.Timestamp(rows["timestamp"].iloc[0])
+    fast = rows.assign(timestamp=[(start + pd.Timedelta(seconds=10 * i)).isoformat() for i in range(len(rows))])
+    stream = predictor.stream()
+    assert [stream.update(row) for row in fast.iloc[:WINDOW - 1].to_dict("records")] == [None] * (WINDOW - 1)
+    before = _state(stream)
+    with pytest.raises(DataError, match=f"the window ending at row {WINDOW}: rows are 10 s apart \\(the median step"
+                                        f"\\); the model learned from rows 60 s apart") as refused:
+        stream.update(fast.iloc[WINDOW - 1].to_dict())
+    assert _state(stream) == before and reason(str(refused.value)) == "cadence"
+    with pytest.raises(DataError, match="10 s apart"):   # a batch: judged by the window it ends with
+        predictor.stream().update(fast.to_dict("records"))
+    odd = rows.copy()   # one row half a minute early: steps of 30 and 90 s around it, the median still a minute
+    odd.loc[odd.index[3], "timestamp"] = (pd.Timestamp(odd["timestamp"].iloc[3]) - pd.Timedelta(seconds=30)).isoformat()
+    assert predictor.stream().update(odd.to_dict("records")) is not None
+
+
 @pytest.mark.parametrize("adaptive", [False, True])
 def test_the_streams_lean_path_keeps_the_state_and_answers_of_its_general_path(served, adaptive):
     """A row that continues a full window takes the lean path (that window moved on by one row); turned off, the

@@ -14,5 +14,5 @@ __getattr__, __dir__, __all__ = face(
     isotime=["iso"],
     memory=["give_back"],
     csvfile=["Source", "name_list", "read_table"],
-    rows=["Rows", "parse_rows", "require_cadence", "require_window", "rows_from_frame"],
+    rows=["Rows", "parse_rows", "require_cadence", "require_step", "require_window", "rows_from_frame"],
 )

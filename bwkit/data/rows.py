@@ -208,7 +208,12 @@ CADENCE_TOLERANCE = 0.2   # the rows' median step may differ from the training c
 def require_cadence(rows: Rows, recipe: Recipe, label: str = "rows") -> None:
     """Rows about as far apart as the training data's (median step within a trace): a model that learned one-minute
     steps predicts one minute ahead, so ten-second rows would be scored as if each were a minute later."""
-    step, cadence = cadence_seconds(rows.timestamps, rows.trace, default=None), recipe.cadence_seconds
+    require_step(cadence_seconds(rows.timestamps, rows.trace, default=None), recipe, label)
+
+
+def require_step(step: float | None, recipe: Recipe, label: str) -> None:
+    """`require_cadence` for a median step already known (None: no two rows of a trace, nothing to judge)."""
+    cadence = recipe.cadence_seconds
     if step is not None and abs(step - cadence) > CADENCE_TOLERANCE * cadence:
         raise DataError(f"{label}: rows are {step:g} s apart (the median step); the model learned from rows "
                         f"{cadence:g} s apart and predicts the row {cadence:g} s ahead. Resample the rows to "

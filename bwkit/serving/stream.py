@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from bwkit.data import Rows, breaks as window_breaks, parse_rows
+from bwkit.data import Rows, breaks as window_breaks, parse_rows, require_step
 from bwkit.errors import RunError
 from bwkit.evaluation import Tracker
 from bwkit.serving.predictor import Forecast, Predictor, carry_before, check_continues
@@ -50,6 +50,9 @@ class Stream:
 
     A row that continues a full window of one trace (the usual case) takes a lean path with the
     same state and answer: the last window's input channels moved on by one row, one window run.
+    Rows of another cadence are refused once they fill a window, as `Predictor.predict` refuses
+    them: the window's median step more than 20 % off the training cadence (a step now and then
+    off it passes).
     """
 
     def __init__(self, predictor: Predictor, adaptive: bool = False):
@@ -67,6 +70,7 @@ class Stream:
     def update(self, row) -> dict | None:
         new = parse_rows(row, self.recipe, label="rows given")   # a refused one is named by its place among them
         check_continues(self.tail, new, f"row {self.rows_seen + 1}")
+        self._check_cadence(new)
         moved = self._next_window(new)
         if moved is not None:
             return self._step(new, *moved)
@@ -90,6 +94,21 @@ class Stream:
             last.half = self.tracker.multipliers()[:, None, :] * self.pending[1][None, None]
             return self.predictor.single(last)
         return self.static
+
+    def _check_cadence(self, new: Rows) -> None:
+        """The window the rows end with, when it is full (one trace, no step over the gap limit), has its median step
+        within the tolerance of the training cadence (`require_step`); else the rows are refused, nothing changed.
+        In plain Python: on a window's few numbers numpy's calls cost more than the arithmetic (it runs on every row)."""
+        recipe, size = self.recipe, self.recipe.window_size
+        stamps = (self.tail.timestamps[-size:].tolist() + new.timestamps[-size:].tolist())[-size:]
+        if len(stamps) < size:
+            return
+        steps = sorted(later - earlier for earlier, later in zip(stamps, stamps[1:]))
+        traces = (self.tail.trace[-size:].tolist() + new.trace[-size:].tolist())[-size:]
+        if steps[-1] > recipe.max_gap_cadences * recipe.cadence_seconds or traces.count(traces[0]) != size:
+            return   # the rows end with no full window: nothing is predicted from them
+        median = (steps[(len(steps) - 1) // 2] + steps[len(steps) // 2]) / 2
+        require_step(median, recipe, f"the window ending at row {self.rows_seen + len(new)}")
 
     def filled(self) -> int:
         """Rows in the current window (since the last trace change or long gap), at most window_size."""
