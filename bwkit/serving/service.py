@@ -86,12 +86,19 @@ class Service:
         self.log(f"bwkit serve: now serving {found.root}")
 
     async def _every(self, seconds: float, job) -> None:
+        """`job` every `seconds`; a failed tick is said and retried, and a failure that repeats tick after tick (a
+        newer run still being copied, a full disk) is said once, until a tick succeeds or the failure changes."""
+        said = None
         while True:
             await asyncio.sleep(seconds)
             try:
                 await job()
+                said = None
             except Exception as exc:  # noqa: BLE001 - a failed tick is said and retried, never fatal
-                self.log(f"bwkit serve: {job.__name__} failed: {type(exc).__name__}: {exc}")
+                line = f"bwkit serve: {job.__name__} failed: {type(exc).__name__}: {exc}"
+                if line != said:
+                    self.log(line)
+                said = line
 
     @asynccontextmanager
     async def lifespan(self, app):

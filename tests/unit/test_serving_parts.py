@@ -218,3 +218,29 @@ def test_two_snapshots_written_at_once_never_remove_each_others_file(tmp_path):
         for result in [pool.submit(write_snapshot, tmp_path / "links.npz", {"x": np.full(50_000, k)}) for k in range(40)]:
             result.result()   # raises FileNotFoundError when one write's clean-up removes the other's file
     assert [p.name for p in tmp_path.iterdir()] == ["links.npz"] and np.load(tmp_path / "links.npz")["x"].size == 50_000
+
+
+def test_a_periodic_job_that_fails_the_same_way_tick_after_tick_is_said_once():
+    """`--reload` beside a run still being copied logged the same failure every period, for as long as the copy took."""
+    import asyncio
+
+    from bwkit.serving.service import Service
+
+    outcomes = iter([OSError("half copied")] * 4 + [None] + [OSError("half copied")] * 2 + [OSError("disk full")])
+    said = []
+
+    async def reload():
+        outcome = next(outcomes, None)
+        if outcome is not None:
+            raise outcome
+
+    async def ticks():   # the job's loop alone, with a log to read (a Service's other parts play no part here)
+        task = asyncio.create_task(Service._every(type("Logs", (), {"log": said.append})(), 0.001, reload))
+        for _ in range(2000):
+            if len(said) == 3:
+                break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)   # ticks after the last failure: succeeding ones, said nothing
+        task.cancel()
+    asyncio.run(ticks())
+    assert said == ["bwkit serve: reload failed: OSError: half copied"] * 2 + ["bwkit serve: reload failed: OSError: disk full"]
