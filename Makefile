@@ -91,8 +91,8 @@ lab: $(STAMP)
 
 # exec: the shell becomes mlflow, so the PID make started is the server's and stopping it stops the UI.
 MLFLOW_UI_PORT ?= 5000
-# MLflow's job runner (its GenAI jobs' workers: eight more processes, 26 s of CPU to start against 10 s without, on 2
-# cores) serves nothing a bwkit run logs: off unless the environment turns it on.
+# MLflow's job runner (its GenAI jobs' workers: eight more processes, 19-25 s of CPU to start against 8 s without on
+# 2 cores, bench/mlflow_server_cost.py) serves nothing a bwkit run logs: off unless the environment turns it on.
 ui: $(STAMP)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=$${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false} \
 	exec $(BIN)/mlflow ui --host 127.0.0.1 --port $(MLFLOW_UI_PORT) --workers 1 --backend-store-uri "sqlite:///$(CURDIR)/runs/mlflow.db" \

@@ -126,7 +126,8 @@ def server(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{tmp_path}/server.db", "--artifacts-destination", str(tmp_path / "art")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})   # as `make ui` starts it
     uri = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):   # up to two minutes on a loaded machine
@@ -138,7 +139,6 @@ def server(tmp_path):
                 time.sleep(0.5)
         yield uri
     finally:
-        import os
         import signal
 
         os.killpg(process.pid, signal.SIGKILL)   # a test's server: its drain (half a minute here) serves no one
