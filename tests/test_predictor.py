@@ -309,8 +309,15 @@ def test_a_stream_refuses_rows_of_another_cadence_once_they_fill_a_window(served
                                         f"\\); the model learned from rows 60 s apart") as refused:
         stream.update(fast.iloc[WINDOW - 1].to_dict())
     assert _state(stream) == before and reason(str(refused.value)) == "cadence"
-    with pytest.raises(DataError, match="10 s apart"):   # a batch: judged by the window it ends with
-        predictor.stream().update(fast.to_dict("records"))
+    assert _state(stream) == before and "a new trace_id, or a step over 3 cadences, starts a new one" in str(refused.value)
+    # a batch is judged window by window, as its rows one by one: here ten-second rows, then a window's worth of
+    # one-minute rows it ends with
+    later = pd.Timestamp(fast["timestamp"].iloc[-1])
+    ends = rows.assign(timestamp=[(later + pd.Timedelta(minutes=1 + i)).isoformat() for i in range(len(rows))])
+    batch = predictor.stream()
+    with pytest.raises(DataError, match=f"the window ending at row {WINDOW}: rows are 10 s apart"):
+        batch.update(pd.concat([fast, ends]).to_dict("records"))
+    assert batch.rows_seen == 0
     odd = rows.copy()   # one row half a minute early: steps of 30 and 90 s around it, the median still a minute
     odd.loc[odd.index[3], "timestamp"] = (pd.Timestamp(odd["timestamp"].iloc[3]) - pd.Timedelta(seconds=30)).isoformat()
     assert predictor.stream().update(odd.to_dict("records")) is not None

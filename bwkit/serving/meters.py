@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 REASONS = [("missing_column", r"not found|no 'timestamp' column"), ("not_a_number", r"is not a number"),
            ("outside_float32", r"outside float32"), ("time_order", r"is not after|comes before|repeats"),
            ("missing_value", r"missing \(NaN or inf\)"), ("bad_timestamp", r"ISO 8601 time|times pandas can hold"),
-           ("trace_id", r"trace_id"), ("cadence", r"apart \(the median step\)")]
+           ("cadence", r"apart \(the median step\)"), ("trace_id", r"trace_id")]   # cadence's message names trace_id
 LATENCY_BUCKETS_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from bwkit.data import Rows, breaks as window_breaks, parse_rows, require_step
-from bwkit.errors import RunError
+from bwkit.errors import DataError, RunError
 from bwkit.evaluation import Tracker
 from bwkit.serving.predictor import Forecast, Predictor, carry_before, check_continues
 
@@ -96,19 +96,30 @@ class Stream:
         return self.static
 
     def _check_cadence(self, new: Rows) -> None:
-        """The window the rows end with, when it is full (one trace, no step over the gap limit), has its median step
-        within the tolerance of the training cadence (`require_step`); else the rows are refused, nothing changed.
-        In plain Python: on a window's few numbers numpy's calls cost more than the arithmetic (it runs on every row)."""
+        """Every full window (one trace, no step over the gap limit) that ends at a row of `new` has its median step
+        within the tolerance of the training cadence (`require_step`, the median as `gaps.cadence_seconds` takes it);
+        else the rows are refused, nothing changed. Judged window by window, as the rows one by one would be. In
+        plain Python: on a window's few numbers numpy's calls cost more than the arithmetic (it runs on every row)."""
         recipe, size = self.recipe, self.recipe.window_size
-        stamps = (self.tail.timestamps[-size:].tolist() + new.timestamps[-size:].tolist())[-size:]
-        if len(stamps) < size:
-            return
-        steps = sorted(later - earlier for earlier, later in zip(stamps, stamps[1:]))
-        traces = (self.tail.trace[-size:].tolist() + new.trace[-size:].tolist())[-size:]
-        if steps[-1] > recipe.max_gap_cadences * recipe.cadence_seconds or traces.count(traces[0]) != size:
-            return   # the rows end with no full window: nothing is predicted from them
-        median = (steps[(len(steps) - 1) // 2] + steps[len(steps) // 2]) / 2
-        require_step(median, recipe, f"the window ending at row {self.rows_seen + len(new)}")
+        if size < 2:
+            return   # a window of one row has no step
+        older = self.tail.timestamps[-(size - 1):].tolist()
+        stamps, traces = older + new.timestamps.tolist(), self.tail.trace[-(size - 1):].tolist() + new.trace.tolist()
+        steps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+        gap, last_break = recipe.max_gap_cadences * recipe.cadence_seconds, -1
+        for i, step in enumerate(steps):   # step i leads to row i + 1, which may end a window
+            if step > gap or traces[i + 1] != traces[i]:
+                last_break = i
+            end = i + 1
+            if end < max(size - 1, len(older)) or last_break > end - size:
+                continue   # not a new row, or its rows hold no full window: nothing is predicted from them
+            ordered = sorted(steps[end - size + 1:end])
+            median = (ordered[(size - 2) // 2] + ordered[(size - 1) // 2]) / 2
+            try:
+                require_step(median, recipe, f"the window ending at row {self.rows_seen + end - len(older) + 1}")
+            except DataError as exc:
+                raise DataError(f"{exc}. This window keeps the rows before it: a new trace_id, or a step over "
+                                f"{recipe.max_gap_cadences:g} cadences, starts a new one") from None
 
     def filled(self) -> int:
         """Rows in the current window (since the last trace change or long gap), at most window_size."""
