@@ -87,7 +87,8 @@ class Service:
 
     async def _every(self, seconds: float, job) -> None:
         """`job` every `seconds`; a failed tick is said and retried, and a failure that repeats tick after tick (a
-        newer run still being copied, a full disk) is said once, until a tick succeeds or the failure changes."""
+        newer run still being copied, a full disk) is said once, until a tick succeeds or the failure changes (an
+        OS error by its kind: a snapshot's temporary file has a new name each time)."""
         said = None
         while True:
             await asyncio.sleep(seconds)
@@ -95,10 +96,10 @@ class Service:
                 await job()
                 said = None
             except Exception as exc:  # noqa: BLE001 - a failed tick is said and retried, never fatal
-                line = f"bwkit serve: {job.__name__} failed: {type(exc).__name__}: {exc}"
-                if line != said:
-                    self.log(line)
-                said = line
+                kind = (type(exc), exc.errno) if isinstance(exc, OSError) and exc.errno else (type(exc), str(exc))
+                if kind != said:
+                    self.log(f"bwkit serve: {job.__name__} failed: {type(exc).__name__}: {exc}")
+                said = kind
 
     @asynccontextmanager
     async def lifespan(self, app):

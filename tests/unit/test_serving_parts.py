@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bwkit.data import parse_rows
-from bwkit.errors import DataError, ParameterError
+from bwkit.errors import DataError, ParameterError, RunError
 from bwkit.features import Recipe
 from bwkit.serving.guard import dumps
 from bwkit.serving.meters import reason
@@ -226,7 +226,10 @@ def test_a_periodic_job_that_fails_the_same_way_tick_after_tick_is_said_once():
 
     from bwkit.serving.service import Service
 
-    outcomes = iter([OSError("half copied")] * 4 + [None] + [OSError("half copied")] * 2 + [OSError("disk full")])
+    import errno
+
+    full = [OSError(errno.ENOSPC, "No space left on device", f".links.npz.{n}.partial") for n in range(3)]   # new names
+    outcomes = iter([RunError("half copied")] * 4 + [None] + [RunError("half copied")] * 2 + full)
     said = []
 
     async def reload():
@@ -243,4 +246,5 @@ def test_a_periodic_job_that_fails_the_same_way_tick_after_tick_is_said_once():
         await asyncio.sleep(0.05)   # ticks after the last failure: succeeding ones, said nothing
         task.cancel()
     asyncio.run(ticks())
-    assert said == ["bwkit serve: reload failed: OSError: half copied"] * 2 + ["bwkit serve: reload failed: OSError: disk full"]
+    assert said == ["bwkit serve: reload failed: RunError: half copied"] * 2 + [
+        "bwkit serve: reload failed: OSError: [Errno 28] No space left on device: '.links.npz.0.partial'"]
