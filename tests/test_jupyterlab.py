@@ -4,6 +4,7 @@ and a notebook saved through JupyterLab into the repository, which git's filter 
 
 The notebook run is a copy in a temporary folder, so nothing JupyterLab saves there touches the repository.
 """
+import os
 import shutil
 import socket
 import subprocess
@@ -33,13 +34,18 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """One JupyterLab server for the module, its root the file system's, so that it opens a copy in a temporary
-    folder and the repository's own notebooks alike, and its workspace (the tabs it reopens) its own, not the
-    user's: (its URL, the API path of a local path)."""
+    folder and the repository's own notebooks alike: (its URL, the API path of a local path). What Jupyter keeps of
+    its own (settings, workspaces, notebook signatures, runtime files, IPython's profile, checkpoints of saved
+    files) goes to a temporary folder: nothing reaches the user's home or the repository but the file saved."""
+    own = tmp_path_factory.mktemp("jupyter")
+    env = {**os.environ, **{name: str(own / name.lower()) for name in
+                            ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}}
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                                f"--IdentityProvider.token={TOKEN}", "--allow-root", "--ServerApp.root_dir=/",
-                               f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('workspaces')}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--ContentsManager.allow_hidden=True",   # a checkout or temp folder under a dot-folder
+                               f"--FileCheckpoints.checkpoint_dir={own / 'checkpoints'}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -79,7 +85,7 @@ def test_jupyterlab_runs_a_notebook_with_the_kits_kernel_and_no_error(lab, tmp_p
         browser.close()
 
 
-def test_a_notebook_saved_with_outputs_through_jupyterlab_leaves_the_tree_clean_to_the_record(lab):
+def test_a_notebook_saved_with_outputs_through_jupyterlab_leaves_the_tree_clean_to_the_record(request):
     """JupyterLab's contents API saves 02_train with an output in the repository itself; git's filter strips it,
     so the record's `dirty` (git after the filter, stat cache refreshed) stays false. The file is restored."""
     import json
@@ -88,7 +94,7 @@ def test_a_notebook_saved_with_outputs_through_jupyterlab_leaves_the_tree_clean_
 
     if tree_dirty() is not False:
         pytest.skip("the working tree has changes of its own: nothing to learn about the filter here")
-    lab, api_path = lab
+    lab, api_path = request.getfixturevalue("lab")   # started once the test is sure to run
     path = NOTEBOOKS / "02_train.ipynb"
     original = path.read_bytes()
     url = f"{lab}/api/contents/{api_path(path)}?token={TOKEN}"
