@@ -71,7 +71,7 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
             except FileExistsError:
                 if run_id:
                     raise ParameterError(f"run {run_id!r} already exists in {runs_root}; pick another --run-id "
-                                         "(or `bwkit resume` it)") from None
+                                         "(or, if it was interrupted or failed, `bwkit resume` it)") from None
     except OSError as exc:
         raise RunError(f"cannot create a run folder in {runs_root}: {exc.strerror or exc}") from None
     raise RunError(f"could not find a free run id under {runs_root}")
