@@ -52,3 +52,32 @@ def test_a_notebook_says_which_model_it_scores_and_warns_of_a_quick_test(tiny_ru
     assert said[-1].startswith(f"Model: {tiny_run.checkpoint} (trained ")
     assert "epochs=2" in said[-1] and "telemetry.csv (500 rows, sha256 " in said[-1]
     assert "looks like a quick test" in said[-1]
+
+
+def test_a_later_training_in_the_folder_leaves_its_model_no_earlier_twin_report_or_bands(tmp_path):
+    """02_train run again in a folder, now without the calendar: the first training's window-only twin was compared
+    with the new model as if it were its own (a calendar effect that never was), and 04_export took the first
+    report's bands and metrics for the new model."""
+    import json
+    import warnings
+
+    from bwkit.serving.export import report_of
+    from bwkit.training.model import load_checkpoint
+
+    csv = write_synthetic(tmp_path / "d.csv", samples=300)
+    files = RunFolder(tmp_path)
+    trained.train_run(train_config(data_path=str(csv), known_future=True, compare_window_only=True, **TINY), files,
+                      progress=False)
+    assert files.window_only_checkpoint.exists() and files.window_only_log.exists()
+    saved = load_checkpoint(files.checkpoint)[1]
+    files.report.write_text(json.dumps({"config": saved["config"], "validation_loss": saved["history"]["val_loss"],
+                                        "achieved_metrics": {"mape": 1.0}}))   # as 03_evaluate writes them
+    assert report_of(files, saved)["achieved_metrics"] == {"mape": 1.0}
+    trained.train_run(train_config(data_path=str(csv), known_future=False, **TINY), files, progress=False)
+    assert not files.window_only_checkpoint.exists() and not files.window_only_log.exists()
+    assert trained.load(files).window_only is None
+    with pytest.warns(UserWarning, match="is from an earlier training than best_model.pth"):
+        assert report_of(files, load_checkpoint(files.checkpoint)[1]) == {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert report_of(RunFolder(tmp_path / "none"), saved) == {}   # no report: nothing to say

@@ -134,6 +134,19 @@ class Exported:
     latency: dict
 
 
+def report_of(files: RunFolder, saved: dict) -> dict:
+    """The run's report where 03_evaluate wrote it for this checkpoint (the same configuration and validation curve);
+    else {}: a report left by an earlier training in the folder must not lend this model its bands and metrics."""
+    report = json.loads(files.report.read_text()) if files.report.exists() else {}
+    if report and (report.get("config") != saved["config"]
+                   or report.get("validation_loss") != saved["history"]["val_loss"]):
+        warnings.warn(f"{files.report} is from an earlier training than {files.checkpoint.name}: its metrics are "
+                      "left out and the bands calibrated afresh on validation; run 03_evaluate for this model's",
+                      stacklevel=2)
+        return {}
+    return report
+
+
 def export_run(files: RunFolder, *, model_version: str, parity_tolerance: float) -> Exported:
     """04_export without its displays: ONNX (bands and input recipe in its own metadata), parity with PyTorch on
     every test window, latency, TorchScript and the metadata JSON; the run is trained first if it has no model."""
@@ -141,7 +154,7 @@ def export_run(files: RunFolder, *, model_version: str, parity_tolerance: float)
     model, saved = run.model, run.saved
     window, n_features = saved["config"]["window_size"], len(saved["features"])
     onnx_path = export_onnx(model, window, n_features, path=files.onnx(model_version))
-    report = json.loads(files.report.read_text()) if files.report.exists() else {}
+    report = report_of(files, saved)
     calibrated = (Calibration.from_dict(report["intervals"]) if report.get("intervals")
                   else calibration(model, run.prepared, run.telemetry))
     intervals = shipped_bands(calibrated)

@@ -66,6 +66,9 @@ def train_run(config: Config, files: RunFolder, progress: bool = True, *, teleme
     twin = None
     if choice.config.known_future and config.compare_window_only:
         twin = train_window_only(telemetry, choice.config, files, progress=progress)
+    else:   # a twin an earlier training left would be compared with this model as if it were its own
+        for path in (files.window_only_checkpoint, files.window_only_log):
+            path.unlink(missing_ok=True)
     return Training(choice, result, twin)
 
 
