@@ -183,10 +183,20 @@ def parse_parameters_cell(source: str) -> dict[str, Parameter]:
             name, kind = node.targets[0].id, None
         else:
             continue
-        default = ast.literal_eval(node.value)
+        default = _literal(node.value)
         comment = lines[node.end_lineno - 1][node.end_col_offset:].partition("#")[2].strip()
         found[name] = Parameter(name, default, kind or type(default), comment)
     return found
+
+
+def _literal(node: ast.expr):
+    """`ast.literal_eval`, and papermill's spelling of the floats without a literal (`float('inf')`, `float('-inf')`,
+    `float('nan')`): the checks then refuse them by name, as the CLI does, not with a parser's traceback."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float" and \
+            len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant) and \
+            node.args[0].value in ("inf", "-inf", "nan"):
+        return float(node.args[0].value)
+    return ast.literal_eval(node)
 
 
 def notebook_path(stage: str) -> Path:

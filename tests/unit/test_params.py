@@ -173,6 +173,19 @@ def test_check_notebook_refuses_unknown_injected_literal():
     assert f"'{name}x'" in str(exc.value) and f"Did you mean '{name}'?" in str(exc.value)
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_float_papermill_spells_as_a_call_is_refused_by_name_not_with_a_parsers_traceback(value):
+    """`papermill ... -p learning_rate inf` injects `learning_rate = float('inf')`, which `ast.literal_eval` cannot
+    read: the stage ended in "malformed node or string", naming no parameter."""
+    from papermill.translators import PythonTranslator
+
+    declared, namespace = _namespace("02_train")
+    namespace["learning_rate"] = value
+    namespace["In"] = ["", "# Parameters\n" + PythonTranslator.codify({"learning_rate": value})]
+    with pytest.raises(ParameterError, match="parameter 'learning_rate' must be a finite number"):
+        params.check_notebook(namespace, "02_train")
+
+
 def test_check_notebook_refuses_wrong_type():
     declared, namespace = _namespace("02_train")
     namespace["window_size"] = "20"
