@@ -117,3 +117,12 @@ def test_dwcp_default_data_makes_the_guides_rule_mean_something():
     physical = frame[list(METRICS)]
     assert (physical["throughput_mbps"] <= 1000).all() and physical["packet_loss"].between(0, 1).all()
     assert (physical["rtt_ms"] > 0).all() and (physical["jitter_ms"] >= 0).all()
+
+
+@pytest.mark.parametrize("start", ["2300-01-01T00:00:00Z", "9999-12-31T23:59:00Z", "1600-01-01T00:00:00Z"])
+def test_a_start_outside_the_times_pandas_can_hold_is_refused_before_any_stage(start):
+    """01_generate_data wrote such a CSV (or failed in its plot with pandas' traceback) and 02_train refused it."""
+    with pytest.raises(ParameterError, match="outside the times pandas can hold"):
+        synth.parse_start(start)
+    with pytest.raises(ParameterError, match="'start'"):
+        configure({"start": start}, stage="01_generate_data")
