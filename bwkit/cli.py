@@ -333,6 +333,8 @@ def outside_error(exc: Exception) -> str:
         return f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
     if isinstance(exc, (TimeoutError, OSError)) and "connect" in str(exc).lower():
         return f"cannot connect: {exc}"
+    if getattr(exc, "ename", None):   # a notebook's cell failed (papermill): its error, not papermill's ruler line
+        return f"{exc.ename}: {str(exc.evalue).strip()[:300]}"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
 

@@ -71,3 +71,12 @@ def test_run_hands_the_raw_overrides_to_the_pipeline_which_configures_once(tmp_p
     (args, kw), = calls
     assert not args and kw["parameters_file"] == "p.yml" and kw["sets"] == ["epochs=3"] and kw["run_id"] == "r"
     assert isinstance(kw["on_finish"], Tracker)
+
+
+def test_a_notebooks_own_error_is_the_line_said_not_papermills_ruler():
+    """A stage or comparison whose cell failed was said as "PapermillExecutionError: -----...": its first line."""
+    from papermill.exceptions import PapermillExecutionError
+
+    failed = PapermillExecutionError(cell_index=3, exec_count=2, source="load(runs)", ename="RunError",
+                                     evalue="/x/base-000 has no run.json", traceback=["..."])
+    assert cli.outside_error(failed) == "RunError: /x/base-000 has no run.json"

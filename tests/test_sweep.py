@@ -107,8 +107,11 @@ def test_grid_values_are_checked_before_anything_starts(pairs, message):
 
 
 def test_compare_of_run_folders_from_the_cli(tiny_run, tmp_path, monkeypatch, capsys, readable):
+    """Run folders named as the user stands (relative): the kernel, started from the repository, looked for them
+    there, and the command failed with papermill's ruler line for a message."""
     monkeypatch.setenv("BWKIT_RUNS", str(tmp_path))
-    assert cli.main(["compare", str(tiny_run.root), str(tiny_run.root)]) == 0
+    monkeypatch.chdir(tiny_run.root.parent)
+    assert cli.main(["compare", tiny_run.root.name, f"./{tiny_run.root.name}"]) == 0
     page = capsys.readouterr().out.strip()
     assert page.endswith("05_compare.html") and "Only one configuration" in open(page).read()
     listed = (tmp_path / "index.html").read_text()

@@ -151,6 +151,8 @@ def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", *, pro
 
     if not out_dir and not sweep_id:
         out_dir = str(comparison_folder(runs_root(), dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")))
+    # the kernel runs from the repository root: relative folders are the user's, from where the command was given
+    runs = ",".join(str(Path(r.strip()).expanduser().resolve()) for r in runs.split(",") if r.strip())
     _, out = comparison_inputs(sweep_id, runs, out_dir)   # refuses what does not read before a kernel starts
     notebook = out / "05_compare.ipynb"
     try:
