@@ -6,6 +6,7 @@ has one writer. Every failure here is one warning line (`tracking`): a sweep nev
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from bwkit.experiments.tracking import _client, _experiment, _key, _warn, track_run, tracking_uri
@@ -27,8 +28,9 @@ def start_parent(kind: str, name: str, params: dict, *, uri: str | None = None, 
         return None
 
 
-def end_parent(parent: str | None, metrics: dict, failed: bool, *, uri: str | None = None, runs_root=None) -> None:
-    """Close a sweep's or search's MLflow run with its summary metrics."""
+def end_parent(parent: str | None, metrics: dict, failed: bool, *, uri: str | None = None, runs_root=None,
+               killed: bool = False) -> None:
+    """Close a sweep's or search's MLflow run with its summary metrics (KILLED: stopped by a signal)."""
     if parent is None:
         return
     uri = tracking_uri(uri, runs_root)
@@ -38,7 +40,7 @@ def end_parent(parent: str | None, metrics: dict, failed: bool, *, uri: str | No
         client, now = _client(uri), int(time.time() * 1000)
         client.log_batch(parent, metrics=[Metric(_key(k), float(v), now, 0) for k, v in metrics.items()
                                           if isinstance(v, (int, float)) and v == v])
-        client.set_terminated(parent, "FAILED" if failed else "FINISHED")
+        client.set_terminated(parent, "KILLED" if killed else "FAILED" if failed else "FINISHED")
     except Exception as exc:  # noqa: BLE001
         _warn(f"closing {parent}", exc)
 
@@ -59,5 +61,15 @@ class TrackedParent:
                       tags={"bwkit.repeat": entry.get("repeat", 0), "bwkit.group": group or "all",
                             "bwkit.seed": config.seed})
 
-    def close(self, metrics: dict, failed: bool) -> None:
-        end_parent(self.parent, metrics, failed, uri=self.uri, runs_root=self.runs_root)
+    def close(self, metrics: dict, failed: bool, *, killed: bool = False) -> None:
+        end_parent(self.parent, metrics, failed, uri=self.uri, runs_root=self.runs_root, killed=killed)
+
+    @contextmanager
+    def closed_if_stopped(self):
+        """The block that runs the sweep or search: stopped by Ctrl-C (KILLED) or an error (FAILED), the parent run
+        is closed, not left RUNNING in MLflow for ever; the stop then goes on."""
+        try:
+            yield
+        except BaseException as exc:
+            self.close({}, True, killed=isinstance(exc, KeyboardInterrupt))
+            raise

@@ -318,7 +318,7 @@ def _run_locked(sweep: SweepFolder, runs: list[dict], *, grid: dict, repeats: in
     results, tracked = [], TrackedParent("sweep", sweep_id, params={**base, "grid": grid, "repeats": repeats},
                                          uri=tracking_uri, runs_root=runs_root, folder=folder)
     if todo:
-        with _client(scheduler, workers, folder) as client:
+        with tracked.closed_if_stopped(), _client(scheduler, workers, folder) as client:
             if client.dashboard_link:
                 log(f"Dask dashboard: {client.dashboard_link}")
             results = _dispatch(client, todo, folder, runs_root=runs_root, progress=progress, on_landed=tracked.landed)

@@ -34,7 +34,7 @@ from bwkit.experiments.sweeps import (
 from bwkit.experiments.parents import TrackedParent
 from bwkit.reports import write_runs_index, write_study_page
 from bwkit.runs import FILE_SAFE, RunFolder, coerce, configure, pipeline_parameters, runs_root as default_runs_root
-from bwkit.runs import STUDIES, read_record, unknown_parameter, write_json
+from bwkit.runs import FOLDER_LOCK, STUDIES, held, read_record, unknown_parameter, write_json
 from bwkit.training import epochs_trained, read_epochs
 
 STUDY_JSON = "study.json"
@@ -241,13 +241,22 @@ def run_tune(base: dict, space: dict, trials: int, *, study_id: str | None = Non
     runs_root = Path(runs_root or default_runs_root()).resolve()
     folder = runs_root / STUDIES / study_id
     folder.mkdir(parents=True, exist_ok=True)
+    with held(folder / FOLDER_LOCK, f"study {study_id!r} ({folder})"):   # a second client would fail its trials
+        return _run_locked(base, space, trials, folder, seed=seed, scheduler=scheduler, workers=workers, log=log,
+                           prune=prune, tracking_uri=tracking_uri)
+
+
+def _run_locked(base: dict, space: dict, trials: int, folder: Path, *, seed: int, scheduler, workers, log, prune: bool,
+                tracking_uri: str | None) -> dict:
+    """The study, while this client holds its lock: no other client marks its running trials failed."""
+    study_id, runs_root = folder.name, folder.parent.parent
     study = _study(study_id, folder, seed, trials=trials)
     _recover(study, folder, log)
     plan = {"folder": folder, "runs_root": runs_root, "trials": trials, "space": space, "base": base, "prune": prune}
     tracked = TrackedParent("tune", study_id, params={**base, "space": {k: repr(v) for k, v in space.items()},
                                                        "trials": trials, "sampler_seed": seed},
                             uri=tracking_uri, runs_root=runs_root, folder=folder)
-    with _client(scheduler, workers, folder) as client:
+    with tracked.closed_if_stopped(), _client(scheduler, workers, folder) as client:
         log(f"study {study_id}: {len(study.trials)} trials so far; searching to {trials} finished on "
             f"{len(client.scheduler_info()['workers'])} workers" + (f" (dashboard {client.dashboard_link})"
                                                                    if client.dashboard_link else ""))

@@ -122,6 +122,9 @@ class RunFolder:
 UNHASHED = {RunFolder.RUN_JSON, RunFolder.INDEX}
 
 
+FOLDER_LOCK = ".lock"   # in a sweep's or a search's folder: held by the client running it (`bwkit.runs.lock.held`)
+
+
 class SweepFolder:
     """runs/sweeps/<id>/: the sweep's record, its shared data, its run folders and its comparison page."""
 
@@ -135,7 +138,7 @@ class SweepFolder:
         return [cls(runs_root, p.parent.name) for p in sorted((Path(runs_root) / SWEEPS).glob(f"*/{cls.JSON}"))]
 
     record = property(lambda self: self.root / self.JSON)
-    lock = property(lambda self: self.root / ".lock")   # held by the client running the sweep
+    lock = property(lambda self: self.root / FOLDER_LOCK)   # held by the client running the sweep
     data = property(lambda self: self.root / "data")
     page = property(lambda self: self.root / COMPARE_PAGE)
 

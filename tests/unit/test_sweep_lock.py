@@ -1,12 +1,13 @@
-"""Two clients of one sweep id: the second is refused at once, naming the first, and touches nothing."""
+"""Two clients of one sweep or study id: the second is refused at once, naming the first, and touches nothing; a
+sweep or search stopped by Ctrl-C or an error closes its MLflow parent run."""
 import os
 import socket
 
 import pytest
 
 from bwkit.errors import RunError
-from bwkit.experiments import run_sweep
-from bwkit.runs import SweepFolder, held
+from bwkit.experiments import run_sweep, run_tune
+from bwkit.runs import FOLDER_LOCK, STUDIES, SweepFolder, held
 
 
 def test_a_second_client_of_a_live_sweep_is_refused_naming_the_holder(tmp_path):
@@ -28,3 +29,34 @@ def test_the_lock_is_free_again_when_its_holder_lets_go(tmp_path):
         pass
     with held(lock, "it"):   # no stale lock: flock is released with its holder
         pass
+
+
+def test_a_second_client_of_a_live_study_is_refused_and_leaves_its_running_trial_alone(tmp_path):
+    """Without the lock the second `bwkit tune` of a study marked the first one's running trial FAIL and deleted its
+    run folder while it trained."""
+    study = tmp_path / STUDIES / "s"
+    (study / "s-t000").mkdir(parents=True)
+    (study / "s-t000" / "run.json").write_text('{"run_id": "s-t000", "status": "running"}')
+    with held(study / FOLDER_LOCK, "study 's'"):
+        with pytest.raises(RunError, match=f"study 's' .* is in use by pid {os.getpid()}"):
+            run_tune({"epochs": 1}, {}, 1, study_id="s", runs_root=tmp_path, log=lambda *_: None)
+    assert sorted(p.name for p in study.iterdir()) == [FOLDER_LOCK, "s-t000"]
+
+
+@pytest.mark.parametrize("stop, status", [(KeyboardInterrupt, "KILLED"), (RuntimeError, "FAILED")])
+def test_a_sweep_or_search_stopped_closes_its_mlflow_parent_run(tmp_path, monkeypatch, stop, status):
+    """Ctrl-C (or an error) in a tracked sweep or search left its parent run RUNNING in MLflow for ever."""
+    from bwkit.experiments import parents
+
+    ended = []
+    monkeypatch.setattr(parents, "start_parent", lambda *args, **kwargs: "parent-1")
+    monkeypatch.setattr(parents, "end_parent", lambda parent, metrics, failed, killed=False, **kwargs:
+                        ended.append((parent, "KILLED" if killed else "FAILED" if failed else "FINISHED")))
+    tracked = parents.TrackedParent("sweep", "g", params={}, uri=None, runs_root=tmp_path, folder=tmp_path)
+    with pytest.raises(stop):
+        with tracked.closed_if_stopped():
+            raise stop()
+    assert ended == [("parent-1", status)]
+    with tracked.closed_if_stopped():
+        pass   # a block that ends well leaves the closing to the sweep's own summary
+    assert len(ended) == 1
