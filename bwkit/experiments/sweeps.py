@@ -137,6 +137,9 @@ def run_task(run_id: str, config: Config, folder: str, *, data: dict | None) -> 
         for name, payload in data.items():
             (root / "data" / name).write_bytes(payload)
         config = config.replace(data_path=str(root / "data" / Path(config.data_path).name))
+    # The client cleared every folder it dispatched (and holds the sweep's lock): one here is an earlier try of this
+    # task on a worker that died (Dask runs the task again), left "running"; run from scratch, not refused.
+    shutil.rmtree(root / run_id, ignore_errors=True)
     status, error = "failed", None
     for attempt in range(RETRIES + 1):
         try:

@@ -60,3 +60,18 @@ def test_a_sweep_or_search_stopped_closes_its_mlflow_parent_run(tmp_path, monkey
     with tracked.closed_if_stopped():
         pass   # a block that ends well leaves the closing to the sweep's own summary
     assert len(ended) == 1
+
+
+def test_a_sweep_task_run_again_after_its_worker_died_starts_afresh(tmp_path):
+    """Dask runs a task again when its worker dies; the first try's folder, left "running", made the second fail
+    with "run ... already exists" and kept its record "running" for good."""
+    from bwkit.experiments.sweeps import run_task
+    from bwkit.runs import configure
+
+    (tmp_path / "g-000").mkdir()
+    (tmp_path / "g-000" / "run.json").write_text('{"run_id": "g-000", "status": "running"}')   # the dead try's
+    config = configure({"data_path": str(tmp_path / "missing.csv"), "tracking": False})
+    result = run_task("g-000", config, str(tmp_path), data=None)
+    assert result["status"] == "failed" and "already exists" not in result["error"]
+    assert "missing.csv" in result["error"]   # this try's own outcome, in its own record
+    assert '"status": "failed"' in (tmp_path / "g-000" / "run.json").read_text()
