@@ -231,11 +231,14 @@ def test_the_node_consumer_matches_the_predictor(served, tmp_path):
 
 
 def test_the_consumer_notebook_scores_new_rows_and_shows_a_trace_break(tiny_run, tmp_path):
+    """On the run's rows written with semicolons, as the loader reads them (the notebook read commas only)."""
     import papermill
 
-    out = tmp_path / "06.ipynb"
+    out, data = tmp_path / "06.ipynb", json.loads(tiny_run.metadata("v1").read_text())["data"]["path"]
+    pd.read_csv(data).to_csv(tmp_path / "semicolons.csv", sep=";", index=False)
     papermill.execute_notebook(str(ROOT / "notebooks" / "06_predict.ipynb"), str(out), kernel_name="python3",
-                               parameters={"run_dir": str(tiny_run.root), "rows": 200, "break_after": 100},
+                               parameters={"run_dir": str(tiny_run.root), "data_path": str(tmp_path / "semicolons.csv"),
+                                           "rows": 200, "break_after": 100},
                                progress_bar=False, cwd=str(ROOT))
     text = "".join("".join(o.get("text", "")) for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
     assert f"{200 - WINDOW + 1} predictions as one trace, {200 - 2 * (WINDOW - 1)} as two" in text

@@ -73,6 +73,7 @@ RULES = {
                                        "num_layers", "patience")},
     "num_threads": _at_least(0),
     "folds": _at_least(0),
+    **{name: _at_least(0) for name in ("rows", "break_after")},   # 06_predict's: 0 means all rows, no cut
     "select_epochs": _at_least(1),
     "seed": ((lambda v: 0 <= v < 2**32), "in [0, 2**32) (numpy and torch seeds)"),
     "learning_rate": ((lambda v: v > 0), "above 0"),
@@ -88,7 +89,8 @@ RULES = {
     "targets": (_names, "one or more comma-separated column names, each once"),
     "model_version": ((lambda v: FILE_SAFE.fullmatch(v) is not None),
                       "1 to 64 letters, digits, '.', '_' or '-' (it becomes part of file names)"),
-    "start": (_parses_as_start, "an ISO 8601 time such as '2025-11-03T00:00:00Z'"),
+    "start": (_parses_as_start, "an ISO 8601 time such as '2025-11-03T00:00:00Z', within the times pandas can hold "
+                                "(1677-09-21 to 2262-04-11)"),
 }
 # Checked after RULES, where the machine matters.
 MACHINE_RULES = {"device": (_device_here, "a device this machine has (no CUDA GPU is visible here; use 'auto' or 'cpu')")}

@@ -366,3 +366,10 @@ def test_no_parameter_is_shadowed_by_a_config_method():
     names = {name for path in NOTEBOOKS for name in params.notebook_parameters(path.stem)}
     config = params.Config({name: 0 for name in names})
     assert all(getattr(config, name) == 0 for name in names), sorted(n for n in names if n in dir(params.Config))
+
+
+@pytest.mark.parametrize("name", ["rows", "break_after"])
+def test_06_predicts_row_counts_are_not_negative(name):
+    """`-p rows -5` scored all rows but five, saying "the last 295 rows"."""
+    with pytest.raises(ParameterError, match=f"parameter '{name}' must be at least 0, got -5"):
+        params.configure({name: -5}, stage="06_predict")
