@@ -183,3 +183,16 @@ def test_a_store_cut_short_while_it_was_created_leaves_nothing_and_the_next_run_
     client = tracking._client(uri)
     assert client.search_experiments() and (tmp_path / "mlflow.db").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
+
+
+def test_a_sqlite_store_that_cannot_be_made_is_one_quick_warning(tmp_path):
+    """A folder, or a place no file can be made in, for the store: MLflow retried opening it for about 100 s (its
+    log's "Operation will be retried in 51.1 seconds") on every run of a sweep before the warning."""
+    from bwkit.experiments.tracking import _client
+
+    for uri in (f"sqlite:///{tmp_path}", "sqlite:////proc/bwkit-store.db"):
+        started = time.monotonic()
+        with pytest.raises(OSError):
+            _client(uri)
+        assert time.monotonic() - started < 10, uri
+    assert list(tmp_path.iterdir()) == []

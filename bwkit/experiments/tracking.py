@@ -13,6 +13,7 @@ A sweep or a search is a parent MLflow run; its runs are nested children with th
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
 import re
@@ -72,11 +73,14 @@ def _create_store(uri: str, client_class) -> None:
     from sqlalchemy.engine import make_url
 
     url = make_url(uri)   # the file apart from any options (sqlite:///x.db?timeout=20)
+    if url.database and Path(url.database).is_dir():   # MLflow would retry opening it for 100 s, then fail
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a store file", url.database)
     if not url.database or url.database == ":memory:" or Path(url.database).exists():
         return
     path = Path(url.database)
     making = path.with_name(f".{path.name}.{uuid.uuid4().hex}.making")
     try:
+        making.touch(exist_ok=False)   # a folder no file can be made in fails here at once, not after MLflow's retries
         client_class(tracking_uri=url.set(database=str(making)).render_as_string(hide_password=False)
                      ).search_experiments(max_results=1)
         try:
