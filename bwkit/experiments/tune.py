@@ -242,11 +242,11 @@ def run_tune(base: dict, space: dict, trials: int, *, study_id: str | None = Non
     folder = runs_root / STUDIES / study_id
     folder.mkdir(parents=True, exist_ok=True)
     with held(folder / FOLDER_LOCK, f"study {study_id!r} ({folder})"):   # a second client would fail its trials
-        return _run_locked(base, space, trials, folder, seed=seed, scheduler=scheduler, workers=workers, log=log,
+        return _run_locked(base, space, trials, folder=folder, seed=seed, scheduler=scheduler, workers=workers, log=log,
                            prune=prune, tracking_uri=tracking_uri)
 
 
-def _run_locked(base: dict, space: dict, trials: int, folder: Path, *, seed: int, scheduler, workers, log, prune: bool,
+def _run_locked(base: dict, space: dict, trials: int, *, folder: Path, seed: int, scheduler, workers, log, prune: bool,
                 tracking_uri: str | None) -> dict:
     """The study, while this client holds its lock: no other client marks its running trials failed."""
     study_id, runs_root = folder.name, folder.parent.parent
