@@ -81,3 +81,19 @@ def test_a_later_training_in_the_folder_leaves_its_model_no_earlier_twin_report_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert report_of(RunFolder(tmp_path / "none"), saved) == {}   # no report: nothing to say
+
+
+def test_a_run_folder_moved_elsewhere_reads_its_own_copy_of_the_data(tmp_path):
+    """03_evaluate and 04_export of a copied or moved run folder looked for the data at the original folder's path."""
+    import shutil
+
+    first = RunFolder(tmp_path / "first")
+    first.data.parent.mkdir(parents=True)
+    write_synthetic(first.data, samples=300)
+    config = train_config(data_path=str(first.data), features="throughput_mbps,rtt_ms", targets="rtt_ms", **TINY)
+    trained.train_run(config, first, progress=False)
+    moved = RunFolder(shutil.move(first.root, tmp_path / "moved"))
+    assert trained.load(moved).telemetry.path == moved.data
+    write_synthetic(moved.data, samples=300, seed=9)   # not the file it was trained on: refused, as before
+    with pytest.raises(DataError, match="file not found|changed since training"):
+        trained.load(moved)
