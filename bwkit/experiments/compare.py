@@ -124,6 +124,11 @@ def verdict(frame: pd.DataFrame) -> str:
             f"the runner-up (Welch's t-test on validation loss, p = {p:.3g}).")
 
 
+def run_folders(runs: str) -> list[Path]:
+    """Comma-separated run folders, each as the user named it from where they stand, made absolute."""
+    return [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()]
+
+
 def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[dict], Path]:
     """05_compare's inputs: the runs to compare, read (`load`), and where its plots go (created)."""
     if bool(sweep_id) == bool(runs.strip()):
@@ -135,7 +140,7 @@ def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[dict
         found = [sweep.run(rid).root for rid in json.loads(sweep.record.read_text())["runs"]]
         found, folder = [f for f in found if RunFolder(f).run_json.is_file()], sweep.root
     else:
-        found, folder = [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()], None
+        found, folder = run_folders(runs), None
     out = Path(out_dir).expanduser().resolve() if out_dir else folder or comparison_folder(runs_root(), "scratch")
     read = load(found)   # a folder that is no run, or a record or report that does not read: refused before anything
     out.mkdir(parents=True, exist_ok=True)
@@ -152,7 +157,7 @@ def compare_report(sweep_id: str = "", runs: str = "", out_dir: str = "", *, pro
     if not out_dir and not sweep_id:
         out_dir = str(comparison_folder(runs_root(), dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")))
     # the kernel runs from the repository root: relative folders are the user's, from where the command was given
-    runs = ",".join(str(Path(r.strip()).expanduser().resolve()) for r in runs.split(",") if r.strip())
+    runs = ",".join(map(str, run_folders(runs)))
     _, out = comparison_inputs(sweep_id, runs, out_dir)   # refuses what does not read before a kernel starts
     notebook = out / "05_compare.ipynb"
     try:

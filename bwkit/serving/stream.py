@@ -107,11 +107,12 @@ class Stream:
         stamps, traces = older + new.timestamps.tolist(), self.tail.trace[-(size - 1):].tolist() + new.trace.tolist()
         steps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
         gap, last_break = recipe.max_gap_cadences * recipe.cadence_seconds, -1
+        first_end = max(size - 1, len(older))   # the first row that is new and may end a full window
         for i, step in enumerate(steps):   # step i leads to row i + 1, which may end a window
             if step > gap or traces[i + 1] != traces[i]:
                 last_break = i
             end = i + 1
-            if end < max(size - 1, len(older)) or last_break > end - size:
+            if end < first_end or last_break > end - size:
                 continue   # not a new row, or its rows hold no full window: nothing is predicted from them
             ordered = sorted(steps[end - size + 1:end])
             median = (ordered[(size - 2) // 2] + ordered[(size - 1) // 2]) / 2

@@ -55,7 +55,7 @@ def parse_start(start) -> pd.Timestamp:
         raise ParameterError(f"start={start!r} must be a whole second")
     if not pd.Timestamp.min.tz_localize("UTC") < ts < pd.Timestamp.max.tz_localize("UTC"):   # the loader's range
         raise ParameterError(f"start={start!r} is outside the times pandas can hold (1677-09-21 to 2262-04-11)")
-    return ts.as_unit("ns")
+    return ts
 
 
 def generate(samples: int, seed: int, profile: str, *, start: str) -> pd.DataFrame:
