@@ -57,6 +57,15 @@ def _parses_as_start(value: str) -> bool:
     return True
 
 
+def _not_a_folder(value: str) -> bool:
+    return not value or not Path(value).expanduser().is_dir()
+
+
+def _not_a_file(value: str) -> bool:
+    path = Path(value).expanduser()
+    return not path.exists() or path.is_dir()
+
+
 def _device_here(value: str) -> bool:
     if not value.startswith("cuda"):
         return True
@@ -89,6 +98,8 @@ RULES = {
     "targets": (_names, "one or more comma-separated column names, each once"),
     "model_version": ((lambda v: FILE_SAFE.fullmatch(v) is not None),
                       "1 to 64 letters, digits, '.', '_' or '-' (it becomes part of file names)"),
+    "output": (_not_a_folder, "a file's path to write, not an existing folder's"),
+    **{name: (_not_a_file, "a folder's path, not an existing file's") for name in ("run_dir", "out_dir")},
     "start": (_parses_as_start, "an ISO 8601 time such as '2025-11-03T00:00:00Z', within the times pandas can hold "
                                 "(1677-09-21 to 2262-04-11)"),
 }
@@ -290,19 +301,25 @@ def _parse_sets(pairs, known: dict[str, Parameter]) -> dict[str, object]:
     return values
 
 
-def _from_yaml(param: Parameter | None, value):
-    """YAML's own types to the parameter's: lists joined by commas, dates as ISO text, `1e-3` as a number."""
+def _yaml_text(param: Parameter, value):
+    """A YAML list or date given for a text parameter, as the text it stands for: the list joined by commas, the date
+    in ISO 8601. (papermill's `-y` and `-f` inject YAML's types as they are.)"""
     import datetime as dt
 
-    if param is None:
-        return value  # unknown: refused, with the name, by configure
-    if param.type is str and isinstance(value, list):
+    if param.type is str and isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     if param.type is str and isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
+def _from_yaml(param: Parameter | None, value):
+    """YAML's own types to the parameter's: lists joined by commas, dates as ISO text, `1e-3` as a number."""
+    if param is None:
+        return value  # unknown: refused, with the name, by configure
     if param.type is not str and isinstance(value, str):
         return coerce(param, value)
-    return value
+    return _yaml_text(param, value)
 
 
 def _read_parameters_file(path, known: dict[str, Parameter]) -> dict:
@@ -372,10 +389,13 @@ def check_notebook(namespace: dict, stage: str) -> Config:
     """First cell of every notebook: refuse unknown or mistyped parameters.
 
     `namespace` is the notebook's globals(). Checked values are written back (an
-    int given for a float becomes a float) and returned as the stage's config.
+    int given for a float becomes a float, a YAML list from papermill's `-y` or `-f`
+    given for a list of names becomes their comma-separated text) and returned as
+    the stage's config.
     """
     declared = notebook_parameters(stage)
     injected = {name: namespace[name] for name in injected_names(namespace) if name in namespace}
-    config = configure({**injected, **{name: namespace[name] for name in declared}}, stage=stage)  # unknown first
+    given = {name: _yaml_text(declared[name], namespace[name]) for name in declared}
+    config = configure({**injected, **given}, stage=stage)  # unknown first
     namespace.update(config)
     return config

@@ -270,6 +270,40 @@ def test_values_that_would_fail_late_are_refused_before_anything_runs(pair, mess
         params.configure(sets=[pair])
 
 
+@pytest.mark.parametrize("stage, name, kind", [
+    ("01_generate_data", "output", "folder"), ("02_train", "run_dir", "file"), ("05_compare", "out_dir", "file"),
+])
+def test_a_path_of_the_wrong_kind_is_refused_by_name_before_anything_runs(tmp_path, stage, name, kind):
+    """A folder given as the CSV to write, or a file as the folder to write into, ended the stage in a raw
+    IsADirectoryError or FileExistsError after the kernel's imports."""
+    in_the_way = tmp_path / "in-the-way"
+    in_the_way.mkdir() if kind == "folder" else in_the_way.write_text("")
+    with pytest.raises(ParameterError, match=f"parameter '{name}' must be a {'file' if kind == 'folder' else 'folder'}"):
+        params.configure({name: str(in_the_way)}, stage=stage)
+    fine = tmp_path / ("new.csv" if kind == "folder" else "new-folder")
+    assert params.configure({name: str(fine)}, stage=stage)[name] == str(fine)
+    if kind == "file":
+        assert params.configure({name: str(tmp_path)}, stage=stage)[name] == str(tmp_path)   # an existing folder is fine
+
+
+def test_check_notebook_reads_the_yaml_lists_and_dates_papermill_injects_for_text_parameters():
+    """`papermill 02_train.ipynb out.ipynb -y "targets: [rtt_ms, jitter_ms]"` (or a -f file with lists) injects a
+    list; `bwkit run -f` reads the same file's list as comma-separated names, and so does a stage now."""
+    import datetime as dt
+
+    _, namespace = _namespace("02_train")
+    namespace["targets"] = ["rtt_ms", "jitter_ms"]
+    config = params.check_notebook(namespace, "02_train")
+    assert config.targets == "rtt_ms,jitter_ms" and namespace["targets"] == "rtt_ms,jitter_ms"
+    _, namespace = _namespace("01_generate_data")
+    namespace["start"] = dt.datetime(2025, 11, 3, tzinfo=dt.timezone.utc)
+    assert params.check_notebook(namespace, "01_generate_data").start == "2025-11-03T00:00:00Z"
+    _, namespace = _namespace("02_train")
+    namespace["window_size"] = [20]
+    with pytest.raises(ParameterError, match="'window_size' expects int"):   # only text parameters read lists
+        params.check_notebook(namespace, "02_train")
+
+
 def test_fresh_targets_must_be_targets():
     with pytest.raises(ParameterError, match="not among the targets"):
         params.configure(sets=["fresh_column=age", "fresh_targets=signal"])
