@@ -95,12 +95,14 @@ def test_a_killed_run_is_found_out_and_resume_finishes_it_from_the_unfinished_st
     assert not list(Path(tempfile.gettempdir()).glob(f"{SOCKETS}-{process.pid}-*"))
 
 
-def test_resume_reruns_a_finished_stage_whose_files_changed_and_refuses_a_finished_run(tmp_path, tiny_runs):
+def test_resume_reruns_a_finished_stage_whose_files_changed_and_refuses_a_finished_run(tmp_path, tiny_runs, capsys):
     import shutil
 
     root, tiny = tiny_runs
     copy = RunFolder(shutil.copytree(tiny.root, tmp_path / "copy"))
-    assert cli.main(["resume", str(copy.root)]) == 1    # succeeded: nothing to resume
+    assert cli.main(["resume", str(copy.root)]) == 2    # succeeded: nothing to resume, refused as a bad argument
+    said = capsys.readouterr().err
+    assert said.startswith("bwkit: run copy succeeded: nothing to resume") and "failed" not in said
     record = json.loads(copy.run_json.read_text())
     record["status"], record["error"] = "interrupted", "interrupted by SIGINT"   # as its last stage ended
     copy.run_json.write_text(json.dumps(record))

@@ -367,12 +367,15 @@ def resume(run_dir, log=print, progress: bool = False, *, on_finish=None) -> Pat
     files = RunFolder(Path(run_dir).expanduser().resolve())
     record = RunRecord(files, reconcile(files))
     status = record.data["status"]
-    if status in {"running", "succeeded"}:
-        raise RunError(f"run {files.root.name} is {status}: nothing to resume"
-                       + (f" (process {record.data['process']['pid']} still runs it)" if status == "running" else ""))
+    if status == "running":   # refused like a bad argument (exit 2): nothing ran, nothing failed
+        raise ParameterError(f"run {files.root.name} is still running (process {record.data['process']['pid']}): "
+                             "nothing to resume")
+    if status == "succeeded":
+        raise ParameterError(f"run {files.root.name} succeeded: nothing to resume (`bwkit reproduce` it to train it "
+                             "again from its record, or `bwkit check` it to see whether its files changed)")
     config, data = Config(record.data["parameters"]), record.data["data"]
     if not data["generated"] and data.get("sha256") and sha256_file(data["path"]) != data["sha256"]:
-        raise RunError(f"{data['path']} changed since the run started; start a new run")
+        raise ParameterError(f"{data['path']} changed since run {files.root.name} started: start a new run")
     stages = STAGES if data["generated"] else STAGES[1:]
     first = next((i for i, s in enumerate(stages) if record.data["stages"].get(s, {}).get("status") != "succeeded"
                   or not _unchanged(files, record.data["stages"][s])), len(stages))
