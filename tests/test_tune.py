@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from bwkit.errors import ParameterError
 from bwkit.experiments import parse_space, run_tune
 from bwkit.pipeline import STAND_INS
 from bwkit.runs import ROOT, RunFolder, configure
@@ -116,3 +117,10 @@ def test_a_killed_study_continues_without_losing_a_finished_trial_and_prunes_a_h
     parents = client.search_runs([experiment], "tags.`bwkit.kind` = 'tune'")
     children = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parents[0].info.run_id}'")
     assert {c.info.run_name for c in children} >= {hopeless["run_id"]}
+
+    # continued over another space or other parameters, the study is refused before anything starts (its table and
+    # sampler would mix two searches); study.json stays the search it was
+    for space, other in ((["learning_rate=log:1e-5:1e-2"], base), (SPACE, {**base, "epochs": 5})):
+        with pytest.raises(ParameterError, match="began with another search .*give a new --study-id"):
+            run_tune(other, parse_space(space), TRIALS + 1, study_id="s", workers=1, log=lambda *_: None)
+    assert json.loads((folder / "study.json").read_text())["space"] == record["space"]

@@ -47,7 +47,8 @@ PRUNE_AFTER_TRIALS = 2       # nor before this many trials have finished to comp
 def parse_space(pairs) -> dict:
     """`["learning_rate=log:1e-4:1e-2", "hidden_size=int:16:128", "window_size=10,20,40"]` -> Optuna distributions.
 
-    `log:a:b` and `float:a:b`: a float range (log-uniform or uniform); `int:a:b`: integers; `a,b,c`: choices.
+    `log:a:b`: log-uniform (integers for an integer parameter); `float:a:b`: uniform floats; `int:a:b`: integers;
+    `a,b,c`: choices.
     Every bound and choice is checked as the parameter's own type and range."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -63,14 +64,43 @@ def parse_space(pairs) -> dict:
         kind, _, bounds = text.partition(":")
         if kind in {"log", "float", "int"} and bounds.count(":") == 1:
             low, high = (coerce(known[name], b) for b in bounds.split(":"))
-            if not low < high:
-                raise ParameterError(f"--space {name}: the low bound {low!r} must be below the high bound {high!r}")
-            space[name] = (IntDistribution(low, high) if kind == "int" else FloatDistribution(low, high, log=kind == "log"))
+            _check_range(name, kind, known[name].type, low=low, high=high)
+            space[name] = (IntDistribution(low, high, log=kind == "log") if known[name].type is int
+                           else FloatDistribution(low, high, log=kind == "log"))
         else:
             space[name] = CategoricalDistribution([coerce(known[name], v) for v in text.split(",")])
     if not space:
         raise ParameterError("give at least one --space name=...")
     return space
+
+
+def _check_range(name: str, kind: str, type_, *, low, high) -> None:
+    """A range fits its parameter: `int:` and `log:` for an integer one, `float:` and `log:` for a float one."""
+    fits = {int: {"int", "log"}, float: {"float", "log"}}.get(type_, set())
+    if kind not in fits:
+        ask = f"use {' or '.join(f'{k}:low:high' for k in sorted(fits))}" if fits else "list its values: a,b"
+        article = "an" if kind == "int" else "a"
+        raise ParameterError(f"--space {name}: {article} {kind} range does not fit this {type_.__name__} parameter "
+                             f"({ask})")
+    if not low < high:
+        raise ParameterError(f"--space {name}: the low bound {low!r} must be below the high bound {high!r}")
+
+
+def _same_search(study, space: dict, base: dict) -> None:
+    """A continued study searches what it began with: the same space over the same other parameters (kept in the
+    study's storage when it began). Trials over another space or base would share one table and one sampler."""
+    wanted = {"space": {k: repr(v) for k, v in space.items()}, "base": base}
+    if "space" not in study.user_attrs:   # a new study
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        return
+    changed = [f"{name}: {before.get(name)!r} then, {now.get(name)!r} now"
+               for key in wanted for before, now in [(study.user_attrs.get(key) or {}, wanted[key])]
+               for name in sorted(set(before) | set(now)) if before.get(name) != now.get(name)]
+    if changed:
+        raise ParameterError(f"study {study.study_name!r} began with another search ({'; '.join(changed[:3])}"
+                             f"{'; ...' if len(changed) > 3 else ''}): continue it with the same --space, --set and "
+                             "-f, or give a new --study-id")
 
 
 def _study(study_id: str, folder: Path, seed: int, *, trials: int):
@@ -251,6 +281,7 @@ def _run_locked(base: dict, space: dict, trials: int, *, folder: Path, seed: int
     """The study, while this client holds its lock: no other client marks its running trials failed."""
     study_id, runs_root = folder.name, folder.parent.parent
     study = _study(study_id, folder, seed, trials=trials)
+    _same_search(study, space, base)
     _recover(study, folder, log)
     plan = {"folder": folder, "runs_root": runs_root, "trials": trials, "space": space, "base": base, "prune": prune}
     tracked = TrackedParent("tune", study_id, params={**base, "space": {k: repr(v) for k, v in space.items()},
