@@ -192,6 +192,22 @@ def test_bwkit_predict_scores_a_runs_own_data(tiny_run, tmp_path, capsys):
         assert "bwkit: /proc/bwkit-predictions.csv: cannot be written (" in capsys.readouterr().err
 
 
+def test_a_run_folder_moved_elsewhere_is_scored_on_its_own_copy_of_the_data(tiny_run, tmp_path):
+    """06_predict's default rows: where the path the run recorded is gone (the folder was moved or copied to another
+    machine), the run folder's own copy, when it is the file the model was trained on (sha256)."""
+    from bwkit.runs import RunFolder
+
+    copy = RunFolder(shutil.copytree(tiny_run.root, tmp_path / "moved"))
+    model = Predictor.from_run(copy.root)
+    assert model.data_path == model.metadata["data"]["path"]   # the recorded file is there: it is the one read
+    gone = str(tmp_path / "gone" / "telemetry.csv")
+    moved = Predictor(model.onnx_path, {**model.metadata, "data": {**model.metadata["data"], "path": gone}},
+                      metadata_path=model.metadata_path)
+    assert moved.data_path == str(copy.data)
+    copy.data.write_text("timestamp,throughput_mbps\n")   # not the file it was trained on: the recorded path, which
+    assert moved.data_path == gone                          # the loader then says is missing
+
+
 def test_a_run_without_an_export_is_refused(tmp_path):
     with pytest.raises(RunError, match="run its 04_export stage first"):
         Predictor.from_run(tmp_path)

@@ -114,6 +114,13 @@ class RunFolder:
         names = (p.relative_to(self.root) for p in self.root.rglob("*") if p.is_file() and not p.name.startswith("."))
         return sorted(str(n) for n in names if str(n) not in UNHASHED and n.parts[0] != self.SERVING)
 
+    def data_file(self, recorded: str, sha256: str | None) -> str:
+        """The data the run was trained on: the path it recorded, or, where that is gone (the folder was copied or
+        moved elsewhere), its own copy (data/telemetry.csv) when that is the same file (sha256)."""
+        if Path(recorded).exists() or not self.data.is_file() or sha256_file(self.data) != sha256:
+            return recorded
+        return str(self.data)
+
     def hashes(self, names=None) -> dict[str, str]:
         """sha256 of the named files (default: every file of `files()`): the manifest `bwkit check` verifies."""
         return {name: sha256_file(self.root / name) for name in (self.files() if names is None else sorted(names))}

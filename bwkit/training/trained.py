@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bwkit import synth
-from bwkit.data import Telemetry, sha256_file
+from bwkit.data import Telemetry
 from bwkit.errors import DataError
 from bwkit.features import Prepared, prepare, split_of, split_summary
 from bwkit.runs import Config, RunFolder, configure, default_data_path
@@ -89,20 +89,12 @@ def _ensure_trained(files: RunFolder, log) -> None:
     train_run(config.replace(data_path=ensure_data(config.data_path, log)), files)
 
 
-def _data_here(config: Config, files: RunFolder, saved: dict) -> Config:
-    """A run folder copied or moved elsewhere reads its own copy of the data (data/telemetry.csv) where the path it
-    recorded is gone and the copy is the file it was trained on (the same sha256)."""
-    if Path(config.data_path).exists() or not files.data.is_file() or \
-            sha256_file(files.data) != saved["data"]["sha256"]:
-        return config
-    return config.replace(data_path=str(files.data))
-
-
 def load(files: RunFolder, log=print) -> TrainedRun:
     """The run's model, checkpoint, telemetry and windows exactly as training saw them."""
     _ensure_trained(files, log)
     model, saved = load_checkpoint(files.checkpoint)
-    config = _data_here(Config(saved["config"]), files, saved)
+    config = Config(saved["config"])
+    config = config.replace(data_path=files.data_file(config.data_path, saved["data"]["sha256"]))
     telemetry = load_data(config, oracle=True)
     if telemetry.sha256 != saved["data"]["sha256"]:
         raise DataError(f"{telemetry.path} changed since training (sha256 {telemetry.sha256[:12]} != "
