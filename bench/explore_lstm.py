@@ -15,7 +15,9 @@ changes patched in for this process only: `--dropout P` on the LSTM's last outpu
 `--skill-weights` (each target's loss divided by persistence's training MSE), `--squash lstm|both` (asinh of the
 standardised inputs), `--huber D` (the Huber loss in training), `--centred` (the window-centred inputs beside the
 inputs), `--spread linear|head` (each input's std over the window, into the output or the head),
-`--heads-per-target` (a head MLP of its own for each target, on the shared LSTM). `--ensemble N`
+`--heads-per-target` (a head MLP of its own for each target, on the shared LSTM), `--without-last-to-head` (the
+head reads the LSTM's output alone, as it did before `last_to_head`; the variants above are built that way too, as
+they were measured). `--ensemble N`
 also trains seeds seed+1 .. seed+N-1 and scores their averaged prediction.
 Prints one JSON line: the choice, the best epoch, the best validation loss, and each target's validation skill
 against persistence (1 - MSE / persistence's MSE, on the rows where the target is observed). With `--baselines`,
@@ -53,8 +55,17 @@ def finish(self, x, z, linear_in, carry=1.0):
     return z
 
 
+def without_last_to_head() -> None:
+    """The model as it was before its head read the last row's inputs (`last_to_head=False`)."""
+    original = lstm.LSTMForecaster.__init__
+    lstm.LSTMForecaster.__init__ = lambda self, *args, **kwargs: original(self, *args, **{**kwargs,
+                                                                                        "last_to_head": False})
+
+
 def replace_model(forward_scaled, init=None) -> None:
-    """The variant's `forward_scaled` (and, when given, `__init__(self, original_init, *args, **kwargs)`)."""
+    """The variant's `forward_scaled` (and, when given, `__init__(self, original_init, *args, **kwargs)`). The
+    variants' heads read the LSTM's output alone, as the model's did when they were measured (`last_to_head=False`)."""
+    without_last_to_head()
     if init is not None:
         original = lstm.LSTMForecaster.__init__
         lstm.LSTMForecaster.__init__ = lambda self, *args, **kwargs: init(self, original, *args, **kwargs)
@@ -234,6 +245,8 @@ def apply_variants(args) -> None:
         window_spread(args.spread)
     if args.heads_per_target:
         heads_per_target()
+    if args.without_last_to_head:
+        without_last_to_head()
 
 
 def ensemble(config, telemetry, n: int, *, first: np.ndarray, scored: tuple) -> dict:
@@ -264,6 +277,8 @@ def main() -> None:
     parser.add_argument("--centred", action="store_true", help="the LSTM also reads the window-centred inputs")
     parser.add_argument("--spread", choices=["linear", "head"], help="the inputs' std over the window")
     parser.add_argument("--heads-per-target", action="store_true", help="a head of its own for each target")
+    parser.add_argument("--without-last-to-head", action="store_true",
+                        help="the head reads the LSTM's output alone, as before last_to_head")
     parser.add_argument("--skill-weights", action="store_true", help="loss weights 1 / persistence's MSE per target")
     parser.add_argument("--ensemble", type=int, metavar="N",
                         help="also train seeds seed+1 .. seed+N-1 the same way; the skill of the mean prediction")

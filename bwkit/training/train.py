@@ -58,7 +58,8 @@ def build_model(prepared: Prepared, config: Config) -> LSTMForecaster:
     train = prepared.splits["train"]
     model = LSTMForecaster(len(prepared.features), len(prepared.targets), config.hidden_size,
                            num_layers=config.num_layers, dropout=config.dropout, target_columns=columns,
-                           calendar_columns=calendar, window_size=train.X.shape[1] if config.linear_path else None)
+                           calendar_columns=calendar, window_size=train.X.shape[1] if config.linear_path else None,
+                           last_to_head=True)
     model.set_scalers(Scaler.fit(train.X), Scaler.fit(train.Y, train.observed))
     return model
 
@@ -290,7 +291,7 @@ def _save(result: TrainResult, prepared: Prepared, config: Config, *, data_info:
                   "target_columns": model.target_columns.tolist() if model.residual else None,
                   "calendar_columns": model.calendar_columns.tolist() or None,
                   "window_size": model.linear.in_features // len(model.linear_columns) if model.linear is not None
-                  else None},
+                  else None, "last_to_head": model.last_to_head},
         "features": prepared.features, "targets": prepared.targets,
         "config": config.to_dict(), "data": dict(data_info),
         "history": result.history, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch,

@@ -16,11 +16,11 @@ WINDOW, FEATURES, TARGET_COLUMNS = 6, 5, [0, 3]
 TOLERANCE = configure(stage="04_export")["parity_tolerance"]   # 04_export's default
 
 
-def _model(residual=True, num_layers=1, seed=0, linear_path=True):
+def _model(residual=True, num_layers=1, seed=0, linear_path=True, last_to_head=True):
     torch.manual_seed(seed)
     model = LSTMForecaster(FEATURES, len(TARGET_COLUMNS), hidden_size=8, num_layers=num_layers, dropout=0.0,
                            target_columns=TARGET_COLUMNS if residual else None,
-                           window_size=WINDOW if linear_path else None)
+                           window_size=WINDOW if linear_path else None, last_to_head=last_to_head)
     x_scaler = Scaler(np.array([10.0, 2.0, -1.0, 5.0, 0.5]), np.array([3.0, 0.5, 2.0, 1.5, 0.1]))
     y_scaler = Scaler(np.array([10.0, 5.0]), np.array([3.0, 1.5]))
     model.set_scalers(x_scaler, y_scaler)
@@ -54,6 +54,30 @@ def test_residual_model_starts_at_persistence_in_original_units():
         moved = model(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(moved - x[:, -1, TARGET_COLUMNS], np.broadcast_to([3.0, 1.5], moved.shape),
                                rtol=1e-5, atol=1e-4)
+
+
+def test_the_head_reads_the_last_rows_inputs_and_a_checkpoint_from_before_loads_as_it_was(tmp_path):
+    """Since `last_to_head`, the head reads the last row's standardised inputs beside the LSTM's output: a change in
+    the last row alone moves the output through the head. A checkpoint saved before has no such key and loads as the
+    model it was (its head reads the LSTM's output alone)."""
+    from bwkit.training.model import load_checkpoint
+
+    model, x = _model(residual=False, linear_path=False), _windows(4)
+    with torch.no_grad():
+        model.head[-1].weight.normal_()
+        first = model.head[0].weight[:, 8:].clone()    # the columns that read the last row
+        model.head[0].weight[:, 8:] = 0
+        without = model(torch.as_tensor(x)).numpy()
+        model.head[0].weight[:, 8:] = first
+        assert not np.allclose(model(torch.as_tensor(x)).numpy(), without)
+    before = _model(residual=False, linear_path=False, last_to_head=False)
+    kwargs = {"n_features": FEATURES, "n_targets": len(TARGET_COLUMNS), "hidden_size": 8, "num_layers": 1,
+              "dropout": 0.0, "target_columns": None, "calendar_columns": None, "window_size": None}
+    torch.save({"state_dict": before.state_dict(), "model": kwargs}, tmp_path / "before.pth")
+    loaded, _ = load_checkpoint(tmp_path / "before.pth")
+    assert not loaded.last_to_head and loaded.head[0].in_features == 8
+    with torch.no_grad():
+        np.testing.assert_array_equal(loaded(torch.as_tensor(x)).numpy(), before(torch.as_tensor(x)).numpy())
 
 
 def test_the_linear_path_adds_a_linear_map_of_the_standardised_window():
