@@ -84,19 +84,33 @@ def _check_range(name: str, kind: str, type_, *, low, high) -> None:
                              f"({ask})")
     if not low < high:
         raise ParameterError(f"--space {name}: the low bound {low!r} must be below the high bound {high!r}")
+    if kind == "log" and not low > 0:
+        raise ParameterError(f"--space {name}: a log range needs a low bound above 0, got {low!r}")
+
+
+# How a trial runs, not what it finds: free to differ when a study is continued.
+RUN_SETTINGS = {"device", "num_threads", "tracking"}
 
 
 def _same_search(study, space: dict, base: dict) -> None:
     """A continued study searches what it began with: the same space over the same other parameters (kept in the
-    study's storage when it began). Trials over another space or base would share one table and one sampler."""
-    wanted = {"space": {k: repr(v) for k, v in space.items()}, "base": base}
-    if "space" not in study.user_attrs:   # a new study
+    study's storage by its first trial's client). Trials over another space or base would share one table and one
+    sampler. A study with no trial yet takes what it is given; one from before this record is not checked."""
+    from optuna.distributions import distribution_to_json
+
+    wanted = {"space": {k: distribution_to_json(v) for k, v in space.items()},
+              "base": {k: v for k, v in base.items() if k not in space and k not in RUN_SETTINGS}}
+    if not study.trials:
         for key, value in wanted.items():
             study.set_user_attr(key, value)
         return
-    changed = [f"{name}: {before.get(name)!r} then, {now.get(name)!r} now"
-               for key in wanted for before, now in [(study.user_attrs.get(key) or {}, wanted[key])]
-               for name in sorted(set(before) | set(now)) if before.get(name) != now.get(name)]
+    recorded = {key: study.user_attrs.get(key) for key in wanted}
+    if recorded["space"] is None:
+        return
+    changed = [f"{name}: {before.get(name)!r} then, {wanted[key].get(name)!r} now"
+               for key, before in recorded.items()
+               for name in sorted(set(before) | (set(wanted[key]) if key == "space" else set()))
+               if before.get(name) != wanted[key].get(name)]   # a parameter the kit gained since is not compared
     if changed:
         raise ParameterError(f"study {study.study_name!r} began with another search ({'; '.join(changed[:3])}"
                              f"{'; ...' if len(changed) > 3 else ''}): continue it with the same --space, --set and "

@@ -33,3 +33,29 @@ def test_each_form_becomes_its_distribution():
 def test_a_bad_space_is_refused_with_the_parameter_named(pair, words):
     with pytest.raises(ParameterError, match=words):
         parse_space([pair])
+
+
+def test_a_continued_study_is_checked_against_what_it_began_with_but_not_against_how_trials_run():
+    """The space and the parameters that shape a trial's result must be those the study began with; the device, the
+    threads and the tracking may change, as may a searched parameter's own base value or one the kit gained since.
+    A study with no trial yet takes what it is given (a first attempt that failed before any trial)."""
+    from bwkit.experiments import tune
+    from bwkit.runs import configure
+
+    base = configure().without("run_dir", "output").to_dict()
+    space = parse_space(["learning_rate=log:1e-4:1e-2"])
+    study = optuna.create_study()
+    tune._same_search(study, parse_space(["hidden_size=int:8:16"]), {**base, "epochs": 3})   # no trial: replaced
+    tune._same_search(study, space, base)
+    study.add_trial(optuna.trial.create_trial(params={"learning_rate": 1e-3}, distributions=space, value=0.5))
+    tune._same_search(study, space, {**base, "device": "cpu", "num_threads": 2, "tracking": False,
+                                     "learning_rate": 0.1, "a_parameter_added_later": 1})
+    for other_space, other_base, named in ((parse_space(["learning_rate=log:1e-5:1e-2"]), base, "learning_rate"),
+                                           (space, {**base, "epochs": 3}, "epochs")):
+        with pytest.raises(ParameterError, match=f"began with another search \\({named}: "):
+            tune._same_search(study, other_space, other_base)
+
+
+def test_a_log_range_needs_a_positive_low_bound():
+    with pytest.raises(ParameterError, match="a log range needs a low bound above 0"):
+        parse_space(["num_threads=log:0:8"])
