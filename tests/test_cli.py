@@ -13,6 +13,7 @@ from bwkit.runs import params
     (["--set", "epoch=3"], "unknown parameter 'epoch'"),
     (["--set", "epochs=lots"], "parameter 'epochs' expects int"),
     (["--set", "run_dir=/tmp/x"], "set by bwkit run"),
+    (["--set", "output=/tmp"], "parameter 'output' is set by bwkit run"),   # said before its value's own rule
     (["--set", "noequals"], "expects key=value"),
     (["-f", "/nonexistent/params.yml"], "parameters file /nonexistent/params.yml"),
 ])

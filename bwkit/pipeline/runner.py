@@ -40,7 +40,6 @@ from bwkit.runs import (
     notebook_parameters,
     notebook_path,
     now,
-    pipeline_parameters,
     reconcile,
     runs_root as default_runs_root,
     this_process,
@@ -163,11 +162,8 @@ def stage_notebook(stage: str) -> Path:
 
 def _checked(overrides: Mapping, parameters_file=None, sets=()) -> tuple[Config, bool]:
     """The run's configuration and whether it reads an external CSV (then generation does not run)."""
-    config = configure(overrides, parameters_file=parameters_file, sets=sets)
-    defaults = {name: p.default for name, p in pipeline_parameters().items()}
-    for name, why in SET_BY_BWKIT.items():
-        if config[name] != defaults[name]:
-            raise ParameterError(f"parameter '{name}' is set by bwkit run: it {why}")
+    config = configure(overrides, parameters_file=parameters_file, sets=sets,
+                       not_given={name: f"is set by bwkit run: it {why}" for name, why in SET_BY_BWKIT.items()})
     config = config.without(*SET_BY_BWKIT)
     external = bool(config.data_path)
     if external:  # a missing or bad file fails the run's data check, with the loader's message
@@ -374,8 +370,9 @@ def resume(run_dir, log=print, progress: bool = False, *, on_finish=None) -> Pat
         raise ParameterError(f"run {files.root.name} succeeded: nothing to resume (`bwkit reproduce` it to train it "
                              "again from its record, or `bwkit check` it to see whether its files changed)")
     config, data = Config(record.data["parameters"]), record.data["data"]
-    if not data["generated"] and data.get("sha256") and sha256_file(data["path"]) != data["sha256"]:
-        raise ParameterError(f"{data['path']} changed since run {files.root.name} started: start a new run")
+    if not data["generated"] and data.get("sha256") and (not Path(data["path"]).is_file()
+                                                         or sha256_file(data["path"]) != data["sha256"]):
+        raise ParameterError(f"{data['path']} is gone or changed since run {files.root.name} started: start a new run")
     stages = STAGES if data["generated"] else STAGES[1:]
     first = next((i for i, s in enumerate(stages) if record.data["stages"].get(s, {}).get("status") != "succeeded"
                   or not _unchanged(files, record.data["stages"][s])), len(stages))

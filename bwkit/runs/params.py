@@ -58,12 +58,18 @@ def _parses_as_start(value: str) -> bool:
 
 
 def _not_a_folder(value: str) -> bool:
-    return not value or not Path(value).expanduser().is_dir()
+    try:
+        return not value or not Path(value).expanduser().is_dir()
+    except (OSError, RuntimeError):   # a name too long, ~nouser: not this rule's to say; the stage says it
+        return True
 
 
 def _not_a_file(value: str) -> bool:
-    path = Path(value).expanduser()
-    return not path.exists() or path.is_dir()
+    try:
+        path = Path(value).expanduser()
+        return not path.exists() or path.is_dir()
+    except (OSError, RuntimeError):
+        return True
 
 
 def _device_here(value: str) -> bool:
@@ -303,10 +309,10 @@ def _parse_sets(pairs, known: dict[str, Parameter]) -> dict[str, object]:
 
 def _yaml_text(param: Parameter, value):
     """A YAML list or date given for a text parameter, as the text it stands for: the list joined by commas, the date
-    in ISO 8601. (papermill's `-y` and `-f` inject YAML's types as they are.)"""
+    in ISO 8601. (papermill's `-y` and `-f` inject a list as a list, a date as text; `bwkit run -f` reads both.)"""
     import datetime as dt
 
-    if param.type is str and isinstance(value, (list, tuple)):
+    if param.type is str and isinstance(value, list):
         return ",".join(str(v) for v in value)
     if param.type is str and isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat().replace("+00:00", "Z")
@@ -345,15 +351,23 @@ def _read_parameters_file(path, known: dict[str, Parameter]) -> dict:
     return values
 
 
-def configure(values: Mapping | None = None, *, parameters_file=None, sets=(), stage: str | None = None) -> Config:
+def configure(values: Mapping | None = None, *, parameters_file=None, sets=(), stage: str | None = None,
+              not_given: Mapping[str, str] = {}) -> Config:
     """Defaults, then a YAML parameters file, then `values`, then `--set` strings: one checked configuration.
 
     stage: one notebook's parameters (a stage name or a notebook path); default: every stage's.
     Unknown names are refused with a "did you mean"; every value is checked for type and range.
+    not_given: names the caller sets itself, refused when given another value than the default, with the reason
+    mapped to.
     """
     known = notebook_parameters(stage) if stage else pipeline_parameters()
     config = {name: p.default for name, p in known.items()}
-    given = {**_read_parameters_file(parameters_file, known), **(values or {}), **_parse_sets(sets, known)}
+    from_file = _read_parameters_file(parameters_file, known)
+    named = {**from_file, **(values or {}), **{n.strip(): v for n, _, v in (pair.partition("=") for pair in sets)}}
+    for name in named.keys() & not_given.keys():
+        if named[name] != known[name].default:   # said before the value's own rules are checked
+            raise ParameterError(f"parameter '{name}' {not_given[name]}")
+    given = {**from_file, **(values or {}), **_parse_sets(sets, known)}
     for name, value in given.items():
         if name not in known:
             raise unknown_parameter(name, known)

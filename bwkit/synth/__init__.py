@@ -75,7 +75,7 @@ def generate(samples: int, seed: int, profile: str, *, start: str) -> pd.DataFra
 
 def write(path, samples: int, seed: int, *, profile: str, start: str) -> Path:
     """Generate and write the CSV to ``path`` (creating its folder); return the path."""
-    path = Path(path)
+    path = Path(path).expanduser()   # `-p output ~/data.csv` means the home folder, as for the other paths
     frame = generate(samples, seed, profile, start=start)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_csv(frame, path)
