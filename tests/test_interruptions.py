@@ -14,6 +14,7 @@ from bwkit import cli
 from bwkit.pipeline import runner as pipeline
 from bwkit.pipeline.kernels import SOCKETS
 from bwkit.runs.artifacts import RunFolder
+from bwkit.runs import this_process
 from bwkit.reports.pages import write_runs_index
 
 from conftest import TINY_RUN, write_synthetic
@@ -103,6 +104,14 @@ def test_resume_reruns_a_finished_stage_whose_files_changed_and_refuses_a_finish
     assert cli.main(["resume", str(copy.root)]) == 2    # succeeded: nothing to resume, refused as a bad argument
     said = capsys.readouterr().err
     assert said.startswith("bwkit: run copy succeeded: nothing to resume") and "failed" not in said
+    record = json.loads(copy.run_json.read_text())
+    for status, process, data, words in (   # refused before anything runs, each in its own words
+            ("running", this_process(), record["data"], "is still running (process"),
+            ("failed", record["process"], {**record["data"], "generated": False, "path": str(tmp_path / "gone.csv")},
+             "gone.csv is gone or changed since run copy started")):
+        copy.run_json.write_text(json.dumps({**record, "status": status, "process": process, "data": data}))
+        assert cli.main(["resume", str(copy.root)]) == 2 and words in capsys.readouterr().err
+    copy.run_json.write_text(json.dumps(record))
     record = json.loads(copy.run_json.read_text())
     record["status"], record["error"] = "interrupted", "interrupted by SIGINT"   # as its last stage ended
     copy.run_json.write_text(json.dumps(record))
