@@ -193,13 +193,15 @@ def test_bwkit_predict_scores_a_runs_own_data(tiny_run, tmp_path, capsys):
 
 
 def test_a_run_folder_moved_elsewhere_is_scored_on_its_own_copy_of_the_data(tiny_run, tmp_path):
-    """06_predict's default rows: where the path the run recorded is gone (the folder was moved or copied to another
-    machine), the run folder's own copy, when it is the file the model was trained on (sha256)."""
+    """06_predict's default rows: where the run recorded another path (the folder was moved or copied to another
+    machine, where that path is gone or holds another file), the run folder's own copy, when it is the file the model
+    was trained on (sha256)."""
     from bwkit.runs import RunFolder
 
     copy = RunFolder(shutil.copytree(tiny_run.root, tmp_path / "moved"))
     model = Predictor.from_run(copy.root)
-    assert model.data_path == model.metadata["data"]["path"]   # the recorded file is there: it is the one read
+    assert model.data_path == str(copy.data) != model.metadata["data"]["path"]   # its own, where the original is too
+    assert Path(Predictor.from_run(tiny_run.root).data_path).resolve() == tiny_run.data.resolve()   # and there
     gone = str(tmp_path / "gone" / "telemetry.csv")
     moved = Predictor(model.onnx_path, {**model.metadata, "data": {**model.metadata["data"], "path": gone}},
                       metadata_path=model.metadata_path)

@@ -115,11 +115,13 @@ class RunFolder:
         return sorted(str(n) for n in names if str(n) not in UNHASHED and n.parts[0] != self.SERVING)
 
     def data_file(self, recorded: str, sha256: str | None) -> str:
-        """The data the run was trained on: the path it recorded, or, where that is gone (the folder was copied or
-        moved elsewhere), its own copy (data/telemetry.csv) when that is the same file (sha256)."""
-        if Path(recorded).exists() or not self.data.is_file() or sha256_file(self.data) != sha256:
+        """The data the run was trained on: the folder's own copy (data/telemetry.csv) when it holds the file trained
+        on (the same sha256) and the run recorded another path (the folder was copied or moved elsewhere, where that
+        path may be gone or hold another file); else the path it recorded."""
+        own = self.data
+        if not own.is_file() or Path(recorded).resolve() == own.resolve() or sha256_file(own) != sha256:
             return recorded
-        return str(self.data)
+        return str(own)
 
     def hashes(self, names=None) -> dict[str, str]:
         """sha256 of the named files (default: every file of `files()`): the manifest `bwkit check` verifies."""
