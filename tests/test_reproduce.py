@@ -50,6 +50,16 @@ def test_a_run_that_differs_is_reported_as_drift_by_its_weights_metrics_and_onnx
     assert drifted["ONNX outputs on the test windows"] > 0
     assert result["verdict"] == f"drifted (3 of {result['compared']} comparisons differ)"
 
+    # a run trained before the head read the last row, reproduced since (or the other way round): the head's first
+    # layer has another shape, said as such (it was left out of the comparison without a word)
+    checkpoint["model"]["last_to_head"] = False
+    hidden = checkpoint["model"]["hidden_size"]
+    checkpoint["state_dict"]["head.0.weight"] = checkpoint["state_dict"]["head.0.weight"][:, :hidden].clone()
+    torch.save(checkpoint, other.checkpoint)
+    rows = {row["what"]: row for row in compare(tiny_run, other)["drift"]}
+    assert rows["weights head.0.weight shape"]["reproduced"] == [hidden, hidden]
+    assert rows["weights head.0.weight shape"]["original"][1] > hidden
+
 
 def test_a_reproduction_on_other_vector_units_names_them_beside_the_drift(tiny_run, tmp_path):
     """The same CPU model name can come with or without AVX-512, and the two train to different last digits: a

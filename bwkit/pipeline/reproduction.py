@@ -28,9 +28,13 @@ def _weights(a: RunFolder, b: RunFolder) -> list[dict]:
     import torch
 
     old, new = (torch.load(f.checkpoint, map_location="cpu", weights_only=True)["state_dict"] for f in (a, b))
-    return [{"what": f"weights {name}", "original": None, "reproduced": None,
+    shape = {name: [None if w is None else list(w.shape) for w in (old.get(name), new.get(name))]
+             for name in sorted(old.keys() | new.keys())}
+    return [{"what": f"weights {name} shape", "original": shape[name][0], "reproduced": shape[name][1],
+             "difference": 1.0} for name in shape if shape[name][0] != shape[name][1]] + [
+            {"what": f"weights {name}", "original": None, "reproduced": None,
              "difference": float((old[name].double() - new[name].double()).abs().max())}
-            for name in old if name in new and old[name].shape == new[name].shape and old[name].numel()]
+            for name in shape if shape[name][0] == shape[name][1] and old[name].numel()]
 
 
 def _metrics(a: RunFolder, b: RunFolder) -> list[dict]:
