@@ -116,8 +116,8 @@ def vector_units() -> str:
 
     torch and oneDNN pick their kernels by them: the same CPU model name can come with or without AVX-512, and the
     two train a model to different last digits (`make run`'s average skill at 2d2ad06: 0.9085 with AVX2 kernels,
-    0.9062 with AVX-512 ones). `bwkit reproduce` lists them when they differ. The kernels' environment variables that cap them
-    (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS) are added where set.
+    0.9062 with AVX-512 ones). `bwkit reproduce` lists them when they differ. The kernels' environment variables
+    that cap them (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA, MKL_ENABLE_INSTRUCTIONS) are added where set.
     """
     units = " ".join(sorted(f for f in _cpuinfo().get("flags", "").split() if f.startswith("avx")))
     caps = [f"{k}={os.environ[k]}" for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")

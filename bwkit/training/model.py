@@ -15,7 +15,7 @@ model then holds ridge on the flattened window as a special case, and the LSTM l
 linear map cannot. It starts at zero, so an untrained model is still persistence (or the mean).
 With `last_to_head` (every model trained since it was added; a checkpoint without it loads as it was) the head reads
 the last row's standardised inputs beside the LSTM's last output: a non-linear function of the last values without
-the LSTM's saturating gates in between (lower validation loss on every data set of docs/results.md).
+the LSTM's saturating gates in between (lower validation loss on six of the eight data sets of docs/results.md).
 """
 from __future__ import annotations
 
