@@ -13,7 +13,7 @@ from bwkit.pipeline import runner as pipeline
 from bwkit.runs.artifacts import RunFolder
 from bwkit.data.loader import sha256_file
 from bwkit.data.loader import load_telemetry
-from bwkit.errors import ParameterError, RunError
+from bwkit.errors import ParameterError
 from bwkit.pipeline.reproduction import reproduce
 from bwkit.runs.params import configure
 from bwkit.runs.paths import ROOT
@@ -145,7 +145,7 @@ def test_changed_external_data_is_refused_before_anything_runs(real_run, real_sl
     backup = real_slice.read_bytes()
     try:
         real_slice.write_bytes(backup + b"\n")   # the same rows, other bytes: not the sha256 recorded
-        with pytest.raises(RunError, match="is not the data run <svg onload=alert.*> read"):
+        with pytest.raises(ParameterError, match="is not the data run <svg onload=alert.*> read"):
             reproduce(copy.root, log=lambda *_: None)
     finally:
         real_slice.write_bytes(backup)

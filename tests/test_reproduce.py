@@ -85,3 +85,12 @@ def test_the_vector_units_name_a_cap_set_on_the_kernels(monkeypatch):
 
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     assert vector_units().endswith("ONEDNN_MAX_CPU_ISA=AVX2")
+
+
+def test_a_run_that_did_not_succeed_is_refused_as_a_bad_argument_before_anything_runs(tiny_run, tmp_path, capsys):
+    """Exit 2 and nothing ran, as `bwkit resume` refuses a run with nothing to resume (it was "run failed", exit 1)."""
+    copy = RunFolder(shutil.copytree(tiny_run.root, tmp_path / "copy"))
+    copy.run_json.write_text(json.dumps({**json.loads(copy.run_json.read_text()), "status": "failed"}))
+    assert cli.main(["reproduce", str(copy.root)]) == 2
+    assert capsys.readouterr().err.startswith("bwkit: run tiny is 'failed' in its record: only a succeeded run can be reproduced")
+    assert not (tmp_path / "tiny-reproduced").exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bwkit.data import sha256_file
-from bwkit.errors import RunError
+from bwkit.errors import ParameterError
 from bwkit.runs import ROOT, Config, RunFolder, RunRecord, model_version, read_record
 
 
@@ -91,15 +91,16 @@ def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict
     original = RunFolder(Path(run_dir).expanduser().resolve())
     record = read_record(original)
     if record.get("status") != "succeeded":
-        raise RunError(f"run {record['run_id']} is {record.get('status')}: only a succeeded run can be reproduced")
+        raise ParameterError(f"run {record['run_id']} is {record.get('status')!r} in its record: only a succeeded "
+                             "run can be reproduced")   # refused like a bad argument (exit 2), as resume refuses
     config = Config(record["parameters"])
     if record["data"]["generated"]:
         config = config.replace(data_path="")   # generate it again: its sha256 is compared with the record's
     else:
         path = _data_path(record)
         if not path.is_file() or sha256_file(path) != record["data"].get("sha256"):
-            raise RunError(f"{path} is not the data run {record['run_id']} read (sha256 {record['data'].get('sha256')}"
-                           f"); restore that file to reproduce it")
+            raise ParameterError(f"{path} is not the data run {record['run_id']} read (sha256 {record['data'].get('sha256')}"
+                                 f"); restore that file to reproduce it")
         config = config.replace(data_path=str(path))
     index = run(config, run_id=run_id or f"{record['run_id']}-reproduced", runs_root=original.root.parent, log=log)
     reproduced = RunFolder(index.parent)
