@@ -42,6 +42,7 @@ def test_evaluate_notebook_reports_the_guide_fields_and_every_method(tiny_run):
     assert set(report["achieved_metrics"]) == {"correlation", "mape", "accuracy_percent"}
     assert list(report["comparison"]) == methods.method_names()   # synthetic data with a twin: every registered method
     assert "hour and weekday" in report["summary"] and report["model_size_mb"] > 0
+    assert report["model"].endswith("the head reading the last row too)")   # the model as trained since last_to_head
     for method in report["comparison"].values():
         assert list(method["per_target"]) == TARGETS
     assert report["comparison"][methods.REFERENCE]["average"]["skill"] == pytest.approx(0.0)

@@ -176,7 +176,8 @@ def write_report(path, evaluation: Evaluation, saved: dict, *, summary_text: str
     report = {
         "model": f"LSTM (hidden {saved['model']['hidden_size']} x {saved['model']['num_layers']} layer(s), "
                  f"window {Config(saved['config']).window_size}"
-                 f"{', with a linear path over the window' if saved['model'].get('window_size') else ''})",
+                 f"{', with a linear path over the window' if saved['model'].get('window_size') else ''}"
+                 f"{', the head reading the last row too' if saved['model'].get('last_to_head') else ''})",
         "success": evaluation.verdicts()[MODEL],
         "achieved_metrics": {"correlation": avg["correlation"], "mape": avg["mape"],
                              "accuracy_percent": 100.0 - avg["mape"]},
