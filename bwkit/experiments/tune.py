@@ -104,13 +104,13 @@ def _same_search(study, space: dict, base: dict) -> None:
         for key, value in wanted.items():
             study.set_user_attr(key, value)
         return
-    recorded = {key: study.user_attrs.get(key) for key in wanted}
-    if recorded["space"] is None:
+    space_then, base_then = study.user_attrs.get("space"), study.user_attrs.get("base") or {}
+    if space_then is None:
         return
-    changed = [f"{name}: {before.get(name)!r} then, {wanted[key].get(name)!r} now"
-               for key, before in recorded.items()
-               for name in sorted(set(before) | (set(wanted[key]) if key == "space" else set()))
-               if before.get(name) != wanted[key].get(name)]   # a parameter the kit gained since is not compared
+    names = [("space", name, space_then) for name in sorted(space_then.keys() | wanted["space"].keys())]
+    names += [("base", name, base_then) for name in sorted(base_then)]   # one the kit gained since is not compared
+    changed = [f"{name}: {then.get(name)!r} then, {wanted[key].get(name)!r} now"
+               for key, name, then in names if then.get(name) != wanted[key].get(name)]
     if changed:
         raise ParameterError(f"study {study.study_name!r} began with another search ({'; '.join(changed[:3])}"
                              f"{'; ...' if len(changed) > 3 else ''}): continue it with the same --space, --set and "

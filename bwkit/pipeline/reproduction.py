@@ -99,8 +99,8 @@ def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict
     else:
         path = _data_path(record)
         if not path.is_file() or sha256_file(path) != record["data"].get("sha256"):
-            raise ParameterError(f"{path} is not the data run {record['run_id']} read (sha256 {record['data'].get('sha256')}"
-                                 f"); restore that file to reproduce it")
+            raise ParameterError(f"{path} is not the data run {record['run_id']} read "
+                                 f"(sha256 {record['data'].get('sha256')}); restore that file to reproduce it")
         config = config.replace(data_path=str(path))
     index = run(config, run_id=run_id or f"{record['run_id']}-reproduced", runs_root=original.root.parent, log=log)
     reproduced = RunFolder(index.parent)

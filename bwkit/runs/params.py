@@ -362,12 +362,12 @@ def configure(values: Mapping | None = None, *, parameters_file=None, sets=(), s
     """
     known = notebook_parameters(stage) if stage else pipeline_parameters()
     config = {name: p.default for name, p in known.items()}
-    from_file = _read_parameters_file(parameters_file, known)
-    named = {**from_file, **(values or {}), **{n.strip(): v for n, _, v in (pair.partition("=") for pair in sets)}}
+    early = {**_read_parameters_file(parameters_file, known), **(values or {})}
+    named = {**early, **{n.strip(): text for n, _, text in (pair.partition("=") for pair in sets)}}
     for name in named.keys() & not_given.keys():
         if named[name] != known[name].default:   # said before the value's own rules are checked
             raise ParameterError(f"parameter '{name}' {not_given[name]}")
-    given = {**from_file, **(values or {}), **_parse_sets(sets, known)}
+    given = {**early, **_parse_sets(sets, known)}
     for name, value in given.items():
         if name not in known:
             raise unknown_parameter(name, known)

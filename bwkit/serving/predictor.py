@@ -143,8 +143,9 @@ class Predictor:
         """The file the model was trained on: the path its run recorded, or that run folder's own copy of it where
         the folder was copied or moved elsewhere (`RunFolder.data_file`)."""
         data = self.metadata.get("data", {})
-        folder = RunFolder(self.metadata_path.parent) if self.metadata_path else None
-        return folder.data_file(data.get("path", ""), data.get("sha256")) if folder else data.get("path", "")
+        if self.metadata_path is None:   # built from files outside any run folder
+            return data.get("path", "")
+        return RunFolder(self.metadata_path.parent).data_file(data.get("path", ""), data.get("sha256"))
 
     def predict_windows(self, X: np.ndarray) -> np.ndarray:
         """Prepared windows [n, window, features] (float32, original units) -> predictions [n, targets]."""
