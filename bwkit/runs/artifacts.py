@@ -7,14 +7,12 @@ spells them: notebooks, the pipeline, the HTML pages and the benchmark ask a
 """
 from __future__ import annotations
 
-import errno
 import json
 import math
-import os
 from pathlib import Path
 
 from bwkit.data import sha256_file
-from bwkit.errors import DiskFull
+from bwkit.files import whole_file
 from bwkit.runs.paths import scratch_run
 
 RUNS_INDEX = "index.html"   # runs/index.html: every run, one row each
@@ -161,21 +159,11 @@ def comparison_folder(runs_root, name: str) -> Path:
 
 
 def write_atomic(path, text: str) -> Path:
-    """Write a whole file or nothing: a reader sees the old text or the new, never half of it.
-
-    A write that fails (a full disk, a folder gone) leaves no partial file behind and raises
-    `DiskFull` for a full disk, the OSError otherwise."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
+    """Write a whole file or nothing (`bwkit.files.whole_file`): a reader sees the old text or the new, never half
+    of it. A full disk raises `DiskFull`, another failure its OSError; neither leaves a partial file behind."""
+    with whole_file(path) as partial:
         partial.write_text(text, encoding="utf-8")
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise DiskFull(f"no space left on {path.parent} (writing {path.name})") from None
-        raise
-    return path
+    return Path(path)
 
 
 def strict(value):

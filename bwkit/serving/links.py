@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import uuid
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bwkit.data import Rows
+from bwkit.files import whole_file
 from bwkit.serving.predictor import Predictor
 
 FORMAT = 1
@@ -120,25 +119,13 @@ def snapshot_arrays(links: Links, run_id: str) -> dict[str, np.ndarray]:
 
 
 def write_snapshot(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """The arrays to `path`, atomically and durably (a crash leaves the previous snapshot whole)."""
+    """The arrays to `path`, whole and durably (`bwkit.files.whole_file`): a crash or a full disk leaves the
+    previous snapshot whole, and each write has a partial file of its own."""
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.partial")   # one per write
-    try:
-        with open(partial, "wb") as handle:
-            handle.write(buffer.getbuffer())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)   # a snapshot that failed (a full disk) leaves no half of itself
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)   # the rename itself survives a power loss
-    finally:
-        os.close(directory)
+    with whole_file(path, durable=True) as partial:
+        partial.write_bytes(buffer.getbuffer())
     return path
 
 

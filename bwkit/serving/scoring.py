@@ -7,7 +7,6 @@ block's last row waits for the next block, which holds the actual value it predi
 """
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bwkit.data import Rows, iter_tables, require_cadence, rows_from_frame
-from bwkit.errors import DataError, DiskFull
+from bwkit.errors import DataError
+from bwkit.files import whole_file
 from bwkit.serving.predictor import Predictor, carry_before, check_continues
 
 BLOCK_BYTES = 16 << 20   # CSV bytes per block: about 130,000 rows of ten columns
@@ -58,11 +58,10 @@ def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BL
     check_output(csv_path, out_path, force)
     window = predictor.recipe.window_size
     tail, carry, written, read = None, {}, 0, 0
-    partial = out_path.with_name(out_path.name + ".partial")   # renamed into place only when complete
     bar = tqdm(total=os.path.getsize(csv_path) if csv_path.is_file() else None, unit="B", unit_scale=True,
                desc=f"predict {csv_path.name}", disable=not progress or not csv_path.is_file())   # else: its error
     try:
-        with open(partial, "wb") as out:
+        with whole_file(out_path) as partial, open(partial, "wb") as out:   # renamed into place only when complete
             for frame, source in iter_tables(csv_path, block_bytes, on_bytes=bar.update):
                 block = rows_from_frame(frame, predictor.recipe, source)
                 if tail is not None:
@@ -80,14 +79,10 @@ def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BL
                 raise DataError(f"{csv_path}: {read} rows; the model reads windows of {window} rows")
             forecast = predictor.forecast(tail, carry, first=len(tail) - 1)
             written += _write(predictor, forecast, tail, out=out, header=False)
-        partial.replace(out_path)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise DiskFull(f"no space left on {out_path.parent} (writing {out_path.name}); nothing was written") from None
-        shown = out_path if exc.filename in (None, str(partial)) else exc.filename   # the .partial is ours, not theirs
+    except OSError as exc:   # a full disk is whole_file's DiskFull, the old output kept
+        shown = out_path if exc.filename is None or str(exc.filename).endswith(".partial") else exc.filename
         raise DataError(f"{shown}: cannot be written ({exc.strerror or exc})"
                         if shown == out_path else f"{shown}: {exc.strerror or exc}") from None
     finally:
         bar.close()
-        partial.unlink(missing_ok=True)
     return {"rows": read, "predictions": written, "output": str(out_path)}

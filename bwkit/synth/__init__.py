@@ -29,6 +29,7 @@ import pandas as pd
 
 from bwkit.data import give_back
 from bwkit.errors import ParameterError
+from bwkit.files import whole_file
 from bwkit.schema import METRICS, oracle_column
 from bwkit.synth import dwcp, legacy
 from bwkit.synth.csvwrite import write_csv
@@ -78,7 +79,8 @@ def write(path, samples: int, seed: int, *, profile: str, start: str) -> Path:
     path = Path(path).expanduser()   # `-p output ~/data.csv` means the home folder, as for the other paths
     frame = generate(samples, seed, profile, start=start)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(frame, path)
+    with whole_file(path) as partial:   # a full disk leaves the file that was there, not half of a new one
+        write_csv(frame, partial)
     del frame
     give_back()   # the generator's freed temporaries, before the notebook reads the file back
     return path

@@ -11,7 +11,7 @@ from bwkit.runs.paths import ROOT
 
 PACKAGE = ROOT / "bwkit"
 # Bottom to top: a module may import only its own subpackage and those before it.
-LAYERS = ["errors", "schema", "lazy", "data", "synth", "runs", "features", "training", "evaluation", "serving",
+LAYERS = ["errors", "files", "schema", "lazy", "data", "synth", "runs", "features", "training", "evaluation", "serving",
           "reports", "pipeline", "experiments", "predictor", "cli"]
 SUBPACKAGES = [d.name for d in sorted(PACKAGE.iterdir()) if (d / "__init__.py").is_file()]
 FACED = [s for s in SUBPACKAGES if s != "synth"]   # synth's __init__ is its whole API

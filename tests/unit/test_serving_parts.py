@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bwkit.data import parse_rows
-from bwkit.errors import DataError, ParameterError, RunError
+from bwkit.errors import DataError, DiskFull, ParameterError, RunError
 from bwkit.features import Recipe
 from bwkit.serving.guard import dumps
 from bwkit.serving.meters import reason
@@ -200,10 +200,12 @@ def test_a_snapshot_that_cannot_be_written_leaves_no_half_of_itself(tmp_path, mo
 
     def full(fd):
         raise OSError(28, "No space left on device")
+    write_snapshot(tmp_path / "links.npz", {"x": np.arange(3)})
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError):
-        write_snapshot(tmp_path / "links.npz", {"x": np.zeros(3)})
-    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(DiskFull, match="no space left on .*links.npz"):
+        write_snapshot(tmp_path / "links.npz", {"x": np.zeros(5)})
+    assert [p.name for p in tmp_path.iterdir()] == ["links.npz"]   # the previous snapshot, whole
+    assert np.load(tmp_path / "links.npz")["x"].tolist() == [0, 1, 2]
 
 
 def test_two_snapshots_written_at_once_never_remove_each_others_file(tmp_path):
