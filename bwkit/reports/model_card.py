@@ -11,7 +11,7 @@ import html
 import json
 from pathlib import Path
 
-from bwkit.runs import RunFolder, model_version, write_atomic
+from bwkit.runs import RunFolder, model_version, record_or_empty, write_atomic
 from bwkit.schema import unit
 
 # Each block: ("h2", text) | ("p", text) | ("ul", [items]) | ("table", [header], [[cells], ...])
@@ -208,7 +208,7 @@ def _caveats(run: dict, report: dict) -> list:
 def card(run_dir) -> list:
     """The card's blocks, from the run folder's record."""
     files = RunFolder(run_dir)
-    run, report = _read(files.run_json), _read(files.report)
+    run, report = record_or_empty(files), _read(files.report)
     version = model_version(run)
     metadata = _read(files.metadata(version))
     intro = [("h1", f"Model card: run {run.get('run_id', files.root.name)}"),

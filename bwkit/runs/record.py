@@ -133,6 +133,15 @@ def read_record(files: RunFolder) -> dict:
     return data
 
 
+def record_or_empty(files: RunFolder) -> dict:
+    """`read_record`, or {} where there is no readable record (a card or a model's description drawn for a folder
+    whose record is missing or half-written says "unknown" rather than failing)."""
+    try:
+        return read_record(files)
+    except RunError:
+        return {}
+
+
 def model_version(record: dict) -> str:
     """The model version a run exported under: its recorded parameter, else 04_export's default."""
     from bwkit.runs.params import notebook_parameters

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from bwkit.runs import RunFolder
+from bwkit.runs import RunFolder, record_or_empty
 from bwkit.serving.predictor import Predictor
 
 
@@ -31,7 +31,7 @@ def model_info(folder: RunFolder, predictor: Predictor) -> dict:
 
 
 def _finished(folder: RunFolder) -> str:
-    record = _json(folder.run_json)
+    record = record_or_empty(folder)
     return record.get("finished") or "" if record.get("status") == "succeeded" else ""
 
 

@@ -115,6 +115,10 @@ def test_run_json_is_read_in_one_place_and_the_calendar_cell_computed_in_one():
             if re.search(r"\*\s*(7|WEEKDAYS)\s*\+|//\s*(7|WEEKDAYS)\b|%\s*(7|WEEKDAYS)\b", line) \
                     and not line.strip().startswith("#") and "86400" not in line:   # a weekday from epoch days
                 cells.append(f"{path.relative_to(ROOT)}:{i}")
+        for node in ast.walk(ast.parse(path.read_text())):   # a helper handed the path (`_read(files.run_json)`)
+            if isinstance(node, ast.Call) and any(isinstance(a, ast.Attribute) and a.attr == "run_json"
+                                                  for a in node.args):
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert all(r.startswith("bwkit/runs/record.py") for r in readers), readers
     assert {c.split(":")[0] for c in cells} <= {"bwkit/features/calendar.py"}, cells
 
