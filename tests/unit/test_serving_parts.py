@@ -43,6 +43,23 @@ def test_a_huge_integer_gets_the_loaders_refusal_not_an_overflow():
         parse_rows(rows(rtt_ms=10 ** 400), RECIPE)
 
 
+def test_true_and_false_are_one_and_zero_in_rows_as_in_a_csv(tmp_path):
+    """The loader reads a CSV column of True/False (a flag such as is_5g) as 1/0; JSON's true/false mean the same,
+    on the fast path of plain dicts, on one row, and on the frame path a trace_id sends rows through."""
+    import pandas as pd
+
+    from bwkit.data import load_telemetry
+
+    frame = pd.DataFrame({"timestamp": [60.0 * i for i in range(6)], "throughput_mbps": [500.0 + i for i in range(6)],
+                          "rtt_ms": [True, False, True, True, False, True]})
+    frame.to_csv(tmp_path / "flags.csv", index=False)
+    assert "True" in (tmp_path / "flags.csv").read_text()   # written as words, not as 1/0
+    loaded = load_telemetry(tmp_path / "flags.csv", "throughput_mbps,rtt_ms", "rtt_ms", nan_policy="error")
+    assert loaded.X[:, 1].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
+    for given in (rows(rtt_ms=True), rows(rtt_ms=True)[1:], [dict(r, trace_id="a") for r in rows(rtt_ms=False)]):
+        assert parse_rows(given, RECIPE).values["rtt_ms"][-1] == float(given[-1]["rtt_ms"])
+
+
 @pytest.mark.parametrize("message, expected", [
     ("rows, column 'rtt_ms': not found; columns are [...]", "missing_column"),
     ("rows given, column 'rtt_ms', row 3: 'fast' is not a number", "not_a_number"),
