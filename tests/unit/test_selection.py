@@ -133,7 +133,7 @@ def test_with_the_calendar_the_output_leans_on_the_seasonal_profile_only_where_v
         blended = predict(result.model, val.X)
         result.model.blend.zero_()
         alone = predict(result.model, val.X)
-        profile = result.model.seasonal_profile(torch.as_tensor(val.X)).numpy()
+        profile = result.model.seasonal_profile(torch.as_tensor(np.asarray(val.X))).numpy()
         np.testing.assert_allclose(blended, (1 - weight) * alone + weight * profile, rtol=1e-5, atol=1e-3)
         assert ((blended - val.Y) ** 2).mean() <= ((alone - val.Y) ** 2).mean() + 1e-9   # never worse on validation
     assert "blend with the training mean" in (tmp_path / "profile.log").read_text()

@@ -42,7 +42,7 @@ def test_early_stopping_keeps_the_best_epoch_and_the_checkpoint_loads_as_data(tm
     assert saved["best_epoch"] == result.best_epoch and saved["features"] == prepared.features
     assert saved["config"]["patience"] == 2 and saved["data"] == info
     model, _ = load_checkpoint(result.checkpoint)
-    x = torch.as_tensor(prepared.splits["val"].X)
+    x = torch.as_tensor(np.asarray(prepared.splits["val"].X))
     assert torch.equal(model(x), result.model(x))
     log = (tmp_path / "run" / "train.log").read_text()
     assert "early stop" in log and log.count("\nepoch") == result.stopped_epoch
@@ -58,7 +58,7 @@ def test_a_checkpoint_from_before_the_calendar_blend_and_the_linear_path_still_l
     del saved["state_dict"]["linear_columns"]
     torch.save(saved, tmp_path / "old.pth")
     model, _ = load_checkpoint(tmp_path / "old.pth")
-    x = torch.as_tensor(prepared.splits["val"].X)
+    x = torch.as_tensor(np.asarray(prepared.splits["val"].X))
     assert torch.equal(model(x), result.model(x))
 
 
@@ -72,7 +72,7 @@ def test_the_kept_weights_are_a_moving_average_that_smooths_the_validation_curve
     saved = torch.load(averaged.checkpoint, weights_only=True)
     model, _ = load_checkpoint(averaged.checkpoint)   # the kept weights are the average's, and load as saved
     assert saved["best_epoch"] == averaged.best_epoch
-    x = torch.as_tensor(prepared.splits["val"].X)
+    x = torch.as_tensor(np.asarray(prepared.splits["val"].X))
     assert torch.equal(model(x), averaged.model(x))
 
 
