@@ -114,7 +114,9 @@ def test_bad_data_fails_the_run_before_any_training_with_one_message(tmp_path, m
     assert "failed" in run.index.read_text() and "row 41" in run.index.read_text()
 
 
-@pytest.mark.parametrize("run_id", ["index.html", ".hidden", "a/b", "..", "x" * 129, ""])
+@pytest.mark.parametrize("run_id", ["index.html", ".hidden", "a/b", "..", "x" * 129, "", "sweeps", "studies",
+                                    "comparisons", "mlflow.db", "mlflow.db-journal", "mlartifacts", "new\nline",
+                                    "tab\there"])
 def test_a_run_id_that_is_not_a_plain_folder_name_is_refused(tmp_path, run_id):
     with pytest.raises(ParameterError, match="plain folder name"):
         pipeline.run(TINY_RUN, run_id=run_id, runs_root=tmp_path, **QUIET)

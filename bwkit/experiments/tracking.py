@@ -24,11 +24,10 @@ import uuid
 import warnings
 from pathlib import Path
 
-from bwkit.runs import STAGES, RunFolder, model_version, read_record, runs_root as default_runs_root
+from bwkit.runs import (STAGES, TRACKING_ARTIFACTS, TRACKING_DB, RunFolder, model_version, read_record,
+                        runs_root as default_runs_root)
 
 EXPERIMENT = "bwkit"
-DATABASE = "mlflow.db"
-ARTIFACTS = "mlartifacts"
 STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "running": "RUNNING"}
 # A tracking server that does not answer must not hold a run for minutes (MLflow retries with backoff by
 # default), and an offline kit sends MLflow no usage telemetry. Each is a default: the environment wins.
@@ -45,14 +44,14 @@ SCORES = ("mae", "rmse", "mape", "wape", "r2", "correlation", "skill")   # of ea
 def tracking_uri(uri: str | None = None, runs_root=None) -> str:
     """The URI given, else MLFLOW_TRACKING_URI, else the embedded SQLite store under the runs root."""
     root = Path(runs_root or default_runs_root()).resolve()
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / DATABASE}"
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / TRACKING_DB}"
 
 
 def _artifact_root(uri: str) -> str | None:
     """Artifacts beside a SQLite store (MLflow's default would be ./mlruns of whatever folder it runs in)."""
     if not uri.startswith("sqlite:///"):
         return None   # a server keeps (or proxies) its own artifacts
-    return (Path(uri.removeprefix("sqlite:///")).parent / ARTIFACTS).resolve().as_uri()
+    return (Path(uri.removeprefix("sqlite:///")).parent / TRACKING_ARTIFACTS).resolve().as_uri()
 
 
 def _client(uri: str):

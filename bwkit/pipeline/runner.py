@@ -31,7 +31,8 @@ from bwkit.runs import (
     ROOT,
     Config,
     SET_BY_BWKIT,
-    RUNS_INDEX,
+    ROOT_NAMES,
+    TRACKING_DB,
     RunFolder,
     RunRecord,
     STAGES,
@@ -50,15 +51,18 @@ from bwkit.runs import (
 # of notebooks/<stage>.ipynb, with the real stage's parameters. Unset (as everywhere but in tests of how runs are
 # orchestrated: sweeps, a killed client, resume), every run executes the real stages.
 STAND_INS = "BWKIT_STAGE_NOTEBOOKS"
-RUN_ID = re.compile(r"[^/\\\x00]{1,128}")   # a plain folder name; HTML-ish characters are escaped where shown
-RESERVED = {RUNS_INDEX, ".", ".."}
+# a plain folder name, one line; HTML-ish characters are escaped where shown
+RUN_ID = re.compile(r"[^/\\\x00-\x1f\x7f]{1,128}")
 
 
 def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
-    """Create the run folder; an existing id is refused, never overwritten."""
-    if run_id is not None and (not RUN_ID.fullmatch(run_id) or run_id in RESERVED or run_id.startswith(".")):
+    """Create the run folder; an existing id is refused, never overwritten, and so are the names the kit keeps
+    beside the runs (its index, sweeps, studies, comparisons, the MLflow store)."""
+    if run_id is not None and (not RUN_ID.fullmatch(run_id) or run_id.startswith(".") or run_id in ROOT_NAMES
+                               or run_id.startswith(TRACKING_DB)):
         raise ParameterError(f"run id {run_id!r} must be a plain folder name of 1 to 128 characters, not "
-                             f"starting with '.', without '/', and not {RUNS_INDEX!r}")
+                             f"starting with '.', without '/' or control characters, and none of the names the "
+                             f"kit keeps beside the runs ({', '.join(ROOT_NAMES)})")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     names = [run_id] if run_id else [stamp] + [f"{stamp}-{n}" for n in range(2, 1000)]
     try:

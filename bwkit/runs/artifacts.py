@@ -19,6 +19,10 @@ RUNS_INDEX = "index.html"   # runs/index.html: every run, one row each
 SWEEPS = "sweeps"           # runs/sweeps/<id>/: one sweep's run folders, sweep.json and comparison page
 COMPARISONS = "comparisons"  # runs/comparisons/<id>/: a `bwkit compare` of any run folders
 STUDIES = "studies"        # runs/studies/<id>/: one search's trial run folders, study.json and its page
+TRACKING_DB = "mlflow.db"   # runs/mlflow.db: the default MLflow store (sqlite adds its journal beside it)
+TRACKING_ARTIFACTS = "mlartifacts"   # runs/mlartifacts/: that store's artifacts
+# What the kit keeps beside the run folders in a runs root: no run may take one of these names
+ROOT_NAMES = (RUNS_INDEX, SWEEPS, COMPARISONS, STUDIES, TRACKING_DB, TRACKING_ARTIFACTS)
 COMPARE_PAGE = "05_compare.html"
 PLOTS = {                   # key -> file, in the order the run's page shows them
     "history": "training_history.png",
