@@ -12,7 +12,7 @@ __getattr__, __dir__, __all__ = face(
     masks=["MASK_KINDS", "MIN_OBSERVED", "check_masks", "require_observed"],
     blocks=["iter_tables"],
     isotime=["iso"],
-    memory=["give_back"],
+    memory=["give_back", "memory_available"],
     csvfile=["Source", "name_list", "read_table"],
     rows=["Rows", "parse_rows", "require_cadence", "require_step", "require_window", "rows_from_frame"],
 )

@@ -74,6 +74,13 @@ def test_check_value_refuses_wrong_types_naming_the_parameter(param, value):
     assert f"'{param.name}'" in message and param.type.__name__ in message and repr(value) in message
 
 
+@pytest.mark.parametrize("name, value", [("hidden_size", 10**23), ("window_size", 2**63), ("epochs", -2**70)])
+def test_an_integer_past_64_bits_is_refused_by_name_before_torch_or_numpy_overflows(name, value):
+    with pytest.raises(ParameterError, match=f"parameter '{name}' must be a 64-bit integer"):
+        params.configure(sets=[f"{name}={value}"])
+    assert params.configure(sets=[f"window_size={2**63 - 1}"])["window_size"] == 2**63 - 1   # refused later, by the data
+
+
 @pytest.mark.parametrize("text, expected", [
     ("true", True), ("True", True), (" TRUE ", True), ("1", True), ("yes", True), ("Yes", True),
     ("false", False), ("False", False), ("0", False), ("no", False), ("NO", False),
@@ -135,6 +142,14 @@ def test_configure_refuses_an_unreadable_parameters_file(tmp_path, text):
     path = tmp_path / "bad.yml"
     path.write_text(text)
     with pytest.raises(ParameterError, match="parameters file"):
+        params.configure(parameters_file=path)
+
+
+@pytest.mark.parametrize("data", ["epochs: 1\n".encode("utf-16"), b"\x89PNG\r\n\x1a\n"])
+def test_a_parameters_file_that_is_not_utf8_text_is_refused_by_name(tmp_path, data):
+    path = tmp_path / "odd.yml"
+    path.write_bytes(data)
+    with pytest.raises(ParameterError, match=r"parameters file .*odd.yml: not UTF-8 text \(byte 0: .*save it as UTF-8"):
         params.configure(parameters_file=path)
 
 
