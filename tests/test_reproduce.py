@@ -94,3 +94,13 @@ def test_a_run_that_did_not_succeed_is_refused_as_a_bad_argument_before_anything
     assert cli.main(["reproduce", str(copy.root)]) == 2
     assert capsys.readouterr().err.startswith("bwkit: run tiny is 'failed' in its record: only a succeeded run can be reproduced")
     assert not (tmp_path / "tiny-reproduced").exists()
+
+
+def test_a_run_missing_a_file_the_comparison_reads_is_refused_before_anything_trains(tiny_run, tmp_path, capsys):
+    """It retrained all four stages, then died on the missing checkpoint with a bare OS error (exit 1)."""
+    copy = RunFolder(shutil.copytree(tiny_run.root, tmp_path / "copy"))
+    copy.checkpoint.unlink()
+    assert cli.main(["reproduce", str(copy.root)]) == 2
+    err = capsys.readouterr().err
+    assert f"has no {copy.checkpoint.name}, which the reproduction compares with" in err and "Traceback" not in err
+    assert not (tmp_path / "tiny-reproduced").exists()

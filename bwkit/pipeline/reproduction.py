@@ -93,6 +93,11 @@ def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict
     if record.get("status") != "succeeded":
         raise ParameterError(f"run {record['run_id']} is {record.get('status')!r} in its record: only a succeeded "
                              "run can be reproduced")   # refused like a bad argument (exit 2), as resume refuses
+    missing = [f.name for f in (original.checkpoint, original.report, original.onnx(model_version(record)))
+               if not f.is_file()]
+    if missing:   # said before anything trains: the comparison reads each of them
+        raise ParameterError(f"{original.root} has no {', '.join(missing)}, which the reproduction compares with; "
+                             "restore it (`bwkit check` lists what changed since the run)")
     config = Config(record["parameters"])
     if record["data"]["generated"]:
         config = config.replace(data_path="")   # generate it again: its sha256 is compared with the record's
