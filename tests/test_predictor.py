@@ -6,6 +6,7 @@ predicted row's calendar among its inputs.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 
 from bwkit import cli
 from bwkit.evaluation import MethodBands, uncertainty
-from bwkit.data import rows as R
+from bwkit.data import read_table, rows as R
 from bwkit.data.loader import load_telemetry
 from bwkit.errors import DataError, RunError
 from bwkit.evaluation.intervals import band_terms
@@ -160,6 +161,10 @@ def test_scoring_a_csv_in_blocks_equals_predicting_it_whole(served, tmp_path):
     numbers = [c for c in whole.columns if c not in ("timestamp", "trace_id")]
     np.testing.assert_allclose(written[numbers].to_numpy(), whole[numbers].to_numpy(), rtol=1e-6)
     assert (pd.to_datetime(written["timestamp"], utc=True) == whole["timestamp"]).all()
+    # a name ending .gz is gzip, as the loader reads such a name (it was plain text under a .gz name)
+    score_csv(predictor, tmp_path / "in.csv", tmp_path / "out.csv.gz", block_bytes=3000, progress=False)
+    assert gzip.decompress((tmp_path / "out.csv.gz").read_bytes()) == (tmp_path / "out.csv").read_bytes()
+    assert read_table(tmp_path / "out.csv.gz")[0].shape == written.shape   # and the kit reads it back
 
 
 def test_scoring_names_the_files_row_and_line_in_a_later_block(served, tmp_path):

@@ -194,6 +194,10 @@ def test_bad_input_is_refused_and_changes_nothing(serve, served_run, rows):
     assert server.post("fresh", {**rows[0], "rtt_ms": "x"}).status_code == 422
     assert server.get("fresh").status_code == 404   # a link whose first rows are refused is not held
     assert server.get("a").json() == before
+    maybe = server.post("a", rows[10], adaptive="maybe")   # was read as "not adaptive", and the row taken
+    assert maybe.status_code == 422 and maybe.json()["detail"] == "adaptive='maybe': use true or false"
+    assert server.get("a", adaptive="maybe").status_code == 422 and server.get("a", adaptive="no").json() == before
+    assert server.get("a").json() == before
     later = pd.Timestamp(rows[9]["timestamp"]) + pd.Timedelta(minutes=10)   # ten cadences on: a new window
     gap = {**rows[10], "timestamp": later.strftime("%Y-%m-%dT%H:%M:%SZ")}
     assert server.post("a", gap).json()["detail"] == "not enough rows yet: 1 of 8"

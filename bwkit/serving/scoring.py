@@ -7,6 +7,7 @@ block's last row waits for the next block, which holds the actual value it predi
 """
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -51,6 +52,13 @@ def check_output(csv_path: Path, out_path: Path, force: bool = False) -> None:
         raise DataError(f"{out_path}: already exists; pass --force to replace it")
 
 
+def _writer(partial: Path, out_path: Path):
+    """The output's file: gzip-compressed for a name ending .gz (as the loader reads such a name), else plain."""
+    if out_path.suffix.lower() == ".gz":
+        return gzip.GzipFile(partial, "wb", compresslevel=6, mtime=0)   # mtime 0: the same rows, the same bytes
+    return open(partial, "wb")
+
+
 def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BLOCK_BYTES, progress: bool = True,
               force: bool = False) -> dict:
     """Write one row per window of `csv_path` to `out_path` (CSV); returns counts. Rows: see Predictor.frame."""
@@ -61,7 +69,7 @@ def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BL
     bar = tqdm(total=os.path.getsize(csv_path) if csv_path.is_file() else None, unit="B", unit_scale=True,
                desc=f"predict {csv_path.name}", disable=not progress or not csv_path.is_file())   # else: its error
     try:
-        with whole_file(out_path) as partial, open(partial, "wb") as out:   # renamed into place only when complete
+        with whole_file(out_path) as partial, _writer(partial, out_path) as out:   # renamed into place when complete
             for frame, source in iter_tables(csv_path, block_bytes, on_bytes=bar.update):
                 block = rows_from_frame(frame, predictor.recipe, source)
                 if tail is not None:

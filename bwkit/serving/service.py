@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import math
 import re
 import time
 from contextlib import asynccontextmanager
@@ -37,6 +38,7 @@ from bwkit.serving.predictor import Predictor
 
 LINK_NAME = re.compile(r"[A-Za-z0-9_.:~-]{1,128}")
 TRUE = {"1", "true", "yes", "on"}
+FALSE = {"", "0", "false", "no", "off"}   # "": not asked
 
 
 class Service:
@@ -150,7 +152,10 @@ def _query(scope, name: str) -> str:
 
 
 def _adaptive(service: Service, scope) -> bool:
-    wanted = _query(scope, "adaptive").lower() in TRUE
+    given = _query(scope, "adaptive").lower()
+    if given not in TRUE | FALSE:
+        raise HTTPException(422, f"adaptive={given[:40]!r}: use true or false")
+    wanted = given in TRUE
     if wanted and not service.links.adaptive:
         raise HTTPException(422, "this model's metadata ships no adaptive band table; ask without ?adaptive")
     return wanted
@@ -354,8 +359,8 @@ def check_settings(*, max_links, snapshot_seconds, max_body_bytes, reload_second
     periods = [("--snapshot-seconds", snapshot_seconds)] + ([("--reload-seconds", reload_seconds)]
                                                            if reload_seconds is not None else [])
     for option, value in periods:
-        if not (isinstance(value, (int, float)) and value > 0):
-            raise ParameterError(f"{option} {value}: must be more than 0 seconds")
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ParameterError(f"{option} {value}: must be a finite number of seconds, more than 0")
 
 
 def _bind(host: str, port: int):

@@ -198,9 +198,11 @@ def test_an_iso_time_outside_what_pandas_holds_is_refused_not_wrapped(stamp):
     ({"max_links": 0}, "--max-links 0: must be a whole number, at least 1"),
     ({"max_body_bytes": -1}, "--max-body-bytes -1: must be a whole number, at least 1"),
     ({"threads": None}, "--threads None: must be a whole number, at least 1"),
-    ({"snapshot_seconds": None}, "--snapshot-seconds None: must be more than 0 seconds"),
-    ({"snapshot_seconds": 0}, "--snapshot-seconds 0: must be more than 0 seconds"),
-    ({"reload_seconds": -5.0}, "--reload-seconds -5.0: must be more than 0 seconds"),
+    ({"snapshot_seconds": None}, "--snapshot-seconds None: must be a finite number of seconds, more than 0"),
+    ({"snapshot_seconds": 0}, "--snapshot-seconds 0: must be a finite number of seconds, more than 0"),
+    ({"reload_seconds": -5.0}, "--reload-seconds -5.0: must be a finite number of seconds, more than 0"),
+    ({"reload_seconds": math.inf}, "--reload-seconds inf: must be a finite number of seconds, more than 0"),
+    ({"snapshot_seconds": math.nan}, "--snapshot-seconds nan: must be a finite number of seconds, more than 0"),
 ])
 def test_a_serve_setting_that_cannot_work_is_refused_before_anything_starts(tmp_path, settings, said):
     """--max-links 0 held no link and dropped the 40 saved ones at the next start; --snapshot-seconds 0 spun."""
