@@ -16,6 +16,7 @@ from bwkit.data.csvfile import (
     DECOMPRESS,
     Source,
     _check_text,
+    _empty,
     _parse,
     _read_bytes,
     _shape_by_bytes,
@@ -88,5 +89,7 @@ def iter_tables(path, block_bytes: int = 32 << 20, on_bytes=None):
             rows_before += len(lines)
             lines_before += block.count(b"\n")
             on_bytes(len(block))
+    if not header:   # not even a header: what read_table says of it
+        raise _empty(path)
     if not rows_before:
         raise DataError(f"{path}: no data rows (only the header); add one row per time step")

@@ -1,6 +1,7 @@
 """CSV layouts users bring that the default schema does not: sub-second cadences,
 milliseconds, separators, gaps in trace ids, and the messages they get."""
 import os
+import re
 import time
 
 import numpy as np
@@ -254,6 +255,9 @@ def test_a_file_name_too_long_is_refused(tmp_path):
 ])
 def test_unreadable_content_is_refused(tmp_path, content, says):
     assert says in refused(write(tmp_path, content))
+    from bwkit.data import iter_tables   # `bwkit predict` reads in blocks: the same words (an empty file was
+    with pytest.raises(DataError, match=re.escape(says)):   # "only the header" there)
+        list(iter_tables(write(tmp_path, content), 64))
 
 
 def test_compressed_files_load_and_a_broken_one_is_refused(tmp_path):
