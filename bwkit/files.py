@@ -1,13 +1,16 @@
-"""Whole files or none: every file the kit writes in place of another goes through `whole_file`.
+"""Whole files or none: the files the kit writes in place of another go through `whole_file`.
 
 A reader (or the next run) sees the old file or the new one, never half of either: the new bytes go to a
 `.partial` file beside the target and are renamed over it only once complete. A write that fails (a full disk,
-a killed process, an error while producing the bytes) leaves no partial file behind and the old file as it was.
+an error while producing the bytes, Ctrl-C) removes its partial file and leaves the old file as it was. A process
+killed outright (SIGKILL, a power loss) cannot remove its own: the next write of the same file does.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import stat
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +19,8 @@ from bwkit.errors import DiskFull
 
 
 def partial_path(path: Path) -> Path:
-    """A name beside `path` that no other writer (another process, another thread) picks at the same time."""
+    """A name beside `path` that no other writer (another process, another thread) picks at the same time; it holds
+    the writing process's id, so that a writer killed outright can be told from one still writing."""
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.partial")
 
 
@@ -24,12 +28,17 @@ def partial_path(path: Path) -> Path:
 def whole_file(path, *, durable: bool = False):
     """Yields the partial file to write; on leaving without an error it replaces `path`, otherwise it is removed.
 
-    A full disk raises `DiskFull` naming the file (the old one kept); another OSError passes through as it is.
-    `durable`: the bytes and the rename are flushed to the disk, so a power loss keeps one whole file too."""
+    A symlink is written through (the file it points to is replaced, the link kept), and the replaced file's
+    permissions are kept. A full disk raises `DiskFull` naming the file (the old one kept); another OSError passes
+    through as it is. `durable`: the bytes and the rename are flushed to the disk, so a power loss keeps one whole
+    file too."""
     path = Path(path)
+    path = path.resolve() if path.is_symlink() else path
+    _clear_orphans(path)
     partial = partial_path(path)
     try:
         yield partial
+        _keep_mode(path, partial)
         if durable:
             _sync(partial)
         os.replace(partial, path)
@@ -41,6 +50,30 @@ def whole_file(path, *, durable: bool = False):
         raise
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _clear_orphans(path: Path) -> None:
+    """Remove the partial files of `path` whose writing process is gone (killed before it could remove its own)."""
+    with contextlib.suppress(OSError):
+        for orphan in path.parent.glob(f".{path.name}.*.partial"):
+            pid = orphan.name[len(path.name) + 2:].split(".")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                orphan.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # a live process of another user's
+        pass
+    return True
+
+
+def _keep_mode(path: Path, partial: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):   # a new file: the process's umask decides
+        os.chmod(partial, stat.S_IMODE(os.stat(path).st_mode))
 
 
 def _sync(path: Path) -> None:

@@ -115,7 +115,7 @@ def test_bad_data_fails_the_run_before_any_training_with_one_message(tmp_path, m
 
 
 @pytest.mark.parametrize("run_id", ["index.html", ".hidden", "a/b", "..", "x" * 129, "", "sweeps", "studies",
-                                    "comparisons", "mlflow.db", "mlflow.db-journal", "mlartifacts", "new\nline",
+                                    "comparisons", "mlflow.db", "mlflow.db-journal", "mlartifacts", "scratch", "new\nline",
                                     "tab\there"])
 def test_a_run_id_that_is_not_a_plain_folder_name_is_refused(tmp_path, run_id):
     with pytest.raises(ParameterError, match="plain folder name"):

@@ -6,8 +6,10 @@ predicted row's calendar among its inputs.
 """
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
+import lzma
 import shutil
 import subprocess
 import sys
@@ -161,10 +163,18 @@ def test_scoring_a_csv_in_blocks_equals_predicting_it_whole(served, tmp_path):
     numbers = [c for c in whole.columns if c not in ("timestamp", "trace_id")]
     np.testing.assert_allclose(written[numbers].to_numpy(), whole[numbers].to_numpy(), rtol=1e-6)
     assert (pd.to_datetime(written["timestamp"], utc=True) == whole["timestamp"]).all()
-    # a name ending .gz is gzip, as the loader reads such a name (it was plain text under a .gz name)
-    score_csv(predictor, tmp_path / "in.csv", tmp_path / "out.csv.gz", block_bytes=3000, progress=False)
-    assert gzip.decompress((tmp_path / "out.csv.gz").read_bytes()) == (tmp_path / "out.csv").read_bytes()
-    assert read_table(tmp_path / "out.csv.gz")[0].shape == written.shape   # and the kit reads it back
+    # a name ending .gz, .bz2 or .xz is compressed so, as the loader reads such a name (it was plain text under it),
+    # with neither the partial file's name nor the time inside: the same rows, the same bytes
+    for suffix, decompress in ((".gz", gzip.decompress), (".bz2", bz2.decompress), (".xz", lzma.decompress)):
+        out = tmp_path / f"out.csv{suffix}"
+        score_csv(predictor, tmp_path / "in.csv", out, block_bytes=3000, progress=False)
+        first = out.read_bytes()
+        assert decompress(first) == (tmp_path / "out.csv").read_bytes() and b".partial" not in first
+        assert read_table(out)[0].shape == written.shape   # and the kit reads it back
+        score_csv(predictor, tmp_path / "in.csv", out, block_bytes=3000, progress=False, force=True)
+        assert out.read_bytes() == first
+    with pytest.raises(DataError, match="name it .csv, .csv.gz, .csv.bz2 or .csv.xz"):
+        score_csv(predictor, tmp_path / "in.csv", tmp_path / "out.zip", progress=False)
 
 
 def test_scoring_names_the_files_row_and_line_in_a_later_block(served, tmp_path):

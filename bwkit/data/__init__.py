@@ -13,6 +13,6 @@ __getattr__, __dir__, __all__ = face(
     blocks=["iter_tables"],
     isotime=["iso"],
     memory=["give_back", "memory_available"],
-    csvfile=["Source", "name_list", "read_table"],
+    csvfile=["ARCHIVES", "Source", "name_list", "read_table"],
     rows=["Rows", "parse_rows", "require_cadence", "require_step", "require_window", "rows_from_frame"],
 )

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bwkit.errors import ParameterError, RunError
+from bwkit.files import whole_file
 from bwkit.experiments.sweeps import (
     _client,
     _shared_data,
@@ -268,7 +269,8 @@ def _figures(study, folder: Path) -> dict[str, Path]:
             figure = (axes.flat[0] if hasattr(axes, "flat") else axes).get_figure()
             figure.set_size_inches(max(6.0, figure.get_size_inches()[0]), 4.0)
             made[name] = folder / f"study_{name}.png"
-            figure.savefig(made[name], dpi=100, bbox_inches="tight")
+            with whole_file(made[name]) as partial:   # a study page never shows half of a plot
+                figure.savefig(partial, format="png", dpi=100, bbox_inches="tight")
             plt.close(figure)
     return made
 

@@ -7,6 +7,7 @@ Every figure is drawn at `DPI` and at most `MAX_WIDTH_IN` inches wide, so the pa
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import matplotlib
 
@@ -18,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bwkit.evaluation import MODEL, REFERENCE, method_color, method_names
+from bwkit.files import whole_file
 from bwkit.schema import unit
 
 
@@ -51,7 +53,8 @@ def _figure(width: float, height: float, *args, **kwargs):
 def _finish(fig, path):
     fig.tight_layout()
     if path:
-        fig.savefig(path, dpi=DPI)
+        with whole_file(path) as partial:   # a page never shows half of a plot
+            fig.savefig(partial, format=Path(path).suffix.lstrip(".") or "png", dpi=DPI)
     plt.close(fig)
     return fig
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bwkit.data import sha256_file
 from bwkit.files import whole_file
-from bwkit.runs.paths import scratch_run
+from bwkit.runs.paths import SCRATCH, scratch_run
 
 RUNS_INDEX = "index.html"   # runs/index.html: every run, one row each
 SWEEPS = "sweeps"           # runs/sweeps/<id>/: one sweep's run folders, sweep.json and comparison page
@@ -22,7 +22,7 @@ STUDIES = "studies"        # runs/studies/<id>/: one search's trial run folders,
 TRACKING_DB = "mlflow.db"   # runs/mlflow.db: the default MLflow store (sqlite adds its journal beside it)
 TRACKING_ARTIFACTS = "mlartifacts"   # runs/mlartifacts/: that store's artifacts
 # What the kit keeps beside the run folders in a runs root: no run may take one of these names
-ROOT_NAMES = (RUNS_INDEX, SWEEPS, COMPARISONS, STUDIES, TRACKING_DB, TRACKING_ARTIFACTS)
+ROOT_NAMES = (RUNS_INDEX, SWEEPS, COMPARISONS, STUDIES, TRACKING_DB, TRACKING_ARTIFACTS, SCRATCH)
 COMPARE_PAGE = "05_compare.html"
 PLOTS = {                   # key -> file, in the order the run's page shows them
     "history": "training_history.png",

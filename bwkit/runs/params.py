@@ -260,12 +260,12 @@ def check_value(param: Parameter, value):
                              f"got {type(value).__name__} {value!r}" + hint.get(param.type, ""))
     if param.type is float and not math.isfinite(value):
         raise ParameterError(f"parameter '{param.name}' must be a finite number, got {value!r}")
-    if param.type is int and not -INT64 <= value < INT64:   # what numpy and torch hold; past it, an OverflowError
-        raise ParameterError(f"parameter '{param.name}' must be a 64-bit integer (below 2**63 in size), got {value!r}")
     for rules in (RULES, MACHINE_RULES):
         rule = rules.get(param.name)
         if rule and not rule[0](value):
             raise ParameterError(f"parameter '{param.name}' must be {rule[1]}, got {value!r}")
+    if param.type is int and not -INT64 <= value < INT64:   # what numpy and torch hold; past it, an OverflowError
+        raise ParameterError(f"parameter '{param.name}' must be a 64-bit integer (below 2**63 in size), got {value!r}")
     return value
 
 
@@ -342,8 +342,8 @@ def _read_parameters_file(path, known: dict[str, Parameter]) -> dict:
     except OSError as exc:
         raise ParameterError(f"parameters file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:   # UTF-16 from an editor, or not text at all
-        raise ParameterError(f"parameters file {path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
-                             "save it as UTF-8") from None
+        raise ParameterError(f"parameters file {path}: not UTF-8 text (byte {exc.start}: "
+                             f"{exc.object[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -16,9 +16,12 @@ def runs_root() -> Path:
     return Path(os.environ.get("BWKIT_RUNS") or ROOT / "runs").expanduser().resolve()
 
 
+SCRATCH = "scratch"   # runs/scratch/: where notebooks run by hand write when run_dir is ""
+
+
 def scratch_run() -> Path:
     """Where notebooks run by hand write when run_dir is ""."""
-    return runs_root() / "scratch"
+    return runs_root() / SCRATCH
 
 
 def default_data_path(profile: str, samples: int, seed: int) -> Path:

@@ -7,14 +7,17 @@ block's last row waits for the next block, which holds the actual value it predi
 """
 from __future__ import annotations
 
+import bz2
+import contextlib
 import gzip
+import lzma
 import os
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from bwkit.data import Rows, iter_tables, require_cadence, rows_from_frame
+from bwkit.data import ARCHIVES, Rows, iter_tables, require_cadence, rows_from_frame
 from bwkit.errors import DataError
 from bwkit.files import whole_file
 from bwkit.serving.predictor import Predictor, carry_before, check_continues
@@ -50,13 +53,26 @@ def check_output(csv_path: Path, out_path: Path, force: bool = False) -> None:
         raise DataError(f"{out_path}: is the input CSV itself; write the predictions to another file")
     if out_path.exists() and not force:
         raise DataError(f"{out_path}: already exists; pass --force to replace it")
+    if out_path.suffix.lower() == ".zip" or out_path.name.lower().endswith(ARCHIVES):
+        raise DataError(f"{out_path}: predictions are one CSV, plain or compressed alone; name it .csv, .csv.gz, "
+                        ".csv.bz2 or .csv.xz")
 
 
+COMPRESSORS = {".gz": lambda raw: gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0),   # no name, no time
+               ".bz2": lambda raw: bz2.BZ2File(raw, "wb"), ".xz": lambda raw: lzma.LZMAFile(raw, "wb")}
+
+
+@contextlib.contextmanager
 def _writer(partial: Path, out_path: Path):
-    """The output's file: gzip-compressed for a name ending .gz (as the loader reads such a name), else plain."""
-    if out_path.suffix.lower() == ".gz":
-        return gzip.GzipFile(partial, "wb", compresslevel=6, mtime=0)   # mtime 0: the same rows, the same bytes
-    return open(partial, "wb")
+    """The output's file, compressed as its name says (as the loader reads such a name; the same rows give the
+    same bytes), else plain."""
+    with open(partial, "wb") as raw:
+        compress = COMPRESSORS.get(out_path.suffix.lower())
+        if compress is None:
+            yield raw
+            return
+        with compress(raw) as out:
+            yield out
 
 
 def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BLOCK_BYTES, progress: bool = True,
@@ -68,6 +84,7 @@ def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BL
     tail, carry, written, read = None, {}, 0, 0
     bar = tqdm(total=os.path.getsize(csv_path) if csv_path.is_file() else None, unit="B", unit_scale=True,
                desc=f"predict {csv_path.name}", disable=not progress or not csv_path.is_file())   # else: its error
+    partial = None
     try:
         with whole_file(out_path) as partial, _writer(partial, out_path) as out:   # renamed into place when complete
             for frame, source in iter_tables(csv_path, block_bytes, on_bytes=bar.update):
@@ -88,7 +105,7 @@ def score_csv(predictor: Predictor, csv_path, out_path, *, block_bytes: int = BL
             forecast = predictor.forecast(tail, carry, first=len(tail) - 1)
             written += _write(predictor, forecast, tail, out=out, header=False)
     except OSError as exc:   # a full disk is whole_file's DiskFull, the old output kept
-        shown = out_path if exc.filename is None or str(exc.filename).endswith(".partial") else exc.filename
+        shown = out_path if exc.filename in (None, str(partial)) else exc.filename   # the partial file is ours
         raise DataError(f"{shown}: cannot be written ({exc.strerror or exc})"
                         if shown == out_path else f"{shown}: {exc.strerror or exc}") from None
     finally:

@@ -40,7 +40,8 @@ def parameter_count(n_features: int, n_targets: int, hidden_size: int, *, num_la
 
 
 def check_model_fits(count: int, *, hidden_size: int, num_layers: int) -> None:
-    """Refuse a model whose training state would not fit in memory, before torch tries to allocate it."""
+    """Refuse a model whose training state would not fit in memory, before torch tries to allocate it (a model
+    loaded to predict needs a fifth of that: loading is not checked)."""
     need, have = count * 4 * COPIES_IN_TRAINING, memory_available()
     if have is not None and need > have:
         raise ParameterError(f"hidden_size={hidden_size} with num_layers={num_layers} makes a model of {count:,} "
@@ -53,10 +54,6 @@ class LSTMForecaster(nn.Module):
                  target_columns: list[int] | None, calendar_columns: list[int] | None = None,
                  window_size: int | None = None, last_to_head: bool = False):
         super().__init__()
-        own = [j for j in range(n_features) if j not in set(calendar_columns or [])]
-        check_model_fits(parameter_count(n_features, n_targets, hidden_size, num_layers=num_layers,
-                                         linear_inputs=window_size * len(own) if window_size else 0,
-                                         last_to_head=last_to_head), hidden_size=hidden_size, num_layers=num_layers)
         self.lstm = nn.LSTM(n_features, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.last_to_head = last_to_head
@@ -64,6 +61,7 @@ class LSTMForecaster(nn.Module):
                                   nn.Linear(hidden_size, n_targets))
         nn.init.zeros_(self.head[-1].weight)  # start as "no change" (persistence when residual)
         nn.init.zeros_(self.head[-1].bias)
+        own = [j for j in range(n_features) if j not in set(calendar_columns or [])]
         self.register_buffer("linear_columns", torch.tensor(own if window_size else [], dtype=torch.long))
         self.linear = nn.Linear(window_size * len(own), n_targets) if window_size else None
         if self.linear is not None:

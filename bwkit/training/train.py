@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from bwkit.errors import ParameterError
 from bwkit.features import CALENDAR_FEATURES, HOURS, Prepared, Scaler, SeasonalMean, TorchWindows, WindowArray, Windows, cell
 from bwkit.runs import Config, hardware, pick_device, versions
-from bwkit.training.model import LSTMForecaster, PREDICT_BATCH, predict
+from bwkit.training.model import LSTMForecaster, PREDICT_BATCH, check_model_fits, parameter_count, predict
 
 CLIP_NORM = 1.0   # gradient norm clipping; keeps the first epochs of a residual LSTM stable
 
@@ -56,6 +56,10 @@ def build_model(prepared: Prepared, config: Config) -> LSTMForecaster:
                       "the model predicts the targets directly")
     calendar = [prepared.features.index(c) for c in CALENDAR_FEATURES] if config.known_future else None
     train = prepared.splits["train"]
+    linear_inputs = train.X.shape[1] * (len(prepared.features) - len(calendar or [])) if config.linear_path else 0
+    check_model_fits(parameter_count(len(prepared.features), len(prepared.targets), config.hidden_size,
+                                     num_layers=config.num_layers, linear_inputs=linear_inputs, last_to_head=True),
+                     hidden_size=config.hidden_size, num_layers=config.num_layers)
     model = LSTMForecaster(len(prepared.features), len(prepared.targets), config.hidden_size,
                            num_layers=config.num_layers, dropout=config.dropout, target_columns=columns,
                            calendar_columns=calendar, window_size=train.X.shape[1] if config.linear_path else None,

@@ -1,5 +1,6 @@
 """Whole files or none: what `bwkit.files.whole_file` promises every writer that goes through it."""
 import errno
+import os
 import threading
 
 import pytest
@@ -63,3 +64,29 @@ def test_generating_over_an_existing_csv_onto_a_full_disk_keeps_the_old_csv(tmp_
     with pytest.raises(DiskFull, match="no space left on .*data.csv"):
         synth.write(target, 80, 2, profile="dwcp", start="2025-01-01")
     assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["data.csv"]
+
+
+def test_a_symlink_is_written_through_and_the_replaced_files_permissions_are_kept(tmp_path):
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old")
+    real.chmod(0o640)
+    link.symlink_to(real)
+    with whole_file(link) as partial:
+        partial.write_text("new")
+    assert link.is_symlink() and real.read_text() == "new" and (real.stat().st_mode & 0o777) == 0o640
+
+
+def test_a_writer_killed_outright_leaves_a_partial_file_that_the_next_write_removes(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "out.txt"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f".out.txt.{int(gone.stdout)}.0123456789ab.partial"   # as SIGKILL leaves it
+    live = tmp_path / f".out.txt.{os.getpid()}.0123456789ab.partial"      # another thread of this process, writing
+    other = tmp_path / f".other.txt.{int(gone.stdout)}.0123456789ab.partial"   # another file's: not this write's
+    for path in (dead, live, other):
+        path.write_text("half")
+    with whole_file(target) as partial:
+        partial.write_text("whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "out.txt"])

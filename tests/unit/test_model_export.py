@@ -42,21 +42,14 @@ def test_output_shape(num_layers, linear_path):
         assert model.forward_scaled(torch.as_tensor(_windows(3))).shape == (3, 2)
 
 
-def test_the_weight_count_is_the_models_and_a_model_too_big_to_train_is_refused_before_torch_allocates(monkeypatch):
-    from bwkit.errors import ParameterError
-    from bwkit.training import model as model_module
+def test_the_weight_count_is_the_models_for_every_shape():
+    from bwkit.training.model import parameter_count
 
-    for num_layers, linear_path, last in ((1, True, True), (2, False, False)):
+    for num_layers, linear_path, last in ((1, True, True), (2, False, False), (3, True, False)):
         built = _model(num_layers=num_layers, linear_path=linear_path, last_to_head=last)
-        assert sum(p.numel() for p in built.parameters()) == model_module.parameter_count(
+        assert sum(p.numel() for p in built.parameters()) == parameter_count(
             FEATURES, 2, 8, num_layers=num_layers, linear_inputs=WINDOW * FEATURES if linear_path else 0,
             last_to_head=last)
-    for hidden in (10**6, 10**23):   # 64 TB of weights; a size torch cannot even unpack
-        with pytest.raises(ParameterError, match=f"hidden_size={hidden} with num_layers=1 makes a model of .* GiB is "
-                                                 "available; choose a smaller hidden_size"):
-            LSTMForecaster(FEATURES, 2, hidden, num_layers=1, dropout=0.0, target_columns=None)
-    monkeypatch.setattr(model_module, "memory_available", lambda: None)   # where the machine cannot tell: torch says
-    assert LSTMForecaster(FEATURES, 2, 8, num_layers=1, dropout=0.0, target_columns=None) is not None
 
 
 def test_residual_model_starts_at_persistence_in_original_units():

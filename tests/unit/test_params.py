@@ -74,9 +74,11 @@ def test_check_value_refuses_wrong_types_naming_the_parameter(param, value):
     assert f"'{param.name}'" in message and param.type.__name__ in message and repr(value) in message
 
 
-@pytest.mark.parametrize("name, value", [("hidden_size", 10**23), ("window_size", 2**63), ("epochs", -2**70)])
-def test_an_integer_past_64_bits_is_refused_by_name_before_torch_or_numpy_overflows(name, value):
-    with pytest.raises(ParameterError, match=f"parameter '{name}' must be a 64-bit integer"):
+@pytest.mark.parametrize("name, value, says", [("hidden_size", 10**23, "a 64-bit integer"),
+                                               ("window_size", 2**63, "a 64-bit integer"),
+                                               ("epochs", -2**70, "at least 1"), ("seed", 2**70, r"in \[0, 2\*\*32\)")])
+def test_an_integer_past_64_bits_is_refused_by_name_before_torch_or_numpy_overflows(name, value, says):
+    with pytest.raises(ParameterError, match=f"parameter '{name}' must be {says}"):   # its own rule first
         params.configure(sets=[f"{name}={value}"])
     assert params.configure(sets=[f"window_size={2**63 - 1}"])["window_size"] == 2**63 - 1   # refused later, by the data
 

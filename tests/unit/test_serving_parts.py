@@ -46,8 +46,6 @@ def test_a_huge_integer_gets_the_loaders_refusal_not_an_overflow():
 def test_true_and_false_are_one_and_zero_in_rows_as_in_a_csv(tmp_path):
     """The loader reads a CSV column of True/False (a flag such as is_5g) as 1/0; JSON's true/false mean the same,
     on the fast path of plain dicts, on one row, and on the frame path a trace_id sends rows through."""
-    import pandas as pd
-
     from bwkit.data import load_telemetry
 
     frame = pd.DataFrame({"timestamp": [60.0 * i for i in range(6)], "throughput_mbps": [500.0 + i for i in range(6)],

@@ -87,3 +87,23 @@ def test_the_moving_average_follows_a_short_training_and_settles_over_its_horizo
     assert abs(float(average) - 2.0) < 1e-6
     one_step = update(torch.zeros(1), torch.ones(1), 10_000)
     assert abs(float(one_step) - 0.01) < 1e-9   # past the warm-up: 1 / steps of each new value
+
+
+def test_a_model_too_big_to_train_here_is_refused_by_name_before_torch_allocates_it(tmp_path, monkeypatch):
+    """hidden_size=1e23 printed torch's C++ stack as the run's error; a large one asked the allocator for terabytes."""
+    import pytest
+
+    from bwkit.errors import ParameterError
+    from bwkit.training import model as model_module
+
+    prepared, _ = tiny_prepared(tmp_path)
+    monkeypatch.setattr(model_module, "memory_available", lambda: 2**30)   # 1 GiB, whatever this machine has
+    model = train.build_model(prepared, train_config(hidden_size=32))   # 0.7 MB to train: built
+    assert sum(p.numel() for p in model.parameters()) == model_module.parameter_count(
+        len(prepared.features), len(TARGETS), 32, num_layers=1, last_to_head=True,
+        linear_inputs=prepared.splits["train"].X.shape[1] * len(prepared.features))
+    for hidden in (10**4, 2**40):   # about 10 GB of training state; far past any machine
+        with pytest.raises(ParameterError, match=rf"hidden_size={hidden} with num_layers=1 makes a model of .* 1.0 GiB "
+                                                 "is available; choose a smaller hidden_size"):
+            train.build_model(prepared, train_config(hidden_size=hidden))
+    assert model_module.LSTMForecaster(5, 2, 2500, num_layers=1, dropout=0.0, target_columns=None)   # loading: free
