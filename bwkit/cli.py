@@ -22,7 +22,7 @@ import sys
 import warnings
 
 from bwkit.errors import BwkitError, ParameterError, RunError, RunInterrupted
-from bwkit.runs import SET_BY_BWKIT, RunFolder, configure, pipeline_parameters
+from bwkit.runs import SET_BY_BWKIT, RunFolder, configure, pipeline_parameters, record_or_empty
 
 
 def _run(args) -> int:
@@ -92,6 +92,11 @@ def _tune(args) -> int:
 def _compare(args) -> int:
     from bwkit.experiments import compare_report
 
+    if bool(args.sweep) == bool(args.run_dirs):
+        raise ParameterError("give either --sweep ID or run folders, not both")
+    named = [d for d in args.run_dirs if "," in d]
+    if named:   # the folders reach 05_compare as one comma-separated parameter
+        raise ParameterError(f"{named[0]}: a run folder whose name holds a comma cannot be compared; rename it")
     print(compare_report(args.sweep or "", ",".join(args.run_dirs)))
     return 0
 
@@ -125,15 +130,23 @@ def _params(args) -> int:
 def _table(args) -> int:
     from bwkit.reports import markdown_table
 
-    path = RunFolder(args.run_dir).report
-    if not path.parent.is_dir():
-        raise RunError(f"{path.parent}: no such run folder")
-    if not path.exists():
-        raise RunError(f"{path} not found (did the run's 03_evaluate stage succeed?)")
-    report = json.loads(path.read_text())
-    print(markdown_table(report))
+    files = RunFolder(args.run_dir)
+    if not files.root.is_dir():
+        raise ParameterError(f"{files.root}: no such run folder")
+    if not files.report.exists():
+        raise RunError(f"{files.report} not found (did the run's 03_evaluate stage succeed?)")
+    try:
+        report = json.loads(files.report.read_text(encoding="utf-8"))
+        table, summary = markdown_table(report), report["summary"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"{files.report}: not a readable report ({type(exc).__name__}: {exc})") from None
+    print(table)
     print()
-    print(report["summary"])
+    print(summary)
+    status = record_or_empty(files).get("status", "unreadable")
+    if status != "succeeded":   # the report of a run that did not finish, or whose record is gone: said beside it
+        print(f"bwkit: note: run {files.root.name} is {status!r} in its record (`bwkit check` says what is missing); "
+              "this table is the report its 03_evaluate wrote", file=sys.stderr)
     return 0
 
 
@@ -154,7 +167,7 @@ def _serve(args) -> int:
 
     serve(args.run_dir, host=args.host, port=args.port, token=args.token or os.environ.get("BWKIT_TOKEN"),
           max_links=args.max_links, snapshot_seconds=args.snapshot_seconds, max_body_bytes=args.max_body_bytes,
-          reload_seconds=args.reload_seconds if args.reload else None, threads=args.threads)
+          reload_seconds=args.reload_seconds if args.reload else None, threads=args.threads, version=args.version)
     return 0
 
 
@@ -173,6 +186,7 @@ def _serve_parser(sub) -> None:
                          help="swap to a newer succeeded run of the same input recipe beside RUN_DIR when one appears")
     serve_p.add_argument("--reload-seconds", type=float, default=10.0, help="how often --reload looks (default 10)")
     serve_p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
+    serve_p.add_argument("--version", help="which export, when the run has several (model_metadata_<version>.json)")
     serve_p.set_defaults(func=_serve)
 
 

@@ -1,12 +1,13 @@
 """The command line, in process: exit codes, messages, and the commands that read a run."""
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from bwkit import cli
-from bwkit.runs import params
+from bwkit.runs import RunFolder, params
 
 
 @pytest.mark.parametrize("args, message", [
@@ -43,14 +44,29 @@ def test_table_prints_every_method_and_the_summary(tiny_run, capsys):
     report = json.loads(tiny_run.report.read_text())
     for method in report["comparison"]:
         assert f"| {method} | average |" in out
-    assert out.rstrip().endswith(report["summary"])
+    assert out.rstrip().endswith(report["summary"]) and capsys.readouterr().err == ""   # succeeded: no note
 
 
 def test_table_of_a_folder_without_a_report_says_which_file_is_missing(tmp_path, capsys):
     assert cli.main(["table", str(tmp_path)]) == 1
     assert "bandwidth_predictor_report.json not found" in capsys.readouterr().err
-    assert cli.main(["table", str(tmp_path / "nope")]) == 1
+    assert cli.main(["table", str(tmp_path / "nope")]) == 2   # a bad argument: nothing to read
     assert f"{tmp_path / 'nope'}: no such run folder" in capsys.readouterr().err
+
+
+def test_table_of_a_run_that_did_not_finish_says_so_beside_it_and_a_broken_report_is_one_line(tiny_run, tmp_path,
+                                                                                                capsys):
+    """A run killed after 03_evaluate, or whose record is cut short, printed its table as if nothing were amiss."""
+    copy = RunFolder(shutil.copytree(tiny_run.root, tmp_path / "copy"))
+    copy.run_json.write_text(json.dumps({**json.loads(copy.run_json.read_text()), "status": "running"}))
+    assert cli.main(["table", str(copy.root)]) == 0
+    assert "run copy is 'running' in its record" in capsys.readouterr().err
+    copy.run_json.write_text(copy.run_json.read_text()[:200])
+    assert cli.main(["table", str(copy.root)]) == 0 and "is 'unreadable' in its record" in capsys.readouterr().err
+    copy.report.write_text('{"comparison": ')
+    assert cli.main(["table", str(copy.root)]) == 1
+    err = capsys.readouterr().err
+    assert "not a readable report (JSONDecodeError" in err and "Traceback" not in err
 
 
 def test_table_and_params_import_neither_torch_nor_papermill(tiny_run):
@@ -81,3 +97,14 @@ def test_a_notebooks_own_error_is_the_line_said_not_papermills_ruler():
     failed = PapermillExecutionError(cell_index=3, exec_count=2, source="load(runs)", ename="RunError",
                                      evalue="/x/base-000 has no run.json", traceback=["..."])
     assert cli.outside_error(failed) == "RunError: /x/base-000 has no run.json"
+
+
+@pytest.mark.parametrize("command", ["resume", "reproduce"])
+def test_resume_and_reproduce_of_a_folder_whose_record_does_not_read_are_bad_arguments(tmp_path, capsys, command):
+    """Nothing ran: exit 2 and one line (it was "run failed: ...", exit 1)."""
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "run.json").write_text('{"run_id": "cut", "sta')
+    for folder, says in ((tmp_path / "cut", "not a readable run record"), (tmp_path / "none", "no run.json")):
+        assert cli.main([command, str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert says in err and f"nothing to {command}" in err and "run failed" not in err and "Traceback" not in err

@@ -3,6 +3,7 @@ workers that cannot see the client's files."""
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,24 @@ def test_rerunning_a_sweep_id_finishes_only_what_is_missing(swept, monkeypatch):
     assert again["skipped"] == succeeded and sorted(again["results"]) == failed
 
 
+def test_a_sweep_id_rerun_as_another_experiment_is_refused_and_its_runs_are_kept(swept, monkeypatch):
+    """Another grid under the same id replaced a run that had succeeded (its checkpoint overwritten) and dropped
+    the others from sweep.json, saying only "1 changed"."""
+    folder, record = swept
+    monkeypatch.setenv("BWKIT_RUNS", str(folder.parent.parent))
+    def files():   # every file but the lock, which each client takes
+        return {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and p.name != ".lock"}
+
+    before = files()
+    for grid, changes, says in ((["hidden_size=4"], {}, "grid: "), (["hidden_size=4,8", "window_size=5,400"],
+                                {"epochs": 2}, "--set epochs: 1 then, 2 now")):
+        with pytest.raises(ParameterError, match=f"sweep 'grid' began with another experiment \\({says}.*give a new "
+                                                 "--sweep-id"):
+            sweep.run_sweep({**TINY, **changes}, sweep.parse_grid(grid), sweep_id="grid", workers=1,
+                            log=lambda *_: None, progress=False)
+    assert files() == before
+
+
 @pytest.mark.parametrize("pairs, message", [(["epoch=1,2"], "Did you mean 'epochs'"),
                                             (["epochs=1,many"], "expects int"), (["epochs"], "--grid expects"),
                                             (["run_dir=a,b"], "cannot be swept")])
@@ -106,12 +125,26 @@ def test_grid_values_are_checked_before_anything_starts(pairs, message):
         sweep.parse_grid(pairs)
 
 
+def test_a_swept_seed_with_repeats_is_refused():
+    """Repeat r adds r to the seed: seed=1,2 with two repeats ran seed 2 in both groups."""
+    with pytest.raises(ParameterError, match="--grid seed with --repeats"):
+        sweep.plan(TINY, sweep.parse_grid(["seed=1,2"]), 2, sweep_id="s")
+    assert len(sweep.plan(TINY, sweep.parse_grid(["seed=1,2"]), 1, sweep_id="s")) == 2
+
+
 def test_compare_of_run_folders_from_the_cli(tiny_run, tmp_path, monkeypatch, capsys, readable):
     """Run folders named as the user stands (relative): the kernel, started from the repository, looked for them
     there, and the command failed with papermill's ruler line for a message."""
     monkeypatch.setenv("BWKIT_RUNS", str(tmp_path))
     monkeypatch.chdir(tiny_run.root.parent)
-    assert cli.main(["compare", tiny_run.root.name, f"./{tiny_run.root.name}"]) == 0
+    for twice in ([tiny_run.root.name, f"./{tiny_run.root.name}"], ["--sweep", "s", tiny_run.root.name], [],
+                  [tiny_run.root.name, "nope"], [tiny_run.root.name, "a,b"]):   # refused before a kernel starts
+        assert cli.main(["compare", *twice]) == 2, twice
+    err = capsys.readouterr().err
+    assert f"{tiny_run.root} is named twice: each run folder once" in err and "give either --sweep ID or run folders" in err
+    assert "nope has no run.json: not a bwkit run folder: it cannot be compared" in err and "a,b: a run folder whose" in err
+    copy = shutil.copytree(tiny_run.root, tmp_path / "copy")   # the same configuration, run again
+    assert cli.main(["compare", tiny_run.root.name, str(copy)]) == 0
     page = capsys.readouterr().out.strip()
     assert page.endswith("05_compare.html") and "Only one configuration" in open(page).read()
     listed = (tmp_path / "index.html").read_text()

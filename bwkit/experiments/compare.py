@@ -125,8 +125,13 @@ def verdict(frame: pd.DataFrame) -> str:
 
 
 def run_folders(runs: str) -> list[Path]:
-    """Comma-separated run folders, each as the user named it from where they stand, made absolute."""
-    return [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()]
+    """Comma-separated run folders, each as the user named it from where they stand, made absolute; one named twice
+    is refused (it would count as two repeats of its configuration)."""
+    folders = [Path(r.strip()).expanduser().resolve() for r in runs.split(",") if r.strip()]
+    twice = sorted({str(f) for f in folders if folders.count(f) > 1})
+    if twice:
+        raise ParameterError(f"{twice[0]} is named twice: each run folder once")
+    return folders
 
 
 def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[dict], Path]:
@@ -142,7 +147,10 @@ def comparison_inputs(sweep_id: str, runs: str, out_dir: str) -> tuple[list[dict
     else:
         found, folder = run_folders(runs), None
     out = Path(out_dir).expanduser().resolve() if out_dir else folder or comparison_folder(runs_root(), "scratch")
-    read = load(found)   # a folder that is no run, or a record or report that does not read: refused before anything
+    try:
+        read = load(found)   # a folder that is no run, or a record or report that does not read: refused before anything
+    except RunError as exc:
+        raise ParameterError(f"{exc}: it cannot be compared") from None
     out.mkdir(parents=True, exist_ok=True)
     return read, out
 

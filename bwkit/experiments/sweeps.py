@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 import os
 import shutil
@@ -42,12 +43,14 @@ from bwkit.runs import (
     pipeline_parameters,
     read_record,
     runs_root as default_runs_root,
+    strict,
     unknown_parameter,
     write_json,
 )
 
 DATA_PARAMETERS = ("samples", "profile", "start", "seed")   # what the generator reads
 RETRIES = 2   # kernel start-up races between parallel papermill executions (ports, time-outs)
+RUN_SETTINGS = {"device", "num_threads", "tracking"}   # where and how a run executes, not what it computes
 
 
 def parse_grid(pairs) -> dict[str, list]:
@@ -77,6 +80,9 @@ def plan(base: dict, grid: dict, repeats: int, *, sweep_id: str) -> list[dict]:
     """Every run of the sweep, in a stable order: {"run_id", "config", "repeat"}."""
     if repeats < 1:
         raise ParameterError(f"--repeats must be at least 1, got {repeats}")
+    if repeats > 1 and "seed" in grid:   # repeat r adds r to the seed: seed=1,2 twice ran seed 2 in both groups
+        raise ParameterError("--grid seed with --repeats: the repeats are the seeds (the base seed, +1, +2, ...); "
+                             "sweep the seed or repeat, not both")
     runs, names = [], list(grid)
     for n, values in enumerate(itertools.product(*grid.values())):
         for r in range(repeats):
@@ -302,10 +308,31 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, *, sweep_id: str | None 
                            log=log, progress=progress, tracking_uri=tracking_uri)
 
 
+def _same_sweep(sweep: SweepFolder, wanted: dict) -> None:
+    """A sweep id rerun finishes the sweep it began as: another grid, number of repeats or other parameters would
+    replace its succeeded runs with runs of another experiment under the same names. A parameter the kit gained
+    since the sweep began is not compared, nor where and how runs execute (device, threads, tracking)."""
+    try:
+        then = json.loads(sweep.record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):   # a new sweep, or a record cut short by a killed client: nothing to hold to
+        return
+    now = json.loads(json.dumps(strict(wanted)))   # as the record holds it: lists, not tuples
+    base_then = then.get("base") or {}
+    pairs = [(key, then.get(key), now[key]) for key in ("grid", "repeats")]
+    pairs += [(f"--set {name}", base_then[name], now["base"].get(name)) for name in sorted(base_then)
+              if name in now["base"] and name not in RUN_SETTINGS]
+    changed = [f"{what}: {a!r} then, {b!r} now" for what, a, b in pairs if a != b]
+    if changed:
+        raise ParameterError(f"sweep {sweep.root.name!r} began with another experiment ({'; '.join(changed[:3])}"
+                             f"{'; ...' if len(changed) > 3 else ''}): rerun it with the same --grid, --repeats, "
+                             "--set and -f to finish it, or give a new --sweep-id")
+
+
 def _run_locked(sweep: SweepFolder, runs: list[dict], *, grid: dict, repeats: int, base: dict, scheduler, workers,
                 log, progress: bool, tracking_uri: str | None) -> dict:
     """The sweep, while this client holds its lock: no other client deletes or re-runs its folders."""
     folder, sweep_id, runs_root = sweep.root, sweep.root.name, sweep.root.parent.parent
+    _same_sweep(sweep, {"grid": grid, "repeats": repeats, "base": base})
     _shared_data(runs, sweep.data, log)
     states = {e["run_id"]: _state(folder, e) for e in runs}
     todo = [e for e in runs if states[e["run_id"]] != "succeeded"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from bwkit.errors import ParameterError, RunError
 from bwkit.files import whole_file
 from bwkit.experiments.sweeps import (
+    RUN_SETTINGS,
     _client,
     _shared_data,
     data_payload,
@@ -62,6 +63,8 @@ def parse_space(pairs) -> dict:
             raise unknown_parameter(name, known)
         if name in {"run_dir", "output", "data_path", "seed"}:
             raise ParameterError(f"parameter '{name}' cannot be searched: it is set per run or fixes the data")
+        if name in space:   # the second one silently replaced the first
+            raise ParameterError(f"--space names '{name}' twice; give it once")
         kind, _, bounds = text.partition(":")
         if kind in {"log", "float", "int"} and bounds.count(":") == 1:
             low, high = (coerce(known[name], b) for b in bounds.split(":"))
@@ -87,10 +90,6 @@ def _check_range(name: str, kind: str, type_, *, low, high) -> None:
         raise ParameterError(f"--space {name}: the low bound {low!r} must be below the high bound {high!r}")
     if kind == "log" and not low > 0:
         raise ParameterError(f"--space {name}: a log range needs a low bound above 0, got {low!r}")
-
-
-# How a trial runs, not what it finds: free to differ when a study is continued.
-RUN_SETTINGS = {"device", "num_threads", "tracking"}
 
 
 def _same_search(study, space: dict, base: dict) -> None:

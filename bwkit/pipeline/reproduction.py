@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bwkit.data import sha256_file
-from bwkit.errors import ParameterError
+from bwkit.errors import ParameterError, RunError
 from bwkit.runs import ROOT, Config, RunFolder, RunRecord, model_version, read_record
 
 
@@ -89,7 +89,10 @@ def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict
     from bwkit.reports import write_run_index
 
     original = RunFolder(Path(run_dir).expanduser().resolve())
-    record = read_record(original)
+    try:
+        record = read_record(original)
+    except RunError as exc:   # no run folder, or a record that does not read: a bad argument, nothing ran
+        raise ParameterError(f"{exc}; nothing to reproduce") from None
     if record.get("status") != "succeeded":
         raise ParameterError(f"run {record['run_id']} is {record.get('status')!r} in its record: only a succeeded "
                              "run can be reproduced")   # refused like a bad argument (exit 2), as resume refuses

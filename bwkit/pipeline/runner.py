@@ -52,7 +52,7 @@ from bwkit.runs import (
 # orchestrated: sweeps, a killed client, resume), every run executes the real stages.
 STAND_INS = "BWKIT_STAGE_NOTEBOOKS"
 # a plain folder name, one line; HTML-ish characters are escaped where shown
-RUN_ID = re.compile(r"[^/\\\x00-\x1f\x7f]{1,128}")
+RUN_ID = re.compile(r"[^/\\,\x00-\x1f\x7f]{1,128}")   # no comma: `bwkit compare` lists folders with commas
 
 
 def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
@@ -61,7 +61,7 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
     if run_id is not None and (not RUN_ID.fullmatch(run_id) or run_id.startswith(".") or run_id in ROOT_NAMES
                                or run_id.startswith(TRACKING_DB)):
         raise ParameterError(f"run id {run_id!r} must be a plain folder name of 1 to 128 characters, not "
-                             f"starting with '.', without '/' or control characters, and none of the names the "
+                             f"starting with '.', without '/', ',' or control characters, and none of the names the "
                              f"kit keeps beside the runs ({', '.join(ROOT_NAMES)})")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     names = [run_id] if run_id else [stamp] + [f"{stamp}-{n}" for n in range(2, 1000)]
@@ -365,7 +365,10 @@ def _unchanged(files: RunFolder, entry: dict) -> bool:
 def resume(run_dir, log=print, progress: bool = False, *, on_finish=None) -> Path:
     """Finish an interrupted or failed run from the first stage that did not finish (or whose files changed)."""
     files = RunFolder(Path(run_dir).expanduser().resolve())
-    record = RunRecord(files, reconcile(files))
+    try:
+        record = RunRecord(files, reconcile(files))
+    except RunError as exc:   # no run folder, or a record that does not read: nothing ran, a bad argument
+        raise ParameterError(f"{exc}; nothing to resume") from None
     status = record.data["status"]
     if status == "running":   # refused like a bad argument (exit 2): nothing ran, nothing failed
         raise ParameterError(f"run {files.root.name} is still running (process {record.data['process']['pid']}): "

@@ -59,3 +59,9 @@ def test_a_continued_study_is_checked_against_what_it_began_with_but_not_against
 def test_a_log_range_needs_a_positive_low_bound():
     with pytest.raises(ParameterError, match="a log range needs a low bound above 0"):
         parse_space(["num_threads=log:0:8"])
+
+
+def test_a_parameter_named_twice_in_the_space_is_refused():
+    """The second --space silently replaced the first; a sweep's --grid already refused it."""
+    with pytest.raises(ParameterError, match="--space names 'learning_rate' twice"):
+        parse_space(["learning_rate=log:1e-4:1e-2", "learning_rate=1e-3,1e-2"])
