@@ -263,17 +263,41 @@ def test_the_node_consumer_matches_the_predictor(served, tmp_path):
         assert np.abs(theirs[column].to_numpy() - ours[column].to_numpy()).max() / std[target] < 1e-5, column
 
 
+def _two_exports(tiny_run, folder: Path) -> Path:
+    """A copy of the tiny run exported twice, as `papermill 04_export -p model_version v2` by hand leaves it."""
+    copy = shutil.copytree(tiny_run.root, folder)
+    meta = json.loads(tiny_run.metadata("v1").read_text())
+    shutil.copy(tiny_run.onnx("v1"), copy / "bandwidth_lstm_v2.onnx")
+    (copy / "model_metadata_v2.json").write_text(json.dumps({**meta, "onnx_file": "bandwidth_lstm_v2.onnx"}))
+    return copy
+
+
+def test_a_run_exported_twice_is_served_predicted_and_scored_by_the_version_asked_for(tiny_run, tmp_path, capsys):
+    """bwkit serve had no --version and 06_predict no version: such a folder could be served by neither."""
+    from bwkit.serving.service import Service
+
+    copy = _two_exports(tiny_run, tmp_path / "twice")
+    with pytest.raises(RunError, match="several exported models .* choose one with --version"):
+        Predictor.from_run(copy)
+    assert Service(copy, version="v2").predictor.onnx_path.name == "bandwidth_lstm_v2.onnx"
+    data = json.loads(tiny_run.metadata("v1").read_text())["data"]["path"]
+    assert cli.main(["predict", str(copy), data, "-o", str(tmp_path / "p.csv"), "--version", "v2"]) == 0
+
+
 def test_the_consumer_notebook_scores_new_rows_and_shows_a_trace_break(tiny_run, tmp_path):
-    """On the run's rows written with semicolons, as the loader reads them (the notebook read commas only)."""
+    """On the run's rows written with semicolons, as the loader reads them (the notebook read commas only), from a
+    folder exported twice (the version asked for)."""
     import papermill
 
     out, data = tmp_path / "06.ipynb", json.loads(tiny_run.metadata("v1").read_text())["data"]["path"]
     pd.read_csv(data).to_csv(tmp_path / "semicolons.csv", sep=";", index=False)
     papermill.execute_notebook(str(ROOT / "notebooks" / "06_predict.ipynb"), str(out), kernel_name="python3",
-                               parameters={"run_dir": str(tiny_run.root), "data_path": str(tmp_path / "semicolons.csv"),
-                                           "rows": 200, "break_after": 100},
+                               parameters={"run_dir": str(_two_exports(tiny_run, tmp_path / "twice")), "version": "v2",
+                                           "data_path": str(tmp_path / "semicolons.csv"), "rows": 200,
+                                           "break_after": 100},
                                progress_bar=False, cwd=str(ROOT))
     text = "".join("".join(o.get("text", "")) for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", []))
+    assert "bandwidth_lstm_v2.onnx: windows of" in text
     assert f"{200 - WINDOW + 1} predictions as one trace, {200 - 2 * (WINDOW - 1)} as two" in text
     assert "identical to the batch: True" in text
 

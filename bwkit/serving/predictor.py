@@ -83,7 +83,8 @@ def _metadata_path(run_dir: Path, version: str | None) -> Path:
         return found[0]
     if not found:
         raise RunError(f"{run_dir}: no model_metadata_{version or '*'}.json; run its 04_export stage first")
-    raise RunError(f"{run_dir}: several exported models ({', '.join(p.name for p in found)}); pass version=")
+    raise RunError(f"{run_dir}: several exported models ({', '.join(p.name for p in found)}); choose one with "
+                   f"--version (bwkit predict and serve), version= (Predictor.from_run, 06_predict)")
 
 
 def carry_before(rows: Rows, cut: int, carry: dict) -> dict:

@@ -46,11 +46,11 @@ class Service:
 
     def __init__(self, run_dir, *, max_links: int = 10_000, snapshot_seconds: float = 30.0,
                  max_body_bytes: int = 1 << 20, reload_seconds: float | None = None, threads: int = 1,
-                 log=lambda line: print(line, flush=True)):
+                 version: str | None = None, log=lambda line: print(line, flush=True)):
         check_settings(max_links=max_links, snapshot_seconds=snapshot_seconds, max_body_bytes=max_body_bytes,
                        reload_seconds=reload_seconds, threads=threads)   # before the run folder is read
         self.folder, self.threads, self.log = RunFolder(Path(run_dir).resolve()), threads, log
-        self.predictor = Predictor.from_run(self.folder.root, threads=threads)
+        self.predictor = Predictor.from_run(self.folder.root, version, threads=threads)   # version: of several
         self.links = Links(self.predictor, max_links)
         self.model, self.layout = model_info(self.folder, self.predictor), layout(self.predictor)
         self.meters = Meters(lambda: len(self.links), self.predictor.metadata_path.stat().st_mtime)
