@@ -38,3 +38,29 @@ def test_one_run_each_says_repeat_the_sweep():
 def test_differing_ignores_where_and_keeps_what(tiny_run):
     runs = compare.load([tiny_run.root, tiny_run.root])
     assert compare.differing(runs) == [] and compare.table(runs)["val_loss"].notna().all()
+
+
+def test_a_run_missing_the_parameter_is_still_a_runner_up_and_integers_stay_integers(tiny_run, tmp_path):
+    """A sweep run compared with a plain run: 'no runner-up finished' although it had, and 'samples=500.0'."""
+    import json
+    import shutil
+
+    copies = [shutil.copytree(tiny_run.root, tmp_path / name) for name in ("a", "b")]
+    record = json.loads((copies[1] / "run.json").read_text())
+    record["parameters"].pop("hidden_size")   # as a run from before a parameter existed records it
+    for name in ("samples", "profile", "start"):   # as a sweep's run records it: the data handed to it as a file
+        record["parameters"].pop(name, None)
+    (copies[1] / "run.json").write_text(json.dumps(record))
+    runs = compare.load(copies)
+    assert compare.differing(runs) == ["hidden_size"]   # how the data was made is its sha256's to say: the same
+    table = compare.table(runs)
+    assert table["hidden_size"].tolist().count(8) == 1 and "8.0" not in table.to_string()
+    sentence = compare.verdict(table)
+    assert "no runner-up" not in sentence and "one run each" in sentence
+
+
+def test_runs_of_other_targets_or_data_are_not_ranked_and_a_sweep_where_nothing_finished_says_so():
+    other = frame({1e-3: [0.10], 1e-2: [0.20]}).assign(targets=["rtt_ms", "rtt_ms,jitter_ms"])
+    assert "not comparable" in compare.verdict(other)
+    failed = frame({1e-3: [0.1], 1e-2: [0.2]}).assign(val_loss=np.nan, status="failed")
+    assert compare.verdict(failed).startswith("No run finished")

@@ -16,7 +16,9 @@ from bwkit.errors import ParameterError, RunError
 from bwkit.runs import SET_BY_BWKIT, RunFolder, SweepFolder, comparison_folder, notebook_path, read_record, runs_root
 
 AVERAGES = ("correlation", "mape", "rmse", "r2")
-IGNORED = {"data_path", *SET_BY_BWKIT}   # where, not what
+# where, not what; and how the data was made, which its sha256 (the "data" column) says for every run alike (a
+# sweep generates its data once and hands each run the file, so its runs record no samples, profile or start)
+IGNORED = {"data_path", "samples", "profile", "start", *SET_BY_BWKIT}
 
 
 def load(folders) -> list[dict]:
@@ -29,8 +31,10 @@ def load(folders) -> list[dict]:
             report = json.loads(files.report.read_text()) if files.report.is_file() else None
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise RunError(f"{files.report}: not a readable report ({exc})") from None
+        data = (record.get("data") or {}).get("sha256")
         runs.append({"run": record["run_id"], "folder": files.root, "status": record["status"],
-                     "error": record.get("error"), "parameters": record.get("parameters", {}), "report": report})
+                     "error": record.get("error"), "report": report,
+                     "parameters": {**record.get("parameters", {}), "data": data[:12] if data else None}})
     return runs
 
 
@@ -47,10 +51,12 @@ def table(runs: list[dict]) -> pd.DataFrame:
     for r in runs:
         avg = r["report"]["comparison"][MODEL]["average"] if r["report"] else {}
         rows.append({"run": r["run"], "status": r["status"], "error": (r["error"] or "")[:200],
-                     **{p: r["parameters"].get(p) for p in swept},
                      "val_loss": r["report"]["best_val_loss"] if r["report"] else np.nan,
                      **{f"test {m}": avg.get(m, np.nan) for m in AVERAGES}})
-    return pd.DataFrame(rows).sort_values("val_loss", na_position="last").reset_index(drop=True)
+    frame = pd.DataFrame(rows)
+    for i, name in enumerate(swept):   # as recorded: an integer missing from one run stays an integer in the others
+        frame.insert(3 + i, name, pd.Series([r["parameters"].get(name) for r in runs], dtype=object))
+    return frame.sort_values("val_loss", na_position="last").reset_index(drop=True)
 
 
 def run_pages(runs: list[dict], page_folder) -> dict[str, str]:
@@ -106,10 +112,15 @@ def verdict(frame: pd.DataFrame) -> str:
 
     keys = _configuration_keys(frame)
     done = frame.dropna(subset=["val_loss"])
-    if not keys or done.empty:
+    if done.empty:
+        return "No run finished: nothing to compare (each run's error is in the table)."
+    if not keys:
         return "Only one configuration: nothing to compare."
-    groups = sorted(((g["val_loss"].mean(), v, g["val_loss"].to_numpy()) for v, g in done.groupby(keys)),
-                    key=lambda item: item[0])
+    if "targets" in keys or "data" in keys:   # a loss over other targets or other rows measures something else
+        return ("These runs predict other targets or read other data (the targets or data column): their validation "
+                "losses are not comparable, so no configuration is called the best.")
+    groups = sorted(((g["val_loss"].mean(), v, g["val_loss"].to_numpy())
+                     for v, g in done.groupby(keys, dropna=False)), key=lambda item: item[0])
     best = ", ".join(f"{k}={v}" for k, v in zip(keys, groups[0][1] if isinstance(groups[0][1], tuple)
                                                    else (groups[0][1],)))
     if len(groups) < 2:
