@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import stat
 import uuid
@@ -55,7 +56,7 @@ def whole_file(path, *, durable: bool = False):
 def _clear_orphans(path: Path) -> None:
     """Remove the partial files of `path` whose writing process is gone (killed before it could remove its own)."""
     with contextlib.suppress(OSError):
-        for orphan in path.parent.glob(f".{path.name}.*.partial"):
+        for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):   # a name may hold [ ] * ?
             pid = orphan.name[len(path.name) + 2:].split(".")[0]
             if pid.isdigit() and not _alive(int(pid)):
                 orphan.unlink(missing_ok=True)

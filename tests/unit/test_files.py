@@ -80,13 +80,13 @@ def test_a_writer_killed_outright_leaves_a_partial_file_that_the_next_write_remo
     import subprocess
     import sys
 
-    target = tmp_path / "out.txt"
+    target = tmp_path / "out[1].txt"   # a name that is also a glob pattern
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead = tmp_path / f".out.txt.{int(gone.stdout)}.0123456789ab.partial"   # as SIGKILL leaves it
-    live = tmp_path / f".out.txt.{os.getpid()}.0123456789ab.partial"      # another thread of this process, writing
+    dead = tmp_path / f".out[1].txt.{int(gone.stdout)}.0123456789ab.partial"   # as SIGKILL leaves it
+    live = tmp_path / f".out[1].txt.{os.getpid()}.0123456789ab.partial"      # another thread of this process, writing
     other = tmp_path / f".other.txt.{int(gone.stdout)}.0123456789ab.partial"   # another file's: not this write's
     for path in (dead, live, other):
         path.write_text("half")
     with whole_file(target) as partial:
         partial.write_text("whole")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "out.txt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "out[1].txt"])
