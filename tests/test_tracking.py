@@ -54,6 +54,33 @@ def test_a_run_lands_with_its_parameters_curve_metrics_tags_and_artifacts(tiny_r
     assert {"index.html", "MODEL_CARD.md", RunFolder.REPORT, "pages/02_train.html", "model"} <= names
 
 
+def test_a_run_whose_logging_fails_half_way_is_closed_failed_not_left_running(tiny_run, tmp_path, monkeypatch):
+    """A key MLflow refused (a target named 'é') left the MLflow run RUNNING, with nothing in it, for ever."""
+    from bwkit.experiments import tracking
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setattr(tracking, "_artifacts", lambda *a, **k: (_ for _ in ()).throw(OSError("store went away")))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert track_run(tiny_run.root, uri=uri) is None
+    assert any("store went away" in str(w.message) for w in caught)
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("bwkit").experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
+def test_target_names_mlflow_cannot_take_get_keys_of_their_own():
+    """'rtt ms' and 'rtt_ms' shared one key (one target's scores lost); 'é' became an empty key part (refused)."""
+    from bwkit.experiments import tracking
+
+    report = {"success": True, "comparison": {"LSTM": {
+        "per_target": {"rtt ms": {"mae": 1.0}, "rtt_ms": {"mae": 2.0}, "é": {"mae": 3.0}, "中": {"mae": 4.0}},
+        "average": {"mae": 2.5}}}}
+    found = {k: v for k, v in tracking._test_metrics(report).items() if k.startswith("test/") and k.endswith("/mae")}
+    assert found["test/LSTM/rtt_ms/mae"] == 2.0 and found["test/LSTM/average/mae"] == 2.5 and len(found) == 5
+    assert all(tracking.KEY_UNSAFE.search(k) is None and "//" not in k for k in found)
+
+
 def test_the_onnx_model_loads_through_mlflow_onnx_and_answers_as_the_runs_own_file(tiny_run, tracked, monkeypatch):
     import onnxruntime
 

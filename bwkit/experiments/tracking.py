@@ -12,8 +12,10 @@ A sweep or a search is a parent MLflow run; its runs are nested children with th
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -107,6 +109,13 @@ def _key(*parts) -> str:
     return "/".join(KEY_UNSAFE.sub("_", str(p)).strip("_") for p in parts)
 
 
+def _column(name: str) -> str:
+    """A user's column name as a key part: as it is where MLflow takes it, else made safe and told apart by a hash
+    of the name (`rtt ms` and `rtt_ms`, or `é` and `中`, would otherwise share one key, or none)."""
+    safe = KEY_UNSAFE.sub("_", name).strip("_")
+    return safe if safe == name else f"{safe or 'column'}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
 def _ms(stamp: str | None) -> int | None:
     return int(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000) if stamp else None
 
@@ -145,17 +154,17 @@ def _test_metrics(report: dict) -> dict[str, float]:
     for method, scores in report.get("comparison", {}).items():
         for target, values in {**scores["per_target"], "average": scores["average"]}.items():
             for metric in SCORES:
-                found[_key("test", method, target, metric)] = values.get(metric)
+                found[_key("test", method, _column(target), metric)] = values.get(metric)
     for method, per_target in (report.get("significance") or {}).items():
         for target, t in per_target.items():
             for name, field in (("mse_change_pct", "rel_mse_diff"), ("mse_change_low_pct", "rel_low"),
                                 ("mse_change_high_pct", "rel_high")):
-                found[_key("vs", method, target, name)] = None if t.get(field) is None else 100 * t[field]
-            found[_key("vs", method, target, "dm_p")] = t.get("dm_p")
+                found[_key("vs", method, _column(target), name)] = None if t.get(field) is None else 100 * t[field]
+            found[_key("vs", method, _column(target), "dm_p")] = t.get("dm_p")
     from bwkit.evaluation import MODEL
 
     for entry in ((report.get("intervals") or {}).get("methods", {}).get(MODEL, {}).get("test") or []):
-        found[_key("bands", f"{entry['level']:.0%}".replace("%", "pct"), entry["target"], "coverage")] = entry["coverage"]
+        found[_key("bands", f"{entry['level']:.0%}".replace("%", "pct"), _column(entry["target"]), "coverage")] = entry["coverage"]
     return {k: float(v) for k, v in found.items() if isinstance(v, (int, float)) and v == v}
 
 
@@ -239,9 +248,14 @@ def _log(run_dir: Path, uri: str, parent: str | None, *, tags: dict) -> str:
     created = client.create_run(experiment, start_time=_ms(run.get("started")), run_name=run["run_id"])
     mlflow_run = created.info.run_id
     params = [Param(_key(k), str(v)[:6000]) for k, v in run.get("parameters", {}).items()]
-    _log_batch(client, mlflow_run, _metrics(run, files, report), params=params,
-               tags=[RunTag(k, v) for k, v in every.items()])
-    _artifacts(client, mlflow_run, run, files=files)
+    try:
+        _log_batch(client, mlflow_run, _metrics(run, files, report), params=params,
+                   tags=[RunTag(k, v) for k, v in every.items()])
+        _artifacts(client, mlflow_run, run, files=files)
+    except Exception:
+        with contextlib.suppress(Exception):   # never left RUNNING with half a record: said FAILED (and warned)
+            client.set_terminated(mlflow_run, "FAILED")
+        raise
     client.set_terminated(mlflow_run, STATUS.get(run["status"], "FAILED"), end_time=_ms(run.get("finished")))
     return mlflow_run
 

@@ -227,17 +227,24 @@ def card(run_dir) -> list:
             + _caveats(run, report))
 
 
+def _md(text) -> str:
+    """Text as Markdown shows it literally: HTML's special characters escaped outside `code` spans (a renderer
+    shows a code span's text as it is), so a column named '<script>' is a name, not markup."""
+    parts = str(text).split("`")
+    return "`".join(p if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts))
+
+
 def _markdown_block(block) -> str:
     kind = block[0]
     if kind in ("h1", "h2"):
-        return f"{'#' * int(kind[1])} {block[1]}"
+        return f"{'#' * int(kind[1])} {_md(block[1])}"
     if kind == "p":
-        return block[1]
+        return _md(block[1])
     if kind == "ul":
-        return "\n".join(f"- {item}" for item in block[1])
+        return "\n".join(f"- {_md(item)}" for item in block[1])
     header, rows = block[1], block[2]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows])
+    lines = ["| " + " | ".join(map(_md, header)) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(_md(c).replace("|", "\\|") for c in row) + " |" for row in rows])
 
 
 def markdown(blocks: list) -> str:

@@ -316,6 +316,10 @@ def _yaml_text(param: Parameter, value):
     import datetime as dt
 
     if param.type is str and isinstance(value, list):
+        held = next((str(v) for v in value if "," in str(v)), None)
+        if held is not None:   # joined, it would read as two names
+            raise ParameterError(f"parameter '{param.name}': {held!r} holds a comma, which separates the names; rename "
+                                 "that column in the CSV")
         return ",".join(str(v) for v in value)
     if param.type is str and isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat().replace("+00:00", "Z")

@@ -303,7 +303,7 @@ def test_a_path_of_the_wrong_kind_is_refused_by_name_before_anything_runs(tmp_pa
         assert params.configure({name: str(tmp_path)}, stage=stage)[name] == str(tmp_path)   # an existing folder is fine
 
 
-def test_check_notebook_reads_the_yaml_lists_papermill_injects_for_text_parameters():
+def test_check_notebook_reads_the_yaml_lists_papermill_injects_for_text_parameters(tmp_path):
     """`papermill 02_train.ipynb out.ipynb -y "targets: [rtt_ms, jitter_ms]"` (or a -f file with lists) injects a
     list; `bwkit run -f` reads the same file's list as comma-separated names, and so does a stage now. (A YAML date
     papermill injects as text, which the stage reads already.)"""
@@ -315,6 +315,14 @@ def test_check_notebook_reads_the_yaml_lists_papermill_injects_for_text_paramete
     namespace["window_size"] = [20]
     with pytest.raises(ParameterError, match="'window_size' expects int"):   # only text parameters read lists
         params.check_notebook(namespace, "02_train")
+    _, namespace = _namespace("02_train")
+    namespace["features"] = ["throughput_mbps", "cw,nd"]   # a quoted CSV header's name: it read as 'cw' and 'nd'
+    with pytest.raises(ParameterError, match="'features': 'cw,nd' holds a comma, which separates the names"):
+        params.check_notebook(namespace, "02_train")
+    path = tmp_path / "p.yml"
+    path.write_text("features:\n  - throughput_mbps\n  - cw,nd\n")
+    with pytest.raises(ParameterError, match="'cw,nd' holds a comma"):   # bwkit run -f: before the run folder
+        params.configure(parameters_file=path)
 
 
 def test_fresh_targets_must_be_targets():
