@@ -7,7 +7,7 @@ from bwkit.lazy import face
 
 __getattr__, __dir__, __all__ = face(
     __name__,
-    loader=["NAN_POLICIES", "DataError", "Telemetry", "load_telemetry", "sha256_file", "split_names"],
+    loader=["NAN_POLICIES", "DataError", "Telemetry", "holds", "load_telemetry", "sha256_file", "split_names"],
     gaps=["FILL_RULE", "GAP_RULE", "MAX_GAP_CADENCES", "breaks", "cadence_seconds", "fill_gaps", "pieces"],
     masks=["MASK_KINDS", "MIN_OBSERVED", "check_masks", "require_observed"],
     blocks=["iter_tables"],

@@ -89,6 +89,11 @@ def sha256_file(path) -> str:
     return digest.hexdigest()
 
 
+def holds(path, sha256: str | None) -> bool:
+    """Is `path` a file whose bytes are the ones recorded (their sha256)? The one test of "the same data file"."""
+    return Path(path).is_file() and sha256_file(path) == sha256
+
+
 def _target_gaps(frame, targets, path, *, segment) -> np.ndarray:
     """bool [rows, targets]: the target has a value there; a missing one is filled (in place) by FILL_RULE.
 

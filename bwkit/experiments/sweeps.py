@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bwkit import synth
-from bwkit.data import sha256_file
+from bwkit.data import holds
 from bwkit.errors import ParameterError, RunError
 from bwkit.experiments.compare import compare_report
 from bwkit.experiments.parents import TrackedParent
@@ -120,7 +120,7 @@ def _state(folder: Path, entry: dict) -> str:
         return "unfinished"
     config, recorded = entry["config"], record.get("parameters", {})
     same = all(recorded[k] == v for k, v in config.items() if k in recorded and k != "data_path")
-    data_ok = record.get("data", {}).get("sha256") == sha256_file(config.data_path)
+    data_ok = holds(config.data_path, record.get("data", {}).get("sha256"))
     status = record.get("status")
     if status == "succeeded":
         return "succeeded" if same and data_ok else "changed"
@@ -308,6 +308,13 @@ def run_sweep(base: dict, grid: dict, repeats: int = 1, *, sweep_id: str | None 
                            log=log, progress=progress, tracking_uri=tracking_uri)
 
 
+def changes(pairs) -> str:
+    """"name: a then, b now; ..." of the (name, then, now) that differ, three at most; "" where none does: what a
+    continued sweep or search is told when it is not the experiment it began as."""
+    changed = [f"{name}: {then!r} then, {now!r} now" for name, then, now in pairs if then != now]
+    return "; ".join(changed[:3]) + ("; ..." if len(changed) > 3 else "")
+
+
 def _same_sweep(sweep: SweepFolder, wanted: dict) -> None:
     """A sweep id rerun finishes the sweep it began as: another grid, number of repeats or other parameters would
     replace its succeeded runs with runs of another experiment under the same names. A parameter the kit gained
@@ -321,11 +328,10 @@ def _same_sweep(sweep: SweepFolder, wanted: dict) -> None:
     pairs = [(key, then.get(key), now[key]) for key in ("grid", "repeats")]
     pairs += [(f"--set {name}", base_then[name], now["base"].get(name)) for name in sorted(base_then)
               if name in now["base"] and name not in RUN_SETTINGS]
-    changed = [f"{what}: {a!r} then, {b!r} now" for what, a, b in pairs if a != b]
-    if changed:
-        raise ParameterError(f"sweep {sweep.root.name!r} began with another experiment ({'; '.join(changed[:3])}"
-                             f"{'; ...' if len(changed) > 3 else ''}): rerun it with the same --grid, --repeats, "
-                             "--set and -f to finish it, or give a new --sweep-id")
+    said = changes(pairs)
+    if said:
+        raise ParameterError(f"sweep {sweep.root.name!r} began with another experiment ({said}): rerun it "
+                             "with the same --grid, --repeats, --set and -f to finish it, or give a new --sweep-id")
 
 
 def _run_locked(sweep: SweepFolder, runs: list[dict], *, grid: dict, repeats: int, base: dict, scheduler, workers,

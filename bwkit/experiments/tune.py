@@ -27,6 +27,7 @@ from bwkit.files import whole_file
 from bwkit.experiments.sweeps import (
     RUN_SETTINGS,
     _client,
+    changes,
     _shared_data,
     data_payload,
     land,
@@ -109,12 +110,10 @@ def _same_search(study, space: dict, base: dict) -> None:
         return
     names = [("space", name, space_then) for name in sorted(space_then.keys() | wanted["space"].keys())]
     names += [("base", name, base_then) for name in sorted(base_then)]   # one the kit gained since is not compared
-    changed = [f"{name}: {then.get(name)!r} then, {wanted[key].get(name)!r} now"
-               for key, name, then in names if then.get(name) != wanted[key].get(name)]
-    if changed:
-        raise ParameterError(f"study {study.study_name!r} began with another search ({'; '.join(changed[:3])}"
-                             f"{'; ...' if len(changed) > 3 else ''}): continue it with the same --space, --set and "
-                             "-f, or give a new --study-id")
+    said = changes((name, then.get(name), wanted[key].get(name)) for key, name, then in names)
+    if said:
+        raise ParameterError(f"study {study.study_name!r} began with another search ({said}): continue it with the "
+                             "same --space, --set and -f, or give a new --study-id")
 
 
 def _study(study_id: str, folder: Path, seed: int, *, trials: int):

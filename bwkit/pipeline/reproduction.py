@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bwkit.data import sha256_file
+from bwkit.data import holds
 from bwkit.errors import ParameterError, RunError
 from bwkit.runs import ROOT, Config, RunFolder, RunRecord, model_version, read_record
 
@@ -106,7 +106,7 @@ def reproduce(run_dir, run_id: str | None = None, log=print) -> tuple[Path, dict
         config = config.replace(data_path="")   # generate it again: its sha256 is compared with the record's
     else:
         path = _data_path(record)
-        if not path.is_file() or sha256_file(path) != record["data"].get("sha256"):
+        if not holds(path, record["data"].get("sha256")):
             raise ParameterError(f"{path} is not the data run {record['run_id']} read "
                                  f"(sha256 {record['data'].get('sha256')}); restore that file to reproduce it")
         config = config.replace(data_path=str(path))

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from bwkit.data import sha256_file
+from bwkit.data import holds, sha256_file
 from bwkit.errors import BwkitError, DataError, ParameterError, RunError, RunInterrupted
 from bwkit.evaluation import fold_splits
 from bwkit.lazy import without_iri_grammars
@@ -358,7 +358,7 @@ def run(overrides: Mapping | None = None, run_id: str | None = None, runs_root=N
 
 
 def _unchanged(files: RunFolder, entry: dict) -> bool:
-    return all((files.root / name).is_file() and sha256_file(files.root / name) == digest
+    return all(holds(files.root / name, digest)
                for name, digest in entry.get("outputs", {}).items())
 
 
@@ -377,8 +377,7 @@ def resume(run_dir, log=print, progress: bool = False, *, on_finish=None) -> Pat
         raise ParameterError(f"run {files.root.name} succeeded: nothing to resume (`bwkit reproduce` it to train it "
                              "again from its record, or `bwkit check` it to see whether its files changed)")
     config, data = Config(record.data["parameters"]), record.data["data"]
-    if not data["generated"] and data.get("sha256") and (not Path(data["path"]).is_file()
-                                                         or sha256_file(data["path"]) != data["sha256"]):
+    if not data["generated"] and data.get("sha256") and not holds(data["path"], data["sha256"]):
         raise ParameterError(f"{data['path']} is gone or changed since run {files.root.name} started: start a new run")
     stages = STAGES if data["generated"] else STAGES[1:]
     first = next((i for i, s in enumerate(stages) if record.data["stages"].get(s, {}).get("status") != "succeeded"

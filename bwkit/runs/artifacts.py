@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from bwkit.data import sha256_file
+from bwkit.data import holds, sha256_file
 from bwkit.files import whole_file
 from bwkit.runs.paths import SCRATCH, scratch_run
 
@@ -121,7 +121,7 @@ class RunFolder:
         on (the same sha256) and the run recorded another path (the folder was copied or moved elsewhere, where that
         path may be gone or hold another file); else the path it recorded."""
         own = self.data
-        if not own.is_file() or Path(recorded).resolve() == own.resolve() or sha256_file(own) != sha256:
+        if Path(recorded).resolve() == own.resolve() or not holds(own, sha256):
             return recorded
         return str(own)
 
