@@ -17,7 +17,10 @@ standardised inputs), `--huber D` (the Huber loss in training), `--centred` (the
 inputs), `--spread linear|head` (each input's std over the window, into the output or the head),
 `--heads-per-target` (a head MLP of its own for each target, on the shared LSTM), `--without-last-to-head` (the
 head reads the LSTM's output alone, as it did before `last_to_head`; the variants above are built that way too, as
-they were measured). `--ensemble N`
+they were measured), `--every-step W` (each earlier step of the window also predicts its next row where observed,
+its loss weighted W beside the last step's; through the model's head, or with `--own-head` a head used only in
+training), `--input-noise S` (Gaussian noise of S standard deviations on the inputs while training); these two train the kit's model as
+it is, its head reading the last row. `--ensemble N`
 also trains seeds seed+1 .. seed+N-1 and scores their averaged prediction.
 Prints one JSON line: the choice, the best epoch, the best validation loss, and each target's validation skill
 against persistence (1 - MSE / persistence's MSE, on the rows where the target is observed). With `--baselines`,
@@ -27,6 +30,7 @@ it). Test is never read.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import tempfile
 import time
@@ -220,6 +224,82 @@ def heads_per_target() -> None:
     replace_model(forward_scaled, own_heads)
 
 
+def input_noise(scale: float) -> None:
+    """While training only, Gaussian noise of `scale` standard deviations added to the standardised inputs the LSTM,
+    the head and the linear path read (the residual still adds the true last value): a regulariser for small data,
+    where the best epoch comes early."""
+    kit = lstm.LSTMForecaster.forward_scaled
+
+    def forward_scaled(self, x):
+        if not self.training:
+            return kit(self, x)
+        noisy = x + scale * self.x_std * torch.randn_like(x)
+        z = kit(self, noisy)
+        if self.residual:   # the residual reads the true last value, not the noisy one
+            z = z + (x[:, -1] - noisy[:, -1]).index_select(1, self.target_columns) / self.y_std
+        return z
+    lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
+def every_step(weight: float, own_head: bool, rows) -> None:
+    """Train on every step of the window, not only its last: at each earlier step t the LSTM's output also predicts
+    row t + 1's targets (where observed), weighted by `weight` beside the last step's loss, through the model's own
+    head (the residual from row t, no linear path) or, with `own_head`, a head of its own that is never used to
+    predict. `rows`: the telemetry (each row's targets and observed mask). Validation reads the last step only."""
+    from bwkit.training import train
+
+    init = train.Fit.__init__
+    state = {}
+
+    def remember(self, prepared, config, device):
+        init(self, prepared, config, device)
+        model = self.model
+        if own_head:
+            width = model.head[0].in_features
+            model.aux = torch.nn.Sequential(torch.nn.Linear(width, config.hidden_size), torch.nn.ReLU(),
+                                            torch.nn.Linear(config.hidden_size, model.y_mean.numel()))
+            self.optimizer.add_param_group({"params": model.aux.parameters()})
+            if self.average is not None:   # the averaged copy holds the same modules
+                self.average.module.aux = copy.deepcopy(model.aux)
+        state[id(model)] = (torch.as_tensor(rows.Y, dtype=torch.float32), torch.as_tensor(rows.observed))
+
+    def epoch(model, optimizer, X, *, Y, order, batch_size, observed=None, average=None):
+        model.train()
+        targets_of, seen_of = state[id(model)]
+        running = 0.0
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            x = X[idx]
+            scaled = (x - model.x_mean) / model.x_std
+            out, _ = model.lstm(scaled)
+            both = torch.cat([out, scaled], dim=2)                          # [b, W, hidden + features]
+            z = model.head(both[:, -1])
+            if model.linear is not None:
+                z = z + model.linear(scaled.index_select(2, model.linear_columns).flatten(1))
+            if model.residual:
+                z = z + (x[:, -1].index_select(1, model.target_columns) - model.y_mean) / model.y_std
+            target = (Y[idx] - model.y_mean) / model.y_std
+            mask = torch.ones_like(target, dtype=torch.bool) if observed is None else observed[idx]
+            loss = train._masked_mse(z, target, mask)
+            steps = (X.starts[idx][:, None] + torch.arange(1, X.steps.numel(), device=X.starts.device))   # rows t+1
+            early = (model.aux if own_head else model.head)(both[:, :-1])   # [b, W-1, targets]
+            if model.residual:
+                early = early + (x[:, :-1].index_select(2, model.target_columns) - model.y_mean) / model.y_std
+            loss = loss + weight * train._masked_mse(early, (targets_of[steps] - model.y_mean) / model.y_std,
+                                                     seen_of[steps])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), train.CLIP_NORM)
+            optimizer.step()
+            if average is not None:
+                average.update_parameters(model)
+            running += float(loss.detach()) * len(idx)
+        return running / len(X)
+
+    train.Fit.__init__ = remember
+    train._epoch = epoch
+
+
 def val_skill(predicted: np.ndarray, val, last: np.ndarray, targets: list[str]) -> dict:
     """Each target's skill against persistence on the validation rows where it is observed, and their average."""
     skills = {}
@@ -247,6 +327,8 @@ def apply_variants(args) -> None:
         heads_per_target()
     if args.without_last_to_head:
         without_last_to_head()
+    if args.input_noise:
+        input_noise(args.input_noise)
 
 
 def ensemble(config, telemetry, n: int, *, first: np.ndarray, scored: tuple) -> dict:
@@ -282,6 +364,11 @@ def main() -> None:
     parser.add_argument("--skill-weights", action="store_true", help="loss weights 1 / persistence's MSE per target")
     parser.add_argument("--ensemble", type=int, metavar="N",
                         help="also train seeds seed+1 .. seed+N-1 the same way; the skill of the mean prediction")
+    parser.add_argument("--every-step", type=float, metavar="W",
+                        help="also train each earlier step of the window to predict its next row, with weight W")
+    parser.add_argument("--input-noise", type=float, metavar="S",
+                        help="Gaussian noise of S standard deviations on the inputs while training")
+    parser.add_argument("--own-head", action="store_true", help="--every-step through a head of its own")
     parser.add_argument("--short-traces", action="store_true", help="the data of bench/short_traces.py")
     parser.add_argument("--baselines", action="store_true", help="also the trees' and ridge's validation skill")
     args = parser.parse_args()
@@ -299,6 +386,8 @@ def main() -> None:
     elif not config.data_path:
         config = config.replace(data_path=ensure_data(""))
     telemetry = load_data(config)
+    if args.every_step:
+        every_step(args.every_step, args.own_head, telemetry)
     raw = telemetry.X.copy()   # persistence's answers, before any transform of the inputs
     for name in filter(None, args.log_inputs.split(",")):
         j = list(telemetry.features).index(name)
