@@ -46,6 +46,8 @@ def test_a_run_on_a_full_disk_ends_failed_in_its_record_or_says_it_could_not_wri
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and "no space left on" in err, err
     assert not list(disk.rglob("*.partial")), list(disk.rglob("*.partial"))
+    for notebook in disk.rglob("*.ipynb"):   # a stage's notebook is whole (as far as it ran) or not there
+        json.loads(notebook.read_text())
     record = disk / "full" / "run.json"
     if record.exists():   # room for the record: it says failed, and why
         run = json.loads(record.read_text())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import functools
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 from bwkit.data import holds, sha256_file
 from bwkit.errors import BwkitError, DataError, ParameterError, RunError, RunInterrupted
 from bwkit.evaluation import fold_splits
+from bwkit.files import whole_file
 from bwkit.lazy import without_iri_grammars
 from bwkit.pipeline.kernels import kernel_options
 from bwkit.features import split_rows
@@ -81,12 +83,28 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
 
 
 def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
-    """Run a notebook with papermill into `out` (raises PapermillExecutionError)."""
+    """Run a notebook with papermill into `out` (raises PapermillExecutionError; a full disk, DiskFull)."""
     without_iri_grammars()
     import papermill as pm
 
-    pm.execute_notebook(str(notebook), str(out), parameters=parameters, cwd=str(ROOT), progress_bar=progress,
-                        **kernel_options())
+    _whole_notebooks()
+    pm.execute_notebook(str(notebook), str(Path(out).absolute()), parameters=parameters, cwd=str(ROOT),
+                        progress_bar=progress, **kernel_options())
+
+
+@functools.cache
+def _whole_notebooks() -> None:
+    """papermill rewrites a stage's notebook after every cell: in this process each write to an absolute path goes
+    through `whole_file`, so a full disk or a kill mid-write leaves the notebook as far as it got, never half a file.
+    (papermill picks a path's handler by its prefix, the last registered first; "local" is only the fallback.)"""
+    from papermill.iorw import LocalHandler, papermill_io
+
+    class WholeNotebooks(LocalHandler):
+        def write(self, buf, path):
+            with whole_file(path) as partial:
+                partial.write_text(buf, encoding="utf-8")
+
+    papermill_io.register(os.sep, WholeNotebooks())
 
 
 def describe_failure(stage: str, exc) -> dict:
