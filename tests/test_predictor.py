@@ -28,7 +28,7 @@ from bwkit.evaluation.intervals import band_terms
 from bwkit.training.model import predict
 from bwkit.serving.predictor import Predictor
 from bwkit.serving.scoring import score_csv
-from bwkit.features.windows import prepare
+from bwkit.features.windows import prepare, window_all
 from conftest import FEATURES, TARGETS, WITHOUT_TORCH, telemetry_frame, train_and_export, train_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,6 +90,41 @@ def test_the_predicted_row_is_one_cadence_after_the_window(served):
     first_a = last.iloc[WINDOW - 1] + pd.Timedelta(minutes=1)
     assert out["timestamp"].iloc[0] == first_a and list(out["trace_id"].unique()) == ["a", "b"]
     assert predictor.next(frame.iloc[-WINDOW:])["timestamp"] == last.iloc[-1] + pd.Timedelta(minutes=1)
+
+
+def irregular(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with three missing (steps of two cadences, within the gap rule) and trace b's up to 15 s off."""
+    rows = frame.drop(index=[100, 230, 500]).reset_index(drop=True)
+    stamps = pd.to_datetime(rows["timestamp"], utc=True)
+    shift = np.where(rows["trace_id"] == "b", np.random.default_rng(0).integers(-15, 16, len(rows)), 0)
+    rows["timestamp"] = (stamps + pd.to_timedelta(shift, unit="s")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rows
+
+
+def test_a_window_predicts_the_next_row_at_its_time_where_rows_are_missing_or_off_the_cadence(served, tmp_path):
+    """As in training, a window predicts its trace's next row: a missing row (a step of two cadences, within the gap
+    rule) or a row a little off the cadence is predicted at its own time, beside its own value, as the trained model
+    predicts the windows training builds of the same file; only a window the rows end with is for one cadence on."""
+    predictor, frame, model, _ = served
+    rows = irregular(frame)
+    rows.to_csv(tmp_path / "irregular.csv", index=False)
+    telemetry = load_telemetry(tmp_path / "irregular.csv", FEATURES, TARGETS, nan_policy="fill_flag")
+    windows = window_all(telemetry, WINDOW, True)[1]
+
+    out = predictor.predict(rows)
+    scored = out.dropna(subset=[TARGETS[0]])
+    assert len(scored) == len(windows) and len(out) == len(windows) + 2   # the two traces' last windows: ahead
+    np.testing.assert_array_equal(_seconds(scored["timestamp"]), telemetry.timestamps[windows.row])
+    np.testing.assert_allclose(scored[TARGETS].to_numpy(), windows.Y, rtol=1e-6)
+    got, expected = scored[[f"{t}_pred" for t in TARGETS]].to_numpy(), predict(model, windows.X)
+    assert (np.abs(got - expected).max(axis=0) / model.y_std.numpy() < 1e-5).all()
+    after = out.drop(index=scored.index)   # for one cadence after each trace's last row
+    last = pd.to_datetime(rows.groupby("trace_id")["timestamp"].last(), utc=True)
+    assert list(after["timestamp"]) == list(last + pd.Timedelta(minutes=1))
+
+    score_csv(predictor, tmp_path / "irregular.csv", tmp_path / "out.csv", block_bytes=4096)   # blocks: the same
+    in_blocks = pd.read_csv(tmp_path / "out.csv")
+    assert list(in_blocks["timestamp"]) == list(out["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def test_the_stream_gives_exactly_the_batch_predictions(served):
@@ -250,6 +285,7 @@ def test_the_node_consumer_matches_the_predictor(served, tmp_path):
     if not (NODE / "node_modules" / "onnxruntime-node").is_dir():
         pytest.fail(f"{NODE}/node_modules is missing: run `make node` (npm ci there)")
     predictor, frame, _, _ = served
+    frame = irregular(frame)   # the predicted row's time and calendar: the next row's, where the rows hold it
     frame.to_json(tmp_path / "rows.json", orient="records")
     result = subprocess.run(["node", str(NODE / "predict.js"), str(predictor.onnx_path), str(predictor.metadata_path),
                              str(tmp_path / "rows.json")], capture_output=True, text=True, timeout=120)

@@ -10,8 +10,9 @@ Inputs are rows as the CSV had them (`timestamp`, the raw columns, legacy names
 too, optional `trace_id`). The input channels are derived by `bwkit.features.recipe.Recipe`,
 the code training used, from the recipe 04_export wrote into the run's metadata.
 A window is `window_size` consecutive rows of one trace with no step longer than
-`max_gap_cadences` x the training cadence; its prediction is for the row one cadence
-after its last, in original units, with the calibrated 80 % and 95 % bands.
+`max_gap_cadences` x the training cadence; its prediction is for the next row of the
+window's trace, as in training (at that row's time where the rows hold it, else one cadence after
+the window's last), in original units, with the calibrated 80 % and 95 % bands.
 """
 from __future__ import annotations
 
@@ -154,10 +155,12 @@ class Predictor:
         return np.concatenate([self.session.run(None, {"input": X[i:i + BATCH]})[0]
                                for i in range(0, len(X), BATCH)]) if len(X) else np.empty((0, len(self.targets)))
 
-    def inputs(self, rows: Rows, carry: dict):
+    def inputs(self, rows: Rows, carry: dict, *, next_known: bool = True):
         """Input channels [rows, features], each row's window segment, and the predicted row's time per row.
 
-        A window's rows are its channels, with the last row's calendar (known_future) that of the predicted row."""
+        A window predicts the next row of its segment, as in training: its time is that row's where the rows hold it,
+        else (the last row, a break) one cadence on. The last row's calendar (known_future) is that time's.
+        next_known=False: every window as a stream predicts it, before its next row comes (one cadence on)."""
         recipe, ts, n = self.recipe, rows.timestamps, len(rows)
         new_trace = rows.trace[1:] != rows.trace[:-1]
         breaks = np.zeros(n, bool)        # breaks[i]: row i + 1 starts a new window segment (the last: always)
@@ -167,32 +170,33 @@ class Predictor:
         segment, trace = np.zeros(n, np.int64), np.zeros(n, np.int64)
         np.add.accumulate(breaks[:-1], out=segment[1:])   # ufuncs direct: one window is microseconds
         np.add.accumulate(new_trace, out=trace[1:])
-        ahead = ts + recipe.cadence_seconds              # the row a window ending here predicts
+        ahead = ts + recipe.cadence_seconds              # one cadence on ...
         next_ts = ahead.copy()
-        next_ts[:-1][~breaks[:-1]] = ts[1:][~breaks[:-1]]
-        X = recipe.matrix(rows.values, next_ts, trace, carry=carry)
-        return X, segment, ahead
+        next_ts[:-1][~breaks[:-1]] = ts[1:][~breaks[:-1]]   # ... or the next row, where the rows hold it
+        X = recipe.matrix(rows.values, next_ts, trace, carry=carry)   # each row carries its next row's calendar
+        return X, segment, next_ts if next_known else ahead
 
     def _window_ends(self, segment: np.ndarray, first: int, last: int) -> np.ndarray:
         w = self.recipe.window_size
         ends = np.arange(max(first, w - 1), last + 1)
         return ends[segment[ends - w + 1] == segment[ends]]
 
-    def forecast(self, rows: Rows, carry: dict, first: int = 0, *, last: int | None = None) -> "Forecast":
-        """Predictions (arrays) for the windows of `rows` ending at rows first..last."""
-        X, segment, ahead = self.inputs(rows, carry)
+    def forecast(self, rows: Rows, carry: dict, first: int = 0, *, last: int | None = None,
+                 next_known: bool = True) -> "Forecast":
+        """Predictions (arrays) for the windows of `rows` ending at rows first..last (`next_known`: `inputs`')."""
+        X, segment, predicted = self.inputs(rows, carry, next_known=next_known)
         ends = self._window_ends(segment, first, len(rows) - 1 if last is None else last)
         pred, half, scale = [], [], []
         for i in range(0, len(ends), BATCH):
             batch = ends[i:i + BATCH]
             windows = X[batch[:, None] + self._steps]
-            if self._calendar:   # the last row carries the predicted row's calendar: its time plus the cadence
-                windows[:, -1, self._calendar] = calendar_channels(ahead[batch])
+            if self._calendar:   # the last row carries the predicted row's calendar (next_known=False: one cadence on)
+                windows[:, -1, self._calendar] = calendar_channels(predicted[batch])
             for into, value in zip((pred, half, scale), self.run_windows(windows)):
                 if value is not None:
                     into.append(value)
         shape = (0, len(self.targets))
-        out = Forecast(ends, ahead[ends],
+        out = Forecast(ends, predicted[ends],
                        (pred[0] if len(pred) == 1 else np.concatenate(pred)) if pred else np.empty(shape, np.float32),
                        (half[0] if len(half) == 1 else np.concatenate(half, axis=1)) if half
                        else np.empty((len(self.levels), *shape)), scale)
@@ -297,7 +301,7 @@ class Forecast:
     """What a prediction is: for each window of the rows given, the predicted row's time, every target's value
     and its band half-widths (original units), and its actual value where the rows hold that row."""
     end: np.ndarray                  # int [n]: the row (of those given) each window ends at
-    timestamp: np.ndarray            # float64 [n]: unix seconds of the row predicted (one cadence later)
+    timestamp: np.ndarray            # float64 [n]: unix seconds of the row predicted (the next row's, or one cadence on)
     pred: np.ndarray                 # float32 [n, targets]
     half: np.ndarray                 # float64 [levels, n, targets]: half-width of each band
     scale: list = field(default_factory=list)    # per batch, each window's band scale [b, targets]

@@ -36,7 +36,9 @@ def _carry_past_first(columns: list[str], first: list[float], carry: dict) -> di
 
 
 class Stream:
-    """Next-step predictions one row at a time, equal to `Predictor.predict` on the same rows.
+    """Next-step predictions one row at a time, equal to `Predictor.predict` on the same rows where each comes one
+    cadence after the one before (a stream predicts before the next row comes: for one cadence on, where `predict`,
+    which holds that row, predicts it at its own time).
 
     `update(row)` keeps the last `window_size` rows of the current trace and returns the
     prediction for the row one cadence after `row` once it holds a full window (else None).
@@ -76,7 +78,7 @@ class Stream:
             return self._step(new, *moved)
         tail = self.tail.then(new) if len(self.tail) else new
         first = len(tail) - (len(new) if self.tracker is not None else 1)   # the windows whose predictions we need
-        forecast = self.predictor.forecast(tail, self.carry, first=max(first, 0)) \
+        forecast = self.predictor.forecast(tail, self.carry, first=max(first, 0), next_known=False) \
             if len(tail) >= self.recipe.window_size else None
         answer = forecast is not None and len(forecast.end) and forecast.end[-1] == len(tail) - 1
         if self.tracker is not None:

@@ -112,10 +112,10 @@ async function main([onnxPath, metaPath, rowsPath]) {
     const cut = trace[i] !== trace[i - 1] || time[i] - time[i - 1] > maxStep;
     segment.push(segment[i - 1] + (cut ? 1 : 0));
   }
-  const ahead = time.map((t) => t + recipe.cadence_seconds); // the row a window ending here predicts
-  const nextTime = time.map((t, i) => (i + 1 < rows.length && segment[i + 1] === segment[i] ? time[i + 1] : ahead[i]));
-  const X = channels(recipe, columns, nextTime, trace);
-  const aheadX = channels(recipe, columns, ahead, trace); // a window's last row: the predicted row's calendar
+  // The row a window ending here predicts: the next row of its segment where the rows hold it, else one cadence on.
+  const nextTime = time.map((t, i) => (i + 1 < rows.length && segment[i + 1] === segment[i]
+    ? time[i + 1] : t + recipe.cadence_seconds));
+  const X = channels(recipe, columns, nextTime, trace); // a window's last row: the predicted row's calendar
   const ends = [];
   for (let e = w - 1; e < rows.length; e += 1) if (segment[e - w + 1] === segment[e]) ends.push(e);
 
@@ -123,8 +123,7 @@ async function main([onnxPath, metaPath, rowsPath]) {
   const input = new Float32Array(ends.length * w * f);
   ends.forEach((e, k) => {
     for (let s = 0; s < w; s += 1) {
-      const row = s === w - 1 ? aheadX[e] : X[e - w + 1 + s];
-      input.set(row, (k * w + s) * f);
+      input.set(X[e - w + 1 + s], (k * w + s) * f);
     }
   });
   const session = await ort.InferenceSession.create(onnxPath);
@@ -133,7 +132,7 @@ async function main([onnxPath, metaPath, rowsPath]) {
 
   const bands = meta.intervals;
   const out = ends.map((e, k) => {
-    const entry = { timestamp: ahead[e] };
+    const entry = { timestamp: nextTime[e] };
     recipe.targets.forEach((t, j) => { entry[`${t}_pred`] = output[k * recipe.targets.length + j]; });
     for (const level of bands ? bands.levels : []) {
       const key = String(level);          // the metadata's keys are Python's "%g" of the level
