@@ -273,7 +273,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Exit codes: 0 done, 1 the run (or the file asked for) failed, 2 a bad parameter (nothing ran),
-    3 a reproduction drifted, 130 interrupted (SIGINT or SIGTERM; `bwkit resume` finishes the run)."""
+    3 a reproduction drifted, 130 interrupted (SIGINT or SIGTERM; `bwkit resume` finishes the run), 141 the reader of
+    its output went away (`bwkit check | head -1`: quietly, as a Unix tool the pipe's SIGPIPE ends)."""
     args = parser().parse_args(argv)
     with warnings.catch_warnings():
         if not args.debug:   # a warning is one line, as an error is (Python's adds the line of code under it)
@@ -284,6 +285,9 @@ def main(argv=None) -> int:
 def _main(args) -> int:
     try:
         return args.func(args)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -295,6 +299,13 @@ def _main(args) -> int:
             raise
         _log_traceback(args, exc)
         return _report(args, exc)
+
+
+def _quiet_stdout() -> None:
+    """What is left in stdout's buffer goes nowhere: Python's flush at exit would otherwise fail on the closed pipe
+    too, and say so (the recipe of Python's `signal` documentation)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _log_traceback(args, exc: Exception) -> None:

@@ -108,3 +108,17 @@ def test_resume_and_reproduce_of_a_folder_whose_record_does_not_read_are_bad_arg
         assert cli.main([command, str(folder)]) == 2
         err = capsys.readouterr().err
         assert says in err and f"nothing to {command}" in err and "run failed" not in err and "Traceback" not in err
+
+
+def test_output_piped_to_a_reader_that_went_away_ends_quietly_with_sigpipes_code():
+    """`bwkit params | head -1`: the pipe closes before the command has written all; no error line, exit 141."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)   # the reader is gone before a byte is written: every write fails, as after `head` exits
+    try:
+        done = subprocess.run([sys.executable, "-c", "import sys; from bwkit import cli; sys.exit(cli.main(['params']))"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == "", done.stderr
