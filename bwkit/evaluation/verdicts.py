@@ -30,9 +30,11 @@ class Headline:
 
 
 def _thin_targets(report: dict) -> str:
-    """A warning naming the targets scored on fewer than FEW_SCORED test rows, or ""."""
-    per_target = report["comparison"][MODEL].get("per_target", {})
-    thin = {t: m["n"] for t, m in per_target.items() if isinstance(m.get("n"), int) and m["n"] < FEW_SCORED}
+    """A warning naming the targets masked down to fewer than FEW_SCORED test rows, or "". (A test split that small
+    in all is the quick-test warning's to say: nothing is masked there.)"""
+    per_target, rows = report["comparison"][MODEL].get("per_target", {}), report.get("test_rows")
+    thin = {t: m["n"] for t, m in per_target.items() if isinstance(m.get("n"), int) and m["n"] < FEW_SCORED
+            and not (isinstance(rows, int) and m["n"] >= rows)}
     if not thin:
         return ""
     named = ", ".join(f"{t} on {n} row{'s' if n != 1 else ''}" for t, n in thin.items())

@@ -65,6 +65,17 @@ def test_a_target_scored_on_three_test_rows_is_named_and_the_headline_is_not_gre
     assert headline(thin, default_epochs=100).tone == "ok" and not headline(thin, default_epochs=100).warnings
 
 
+def test_a_test_split_of_three_rows_is_a_quick_test_not_a_masked_target():
+    """Nothing masked, a tiny file: the first screen says the test is too small, not that rows were masked."""
+    model = {"skill": 0.6, "correlation": 0.9, "mape": 10.0}
+    tiny = report(model, {"persistence": {"skill": 0.0, "correlation": 0.8, "mape": 12.0}},
+                  {"persistence": interval(-0.6, -0.7, -0.5)}, success=False, test_rows=3)
+    tiny["comparison"]["LSTM"]["per_target"] = {"throughput_mbps": {"n": 3}, "jitter_ms": {"n": 3}}
+    said = headline(tiny, default_epochs=100)
+    assert not any("masked" in w for w in said.warnings), said.warnings
+    assert said.warnings == ("Quick test (100 epochs, default 100; 3 test rows): not a model to judge.",)
+
+
 def test_suspect_values_the_loader_found_are_on_the_first_screen():
     model = {"skill": 0.6, "correlation": 0.9, "mape": 10.0}
     odd = report(model, {"persistence": {"skill": 0.0, "correlation": 0.8, "mape": 12.0}},
