@@ -142,9 +142,32 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _separator(first: list[str]) -> str:
-    """',' unless the header read with ',' is one name holding a ';' (a European-style CSV)."""
-    return ";" if len(first) == 1 and ";" in first[0] else ","
+def _separator(header: str, row: str | None) -> str:
+    """',' or ';' (a European-style CSV), from the header line and the first data row (None: there is none).
+
+    ';' where the header read with ',' is one name holding a ';', or where ';' alone splits the header and the first
+    row into as many fields: a name may hold a comma ("throughput, Mbit/s"), quoted or not."""
+    if ";" not in header:
+        return ","
+
+    def fields(line: str, sep: str) -> int:
+        return len(next(csv.reader([line], delimiter=sep), []))
+
+    if fields(header, ",") == 1:
+        return ";"
+    agree = {sep: row is not None and fields(header, sep) == fields(row, sep) for sep in ",;"}
+    return ";" if agree[";"] and not agree[","] else ","
+
+
+def _first_lines(text: str, *, most: int = 2) -> list[str]:
+    """The first `most` lines holding more than blanks (the header, then the first data row), without line ends."""
+    lines = []
+    for line in io.StringIO(text, newline=""):
+        if line.strip(" \t\r\n"):
+            lines.append(line.rstrip("\r\n"))
+            if len(lines) == most:
+                break
+    return lines
 
 
 def _check_names(path, names: list[str]) -> None:
@@ -200,7 +223,8 @@ def _shape_by_bytes(path, data: bytes, first_row: int = 0, *,
             raise _empty(path)
         start, line = end + 1, line + 1
     header = data[start:end].decode("utf-8").removesuffix("\r")
-    sep = _separator(header.split(","))
+    row = _first_lines(data[end + 1:end + 1 + BLOCK].decode("utf-8", errors="replace"), most=1)
+    sep = _separator(header, row[0] if row else None)
     names = header.split(sep)
     _check_names(path, names)
     count, odd = _odd_lines(data, end + 1, sep, expected=len(names) - 1)
@@ -233,10 +257,10 @@ def _shape_by_csv(path, data: bytes) -> tuple[str, list[str], np.ndarray]:
     text = data.decode("utf-8-sig")
     names, rows, line = None, [], 0
     try:
-        first = next((record for record in _records(text, ",") if not record[2]), None)
-        if first is None:
+        lines = _first_lines(text)
+        if not lines:
             raise _empty(path)
-        sep = _separator(first[1])
+        sep = _separator(lines[0], lines[1] if len(lines) > 1 else None)
         for line, fields, blank in _records(text, sep):
             if blank:
                 continue

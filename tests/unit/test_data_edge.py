@@ -55,6 +55,18 @@ def test_a_semicolon_separated_file_loads(tmp_path):
     assert load(path).rows == 50
 
 
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_semicolon_file_whose_header_names_a_column_with_a_comma_loads(tmp_path, quoted):
+    """'throughput, Mbit/s' (as Excel writes it, quoted, or not): the rows say the separator is ';'."""
+    path = tmp_path / "semi.csv"
+    data = frame().rename(columns={"x": "throughput, Mbit/s"})
+    data.to_csv(path, index=False, sep=";", quoting=1 if quoted else 0)   # csv.QUOTE_ALL, csv.QUOTE_MINIMAL
+    if not quoted:   # pandas quotes nothing on ';' but the name; the header as a user's tool writes it, unquoted
+        path.write_text(path.read_text().replace('"throughput, Mbit/s"', "throughput, Mbit/s"))
+    telemetry = load_telemetry(path, ["throughput, Mbit/s", "y"], ["y"], nan_policy=NAN_POLICY)
+    assert telemetry.rows == 50 and list(telemetry.features) == ["throughput, Mbit/s", "y"]
+
+
 def test_an_empty_trace_id_is_named_not_mistaken_for_a_reappearing_trace(tmp_path):
     data = frame()
     data["trace_id"] = ["a"] * 25 + ["b"] * 25

@@ -50,9 +50,20 @@ class Refused(Exception):
 # --------------------------------------------------------------------------- the reference
 
 def separator(text: str) -> str:
-    """',' unless the header read with ',' is one name holding a ';'."""
-    first = next((r for r in csv.reader(io.StringIO(text, newline="")) if r), None)
-    return ";" if first is not None and len(first) == 1 and ";" in first[0] else ","
+    """',' or ';': ';' where the header read with ',' is one name holding a ';', or where ';' alone reads the header
+    and the first data row as as many fields (a name may hold a comma)."""
+    def first_two(sep: str) -> list[list[str]]:
+        rows = (r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+                if r and not (len(r) == 1 and not r[0].strip(" \t\r")))   # blank lines are skipped
+        return [row for row, _ in zip(rows, range(2))]
+
+    comma, semi = first_two(","), first_two(";")
+    if not comma or not any(";" in name for name in comma[0]):
+        return ","
+    if len(comma[0]) == 1:
+        return ";"
+    agree = {sep: len(rows) == 2 and len(rows[0]) == len(rows[1]) for sep, rows in ((",", comma), (";", semi))}
+    return ";" if agree[";"] and not agree[","] else ","
 
 
 def records(data: bytes) -> tuple[list[str], list[list[str]]]:
