@@ -39,13 +39,17 @@ def test_training_predict_and_the_stream_build_the_same_windows(holes, tmp_path)
     folder, frame, trained_ends = holes
     assert cli.main(["predict", str(folder), str(folder / "holes.csv"), "-o", str(tmp_path / "p.csv")]) == 0
     served = pd.read_csv(tmp_path / "p.csv")
-    ends = pd.to_datetime(served["timestamp"], utc=True) - pd.Timedelta(minutes=1)   # predicted row: one cadence on
-    seconds = ((ends - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
+    predicted, stamps = pd.to_datetime(served["timestamp"], utc=True), pd.to_datetime(frame["timestamp"], utc=True)
     known = served[TARGETS[0]].notna().to_numpy()   # windows whose predicted row is in the file, within the gap rule
+    row = stamps.searchsorted(predicted[known])   # that row, predicted at its own time (4 minutes after a hole too)
+    assert (stamps.iloc[row].to_numpy() == predicted[known].to_numpy()).all()
+    ends = pd.Series(predicted - pd.Timedelta(minutes=1))   # a run's last window looks one cadence ahead
+    ends[known] = stamps.iloc[row - 1].to_numpy()            # the others end at the row before the one they predict
+    seconds = ((ends - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy()
     np.testing.assert_array_equal(seconds[known], trained_ends)
     assert (~known).sum() == 1 + sum(minutes > 3 for minutes in STEPS.values())   # each run's last window looks ahead
 
-    stream = Predictor.from_run(folder).stream()
+    stream = Predictor.from_run(folder).stream()   # the same windows, each answered before its next row comes
     answers = [stream.update(row) for row in frame.to_dict("records")]
     streamed = pd.to_datetime([a["timestamp"] for a in answers if a is not None], utc=True)
-    np.testing.assert_array_equal(streamed, pd.to_datetime(served["timestamp"], utc=True))
+    np.testing.assert_array_equal(streamed, pd.to_datetime(ends + pd.Timedelta(minutes=1), utc=True))
