@@ -17,7 +17,8 @@ from bwkit.data import require_observed
 from bwkit.evaluation import methods, significance, trees, uncertainty
 from bwkit.evaluation.bands import Calibration
 from bwkit.evaluation.methods import MODEL, REFERENCE
-from bwkit.evaluation.metrics import METRICS, VERDICT_CORRELATION, VERDICT_MAPE, average, skill, target_metrics, verdict
+from bwkit.evaluation.metrics import (METRICS, SKILL_UNDEFINED, VERDICT_CORRELATION, VERDICT_MAPE, average, shown,
+                                     skill, target_metrics, verdict)
 from bwkit.runs import Config, write_json
 from bwkit.training import selection_sentence
 
@@ -102,8 +103,13 @@ def evaluate(model, prepared, telemetry, *, window_only=None) -> Evaluation:
     for method in predictions:
         for t in targets:
             metrics[method][t]["skill"] = skill(metrics[method][t]["mse"], metrics[REFERENCE][t]["mse"])
+            if not metrics[REFERENCE][t]["mse"] > 0:
+                metrics[method][t].setdefault("undefined", {})["skill"] = SKILL_UNDEFINED
         averages[method] = average(metrics[method])
         averages[method]["skill"] = float(np.mean([metrics[method][t]["skill"] for t in targets]))
+        exact = [t for t in targets if "skill" in metrics[method][t].get("undefined", {})]
+        if exact:
+            averages[method].setdefault("undefined", {})["skill"] = "undefined for " + ", ".join(exact)
     ev = Evaluation(targets, rows, actual, predictions, scored, metrics, averages, notes, telemetry.timestamps[rows],
                     details=inputs.details)
     ev.tests = uncertainty.tests(ev)
@@ -142,22 +148,26 @@ def summary(ev: Evaluation, saved: dict | None = None) -> str:
     saved: the checkpoint; when its settings were chosen on validation, the paragraph says how.
     """
     avg = ev.averages[MODEL]
-    parts = [f"The LSTM reaches average correlation {avg['correlation']:.4f} and average MAPE {avg['mape']:.2f} % "
+    parts = [f"The LSTM reaches average correlation {shown(avg['correlation'], '.4f')} and average MAPE "
+             f"{shown(avg['mape'], '.2f', ' %')} "
              f"on {len(ev.rows)} test rows, so it {_meets(avg)} the guide's rule ({RULE}).",
              trees.comparison_sentence(ev, methods.TREES, MODEL)]
     if ev.ceiling:
         o = ev.averages[ev.ceiling]
-        parts.append(f"The ceiling (the generator's {ev.ceiling}) reaches {o['correlation']:.4f} and {o['mape']:.2f} %, "
+        parts.append(f"The ceiling (the generator's {ev.ceiling}) reaches {shown(o['correlation'], '.4f')} and "
+                     f"{shown(o['mape'], '.2f', ' %')}, "
                      f"so the rule {'is' if verdict(o) else 'is not'} attainable on this data; the model closes "
                      + ", ".join(f"{100 * g:.0f} % ({t})" for t, g in ev.gap_closed().items())
                      + " of the MSE gap between persistence and the ceiling.")
     if methods.WINDOW_ONLY in ev.averages:
         w = ev.averages[methods.WINDOW_ONLY]
         parts.append(f"Feeding the predicted row's hour and weekday (known before it is measured) moves the average "
-                     f"correlation from {w['correlation']:.4f} (window only) to {avg['correlation']:.4f} and the average "
-                     f"MAPE from {w['mape']:.2f} % to {avg['mape']:.2f} %.")
+                     f"correlation from {shown(w['correlation'], '.4f')} (window only) to "
+                     f"{shown(avg['correlation'], '.4f')} and the average MAPE from {shown(w['mape'], '.2f', ' %')} to "
+                     f"{shown(avg['mape'], '.2f', ' %')}.")
     p = ev.averages[REFERENCE]
-    parts.append(f"Persistence alone reaches {p['correlation']:.4f} and {p['mape']:.2f} % ({_meets(p)} the rule).")
+    parts.append(f"Persistence alone reaches {shown(p['correlation'], '.4f')} and {shown(p['mape'], '.2f', ' %')} "
+                 f"({_meets(p)} the rule).")
     parts.append(uncertainty.verdict_sentence(ev))
     parts.append(_interval_sentence(ev))
     if saved and saved.get("selection"):

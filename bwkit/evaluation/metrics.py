@@ -38,6 +38,9 @@ def target_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float
         "n": int(len(actual)),
     }
     undefined = {}   # why a metric has no value (it is null in the JSON files)
+    if scale <= 0:   # every actual value 0: a percentage of nothing (the floor would make it 1e14 %)
+        metrics["mape"] = metrics["wape"] = float("nan")
+        undefined["mape"] = undefined["wape"] = "the actual values are all 0 on the scored rows"
     if total <= 0:
         undefined["r2"] = "the actual values are constant on the scored rows"
     if constant(actual) or constant(predicted):
@@ -57,6 +60,14 @@ def average(per_target: dict[str, dict[str, float]]) -> dict[str, float]:
 def verdict(avg: dict[str, float]) -> bool:
     """The original guide's rule: average correlation >= 0.98 and average MAPE <= 5 %."""
     return bool(avg["correlation"] >= VERDICT_CORRELATION and avg["mape"] <= VERDICT_MAPE)
+
+
+def shown(value, spec: str, unit: str = "") -> str:
+    """A metric in a sentence: `format(value, spec)` and its unit, or "undefined" where it has no value (None, NaN)."""
+    return "undefined" if value is None or not np.isfinite(value) else format(value, spec) + unit
+
+
+SKILL_UNDEFINED = "persistence is exact on the scored rows (its MSE is 0)"
 
 
 def skill(mse: float, mse_persistence: float) -> float:

@@ -260,15 +260,40 @@ def compare(actual, model, baseline, *, scored=None, resamples: int = 1000, seed
     for j, key in enumerate([*range(targets), "average"]):
         values = {name: float(v) for i, names in enumerate(FIELDS)
                   for name, v in zip(names, (point[i, j], low[i, j], high[i, j]))}
+        exact = bool(np.any(base_mse == 0)) if key == "average" else bool(base_mse[j] == 0)
         result[key] = {**values, "dm_stat": tests[j][0], "dm_p": tests[j][1], "block": int(length),
-                       "rows": int(n[j]) if key != "average" else int(rows)}
+                       "rows": int(n[j]) if key != "average" else int(rows), "baseline_exact": exact}
     return result
+
+
+def relative(t: dict) -> tuple[float, float, float] | None:
+    """A test entry's relative MSE difference and its interval, in % (model against baseline); None where there is
+    none (`no_relative` says why)."""
+    values = [t.get(k) for k in ("rel_mse_diff", "rel_low", "rel_high")]
+    if all(v is not None and math.isfinite(v) for v in values):
+        return tuple(100 * v for v in values)
+    return None
+
+
+def no_relative(t: dict) -> str:
+    """Why a test entry has no relative difference, in words."""
+    if t.get("baseline_exact"):
+        return "no relative difference: the baseline is exact (MSE 0) on a target's test rows"
+    return "no interval (too few rows)"
+
+
+def judged(t: dict) -> str:
+    """`verdict` of one target's test entry: on its relative interval, or where its baseline is exact (no relative
+    difference) on the interval of the MSE difference itself."""
+    if relative(t) is None and t.get("baseline_exact"):
+        return verdict(t.get("mse_low", math.nan), t.get("mse_high", math.nan))
+    return verdict(t.get("rel_low", math.nan), t.get("rel_high", math.nan))
 
 
 def verdict(low: float, high: float) -> str:
     """For an interval of MSE differences (negative = model better): "beats", "worse than" or
-    "indistinguishable from" (also when a bound is NaN)."""
-    if math.isnan(low) or math.isnan(high):
+    "indistinguishable from" (also when a bound is NaN or None)."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
         return "indistinguishable from"
     if high < 0:
         return "beats"

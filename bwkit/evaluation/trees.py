@@ -227,25 +227,24 @@ def comparison_sentence(ev, name: str, model: str) -> str:
 
     "Beat" only where the paired bootstrap's 95 % interval of the MSE difference excludes zero.
     """
-    from bwkit.evaluation.significance import verdict
+    from bwkit.evaluation.metrics import shown
+    from bwkit.evaluation.significance import judged, no_relative, relative, verdict
 
     if name not in ev.averages or name not in ev.tests:
         return ""
-    mine, theirs = ev.averages[model]["skill"], ev.averages[name]["skill"]
+    mine, theirs = (shown(ev.averages[m]["skill"], ".3f") for m in (model, name))
     t = ev.tests[name]["average"]
-    word = verdict(t["rel_low"], t["rel_high"])   # the model against the trees
-    interval = (f"the {model}'s MSE {100 * t['rel_mse_diff']:+.1f} % of theirs, 95 % interval "
-                f"{100 * t['rel_low']:+.1f} to {100 * t['rel_high']:+.1f} %")
+    word, rel = verdict(t["rel_low"], t["rel_high"]), relative(t)   # the model against the trees
+    interval = (f"the {model}'s MSE {rel[0]:+.1f} % of theirs, 95 % interval {rel[1]:+.1f} to {rel[2]:+.1f} %"
+                if rel is not None else no_relative(t))
     head = f"Gradient-boosted trees on lag features ({name}) "
     if word == "worse than":
-        text = head + f"beat the {model}: average skill {theirs:.3f} against its {mine:.3f} ({interval})."
+        text = head + f"beat the {model}: average skill {theirs} against its {mine} ({interval})."
     elif word == "beats":
-        text = head + f"lose to the {model}: average skill {theirs:.3f} against its {mine:.3f} ({interval})."
+        text = head + f"lose to the {model}: average skill {theirs} against its {mine} ({interval})."
     else:
-        text = head + (f"and the {model} cannot be told apart: average skill {theirs:.3f} against its {mine:.3f} "
-                       f"({interval}).")
-    ahead = [target for target, r in ev.tests[name].items()
-             if target != "average" and verdict(r["rel_low"], r["rel_high"]) == "worse than"]
+        text = head + f"and the {model} cannot be told apart: average skill {theirs} against its {mine} ({interval})."
+    ahead = [target for target, r in ev.tests[name].items() if target != "average" and judged(r) == "worse than"]
     if ahead and word != "worse than":
         text += f" The trees beat the {model} on {', '.join(ahead)}."
     elif ahead and len(ahead) < len(ev.targets):

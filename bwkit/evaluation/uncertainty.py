@@ -63,9 +63,11 @@ def tests_table(tests: dict) -> pd.DataFrame:
 
 
 def _phrase(method: str, t: dict) -> str:
-    word = significance.verdict(t["rel_low"], t["rel_high"])
-    return (f"{'is ' if word != 'beats' else ''}{word} {method} ({100 * t['rel_mse_diff']:+.1f} % MSE, "
-            f"95 % interval {100 * t['rel_low']:+.1f} to {100 * t['rel_high']:+.1f} %)")
+    word, rel = significance.verdict(t["rel_low"], t["rel_high"]), significance.relative(t)
+    if rel is None:
+        return f"is compared with {method} ({significance.no_relative(t)})"
+    return (f"{'is ' if word != 'beats' else ''}{word} {method} ({rel[0]:+.1f} % MSE, 95 % interval {rel[1]:+.1f} to "
+            f"{rel[2]:+.1f} %)")
 
 
 def verdict_sentence(ev) -> str:
@@ -76,9 +78,8 @@ def verdict_sentence(ev) -> str:
     block = ev.tests[against[0]]["average"]["block"]
     text = ("The model " + ", ".join(_phrase(m, ev.tests[m]["average"]) for m in against) +
             f", in MSE averaged over targets (paired block bootstrap over test rows, blocks of {block} rows).")
-    mixed = [f"{significance.verdict(t['rel_low'], t['rel_high'])} {m} on {target}"
-             for m in against for target, t in ev.tests[m].items() if target != "average"
-             and significance.verdict(t["rel_low"], t["rel_high"]) != "beats"]
+    mixed = [f"{significance.judged(t)} {m} on {target}" for m in against for target, t in ev.tests[m].items()
+             if target != "average" and significance.judged(t) != "beats"]
     return text + (" Per target it " + ", ".join(("is " if not p.startswith("is") else "") + p for p in mixed)
                    + "." if mixed else " It beats every baseline on every target too.")
 

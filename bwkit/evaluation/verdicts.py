@@ -7,11 +7,12 @@ that it says nothing when a baseline meets it too), and a quick-test warning for
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from bwkit.evaluation.methods import MODEL, REFERENCE, method_names
 from bwkit.evaluation.metrics import verdict
-from bwkit.evaluation.significance import verdict as compared
+from bwkit.evaluation.significance import no_relative, relative, verdict as compared
 
 QUICK_ROWS = 1000   # fewer test rows than this: too few for a stable verdict
 FEW_SCORED = 30     # a target scored on fewer test rows than this (masked elsewhere): its figures are said to be thin
@@ -43,6 +44,24 @@ def _thin_targets(report: dict) -> str:
             "targets or bring data where they are measured more often.")
 
 
+SHOWN_NAMES = {"skill": "skill", "r2": "R²", "correlation": "r", "mape": "MAPE", "wape": "WAPE"}
+
+
+def _constant_targets(report: dict) -> str:
+    """A warning naming the targets constant on their test rows (no R² there, and no skill where persistence is then
+    exact), or ""."""
+    per_target = report["comparison"][MODEL].get("per_target", {})
+    flat = [t for t, m in per_target.items() if "r2" in (m.get("undefined") or {})]
+    if not flat:
+        return ""
+    missing = [shown for name, shown in SHOWN_NAMES.items() if any(name in per_target[t]["undefined"] for t in flat)]
+    one = len(flat) == 1
+    return (f"{', '.join(flat)} {'is' if one else 'are'} constant on the test rows: {', '.join(missing)} "
+            f"{'has' if len(missing) == 1 else 'have'} no value there, nor has any average over targets of "
+            f"{'it' if len(missing) == 1 else 'them'}. Score a period where {'it varies' if one else 'they vary'}, or "
+            f"leave {'it' if one else 'them'} out of targets.")
+
+
 def baselines_in(report: dict) -> list[str]:
     """The report's baselines: every method but the models and the ceilings (a name the registry no longer
     knows, from an older or newer kit, counts as a baseline)."""
@@ -53,17 +72,18 @@ def baselines_in(report: dict) -> list[str]:
 def best_baseline(report: dict) -> str:
     """The baseline with the highest average skill on the test rows (persistence when there is no other)."""
     averages = {m: report["comparison"][m]["average"] for m in baselines_in(report)}
-    return max(averages, key=lambda m: (averages[m].get("skill") or 0.0, m == REFERENCE), default=REFERENCE)
+    ranked = {m: a["skill"] if isinstance(a.get("skill"), float) and math.isfinite(a["skill"]) else 0.0
+              for m, a in averages.items()}   # an undefined skill (persistence exact on a target) ranks as 0
+    return max(ranked, key=lambda m: (ranked[m], m == REFERENCE), default=REFERENCE)
 
 
 def _against(report: dict, method: str) -> tuple[str, str]:
     """("beats" / "is indistinguishable from" / "is worse than", "-12.3 % MSE, 95 % interval -14.0 to -10.1 %")."""
     t = (report.get("significance") or {}).get(method, {}).get("average")
-    if not t or t.get("rel_low") is None:
-        return "is compared with", "no interval (too few rows)"
-    word = compared(t["rel_low"], t["rel_high"])
-    return ("beats" if word == "beats" else f"is {word}",
-            f"{100 * t['rel_mse_diff']:+.1f} % MSE, 95 % interval {100 * t['rel_low']:+.1f} to {100 * t['rel_high']:+.1f} %")
+    if not t or relative(t) is None:
+        return "is compared with", no_relative(t or {})
+    word, (diff, low, high) = compared(t["rel_low"], t["rel_high"]), relative(t)
+    return "beats" if word == "beats" else f"is {word}", f"{diff:+.1f} % MSE, 95 % interval {low:+.1f} to {high:+.1f} %"
 
 
 def _meets(average: dict) -> bool:
@@ -97,7 +117,7 @@ def headline(report: dict, *, default_epochs: int | None = None) -> Headline:
         elif skill is not None:
             details.append(f"Its average skill against persistence is {skill:.3f}.")
     details.append(_rule(report))
-    warnings = [w for w in [_thin_targets(report)] if w]
+    warnings = [w for w in [_constant_targets(report), _thin_targets(report)] if w]
     warnings += [w.rstrip(".") + "." for w in (report.get("data") or {}).get("suspect", [])]
     epochs = (report.get("config") or {}).get("epochs")
     if (default_epochs and epochs and epochs < default_epochs) or report.get("test_rows", QUICK_ROWS) < QUICK_ROWS:

@@ -115,3 +115,13 @@ def test_an_undefined_metric_says_why_and_is_null_in_the_json(tmp_path):
     assert avg["undefined"]["correlation"] == "undefined for flat"
     path = write_json(tmp_path / "m.json", avg)
     assert json.loads(path.read_text())["correlation"] is None and "NaN" not in path.read_text()
+
+
+def test_a_target_whose_actual_values_are_all_zero_has_no_percentage_error_and_says_why():
+    """Packet loss 0 on every test row: a percentage of nothing is undefined (the floor alone would make it 1e14 %)."""
+    m = metrics.target_metrics(np.zeros(50), np.full(50, 0.003))
+    assert math.isnan(m["mape"]) and math.isnan(m["wape"]) and m["rmse"] == pytest.approx(0.003)
+    assert m["undefined"]["mape"] == m["undefined"]["wape"] == "the actual values are all 0 on the scored rows"
+    assert metrics.shown(m["mape"], ".2f") == "undefined" and metrics.shown(1.23456, ".2f") == "1.23"
+    both = metrics.average({"loss": m, "thr": metrics.target_metrics(ACTUAL, PREDICTED)})
+    assert math.isnan(both["wape"]) and both["undefined"]["wape"] == "undefined for loss"

@@ -14,7 +14,7 @@ from bwkit.errors import DataError
 from bwkit.evaluation.metrics import target_metrics
 
 KEYS = {"mse_diff", "mse_low", "mse_high", "rel_mse_diff", "rel_low", "rel_high",
-        "r_diff", "r_low", "r_high", "dm_stat", "dm_p", "block", "rows"}
+        "r_diff", "r_low", "r_high", "dm_stat", "dm_p", "block", "rows", "baseline_exact"}
 
 
 def ar1(rng, rows: int, phi: float, columns: int = 1) -> np.ndarray:
@@ -46,7 +46,7 @@ def test_identical_predictions_give_zero_differences_dm_p_one_and_no_warning():
     for key in keys(3):
         values = result[key]
         assert set(values) == KEYS
-        for name in KEYS - {"dm_stat", "dm_p", "block", "rows"}:
+        for name in KEYS - {"dm_stat", "dm_p", "block", "rows", "baseline_exact"}:
             assert values[name] == 0.0, (key, name)
         assert values["dm_stat"] == 0.0 and values["dm_p"] == 1.0   # identically zero differential: p = 1
         assert significance.verdict(values["rel_low"], values["rel_high"]) == "indistinguishable from"
@@ -212,3 +212,18 @@ def test_block_sums_equal_summing_every_resampled_row():
     index = (starts[:, :, None] + np.arange(17)).reshape(30, -1)[:, :503] % 503
     expected = _statistics(terms[index].sum(axis=1), base_mse, thresholds)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_a_baseline_exact_on_a_target_gives_no_relative_difference_but_a_verdict_on_the_mse_itself():
+    """Persistence exact on a target constant over the test rows: no "+nan %", the reason instead; on that target the
+    model is worse, read from the interval of the MSE difference."""
+    actual, model, baseline = series(targets=2, noise=3.0)
+    actual[:, 1] = baseline[:, 1] = 0.0   # the baseline repeats the constant exactly; the model misses it a little
+    model[:, 1] = 0.01 * np.abs(model[:, 1])
+    result = significance.compare(actual, model, baseline, resamples=200)
+    assert result[1]["baseline_exact"] and result["average"]["baseline_exact"] and not result[0]["baseline_exact"]
+    assert significance.relative(result[1]) is None and significance.relative(result["average"]) is None
+    assert significance.relative(result[0]) is not None
+    assert significance.no_relative(result["average"]) == ("no relative difference: the baseline is exact (MSE 0) "
+                                                           "on a target's test rows")
+    assert significance.judged(result[1]) == "worse than" and significance.judged(result[0]) == "beats"

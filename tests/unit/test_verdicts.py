@@ -84,3 +84,23 @@ def test_suspect_values_the_loader_found_are_on_the_first_screen():
     said = headline(odd, default_epochs=100)
     assert said.warnings == ("rtt_ms is below zero on 40 rows (lowest -5), which a rtt_ms cannot be.",)
     assert said.tone == "neutral"
+
+
+def test_a_target_constant_on_the_test_rows_is_named_with_what_has_no_value_and_no_nan_is_said():
+    """Loss 0 on every test row: persistence is exact there, so the relative difference has no value; the first screen
+    says so in words, names the target and what it lacks, and keeps the lead neutral."""
+    nan = float("nan")
+    model = {"skill": nan, "correlation": nan, "mape": nan}
+    flat = report(model, {"persistence": {"skill": nan, "correlation": nan, "mape": nan},
+                          "ridge": {"skill": nan, "correlation": nan, "mape": nan}},
+                  {"persistence": {"average": {"rel_mse_diff": None, "rel_low": None, "rel_high": None,
+                                               "baseline_exact": True}}}, success=False)
+    undefined = {m: "..." for m in ("r2", "correlation", "mape", "wape", "skill")}
+    flat["comparison"]["LSTM"]["per_target"] = {"thr": {"n": 2000}, "loss": {"n": 2000, "undefined": undefined}}
+    said = headline(flat, default_epochs=100)
+    assert said.lead == ("The LSTM is compared with persistence, the best baseline here (no relative difference: the "
+                         "baseline is exact (MSE 0) on a target's test rows).")
+    assert said.warnings[0] == ("loss is constant on the test rows: skill, R², r, MAPE, WAPE have no value there, nor "
+                                "has any average over targets of them. Score a period where it varies, or leave it out "
+                                "of targets.")
+    assert "nan" not in said.text and said.tone == "neutral"
