@@ -49,17 +49,28 @@ def tests(ev) -> dict[str, dict]:
 
 def tests_table(tests: dict) -> pd.DataFrame:
     """One row per (method, target) of `tests` (an evaluation's, or a report's where NaN is null): MSE and r
-    changes with their 95 % intervals, the DM p-value and the verdict."""
+    changes with their 95 % intervals, the DM p-value and the verdict. Where the other method is exact on a target
+    (MSE 0) there is no relative change: its interval says so, and the verdict reads the MSE difference itself (no
+    verdict for an average over targets then)."""
     records = []
     for method, per_target in tests.items():
         for target, figures in per_target.items():
             t = {k: float("nan") if v is None else v for k, v in figures.items()}
+            rel = significance.relative(t)
+            judged = (significance.judged(t) if target != "average" else
+                      significance.verdict(t["rel_low"], t["rel_high"]) if rel else "no verdict")
             records.append({"against": method, "target": target,
                             "MSE change %": 100 * t["rel_mse_diff"],
-                            "95 % interval (MSE %)": f"[{100 * t['rel_low']:+.1f}, {100 * t['rel_high']:+.1f}]",
-                            "r change": t["r_diff"], "95 % interval (r)": f"[{t['r_low']:+.4f}, {t['r_high']:+.4f}]",
-                            "DM p": t["dm_p"], "verdict": significance.verdict(t["rel_low"], t["rel_high"])})
+                            "95 % interval (MSE %)": f"[{rel[1]:+.1f}, {rel[2]:+.1f}]" if rel else
+                            significance.no_relative(t),
+                            "r change": t["r_diff"], "95 % interval (r)": _pair(t["r_low"], t["r_high"], ".4f"),
+                            "DM p": t["dm_p"], "verdict": judged})
     return pd.DataFrame.from_records(records)
+
+
+def _pair(low: float, high: float, spec: str) -> str:
+    """An interval "[low, high]" with signs, or "none" where it has no bounds."""
+    return "none" if not (np.isfinite(low) and np.isfinite(high)) else f"[{low:+{spec}}, {high:+{spec}}]"
 
 
 def _phrase(method: str, t: dict) -> str:

@@ -104,6 +104,13 @@ def _fmt(value, digits: int = 4) -> str:
     return "–" if not isinstance(value, (int, float)) or value != value else f"{value:.{digits}f}"
 
 
+def _change(row, between: str = "") -> str:
+    """A tests_table row's MSE change and its interval ("+4.6 % [-0.9, +15.2]"), or, where it has none, why."""
+    interval = row["95 % interval (MSE %)"]
+    change = row["MSE change %"]
+    return f"{change:+.1f} %{between} {interval}" if change == change else interval
+
+
 def _tests(report: dict):
     from bwkit.evaluation import tests_table
 
@@ -119,8 +126,8 @@ def _metrics(report: dict) -> list:
     for method, scores in report.get("comparison", {}).items():
         avg = scores["average"]
         row = tests[(tests["against"] == method) & (tests["target"] == "average")] if tests is not None else []
-        against = (f"{row.iloc[0]['MSE change %']:+.1f} % {row.iloc[0]['95 % interval (MSE %)']}", row.iloc[0]["verdict"]
-                   ) if len(row) else (("(this model)", "") if method == MODEL else ("–", ""))
+        against = ((_change(row.iloc[0]), row.iloc[0]["verdict"]) if len(row)
+                   else ("(this model)", "") if method == MODEL else ("–", ""))
         rows.append([method, _fmt(avg.get("correlation")), _fmt(avg.get("mape"), 2), _fmt(avg.get("skill")), *against])
     return [("h2", f"Metrics on the test split ({report.get('test_rows', '?')} rows, averages over targets)"),
             ("table", ["method", "r", "MAPE (%)", "skill vs persistence", "model's MSE change vs it [95 % interval]",
@@ -196,8 +203,8 @@ def _caveats(run: dict, report: dict) -> list:
     if tests is not None:   # against the baselines (the ceiling is out of reach by design)
         weak = (tests["target"] != "average") & (tests["verdict"] != "beats") & tests["against"].isin(method_names("baseline"))
         for r in tests[weak].to_dict("records"):
-            items.append(f"On {r['target']} the model is {r['verdict']} {r['against']} ({r['MSE change %']:+.1f} % MSE, "
-                         f"95 % interval {r['95 % interval (MSE %)']}).")
+            items.append(f"On {r['target']} the model is {r['verdict']} {r['against']} "
+                         f"({_change(r, ' MSE, 95 % interval')}).")
     items += [f"Suspect values: {w}." for w in (report.get("data") or {}).get("suspect", [])]
     if report.get("per_target", {}).get("packet_loss"):
         items.append("MAPE is computed with a floor (mape_floor in the report): targets near zero, such as "

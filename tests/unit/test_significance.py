@@ -12,6 +12,7 @@ from scipy import signal
 from bwkit.evaluation import significance
 from bwkit.errors import DataError
 from bwkit.evaluation.metrics import target_metrics
+from bwkit.evaluation.uncertainty import tests_table as table_of_tests
 
 KEYS = {"mse_diff", "mse_low", "mse_high", "rel_mse_diff", "rel_low", "rel_high",
         "r_diff", "r_low", "r_high", "dm_stat", "dm_p", "block", "rows", "baseline_exact"}
@@ -227,3 +228,7 @@ def test_a_baseline_exact_on_a_target_gives_no_relative_difference_but_a_verdict
     assert significance.no_relative(result["average"]) == ("no relative difference: the baseline is exact (MSE 0) "
                                                            "on a target's test rows")
     assert significance.judged(result[1]) == "worse than" and significance.judged(result[0]) == "beats"
+    table = table_of_tests({"persistence": result}).set_index("target")   # the pages' and the model card's rows
+    assert table.loc[1, "verdict"] == "worse than" and table.loc["average", "verdict"] == "no verdict"
+    assert table.loc["average", "95 % interval (MSE %)"] == significance.no_relative(result["average"])
+    assert "nan" not in " ".join(table[["95 % interval (MSE %)", "95 % interval (r)", "verdict"]].to_numpy().ravel())
