@@ -6,6 +6,7 @@
     python bench/bench_trees.py --side-by-side   # seconds to fit with one target at a time and with two at once
     python bench/bench_trees.py --learning-rates 0.05,0.1,0.2   # LightGBM at each rate: skill on validation, seconds
     python bench/bench_trees.py --importance   # irish5g: each target's five strongest features, by share of gain
+    python bench/bench_trees.py --inputs       # irish5g: throughput's trees on groups of the inputs, validation skill
 
 On the dwcp default data, the legacy profile (seed 1) and the irish5g preset, windows as the
 kit's defaults make them (window_size 20, the 70/15/15 split), every target's trees are fitted
@@ -166,9 +167,42 @@ def importance(top: int = 5) -> None:
               + ", ".join(f"{names[i]} {gain[i] / gain.sum():.1%}" for i in strongest), flush=True)
 
 
+INPUT_GROUPS = {   # name -> the raw columns whose lag features the trees read (None: every feature)
+    "every feature": None,
+    "throughput alone": ["throughput_mbps"],
+    "throughput and the ping age": ["throughput_mbps", "ping_age_s"],
+    "throughput and uplink": ["throughput_mbps", "uplink_throughput_mbps"],
+    "throughput and the radio columns": ["throughput_mbps", "rsrp_dbm", "rsrq_db", "snr_db", "cqi", "rssi_dbm"],
+}
+
+
+def inputs() -> None:
+    """On the irish5g preset, throughput's trees (the kit's learner, both forms, the better kept) on the lag features
+    of groups of the inputs, and on every feature but the ping age: validation skill against persistence."""
+    with tempfile.TemporaryDirectory() as folder:
+        _, telemetry, window = list(datasets(Path(folder)))[-1]
+    prepared = prepare(telemetry, window, False)
+    names = trees.feature_names(prepared.features, window)
+    (x, level, last, _, _), (x_val, level_val, last_val, _, _) = (
+        trees.training_set(prepared.splits[split], prepared.features, telemetry, most=10 ** 9)
+        for split in ("train", "val"))
+    j = prepared.targets.index("throughput_mbps")
+    persistence = np.mean((last_val[:, j] - level_val[:, j]) ** 2)
+    groups = {**INPUT_GROUPS, "every feature but the ping age": [c for c in telemetry.features if c != "ping_age_s"]}
+    for group, columns in groups.items():
+        kept = [i for i, n in enumerate(names) if columns is None or any(n.startswith(c + "_") for c in columns)]
+        fitted, _ = trees._fit_target(x[:, kept], (level[:, j], last[:, j]),
+                                      (x_val[:, kept], level_val[:, j], last_val[:, j]),
+                                      learner=trees.learn, seed=0, forms=trees.FORMS)
+        mse = np.mean((fitted.predict(x_val[:, kept], last_val[:, j]) - level_val[:, j]) ** 2)
+        print(f"| {group} | {len(kept)} | {1 - mse / persistence:.4f} |", flush=True)
+
+
 def main() -> None:
     if sys.argv[1:] == ["--importance"]:
         return importance()
+    if sys.argv[1:] == ["--inputs"]:
+        return inputs()
     if len(sys.argv) == 3 and sys.argv[1] == "--learning-rates":
         return learning_rates([float(v) for v in sys.argv[2].split(",")])
     if len(sys.argv) == 3 and sys.argv[1] == "--memory":

@@ -19,9 +19,11 @@ inputs), `--spread linear|head` (each input's std over the window, into the outp
 head reads the LSTM's output alone, as it did before `last_to_head`; the variants above are built that way too, as
 they were measured), `--every-step W` (each earlier step of the window also predicts its next row where observed,
 its loss weighted W beside the last step's; through the model's head, or with `--own-head` a head used only in
-training), `--input-noise S` (Gaussian noise of S standard deviations on the inputs while training); these two train the kit's model as
-it is, its head reading the last row. `--ensemble N`
-also trains seeds seed+1 .. seed+N-1 and scores their averaged prediction.
+training), `--input-noise S` (Gaussian noise of S standard deviations on the inputs while training),
+`--feature-dropout P` (each input channel of a window set to its mean with probability P while training),
+`--gated-residual` (the head also scales the last value: z = (1 + gain) * last + change); these four train the kit's
+model as it is, its head reading the last row. `--ensemble N` also trains seeds seed+1 .. seed+N-1 and scores their
+averaged prediction.
 Prints one JSON line: the choice, the best epoch, the best validation loss, and each target's validation skill
 against persistence (1 - MSE / persistence's MSE, on the rows where the target is observed). With `--baselines`,
 the gradient-boosted trees' and ridge's validation skill on the same windows too (each fitted as 03_evaluate fits
@@ -224,6 +226,49 @@ def heads_per_target() -> None:
     replace_model(forward_scaled, own_heads)
 
 
+def feature_dropout(rate: float) -> None:
+    """While training only, each input channel of each window is set to its training mean (0 once standardised) with
+    probability `rate`, at every step of the window alike (the residual still adds the true last value): the model
+    cannot lean on any one noisy channel. On irish5g the LSTM given only throughput and the ping age reaches a higher
+    throughput skill than given all 19 inputs, where the trees pick their inputs themselves."""
+    kit = lstm.LSTMForecaster.forward_scaled
+
+    def forward_scaled(self, x):
+        if not self.training:
+            return kit(self, x)
+        keep = (torch.rand(x.shape[0], 1, x.shape[2]) >= rate).to(x.dtype)
+        dropped = x * keep + self.x_mean * (1 - keep)
+        z = kit(self, dropped)
+        if self.residual:   # the residual reads the true last value
+            z = z + (x[:, -1] - dropped[:, -1]).index_select(1, self.target_columns) / self.y_std
+        return z
+    lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
+def gated_residual() -> None:
+    """The head also scales the last value: z = (1 + gain(x)) * last + change(x) (standardised; with the linear path
+    added), where the kit's residual model has a gain of 0. A change that is a share of the level (a download that
+    stops before each ping test, irish5g's throughput) is then one output, not a product the ReLU head must build."""
+    def wider(self, original, n_features, n_targets, hidden_size, **kwargs):
+        original(self, n_features, n_targets, hidden_size, **kwargs)
+        self.head[-1] = torch.nn.Linear(hidden_size, 2 * n_targets)
+        torch.nn.init.zeros_(self.head[-1].weight)
+        torch.nn.init.zeros_(self.head[-1].bias)
+
+    def forward_scaled(self, x):
+        scaled = (x - self.x_mean) / self.x_std
+        out, _ = self.lstm(scaled)
+        change, gain = self.head(torch.cat([out[:, -1], scaled[:, -1]], dim=1)).chunk(2, dim=1)
+        z = change if self.linear is None else \
+            change + self.linear(scaled.index_select(2, self.linear_columns).flatten(1))
+        if self.residual:
+            z = z + (1 + gain) * (x[:, -1].index_select(1, self.target_columns) - self.y_mean) / self.y_std
+        return z
+    original = lstm.LSTMForecaster.__init__
+    lstm.LSTMForecaster.__init__ = lambda self, *args, **kwargs: wider(self, original, *args, **kwargs)
+    lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
 def input_noise(scale: float) -> None:
     """While training only, Gaussian noise of `scale` standard deviations added to the standardised inputs the LSTM,
     the head and the linear path read (the residual still adds the true last value): a regulariser for small data,
@@ -329,6 +374,10 @@ def apply_variants(args) -> None:
         without_last_to_head()
     if args.input_noise:
         input_noise(args.input_noise)
+    if args.gated_residual:
+        gated_residual()
+    if args.feature_dropout:
+        feature_dropout(args.feature_dropout)
 
 
 def ensemble(config, telemetry, n: int, *, first: np.ndarray, scored: tuple) -> dict:
@@ -366,6 +415,9 @@ def main() -> None:
                         help="also train seeds seed+1 .. seed+N-1 the same way; the skill of the mean prediction")
     parser.add_argument("--every-step", type=float, metavar="W",
                         help="also train each earlier step of the window to predict its next row, with weight W")
+    parser.add_argument("--feature-dropout", type=float, metavar="P",
+                        help="each input channel of a window set to its mean with probability P while training")
+    parser.add_argument("--gated-residual", action="store_true", help="the head also scales the last value")
     parser.add_argument("--input-noise", type=float, metavar="S",
                         help="Gaussian noise of S standard deviations on the inputs while training")
     parser.add_argument("--own-head", action="store_true", help="--every-step through a head of its own")
