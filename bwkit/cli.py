@@ -158,7 +158,8 @@ def _predict(args) -> int:
         raise ParameterError(f"--threads must be at least 1, got {args.threads}")
     predictor = Predictor.from_run(args.run_dir, args.version, threads=args.threads, allow_modified=args.allow_modified)
     result = score_csv(predictor, args.csv, args.output, force=args.force)
-    print(f"{result['predictions']:,} predictions from {result['rows']:,} rows: {result['output']}")
+    print(f"{result['predictions']:,} prediction{'s' if result['predictions'] != 1 else ''} from {result['rows']:,} "
+          f"rows: {result['output']}")
     return 0
 
 

@@ -65,8 +65,10 @@ def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
         row = int(np.flatnonzero(bad)[0])
         value = raw.iloc[row]
         mixed = not unix and str(value).strip().lstrip("-").replace(".", "", 1).isdigit()
-        raise DataError(f"{_where(path, 'timestamp', row)}: {_shown(value)} is not an ISO 8601 time or "
-                        "unix seconds" + (" (the first row's is a number, so all must be)" if unix else "")
+        numbers = ("the other rows' are numbers" if row == 0 or pd.isna(raw.iloc[0])
+                   else "the first row's is a number")
+        raise DataError(f"{_where(path, 'timestamp', row)}: {'an empty cell' if pd.isna(value) else _shown(value)} is not an "
+                        "ISO 8601 time or unix seconds" + (f" ({numbers}, so all must be)" if unix else "")
                         + (" (a number, where the first row's is an ISO 8601 time: write every row one way)"
                            if mixed else ""))
     if unix and np.median(np.minimum(np.abs(seconds), 1e300)) > UNIX_MS_ABOVE:   # no overflow in the mean of two

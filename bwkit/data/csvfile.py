@@ -171,7 +171,11 @@ def _first_lines(text: str, *, most: int = 2) -> list[str]:
 
 
 def _check_names(path, names: list[str]) -> None:
-    """No column name twice (linear in the header's length; empty names are pandas' 'Unnamed: i')."""
+    """No column name twice (linear in the header's length; empty names are pandas' 'Unnamed: i'), and not one name
+    holding tabs (a tab-separated file)."""
+    if len(names) == 1 and "\t" in names[0]:
+        raise DataError(f"{path}: the header is one name holding tabs: a tab-separated file? bwkit reads columns "
+                        "separated by commas or semicolons; save it as CSV")
     positions: dict[str, list[int]] = {}
     for position, name in enumerate(names, 1):
         if name:

@@ -219,7 +219,11 @@ def test_a_constant_target_is_refused_but_a_constant_feature_is_fine(tmp_path):
 
 def test_a_bad_unix_timestamp_is_named_at_its_row(tmp_path):
     path = write(tmp_path, HEADER + rows().replace("1700000120,", "x,"))
-    assert "column 'timestamp', row 3 (line 4): 'x' is not an ISO 8601 time or unix seconds" in refused(path)
+    assert "column 'timestamp', row 3 (line 4): 'x' is not an ISO 8601 time or unix seconds (the first row's is a " \
+           "number, so all must be)" in refused(path)
+    empty_first = write(tmp_path, HEADER + rows().replace("1700000000,", ",", 1), "first.csv")
+    assert "row 1 (line 2): an empty cell is not an ISO 8601 time or unix seconds (the other rows' are numbers, so " \
+           "all must be)" in refused(empty_first)
 
 
 @pytest.mark.parametrize("late", ["9999-12-31T00:00:00Z", "0001-01-01"])
@@ -303,7 +307,8 @@ def test_the_model_card_gives_the_time_span_of_a_semicolon_file_with_a_bom_and_u
 def test_a_tab_separated_file_is_told_which_separators_are_read(tmp_path):
     path = tmp_path / "tabs.csv"
     frame().to_csv(path, index=False, sep="\t")
-    with pytest.raises(DataError, match="a comma or a semicolon, not a tab"):
+    with pytest.raises(DataError, match=r"one name holding tabs: a tab-separated file\? bwkit reads columns "
+                                         r"separated by commas or semicolons"):
         load(path)
 
 
