@@ -67,7 +67,7 @@ def iter_tables(path, block_bytes: int = 32 << 20, on_bytes=None):
         return
     if not path.is_file():
         _read_bytes(path)   # its message for a missing path, a folder or a pipe
-    header, lines_before, rows_before = b"", 0, 0
+    header, lines_before, rows_before, decided = b"", 0, 0, None   # decided: the separator, once a row was read
     with open(path, "rb") as handle:
         for block in _blocks(handle, block_bytes):
             if b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
@@ -80,7 +80,8 @@ def iter_tables(path, block_bytes: int = 32 << 20, on_bytes=None):
             data = header + block
             offset = lines_before - 1 if header else 0   # line k of header + block is the file's line offset + k
             _check_text(path, data, offset)
-            sep, names, lines = _shape_by_bytes(path, data, rows_before, line_offset=offset)
+            sep, names, lines = _shape_by_bytes(path, data, rows_before, line_offset=offset, sep=decided)
+            decided = sep if len(lines) else decided
             if not header:   # the first block holds the header: later blocks are read after a copy of it
                 header = _header_line(data)
             if len(lines):

@@ -142,11 +142,12 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
-def _separator(header: str, row: str | None) -> str:
-    """',' or ';' (a European-style CSV), from the header line and the first data row (None: there is none).
+def _separator(header: str, rows: list[str]) -> str:
+    """',' or ';' (a European-style CSV), from the header line and the first data rows (up to SNIFFED_ROWS).
 
-    ';' where the header read with ',' is one name holding a ';', or where ';' alone splits the header and the first
-    row into as many fields: a name may hold a comma ("throughput, Mbit/s"), quoted or not."""
+    ';' where the header read with ',' is one name holding a ';', or where ';' splits the header and those rows into
+    as many fields and ',' does not, or does into fewer: a name may hold a comma ("throughput, Mbit/s"), quoted or
+    not, and so may a text field ("Cork, north")."""
     if ";" not in header:
         return ","
 
@@ -155,12 +156,15 @@ def _separator(header: str, row: str | None) -> str:
 
     if fields(header, ",") == 1:
         return ";"
-    agree = {sep: row is not None and fields(header, sep) == fields(row, sep) for sep in ",;"}
-    return ";" if agree[";"] and not agree[","] else ","
+    agree = {sep: bool(rows) and all(fields(row, sep) == fields(header, sep) for row in rows) for sep in ",;"}
+    return ";" if agree[";"] and (not agree[","] or fields(header, ";") > fields(header, ",")) else ","
 
 
-def _first_lines(text: str, *, most: int = 2) -> list[str]:
-    """The first `most` lines holding more than blanks (the header, then the first data row), without line ends."""
+SNIFFED_ROWS = 5   # data rows that decide the separator, beside the header
+
+
+def _first_lines(text: str, *, most: int) -> list[str]:
+    """The first `most` lines holding more than blanks (the header, then data rows), without line ends."""
     lines = []
     for line in io.StringIO(text, newline=""):
         if line.strip(" \t\r\n"):
@@ -211,11 +215,12 @@ def _odd_lines(data: bytes, start: int, sep: str, *, expected: int):
     return count, (np.concatenate(odd) if odd else np.zeros((0, 4), np.int64))
 
 
-def _shape_by_bytes(path, data: bytes, first_row: int = 0, *,
-                    line_offset: int = 0) -> tuple[str, list[str], np.ndarray]:
+def _shape_by_bytes(path, data: bytes, first_row: int = 0, *, line_offset: int = 0,
+                    sep: str | None = None) -> tuple[str, list[str], np.ndarray]:
     """Separator, names, file line of each data row: for files without quotes or lone '\\r'.
 
-    first_row, line_offset: rows and lines of the file before these bytes' data (a later block).
+    first_row, line_offset: rows and lines of the file before these bytes' data (a later block); sep: the separator
+    the file's first block was read with (a later block's first row must not decide it again).
     """
     start, line = (3 if data.startswith(BOM) else 0), 1
     while True:   # pandas skips blank lines, before the header too
@@ -227,8 +232,9 @@ def _shape_by_bytes(path, data: bytes, first_row: int = 0, *,
             raise _empty(path)
         start, line = end + 1, line + 1
     header = data[start:end].decode("utf-8").removesuffix("\r")
-    row = _first_lines(data[end + 1:end + 1 + BLOCK].decode("utf-8", errors="replace"), most=1)
-    sep = _separator(header, row[0] if row else None)
+    if sep is None:
+        sep = _separator(header, _first_lines(data[end + 1:end + 1 + BLOCK].decode("utf-8", errors="replace"),
+                                              most=SNIFFED_ROWS))
     names = header.split(sep)
     _check_names(path, names)
     count, odd = _odd_lines(data, end + 1, sep, expected=len(names) - 1)
@@ -261,10 +267,10 @@ def _shape_by_csv(path, data: bytes) -> tuple[str, list[str], np.ndarray]:
     text = data.decode("utf-8-sig")
     names, rows, line = None, [], 0
     try:
-        lines = _first_lines(text)
+        lines = _first_lines(text, most=1 + SNIFFED_ROWS)
         if not lines:
             raise _empty(path)
-        sep = _separator(lines[0], lines[1] if len(lines) > 1 else None)
+        sep = _separator(lines[0], lines[1:])
         for line, fields, blank in _records(text, sep):
             if blank:
                 continue

@@ -67,6 +67,24 @@ def test_a_semicolon_file_whose_header_names_a_column_with_a_comma_loads(tmp_pat
     assert telemetry.rows == 50 and list(telemetry.features) == ["throughput, Mbit/s", "y"]
 
 
+def test_a_semicolon_file_with_commas_in_names_and_fields_reads_the_same_whole_and_in_blocks(tmp_path):
+    """A text field with a comma ("Cork, north") in the first row, or first in a later block, agrees with both
+    separators: the header's split into more fields decides, and the first block's separator holds for every block."""
+    from bwkit.data import iter_tables, read_table
+
+    sites = ["Cork, north" if i % 2 == 0 else "Cork" for i in range(40)]
+    lines = ["timestamp;site;throughput, Mbit/s"] + [f"2025-11-03T00:{i:02d}:00Z;{site};{500 + i}"
+                                                      for i, site in enumerate(sites)]
+    path = tmp_path / "semi.csv"
+    path.write_text("\n".join(lines) + "\n")
+    whole = read_table(path)[0]
+    assert list(whole.columns) == ["timestamp", "site", "throughput, Mbit/s"] and len(whole) == 40
+    for block_bytes in (120, 200, 300):
+        parts = [frame for frame, _ in iter_tables(path, block_bytes)]
+        assert len(parts) > 2 and all(list(p.columns) == list(whole.columns) for p in parts)
+        assert sum(len(p) for p in parts) == 40
+
+
 def test_an_empty_trace_id_is_named_not_mistaken_for_a_reappearing_trace(tmp_path):
     data = frame()
     data["trace_id"] = ["a"] * 25 + ["b"] * 25

@@ -50,20 +50,21 @@ class Refused(Exception):
 # --------------------------------------------------------------------------- the reference
 
 def separator(text: str) -> str:
-    """',' or ';': ';' where the header read with ',' is one name holding a ';', or where ';' alone reads the header
-    and the first data row as as many fields (a name may hold a comma)."""
-    def first_two(sep: str) -> list[list[str]]:
+    """',' or ';': ';' where the header read with ',' is one name holding a ';', or where ';' reads the header and
+    the first five data rows as as many fields and ',' does not, or does into fewer (a name may hold a comma)."""
+    def first(sep: str) -> list[list[str]]:
         rows = (r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)
                 if r and not (len(r) == 1 and not r[0].strip(" \t\r")))   # blank lines are skipped
-        return [row for row, _ in zip(rows, range(2))]
+        return [row for row, _ in zip(rows, range(6))]
 
-    comma, semi = first_two(","), first_two(";")
+    comma, semi = first(","), first(";")
     if not comma or not any(";" in name for name in comma[0]):
         return ","
     if len(comma[0]) == 1:
         return ";"
-    agree = {sep: len(rows) == 2 and len(rows[0]) == len(rows[1]) for sep, rows in ((",", comma), (";", semi))}
-    return ";" if agree[";"] and not agree[","] else ","
+    agree = {sep: len(rows) > 1 and all(len(r) == len(rows[0]) for r in rows[1:])
+             for sep, rows in ((",", comma), (";", semi))}
+    return ";" if agree[";"] and (not agree[","] or len(semi[0]) > len(comma[0])) else ","
 
 
 def records(data: bytes) -> tuple[list[str], list[list[str]]]:
