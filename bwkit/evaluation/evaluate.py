@@ -157,7 +157,7 @@ def summary(ev: Evaluation, saved: dict | None = None) -> str:
         parts.append(f"The ceiling (the generator's {ev.ceiling}) reaches {shown(o['correlation'], '.4f')} and "
                      f"{shown(o['mape'], '.2f', ' %')}, "
                      f"so the rule {'is' if verdict(o) else 'is not'} attainable on this data; the model closes "
-                     + ", ".join(f"{100 * g:.0f} % ({t})" for t, g in ev.gap_closed().items())
+                     + ", ".join(f"{shown(100 * g, '.0f', ' %')} ({t})" for t, g in ev.gap_closed().items())
                      + " of the MSE gap between persistence and the ceiling.")
     if methods.WINDOW_ONLY in ev.averages:
         w = ev.averages[methods.WINDOW_ONLY]

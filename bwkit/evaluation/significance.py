@@ -141,13 +141,15 @@ def _columns(actual, model, baseline, *, mask) -> tuple:
     return terms, d, thresholds
 
 
-def _statistics(sums: np.ndarray, base_mse: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def _statistics(sums: np.ndarray, relatable: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """From weighted sums [resamples, 11, targets]: MSE difference, relative one and r difference.
 
     The relative difference divides by the baseline's MSE on the same resample (a ratio minus one,
-    so never below -100 %); `base_mse` (full sample) only marks targets whose baseline is perfect.
+    so never below -100 %); `relatable` (bool [targets], full sample) marks the targets that have one: not constant,
+    the baseline not exact.
 
-    Returns [resamples, 3, targets + 1], the last column the average over targets.
+    Returns [resamples, 3, targets + 1], the last column the average over targets (the relative difference and r's
+    over the relatable targets only; NaN where there are none).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         n = sums[:, 0]
@@ -161,9 +163,11 @@ def _statistics(sums: np.ndarray, base_mse: np.ndarray, thresholds: np.ndarray) 
         r_b = np.where(flat | (var_b <= thresholds[2]), np.nan,
                        (sums[:, 9] / n - mean_a * mean_b) / np.sqrt(var_a * var_b))
         base = sums[:, 10] / n
-        rel = np.where((base_mse > 0) & (base > 0), diff / np.where(base > 0, base, 1.0), np.nan)
+        rel = np.where(relatable & (base > 0), diff / np.where(base > 0, base, 1.0), np.nan)
     per_target = np.stack([diff, rel, r_m - r_b], axis=1)
-    return np.concatenate([per_target, per_target.mean(axis=2, keepdims=True)], axis=2)
+    average = per_target.mean(axis=2, keepdims=True)
+    average[:, 1:] = per_target[:, 1:, relatable].mean(axis=2, keepdims=True) if relatable.any() else np.nan
+    return np.concatenate([per_target, average], axis=2)
 
 
 def _block_starts(rng: np.random.Generator, rows: int, length: int, *, resamples: int) -> np.ndarray:
@@ -237,9 +241,11 @@ def compare(actual, model, baseline, *, scored=None, resamples: int = 1000, seed
     "rel_high", "r_diff", "r_low", "r_high", "dm_stat", "dm_p", "block", "rows"}: differences are
     model minus baseline (negative MSE = model better), intervals are `level` percentile intervals of
     a paired circular moving-block bootstrap, relative values are MSE(model) / MSE(baseline) - 1 on
-    each resample (never below -1). The average's mse_* is the mean of raw differences (scale-dependent), rel_* and r_* the mean
-    of the per-target ones, its DM runs on z_t = mean_j(scored·d·rows / (n_j·MSE_base_j)) and its
-    rows is the number of test rows. Identical predictions give zeros, dm_stat 0 and dm_p 1.
+    each resample (never below -1). The average's mse_* is the mean of raw differences (scale-dependent), rel_* and
+    r_* the mean of the per-target ones over the targets that have a relative difference (not constant on their
+    rows, the baseline not exact: "constant" and "baseline_exact" say which), its DM runs on
+    z_t = mean_j(scored·d·rows / (n_j·MSE_base_j)) over those targets and its rows is the number of test rows.
+    Identical predictions give zeros, dm_stat 0 and dm_p 1.
     """
     if resamples < 1 or not 0 < level < 1:
         raise DataError(f"compare: resamples must be >= 1 (got {resamples}) and level in (0, 1) (got {level})")
@@ -248,21 +254,27 @@ def compare(actual, model, baseline, *, scored=None, resamples: int = 1000, seed
     terms, d, thresholds = _columns(actual, model, baseline, mask=mask)
     n = mask.sum(0)
     base_mse = np.where(mask, (baseline - actual) ** 2, 0.0).sum(0) / n
+    centred = np.where(mask, actual - np.where(mask, actual, 0.0).sum(0) / n, 0.0)
+    constant = (centred ** 2).sum(0) / n <= thresholds[0]   # a target with no variance on its scored rows
+    relatable = ~constant & (base_mse > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = (d * rows / (n * base_mse)).mean(axis=1)
+        z = (d[:, relatable] * rows / (n * base_mse)[relatable]).mean(axis=1) if relatable.any() else \
+            np.full(rows, np.nan)
     length = block_length(np.where(np.isfinite(z), z, 0.0))
     total, resampled = _sums(terms, targets, rows, length=length, resamples=resamples, seed=seed)
-    point = _statistics(total[None], base_mse, thresholds)[0]
-    low, high = _interval(_statistics(resampled, base_mse, thresholds), level)
+    point = _statistics(total[None], relatable, thresholds)[0]
+    low, high = _interval(_statistics(resampled, relatable, thresholds), level)
     tests = [_diebold_mariano(d[mask[:, j], j], length - 1) for j in range(targets)]
     tests.append(_diebold_mariano(z, length - 1))
     result = {}
     for j, key in enumerate([*range(targets), "average"]):
         values = {name: float(v) for i, names in enumerate(FIELDS)
                   for name, v in zip(names, (point[i, j], low[i, j], high[i, j]))}
-        exact = bool(np.any(base_mse == 0)) if key == "average" else bool(base_mse[j] == 0)
+        flags = ({"constant": bool(constant[j]), "baseline_exact": bool(base_mse[j] == 0 and not constant[j])}
+                 if key != "average" else   # the average's: over which targets its relative difference and r are
+                 {"constant": bool(constant.any()), "baseline_exact": bool((~constant & (base_mse == 0)).any())})
         result[key] = {**values, "dm_stat": tests[j][0], "dm_p": tests[j][1], "block": int(length),
-                       "rows": int(n[j]) if key != "average" else int(rows), "baseline_exact": exact}
+                       "rows": int(n[j]) if key != "average" else int(rows), **flags}
     return result
 
 
@@ -277,15 +289,22 @@ def relative(t: dict) -> tuple[float, float, float] | None:
 
 def no_relative(t: dict) -> str:
     """Why a test entry has no relative difference, in words."""
+    if t.get("constant"):
+        return "no relative difference: the target is constant on its test rows"
     if t.get("baseline_exact"):
         return "no relative difference: the baseline is exact (MSE 0) on a target's test rows"
     return "no interval (too few rows)"
 
 
+def unrelatable(t: dict) -> bool:
+    """A test entry without a relative difference because of its data (a constant target, an exact baseline)."""
+    return relative(t) is None and bool(t.get("constant") or t.get("baseline_exact"))
+
+
 def judged(t: dict) -> str:
-    """`verdict` of one target's test entry: on its relative interval, or where its baseline is exact (no relative
-    difference) on the interval of the MSE difference itself."""
-    if relative(t) is None and t.get("baseline_exact"):
+    """`verdict` of one target's test entry: on its relative interval, or where it has none because of its data
+    (`unrelatable`) on the interval of the MSE difference itself."""
+    if unrelatable(t):
         return verdict(t.get("mse_low", math.nan), t.get("mse_high", math.nan))
     return verdict(t.get("rel_low", math.nan), t.get("rel_high", math.nan))
 

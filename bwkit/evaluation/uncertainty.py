@@ -49,16 +49,16 @@ def tests(ev) -> dict[str, dict]:
 
 def tests_table(tests: dict) -> pd.DataFrame:
     """One row per (method, target) of `tests` (an evaluation's, or a report's where NaN is null): MSE and r
-    changes with their 95 % intervals, the DM p-value and the verdict. Where the other method is exact on a target
-    (MSE 0) there is no relative change: its interval says so, and the verdict reads the MSE difference itself (no
-    verdict for an average over targets then)."""
+    changes with their 95 % intervals, the DM p-value and the verdict. Where a target is constant on its test rows, or
+    the other method exact there, it has no relative change: its interval says so, and its verdict reads the MSE
+    difference itself (an average with no target left to relate: no verdict)."""
     records = []
     for method, per_target in tests.items():
         for target, figures in per_target.items():
             t = {k: float("nan") if v is None else v for k, v in figures.items()}
             rel = significance.relative(t)
-            judged = (significance.judged(t) if target != "average" else
-                      significance.verdict(t["rel_low"], t["rel_high"]) if rel else "no verdict")
+            judged = (significance.judged(t) if target != "average" else "no verdict" if significance.unrelatable(t)
+                      else significance.verdict(t["rel_low"], t["rel_high"]))
             records.append({"against": method, "target": target,
                             "MSE change %": 100 * t["rel_mse_diff"],
                             "95 % interval (MSE %)": f"[{rel[1]:+.1f}, {rel[2]:+.1f}]" if rel else

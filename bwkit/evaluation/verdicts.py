@@ -71,10 +71,21 @@ def baselines_in(report: dict) -> list[str]:
 
 def best_baseline(report: dict) -> str:
     """The baseline with the highest average skill on the test rows (persistence when there is no other)."""
-    averages = {m: report["comparison"][m]["average"] for m in baselines_in(report)}
-    ranked = {m: a["skill"] if isinstance(a.get("skill"), float) and math.isfinite(a["skill"]) else 0.0
-              for m, a in averages.items()}   # an undefined skill (persistence exact on a target) ranks as 0
+    ranked = {m: _mean_skill(report["comparison"][m]) for m in baselines_in(report)}
     return max(ranked, key=lambda m: (ranked[m], m == REFERENCE), default=REFERENCE)
+
+
+def _mean_skill(scores: dict) -> float:
+    """A method's average skill; where that has no value (persistence exact on a target), the mean over the targets
+    where skill has one; 0 where none has."""
+    def value(v) -> float | None:
+        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+    average = value(scores["average"].get("skill"))
+    if average is not None:
+        return average
+    defined = [s for m in (scores.get("per_target") or {}).values() if (s := value(m.get("skill"))) is not None]
+    return sum(defined) / len(defined) if defined else 0.0
 
 
 def _against(report: dict, method: str) -> tuple[str, str]:
@@ -114,7 +125,7 @@ def headline(report: dict, *, default_epochs: int | None = None) -> Headline:
         p_word, p_figures = _against(report, REFERENCE)
         if p_word != "beats":
             details.append(f"It {p_word} persistence ({p_figures}): no better than repeating the last value.")
-        elif skill is not None:
+        elif isinstance(skill, (int, float)) and math.isfinite(skill):
             details.append(f"Its average skill against persistence is {skill:.3f}.")
     details.append(_rule(report))
     warnings = [w for w in [_constant_targets(report), _thin_targets(report)] if w]

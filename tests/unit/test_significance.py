@@ -15,7 +15,7 @@ from bwkit.evaluation.metrics import target_metrics
 from bwkit.evaluation.uncertainty import tests_table as table_of_tests
 
 KEYS = {"mse_diff", "mse_low", "mse_high", "rel_mse_diff", "rel_low", "rel_high",
-        "r_diff", "r_low", "r_high", "dm_stat", "dm_p", "block", "rows", "baseline_exact"}
+        "r_diff", "r_low", "r_high", "dm_stat", "dm_p", "block", "rows", "baseline_exact", "constant"}
 
 
 def ar1(rng, rows: int, phi: float, columns: int = 1) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_identical_predictions_give_zero_differences_dm_p_one_and_no_warning():
     for key in keys(3):
         values = result[key]
         assert set(values) == KEYS
-        for name in KEYS - {"dm_stat", "dm_p", "block", "rows", "baseline_exact"}:
+        for name in KEYS - {"dm_stat", "dm_p", "block", "rows", "baseline_exact", "constant"}:
             assert values[name] == 0.0, (key, name)
         assert values["dm_stat"] == 0.0 and values["dm_p"] == 1.0   # identically zero differential: p = 1
         assert significance.verdict(values["rel_low"], values["rel_high"]) == "indistinguishable from"
@@ -205,30 +205,43 @@ def test_block_sums_equal_summing_every_resampled_row():
 
     rng = np.random.default_rng(4)
     terms = np.abs(rng.standard_normal((503, 11, 2))) + 0.1
-    base_mse, thresholds = np.array([1.0, 2.0]), np.zeros((3, 2))
+    relatable, thresholds = np.array([True, True]), np.zeros((3, 2))
     total, resampled = _sums(lambda j: terms[:, :, j], 2, 503, length=17, resamples=30, seed=9)
-    got = _statistics(resampled, base_mse, thresholds)
+    got = _statistics(resampled, relatable, thresholds)
     np.testing.assert_allclose(total, terms.sum(axis=0), rtol=1e-12)
     starts = _block_starts(np.random.default_rng(9), 503, 17, resamples=30)   # 30 resamples: one chunk, the same draws
     index = (starts[:, :, None] + np.arange(17)).reshape(30, -1)[:, :503] % 503
-    expected = _statistics(terms[index].sum(axis=1), base_mse, thresholds)
+    expected = _statistics(terms[index].sum(axis=1), relatable, thresholds)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 
-def test_a_baseline_exact_on_a_target_gives_no_relative_difference_but_a_verdict_on_the_mse_itself():
-    """Persistence exact on a target constant over the test rows: no "+nan %", the reason instead; on that target the
-    model is worse, read from the interval of the MSE difference."""
+def test_a_target_constant_on_its_rows_has_no_relative_difference_and_the_average_relates_the_others():
+    """Loss 0 on every test row: the baseline (persistence) is exact or nearly so, and no relative difference means
+    anything (a near-exact one gave +3e8 %). The target says why, its verdict reads the MSE difference itself, and the
+    average's relative difference is that of the targets that vary."""
     actual, model, baseline = series(targets=2, noise=3.0)
-    actual[:, 1] = baseline[:, 1] = 0.0   # the baseline repeats the constant exactly; the model misses it a little
+    one = significance.compare(actual[:, :1], model[:, :1], baseline[:, :1], resamples=200)
+    actual[:, 1] = 0.0
+    baseline[:, 1] = 1e-9 * np.abs(baseline[:, 1])   # nearly exact, as trees predicting ~0 are
     model[:, 1] = 0.01 * np.abs(model[:, 1])
     result = significance.compare(actual, model, baseline, resamples=200)
-    assert result[1]["baseline_exact"] and result["average"]["baseline_exact"] and not result[0]["baseline_exact"]
-    assert significance.relative(result[1]) is None and significance.relative(result["average"]) is None
-    assert significance.relative(result[0]) is not None
-    assert significance.no_relative(result["average"]) == ("no relative difference: the baseline is exact (MSE 0) "
-                                                           "on a target's test rows")
-    assert significance.judged(result[1]) == "worse than" and significance.judged(result[0]) == "beats"
-    table = table_of_tests({"persistence": result}).set_index("target")   # the pages' and the model card's rows
-    assert table.loc[1, "verdict"] == "worse than" and table.loc["average", "verdict"] == "no verdict"
-    assert table.loc["average", "95 % interval (MSE %)"] == significance.no_relative(result["average"])
+    assert result[1]["constant"] and not result[0]["constant"] and result["average"]["constant"]
+    assert significance.relative(result[1]) is None and significance.judged(result[1]) == "worse than"
+    assert significance.no_relative(result[1]) == "no relative difference: the target is constant on its test rows"
+    assert significance.relative(result["average"]) == pytest.approx(significance.relative(one["average"]))
+    assert significance.judged(result[0]) == "beats" == significance.verdict(result["average"]["rel_low"],
+                                                                             result["average"]["rel_high"])
+    table = table_of_tests({"gbm": result}).set_index("target")   # the pages' and the model card's rows
+    assert table.loc[1, "verdict"] == "worse than" and table.loc["average", "verdict"] == "beats"
+    assert table.loc[1, "95 % interval (MSE %)"] == significance.no_relative(result[1])
     assert "nan" not in " ".join(table[["95 % interval (MSE %)", "95 % interval (r)", "verdict"]].to_numpy().ravel())
+
+
+def test_a_baseline_exact_on_every_target_it_can_be_related_on_leaves_the_average_without_a_verdict():
+    actual, model, _ = series(targets=2)
+    result = significance.compare(actual, model, actual.copy(), resamples=200)   # the baseline is the actuals
+    assert result[0]["baseline_exact"] and not result[0]["constant"] and result["average"]["baseline_exact"]
+    assert significance.relative(result["average"]) is None and significance.no_relative(result["average"]) == (
+        "no relative difference: the baseline is exact (MSE 0) on a target's test rows")
+    assert significance.judged(result[0]) == "worse than"
+    assert table_of_tests({"oracle": result}).set_index("target").loc["average", "verdict"] == "no verdict"

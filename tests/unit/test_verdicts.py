@@ -87,20 +87,27 @@ def test_suspect_values_the_loader_found_are_on_the_first_screen():
 
 
 def test_a_target_constant_on_the_test_rows_is_named_with_what_has_no_value_and_no_nan_is_said():
-    """Loss 0 on every test row: persistence is exact there, so the relative difference has no value; the first screen
-    says so in words, names the target and what it lacks, and keeps the lead neutral."""
+    """Loss 0 on every test row: persistence is exact there, so no skill or relative difference has a value on it; the
+    first screen names the target and what it lacks, ranks the baselines on the targets that vary and keeps the lead
+    neutral."""
     nan = float("nan")
     model = {"skill": nan, "correlation": nan, "mape": nan}
     flat = report(model, {"persistence": {"skill": nan, "correlation": nan, "mape": nan},
                           "ridge": {"skill": nan, "correlation": nan, "mape": nan}},
-                  {"persistence": {"average": {"rel_mse_diff": None, "rel_low": None, "rel_high": None,
-                                               "baseline_exact": True}}}, success=False)
+                  {"persistence": interval(-0.5, -0.6, -0.4), "ridge": interval(-0.2, -0.3, -0.1)}, success=False)
+    for method, thr in (("persistence", 0.0), ("ridge", 0.3)):
+        flat["comparison"][method]["per_target"] = {"thr": {"skill": thr}, "loss": {"skill": nan}}
+        flat["significance"][method]["average"]["constant"] = True
     undefined = {m: "..." for m in ("r2", "correlation", "mape", "wape", "skill")}
     flat["comparison"]["LSTM"]["per_target"] = {"thr": {"n": 2000}, "loss": {"n": 2000, "undefined": undefined}}
     said = headline(flat, default_epochs=100)
-    assert said.lead == ("The LSTM is compared with persistence, the best baseline here (no relative difference: the "
-                         "baseline is exact (MSE 0) on a target's test rows).")
+    assert said.lead == "The LSTM beats ridge, the best baseline here (-20.0 % MSE, 95 % interval -30.0 to -10.0 %)."
     assert said.warnings[0] == ("loss is constant on the test rows: skill, R², r, MAPE, WAPE have no value there, nor "
                                 "has any average over targets of them. Score a period where it varies, or leave it out "
                                 "of targets.")
     assert "nan" not in said.text and said.tone == "neutral"
+
+    flat["significance"]["ridge"]["average"].update(rel_mse_diff=None, rel_low=None, rel_high=None)   # none varies
+    assert headline(flat, default_epochs=100).lead == (
+        "The LSTM is compared with ridge, the best baseline here (no relative difference: the target is constant on "
+        "its test rows).")
