@@ -83,28 +83,42 @@ def new_run_dir(runs_root: Path, run_id: str | None) -> Path:
 
 
 def execute(notebook, out: Path, parameters: dict, *, progress: bool = False) -> None:
-    """Run a notebook with papermill into `out` (raises PapermillExecutionError; a full disk, DiskFull)."""
+    """Run a notebook with papermill into `out` (raises PapermillExecutionError; a full disk, DiskFull).
+
+    papermill rewrites `out` after every cell: each write goes through `whole_file` (`_WholeNotebooks`), so a full
+    disk or a kill mid-write leaves the notebook as far as it got, never half a file."""
     without_iri_grammars()
     import papermill as pm
 
-    _whole_notebooks()
-    pm.execute_notebook(str(notebook), str(Path(out).absolute()), parameters=parameters, cwd=str(ROOT),
-                        progress_bar=progress, **kernel_options())
+    out = str(Path(out).absolute())
+    handler = _whole_notebooks(Path(out).anchor)
+    handler.outputs.add(out)
+    try:
+        pm.execute_notebook(str(notebook), out, parameters=parameters, cwd=str(ROOT), progress_bar=progress,
+                            **kernel_options())
+    finally:
+        handler.outputs.discard(out)
 
 
 @functools.cache
-def _whole_notebooks() -> None:
-    """papermill rewrites a stage's notebook after every cell: in this process each write to an absolute path goes
-    through `whole_file`, so a full disk or a kill mid-write leaves the notebook as far as it got, never half a file.
-    (papermill picks a path's handler by its prefix, the last registered first; "local" is only the fallback.)"""
+def _whole_notebooks(anchor: str):
+    """papermill's handler for the paths under `anchor` ("/", "C:\\"), registered once per process: the outputs
+    `execute` names are written whole; any other path as papermill's own handler writes it. (papermill picks a path's
+    handler by its prefix, the last registered first; "local" is only the fallback.)"""
     from papermill.iorw import LocalHandler, papermill_io
 
     class WholeNotebooks(LocalHandler):
+        outputs: set[str] = set()
+
         def write(self, buf, path):
+            if path not in self.outputs:
+                return super().write(buf, path)
             with whole_file(path) as partial:
                 partial.write_text(buf, encoding="utf-8")
 
-    papermill_io.register(os.sep, WholeNotebooks())
+    handler = WholeNotebooks()
+    papermill_io.register(anchor, handler)
+    return handler
 
 
 def describe_failure(stage: str, exc) -> dict:
