@@ -286,7 +286,9 @@ def main(argv=None) -> int:
 def _main(args) -> int:
     try:
         return args.func(args)
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        if not _stdout_gone():   # another pipe (a child's, a socket's): an error like any other
+            return _failed(args, exc)
         _quiet_stdout()
         return 141
     except KeyboardInterrupt:
@@ -296,17 +298,40 @@ def _main(args) -> int:
         print(f"bwkit: {args.command} interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if args.debug:
-            raise
-        _log_traceback(args, exc)
-        return _report(args, exc)
+        return _failed(args, exc)
+
+
+def _failed(args, exc: Exception) -> int:
+    if args.debug:
+        raise exc
+    _log_traceback(args, exc)
+    return _report(args, exc)
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader went away (poll says its write end is in error); a stdout without a file
+    descriptor (captured in process) is not. Without poll (Windows), a broken pipe is taken to be stdout's."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not hasattr(select, "poll"):
+        return True
+    watch = select.poll()
+    watch.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in watch.poll(0))
 
 
 def _quiet_stdout() -> None:
     """What is left in stdout's buffer goes nowhere: Python's flush at exit would otherwise fail on the closed pipe
     too, and say so (the recipe of Python's `signal` documentation)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):   # a stdout with no file descriptor (captured in process)
+        pass
 
 
 def _log_traceback(args, exc: Exception) -> None:

@@ -122,3 +122,14 @@ def test_output_piped_to_a_reader_that_went_away_ends_quietly_with_sigpipes_code
     finally:
         os.close(write)
     assert done.returncode == 141 and done.stderr == "", done.stderr
+
+
+def test_a_broken_pipe_that_is_not_stdouts_is_an_error_like_any_other(capsys):
+    """A child's or a socket's broken pipe, stdout healthy: one line and exit 1, not a quiet 141."""
+    args = cli.parser().parse_args(["params"])
+
+    def broken(_):
+        raise BrokenPipeError(32, "Broken pipe")
+    args.func = broken
+    assert cli._main(args) == 1
+    assert "bwkit: BrokenPipeError: [Errno 32] Broken pipe" in capsys.readouterr().err
