@@ -10,8 +10,8 @@ import numpy as np
 
 CALENDAR_RULE = ("one-hot hour of day (24, next_hour_00..23) and weekday (7, next_weekday_0..6, Monday 0) in UTC "
                  "of the row after each row: hour = floor((t mod 86400) / 3600), weekday = (floor(t / 86400) + 3) "
-                 "mod 7, t in unix seconds; the last row of a window carries the predicted row's (its time plus "
-                 "the cadence)")
+                 "mod 7, t in unix seconds; the last row of a window carries the predicted row's: the next row's "
+                 "time where the rows hold it (same trace, within the gap rule), else its own time plus the cadence)")
 
 
 CALENDAR_FEATURES = tuple(f"next_hour_{h:02d}" for h in range(24)) + tuple(f"next_weekday_{d}" for d in range(7))

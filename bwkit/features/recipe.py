@@ -23,6 +23,8 @@ import numpy as np
 
 from bwkit.data import FILL_RULE, GAP_RULE, MAX_GAP_CADENCES, cadence_seconds, fill_gaps
 from bwkit.features.calendar import CALENDAR_FEATURES, CALENDAR_RULE, calendar_channels
+
+RULE_WORDING = ("fill", "calendar", "timestamp", "trace")   # to_dict's keys that say a rule in words
 from bwkit.schema import ALIASES
 
 FLAG_SUFFIX = "_missing"
@@ -126,6 +128,14 @@ class Recipe:
                 "derivation": self.derivation, "fill": FILL_RULE, "calendar": CALENDAR_RULE,
                 "timestamp": "unix seconds (numbers above 1e11 are milliseconds) or ISO 8601 (UTC when no offset)",
                 "trace": "rows of one trace_id are contiguous; " + GAP_RULE}
+
+    @staticmethod
+    def same_inputs(a: dict | None, b: dict | None) -> bool:
+        """Whether two recipes (`to_dict`'s) read rows into the same inputs: their rules' wording (fill, calendar,
+        timestamp, trace) may differ between kit versions; what they hold may not."""
+        def held(recipe: dict | None) -> dict | None:
+            return None if recipe is None else {k: v for k, v in recipe.items() if k not in RULE_WORDING}
+        return a is not None and held(a) == held(b)
 
     @classmethod
     def from_dict(cls, entry: dict) -> "Recipe":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from bwkit.features import Recipe
 from bwkit.runs import RunFolder, record_or_empty
 from bwkit.serving.predictor import Predictor
 
@@ -46,6 +47,6 @@ def newer_run(folder: RunFolder, recipe: dict) -> RunFolder | None:
             candidates.append(((finished, path.name), other))
     for _, other in sorted(candidates, key=lambda c: c[0], reverse=True):
         metadata = sorted(other.root.glob("model_metadata_*.json"))
-        if len(metadata) == 1 and _json(metadata[0]).get("recipe") == recipe:
+        if len(metadata) == 1 and Recipe.same_inputs(_json(metadata[0]).get("recipe"), recipe):
             return other
     return None

@@ -267,3 +267,13 @@ def test_a_periodic_job_that_fails_the_same_way_tick_after_tick_is_said_once():
     asyncio.run(ticks())
     assert said == ["bwkit serve: reload failed: RunError: half copied"] * 2 + [
         "bwkit serve: reload failed: OSError: [Errno 28] No space left on device: '.links.npz.0.partial'"]
+
+
+def test_recipes_that_differ_only_in_the_wording_of_a_rule_read_rows_the_same():
+    """A newer run whose recipe says the calendar rule in other words is still one `--reload` swaps to."""
+    from bwkit.features import Recipe
+
+    recipe = {"window_size": 20, "features": ["x"], "calendar": "old words", "fill": "f", "trace": "t"}
+    assert Recipe.same_inputs(recipe, {**recipe, "calendar": "new words", "trace": "other"})
+    assert not Recipe.same_inputs(recipe, {**recipe, "window_size": 30})
+    assert not Recipe.same_inputs(None, recipe) and not Recipe.same_inputs(recipe, None)
