@@ -56,14 +56,14 @@ def _averages_table(report: dict, methods: list[str]) -> str:
     best = {}
     for metric, _, _ in SCALE_FREE:
         values = [comparison[m]["average"].get(metric) for m in methods if m not in ceilings]
-        values = [v for v in values if isinstance(v, (int, float))]
+        values = [v for v in values if isinstance(v, (int, float)) and v == v]   # a value (NaN, None: none)
         best[metric] = (max if metric in HIGHER_IS_BETTER else min)(values) if values else None
     head = "<tr><th>method</th>" + "".join(f"<th>{label}</th>" for _, label, _ in SCALE_FREE) + "<th>rule</th></tr>"
     rows = []
     for m in methods:
         avg = comparison[m]["average"]
-        cells = "".join(f"<td{' class=best' if avg.get(k) == best[k] and m not in ceilings else ''}>"
-                        f"{_num(avg.get(k), d)}</td>" for k, _, d in SCALE_FREE)
+        marked = {k for k, _, _ in SCALE_FREE if best[k] is not None and avg.get(k) == best[k] and m not in ceilings}
+        cells = "".join(f"<td{' class=best' if k in marked else ''}>{_num(avg.get(k), d)}</td>" for k, _, d in SCALE_FREE)
         rule = "meets" if report["verdicts"].get(m) else "fails"
         rows.append(f"<tr><td>{html.escape(m)}{' (ceiling)' if m in ceilings else ''}</td>{cells}<td>{rule}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"

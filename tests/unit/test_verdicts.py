@@ -111,3 +111,14 @@ def test_a_target_constant_on_the_test_rows_is_named_with_what_has_no_value_and_
     assert headline(flat, default_epochs=100).lead == (
         "The LSTM is compared with ridge, the best baseline here (no relative difference: the target is constant on "
         "its test rows).")
+
+
+def test_the_averages_table_marks_no_best_where_no_method_has_a_value():
+    from bwkit.reports.pages import _averages_table
+
+    nan = float("nan")
+    flat = report({"skill": nan, "correlation": 0.9, "mape": nan},
+                  {"persistence": {"skill": nan, "correlation": 0.8, "mape": nan}}, {}, success=False)
+    flat["verdicts"] = {}
+    table = _averages_table(flat, ["LSTM", "persistence"])
+    assert table.count("class=best") == 1 and "class=best>0.9" in table   # r only: the undefined columns have none
