@@ -63,7 +63,8 @@ def _averages_table(report: dict, methods: list[str]) -> str:
     for m in methods:
         avg = comparison[m]["average"]
         marked = {k for k, _, _ in SCALE_FREE if best[k] is not None and avg.get(k) == best[k] and m not in ceilings}
-        cells = "".join(f"<td{' class=best' if k in marked else ''}>{_num(avg.get(k), d)}</td>" for k, _, d in SCALE_FREE)
+        cells = "".join(f"<td{' class=best' if k in marked else ''}>{_num(avg.get(k), d)}</td>"
+                        for k, _, d in SCALE_FREE)
         rule = "meets" if report["verdicts"].get(m) else "fails"
         rows.append(f"<tr><td>{html.escape(m)}{' (ceiling)' if m in ceilings else ''}</td>{cells}<td>{rule}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
