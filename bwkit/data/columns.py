@@ -67,8 +67,9 @@ def _timestamps(frame: pd.DataFrame, path, notes: list[str]) -> np.ndarray:
         mixed = not unix and str(value).strip().lstrip("-").replace(".", "", 1).isdigit()
         numbers = ("the other rows' are numbers" if row == 0 or pd.isna(raw.iloc[0])
                    else "the first row's is a number")
-        raise DataError(f"{_where(path, 'timestamp', row)}: {'an empty cell' if pd.isna(value) else _shown(value)} is not an "
-                        "ISO 8601 time or unix seconds" + (f" ({numbers}, so all must be)" if unix else "")
+        shown = "an empty cell" if pd.isna(value) else _shown(value)
+        raise DataError(f"{_where(path, 'timestamp', row)}: {shown} is not an ISO 8601 time or unix seconds"
+                        + (f" ({numbers}, so all must be)" if unix else "")
                         + (" (a number, where the first row's is an ISO 8601 time: write every row one way)"
                            if mixed else ""))
     if unix and np.median(np.minimum(np.abs(seconds), 1e300)) > UNIX_MS_ABOVE:   # no overflow in the mean of two

@@ -62,9 +62,14 @@ def verdict(avg: dict[str, float]) -> bool:
     return bool(avg["correlation"] >= VERDICT_CORRELATION and avg["mape"] <= VERDICT_MAPE)
 
 
+def has_value(value) -> bool:
+    """A figure that is a finite number (an undefined one is NaN in memory, null in the JSON files)."""
+    return isinstance(value, (int, float, np.floating)) and bool(np.isfinite(value))
+
+
 def shown(value, spec: str, unit: str = "") -> str:
     """A metric in a sentence: `format(value, spec)` and its unit, or "undefined" where it has no value (None, NaN)."""
-    return "undefined" if value is None or not np.isfinite(value) else format(value, spec) + unit
+    return format(value, spec) + unit if has_value(value) else "undefined"
 
 
 SKILL_UNDEFINED = "persistence is exact on the scored rows (its MSE is 0)"

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from bwkit.errors import DataError
+from bwkit.evaluation.metrics import has_value
 
 BAND_Z = 1.96               # white-noise band of the autocorrelation: ±BAND_Z / sqrt(n)
 CHUNK_BYTES = 16_000_000    # with CHUNK_RESAMPLES, how many resamples are drawn at a time (fixed: the seed's stream)
@@ -124,8 +125,8 @@ def _columns(actual, model, baseline, *, mask) -> tuple:
 
     Values are centred on their scored means first (correlations and differences do not change, and
     the variances lose less to cancellation). Returns `terms(j)`, target j's terms, built when asked
-    (one target's at a time is in memory), the loss differential d and the per-column constant
-    thresholds for actual, model and baseline.
+    (one target's at a time is in memory), the loss differential d, the per-column constant
+    thresholds for actual, model and baseline, and which targets are constant on their scored rows.
     """
     w = mask.astype(np.float64)
     keep = lambda v: np.where(mask, v, 0.0)   # noqa: E731  (unscored values never enter a sum, even NaN)
@@ -138,7 +139,8 @@ def _columns(actual, model, baseline, *, mask) -> tuple:
         return np.stack([w[:, j], d[:, j], a[:, j], m[:, j], b[:, j], a[:, j] * a[:, j], m[:, j] * m[:, j],
                          b[:, j] * b[:, j], a[:, j] * m[:, j], a[:, j] * b[:, j], base[:, j]], axis=1)
     thresholds = np.stack([CONSTANT * (keep(v) ** 2).sum(0) / n for v in (actual, model, baseline)])
-    return terms, d, thresholds
+    constant = (a ** 2).sum(0) / n <= thresholds[0]   # a target with no variance on its scored rows
+    return terms, d, thresholds, constant
 
 
 def _statistics(sums: np.ndarray, relatable: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -251,11 +253,9 @@ def compare(actual, model, baseline, *, scored=None, resamples: int = 1000, seed
         raise DataError(f"compare: resamples must be >= 1 (got {resamples}) and level in (0, 1) (got {level})")
     actual, model, baseline, mask = _checked(actual, model, baseline, scored=scored)
     rows, targets = actual.shape
-    terms, d, thresholds = _columns(actual, model, baseline, mask=mask)
+    terms, d, thresholds, constant = _columns(actual, model, baseline, mask=mask)
     n = mask.sum(0)
     base_mse = np.where(mask, (baseline - actual) ** 2, 0.0).sum(0) / n
-    centred = np.where(mask, actual - np.where(mask, actual, 0.0).sum(0) / n, 0.0)
-    constant = (centred ** 2).sum(0) / n <= thresholds[0]   # a target with no variance on its scored rows
     relatable = ~constant & (base_mse > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (d[:, relatable] * rows / (n * base_mse)[relatable]).mean(axis=1) if relatable.any() else \
@@ -282,9 +282,7 @@ def relative(t: dict) -> tuple[float, float, float] | None:
     """A test entry's relative MSE difference and its interval, in % (model against baseline); None where there is
     none (`no_relative` says why)."""
     values = [t.get(k) for k in ("rel_mse_diff", "rel_low", "rel_high")]
-    if all(v is not None and math.isfinite(v) for v in values):
-        return tuple(100 * v for v in values)
-    return None
+    return tuple(100 * v for v in values) if all(map(has_value, values)) else None
 
 
 def no_relative(t: dict) -> str:

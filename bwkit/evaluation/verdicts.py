@@ -7,11 +7,10 @@ that it says nothing when a baseline meets it too), and a quick-test warning for
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from bwkit.evaluation.methods import MODEL, REFERENCE, method_names
-from bwkit.evaluation.metrics import verdict
+from bwkit.evaluation.metrics import has_value, verdict
 from bwkit.evaluation.significance import no_relative, relative, verdict as compared
 
 QUICK_ROWS = 1000   # fewer test rows than this: too few for a stable verdict
@@ -78,13 +77,9 @@ def best_baseline(report: dict) -> str:
 def _mean_skill(scores: dict) -> float:
     """A method's average skill; where that has no value (persistence exact on a target), the mean over the targets
     where skill has one; 0 where none has."""
-    def value(v) -> float | None:
-        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
-
-    average = value(scores["average"].get("skill"))
-    if average is not None:
-        return average
-    defined = [s for m in (scores.get("per_target") or {}).values() if (s := value(m.get("skill"))) is not None]
+    if has_value(average := scores["average"].get("skill")):
+        return float(average)
+    defined = [m["skill"] for m in (scores.get("per_target") or {}).values() if has_value(m.get("skill"))]
     return sum(defined) / len(defined) if defined else 0.0
 
 
@@ -125,7 +120,7 @@ def headline(report: dict, *, default_epochs: int | None = None) -> Headline:
         p_word, p_figures = _against(report, REFERENCE)
         if p_word != "beats":
             details.append(f"It {p_word} persistence ({p_figures}): no better than repeating the last value.")
-        elif isinstance(skill, (int, float)) and math.isfinite(skill):
+        elif has_value(skill):
             details.append(f"Its average skill against persistence is {skill:.3f}.")
     details.append(_rule(report))
     warnings = [w for w in [_constant_targets(report), _thin_targets(report)] if w]

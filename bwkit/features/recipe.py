@@ -23,9 +23,9 @@ import numpy as np
 
 from bwkit.data import FILL_RULE, GAP_RULE, MAX_GAP_CADENCES, cadence_seconds, fill_gaps
 from bwkit.features.calendar import CALENDAR_FEATURES, CALENDAR_RULE, calendar_channels
+from bwkit.schema import ALIASES
 
 RULE_WORDING = ("fill", "calendar", "timestamp", "trace")   # to_dict's keys that say a rule in words
-from bwkit.schema import ALIASES
 
 FLAG_SUFFIX = "_missing"
 
