@@ -174,6 +174,17 @@ def _first_lines(text: str, *, most: int) -> list[str]:
     return lines
 
 
+def _sniffed_rows(data: bytes, start: int) -> list[str]:
+    """The first SNIFFED_ROWS data rows of bytes whose header ends before `start`, decoded from only as many lines as
+    hold them (blank lines skipped)."""
+    cut = start
+    for _ in range(4 * SNIFFED_ROWS):
+        cut = data.find(b"\n", cut) + 1 or len(data)
+        if cut >= len(data):
+            break
+    return _first_lines(data[start:cut].decode("utf-8", errors="replace"), most=SNIFFED_ROWS)
+
+
 def _check_names(path, names: list[str]) -> None:
     """No column name twice (linear in the header's length; empty names are pandas' 'Unnamed: i'), and not one name
     holding tabs (a tab-separated file)."""
@@ -233,8 +244,7 @@ def _shape_by_bytes(path, data: bytes, first_row: int = 0, *, line_offset: int =
         start, line = end + 1, line + 1
     header = data[start:end].decode("utf-8").removesuffix("\r")
     if sep is None:
-        sep = _separator(header, _first_lines(data[end + 1:end + 1 + BLOCK].decode("utf-8", errors="replace"),
-                                              most=SNIFFED_ROWS))
+        sep = _separator(header, _sniffed_rows(data, end + 1))
     names = header.split(sep)
     _check_names(path, names)
     count, odd = _odd_lines(data, end + 1, sep, expected=len(names) - 1)
