@@ -226,23 +226,31 @@ def heads_per_target() -> None:
     replace_model(forward_scaled, own_heads)
 
 
-def feature_dropout(rate: float) -> None:
-    """While training only, each input channel of each window is set to its training mean (0 once standardised) with
-    probability `rate`, at every step of the window alike (the residual still adds the true last value): the model
-    cannot lean on any one noisy channel. On irish5g the LSTM given only throughput and the ping age reaches a higher
-    throughput skill than given all 19 inputs, where the trees pick their inputs themselves."""
+def while_training(change) -> None:
+    """While training only, the model reads `change(model, x)` in place of its raw window x; the residual still adds
+    the true last value."""
     kit = lstm.LSTMForecaster.forward_scaled
 
     def forward_scaled(self, x):
         if not self.training:
             return kit(self, x)
-        keep = (torch.rand(x.shape[0], 1, x.shape[2]) >= rate).to(x.dtype)
-        dropped = x * keep + self.x_mean * (1 - keep)
-        z = kit(self, dropped)
-        if self.residual:   # the residual reads the true last value
-            z = z + (x[:, -1] - dropped[:, -1]).index_select(1, self.target_columns) / self.y_std
+        changed = change(self, x)
+        z = kit(self, changed)
+        if self.residual:
+            z = z + (x[:, -1] - changed[:, -1]).index_select(1, self.target_columns) / self.y_std
         return z
     lstm.LSTMForecaster.forward_scaled = forward_scaled
+
+
+def feature_dropout(rate: float) -> None:
+    """While training only, each input channel of each window is set to its training mean (0 once standardised) with
+    probability `rate`, at every step of the window alike: the model cannot lean on any one noisy channel. On
+    irish5g the LSTM given only throughput and the ping age reaches a higher throughput skill than given all 19
+    inputs, where the trees pick their inputs themselves."""
+    def dropped(model, x):
+        keep = (torch.rand(x.shape[0], 1, x.shape[2]) >= rate).to(x.dtype)
+        return x * keep + model.x_mean * (1 - keep)
+    while_training(dropped)
 
 
 def gated_residual() -> None:
@@ -270,20 +278,9 @@ def gated_residual() -> None:
 
 
 def input_noise(scale: float) -> None:
-    """While training only, Gaussian noise of `scale` standard deviations added to the standardised inputs the LSTM,
-    the head and the linear path read (the residual still adds the true last value): a regulariser for small data,
-    where the best epoch comes early."""
-    kit = lstm.LSTMForecaster.forward_scaled
-
-    def forward_scaled(self, x):
-        if not self.training:
-            return kit(self, x)
-        noisy = x + scale * self.x_std * torch.randn_like(x)
-        z = kit(self, noisy)
-        if self.residual:   # the residual reads the true last value, not the noisy one
-            z = z + (x[:, -1] - noisy[:, -1]).index_select(1, self.target_columns) / self.y_std
-        return z
-    lstm.LSTMForecaster.forward_scaled = forward_scaled
+    """While training only, Gaussian noise of `scale` standard deviations added to the inputs the LSTM, the head and
+    the linear path read: a regulariser for small data, where the best epoch comes early."""
+    while_training(lambda model, x: x + scale * model.x_std * torch.randn_like(x))
 
 
 def every_step(weight: float, own_head: bool, rows) -> None:
