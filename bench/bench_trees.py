@@ -7,6 +7,7 @@
     python bench/bench_trees.py --learning-rates 0.05,0.1,0.2   # LightGBM at each rate: skill on validation, seconds
     python bench/bench_trees.py --importance   # irish5g: each target's five strongest features, by share of gain
     python bench/bench_trees.py --inputs       # irish5g: throughput's trees on groups of the inputs, validation skill
+    python bench/bench_trees.py --ping-cycle   # irish5g: how throughput moves with the age of the last ping test
 
 On the dwcp default data, the legacy profile (seed 1) and the irish5g preset, windows as the
 kit's defaults make them (window_size 20, the 70/15/15 split), every target's trees are fitted
@@ -198,7 +199,25 @@ def inputs() -> None:
         print(f"| {group} | {len(kept)} | {1 - mse / persistence:.4f} |", flush=True)
 
 
+def ping_cycle() -> None:
+    """On the irish5g file, each second's next throughput against its own by the ping test's age: the mean of
+    log((next + 1) / (this + 1)) where this is above 5 Mbit/s, and how many such seconds, per age 0 to 14."""
+    import pandas as pd
+
+    preset = yaml.safe_load((ROOT / "presets" / "irish5g.yml").read_text())
+    frame = pd.read_csv(ROOT / "presets" / preset["data_path"])
+    following = frame.groupby("trace_id")["throughput_mbps"].shift(-1)   # the next second of the same trace
+    ratio = np.log((following + 1) / (frame["throughput_mbps"] + 1))[frame["throughput_mbps"] > 5]
+    table = ratio.groupby(frame["ping_age_s"]).agg(["mean", "count"]).loc[0:14]
+    print("| ping age (s) | " + " | ".join(f"{age:g}" for age in table.index) + " |")
+    print("|---|" + "---:|" * len(table))
+    print("| mean log ratio | " + " | ".join(f"{v:+.2f}" for v in table["mean"]) + " |")
+    print("| seconds | " + " | ".join(f"{int(v)}" for v in table["count"]) + " |")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--ping-cycle"]:
+        return ping_cycle()
     if sys.argv[1:] == ["--importance"]:
         return importance()
     if sys.argv[1:] == ["--inputs"]:
